@@ -1,0 +1,48 @@
+"""pybofh's core: plugin discovery, the command runner, atomic blocks with a journal, settings and the CLI.
+
+Plugins import :data:`hookimpl`, :func:`operation` and :func:`undo` from here; everything else loads on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from .hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "operation": "operations",
+    "undo": "operations",
+    "Undo": "operations",
+    "OperationRegistry": "operations",
+    "Atomic": "atomic",
+    "AtomicOperationSequence": "atomic",
+    "run": "runner",
+    "get_runner": "runner",
+    "use_runner": "runner",
+    "make_runner": "runner",
+    "Runner": "runner",
+    "FakeRunner": "runner",
+    "DryRunRunner": "runner",
+    "LocalRunner": "runner",
+    "Result": "runner",
+    "Secret": "secret",
+    "get_settings": "settings",
+    "get_host": "plugins",
+    "Layer": "layers",
+    "parse_size": "validate",
+    "validate_name": "validate",
+    "validate_path": "validate",
+    "validate_device": "validate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'pybofh_core' has no attribute {name!r}")
+
+
+__all__ = ["hookimpl", *_LAZY]

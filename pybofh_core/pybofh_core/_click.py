@@ -1,0 +1,15 @@
+"""The click API typer runs on: typer >= 0.29 vendors click as ``typer._click``, older typer uses click itself."""
+
+from __future__ import annotations
+
+try:
+    from typer._click.core import Command, Context
+    from typer._click.exceptions import ClickException
+    from typer.exceptions import Abort, Exit
+    from typer._click.formatting import HelpFormatter
+    from typer._click.globals import get_current_context
+except ImportError:  # pragma: no cover - typer < 0.29
+    from click import Command, Context, HelpFormatter, get_current_context  # type: ignore[assignment]
+    from click.exceptions import Abort, ClickException, Exit  # type: ignore[assignment]
+
+__all__ = ["Abort", "ClickException", "Command", "Context", "Exit", "HelpFormatter", "get_current_context"]

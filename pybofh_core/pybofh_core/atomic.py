@@ -1,0 +1,423 @@
+"""Atomic blocks: every step done inside is undone, in reverse order, if the block fails.
+
+:class:`AtomicOperationSequence` is the seed's generic form (the caller supplies ``reverse``); :class:`Atomic` knows
+every plugin's registered inverses, journals each step so a killed process can be rolled back later, and polices
+irreversible operations.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import IrreversibleOperationError, PybofhError, RollbackError, ValidationError
+from .journal import Journal, JournalWriter
+from .operations import (
+    INSIDE_STEP,
+    OperationRegistry,
+    OperationSpec,
+    Undo,
+    _block,
+    _recorder,
+    bind,
+    redacted_args,
+    refuse_irreversible,
+    same_object,
+    spec_of,
+)
+from .runner import DryRunRunner, PlannedCommand, Runner, get_runner, use_runner
+from .secret import scrub
+
+
+def _raise_rollback(failures: list[Exception], cause: BaseException | None, what: str) -> None:
+    if failures:
+        err = RollbackError(f"{what}: {len(failures)} undo step(s) failed", failures)
+        raise err from cause
+
+
+class AtomicOperationSequence:
+    """The seed's generic atomic block: ``reverse(f, args, kwargs)`` undoes a call (or returns a callable that does).
+
+    ``atomic(f)(*args)`` and ``atomic.f(*args)`` (``f`` looked up where the block is written) both run ``f`` and
+    remember it; if the block raises, each remembered call is reversed, newest first.
+    """
+
+    def __init__(self, reverse: Callable[[Callable[..., Any], tuple[Any, ...], dict[str, Any]], Any]) -> None:
+        if not callable(reverse):
+            raise ValidationError("AtomicOperationSequence needs a reverse(f, args, kwargs) function")
+        self._reverse = reverse
+        self._done: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
+        self._active = False
+
+    def __enter__(self) -> AtomicOperationSequence:
+        self._active = True
+        return self
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap ``func`` so calling it runs it and, once it returned, records it for reversal."""
+        if not callable(func):
+            raise ValidationError(f"{func!r} is not callable")
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = func(*args, **kwargs)
+            self._done.append((func, args, kwargs))
+            return result
+
+        return call
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        frame = sys._getframe(1)
+        func = frame.f_locals.get(name, frame.f_globals.get(name))
+        if func is None:
+            func = getattr(frame.f_globals.get("__builtins__"), name, None)
+        if not callable(func):
+            raise AttributeError(f"no function {name!r} where this atomic block is written")
+        return self(func)
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        self._active = False
+        if exc is not None:
+            self.rollback(exc)
+        self._done.clear()
+        return False
+
+    def rollback(self, cause: BaseException | None = None) -> None:
+        """Reverse every recorded call, newest first; keep going on failure; raise RollbackError if any failed."""
+        failures: list[Exception] = []
+        while self._done:
+            func, args, kwargs = self._done.pop()
+            try:
+                undo = self._reverse(func, args, kwargs)
+                if callable(undo):
+                    undo()
+            except Exception as err:  # noqa: BLE001 - collected and re-raised as a group
+                failures.append(err)
+        _raise_rollback(failures, cause, "rollback incomplete")
+
+
+@dataclass
+class Step:
+    """One recorded step of an :class:`Atomic` block."""
+
+    index: int
+    spec: OperationSpec
+    bound: dict[str, Any]
+    runner: Runner
+    undo: Undo | None = None
+    commands: list[PlannedCommand] = field(default_factory=list)
+    undo_commands: list[PlannedCommand] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """``op(args)`` with secrets masked."""
+        parts = [f"{k}={v!r}" for k, v in self.bound.items()]
+        return scrub(f"{self.spec.qualname}({', '.join(parts)})")
+
+
+class _DomainProxy:
+    """``atomic.lvm``: attribute access returns the registered operation, recorded by the block when called."""
+
+    def __init__(self, atomic: Atomic, domain: str) -> None:
+        self._atomic = atomic
+        self._domain = domain
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        func = self._atomic.registry.get(f"{self._domain}.{name}")
+        return self._atomic(func)
+
+    def __dir__(self) -> list[str]:
+        return sorted(s.name for s in self._atomic.registry.specs(self._domain))
+
+
+class Atomic:
+    """An atomic block that knows every plugin's inverses: ``atomic.lvm.create_lv(...)`` is undone if the block fails.
+
+    :param dry_run: run nothing that changes the system; record each step's commands and its undo's (``plan``).
+    :param allow_irreversible: allow irreversible operations on things the block did not create.
+    :param journal: journal steps to disk (default) so ``bofh journal rollback ID`` can finish a killed block;
+        a :class:`Journal` or False.
+    :param label: a name shown by ``bofh journal list``.
+    """
+
+    def __init__(
+        self,
+        *,
+        dry_run: bool = False,
+        allow_irreversible: bool = False,
+        journal: Journal | bool = True,
+        label: str | None = None,
+        registry: OperationRegistry | None = None,
+    ) -> None:
+        self.dry_run = dry_run
+        self.allow_irreversible = allow_irreversible
+        self.label = label
+        self._journal_opt = journal
+        self._registry = registry
+        self.steps: list[Step] = []
+        self.created: list[str] = []
+        self._writer: JournalWriter | None = None
+        self._tokens: list[Any] = []
+        self._dry: DryRunRunner | None = None
+        self._outer: Atomic | None = None
+        self._open = False
+        self._counter = 0
+
+    # --- set-up -------------------------------------------------------------------------------------------------
+    @property
+    def registry(self) -> OperationRegistry:
+        """The operation registry (all discovered plugins' operations unless one was given)."""
+        if self._registry is None:
+            from .plugins import get_host
+
+            self._registry = get_host().operations
+        return self._registry
+
+    @property
+    def journal_id(self) -> str | None:
+        """The id of this block's journal (for ``bofh journal show``), None when not journalled."""
+        return self._writer.id if self._writer else None
+
+    def __enter__(self) -> Atomic:
+        if self._open:
+            raise PybofhError("this Atomic block is already open")
+        self._open = True
+        self._outer = _block.get()
+        if self.dry_run:
+            self._dry = DryRunRunner(get_runner())
+            self._tokens.append(("runner", use_runner(self._dry)))
+            self._tokens[-1][1].__enter__()
+        elif self._journal_opt:
+            journal = self._journal_opt if isinstance(self._journal_opt, Journal) else Journal()
+            self._writer = journal.create(self.label)
+        self._tokens.append(("block", _block.set(self)))
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        try:
+            if exc is None:
+                self._commit()
+            else:
+                self.rollback(exc)
+        finally:
+            self._close()
+        return False
+
+    def _close(self) -> None:
+        for kind, token in reversed(self._tokens):
+            if kind == "block":
+                _block.reset(token)
+            else:
+                token.__exit__(None, None, None)
+        self._tokens.clear()
+        if self._writer is not None:
+            self._writer.close()
+        self._open = False
+
+    # --- calling operations ---------------------------------------------------------------------------------------
+    def __getattr__(self, domain: str) -> _DomainProxy:
+        if domain.startswith("_"):
+            raise AttributeError(domain)
+        from .plugins import canonical_name
+
+        domain = canonical_name(domain)
+        if domain not in self.registry.domains():
+            raise AttributeError(f"no plugin registered operations for {domain!r} (see 'bofh plugins')")
+        return _DomainProxy(self, domain)
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap an operation function so calling it records a step of this block."""
+        if spec_of(func) is None:
+            raise ValidationError(f"{getattr(func, '__name__', func)!r} is not a pybofh operation; use AtomicOperationSequence")
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if not self._open:
+                raise PybofhError("the atomic block is not open (use 'with Atomic() as atomic:')")
+            token = _recorder.set(self)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _recorder.reset(token)
+
+        return call
+
+    def _check_irreversible(self, spec: OperationSpec, bound: dict[str, Any]) -> None:
+        """Refuse an irreversible operation unless its target was created by this block (or an outer one)."""
+        if self.allow_irreversible:
+            return
+        if spec.target is not None:
+            target = bound.get(spec.target)
+            block: Atomic | None = self
+            while block is not None and target is not None:
+                if any(same_object(str(target), c) for c in block.created):
+                    return
+                block = block._outer
+            raise refuse_irreversible(spec, bound, "its target was not created in this atomic block")
+        raise refuse_irreversible(spec, bound, "it is not allowed inside an atomic block")
+
+    def _record(self, spec: OperationSpec, wrapper: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run one operation as a journalled step (called by the operation wrapper while this block records)."""
+        try:
+            bound = bind(spec, args, kwargs)
+        except TypeError as exc:
+            raise ValidationError(f"{spec.qualname}: {exc}") from None
+        if spec.irreversible:
+            self._check_irreversible(spec, bound)
+        self._counter += 1
+        index = self._counter
+        runner = get_runner()
+        if self._writer:
+            self._writer.append(
+                {"type": "step", "step": index, "op": spec.qualname, "args": redacted_args(bound), "runner": runner.describe()}
+            )
+        plan_start = len(self._dry.plan) if self._dry else 0
+        first_inner = len(self.steps)
+        token = _recorder.set(self if spec.composite else INSIDE_STEP)
+        try:
+            result = spec.func(*args, **kwargs)
+            undo = spec.undo_for(result, bound)
+        except BaseException as exc:
+            _recorder.reset(token)
+            if self._writer:
+                self._writer.append({"type": "failed", "step": index, "error": scrub(str(exc))})
+            self._emit("step-failed", Step(index, spec, bound, runner))
+            if spec.composite and len(self.steps) > first_inner:
+                inner = self.steps[first_inner:]
+                del self.steps[first_inner:]
+                self._undo_steps(inner, exc, f"{spec.qualname} failed and its finished parts were undone")
+            raise
+        _recorder.reset(token)
+        step = Step(index, spec, bound, runner, undo)
+        if self._dry:
+            step.commands = self._dry.plan[plan_start:]
+        if spec.creates is not None and result is not None:
+            self.created.extend(str(p) for p in spec.creates(result))
+        if self._writer:
+            self._writer.append({"type": "done", "step": index, "undo": undo.to_json() if undo else None})
+        self.steps.append(step)
+        self._emit("step-done", step)
+        return result
+
+    # --- the end of the block ------------------------------------------------------------------------------------
+    def _commit(self) -> None:
+        if self._dry:
+            self._plan_undos()
+        if self._writer:
+            self._writer.append({"type": "commit"})
+        self._emit("commit", None)
+        if self._outer is not None and self._outer._open and not self.dry_run:
+            self._outer._adopt(self.steps, self.created)
+
+    def _adopt(self, steps: list[Step], created: list[str]) -> None:
+        """Take over a committed inner block's steps, so this block undoes them too if it fails later."""
+        for step in steps:
+            self._counter += 1
+            step.index = self._counter
+            if self._writer:
+                self._writer.append(
+                    {"type": "step", "step": step.index, "op": step.spec.qualname, "args": redacted_args(step.bound),
+                     "runner": step.runner.describe()}
+                )
+                self._writer.append({"type": "done", "step": step.index, "undo": step.undo.to_json() if step.undo else None})
+            self.steps.append(step)
+        self.created.extend(created)
+
+    def rollback(self, cause: BaseException | None = None) -> None:
+        """Undo every recorded step, newest first, continuing past failures; raise RollbackError if any failed."""
+        if self._writer:
+            self._writer.append({"type": "rollback_start"})
+        steps, self.steps = self.steps, []
+        try:
+            self._undo_steps(steps, cause, "rollback incomplete")
+        except RollbackError:
+            if self._writer:
+                self._writer.append({"type": "rollback_end", "ok": False})
+            raise
+        if self._writer:
+            self._writer.append({"type": "rollback_end", "ok": True})
+        undone = sum(1 for s in steps if s.undo is not None)
+        if cause is not None and undone:
+            cause.add_note(f"pybofh: rolled back {undone} step(s)" + (f" (journal {self.journal_id})" if self.journal_id else ""))
+
+    def _emit(self, event: str, step: Step | None) -> None:
+        """Tell plugins about an event (only if plugins were loaded; never triggers discovery)."""
+        from .plugins import peek_host
+
+        host = peek_host()
+        if host is not None and not self.dry_run:
+            info = {"step": step.index, "op": step.spec.qualname, "args": redacted_args(step.bound)} if step else {}
+            host.emit(event, self.journal_id, info)
+
+    def _undo_steps(self, steps: list[Step], cause: BaseException | None, what: str) -> None:
+        failures: list[Exception] = []
+        for step in reversed(steps):
+            if step.undo is None:
+                continue
+            token = _recorder.set(INSIDE_STEP)
+            try:
+                with use_runner(step.runner):
+                    step.undo()
+            except Exception as err:  # noqa: BLE001 - collected and re-raised as a group
+                err.add_note(f"while undoing step {step.index}: {step.describe()}")
+                failures.append(err)
+                if self._writer:
+                    self._writer.append({"type": "undo_failed", "step": step.index, "error": scrub(str(err))})
+                self._emit("undo-failed", step)
+            else:
+                if self._writer:
+                    self._writer.append({"type": "undone", "step": step.index})
+                self._emit("undone", step)
+            finally:
+                _recorder.reset(token)
+        _raise_rollback(failures, cause, what)
+
+    # --- dry run --------------------------------------------------------------------------------------------------
+    def _plan_undos(self) -> None:
+        for step in self.steps:
+            if step.undo is None:
+                continue
+            recorder = DryRunRunner(step.runner.inner if isinstance(step.runner, DryRunRunner) else step.runner)
+            token = _recorder.set(INSIDE_STEP)
+            try:
+                with use_runner(recorder):
+                    step.undo()
+            except PybofhError:
+                pass
+            finally:
+                _recorder.reset(token)
+            step.undo_commands = list(recorder.plan)
+
+    @property
+    def plan(self) -> list[dict[str, Any]]:
+        """For a dry run: each step with the commands it would run, its undo and the undo's commands."""
+        return [
+            {
+                "step": s.index,
+                "operation": s.describe(),
+                "commands": [str(c) for c in s.commands],
+                "undo": s.undo.describe() if s.undo else None,
+                "undo_commands": [str(c) for c in s.undo_commands],
+                "irreversible": s.spec.irreversible,
+            }
+            for s in self.steps
+        ]
+
+    def format_plan(self) -> str:
+        """The dry-run plan as text: each step's commands, then its undo."""
+        lines = []
+        for item in self.plan:
+            lines.append(f"{item['step']}. {item['operation']}")
+            lines += [f"     $ {c}" for c in item["commands"]]
+            if item["undo"]:
+                lines.append(f"   undo: {item['undo']}")
+                lines += [f"     $ {c}" for c in item["undo_commands"]]
+            elif item["irreversible"]:
+                lines.append(f"   undo: none (irreversible: {item['irreversible']})")
+        return "\n".join(lines)
+
+
+__all__ = ["Atomic", "AtomicOperationSequence", "IrreversibleOperationError", "RollbackError"]

@@ -1,0 +1,311 @@
+"""The ``bofh`` command: global options, plugin sub-apps loaded on demand, ``plugins`` and ``journal`` groups.
+
+Errors become one line on stderr and an exit code: 0 ok, 1 an operation failed (and was rolled back), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import typer.core
+
+from . import _click as click
+
+from .errors import PybofhError, RollbackError
+from .secret import scrub
+
+
+@dataclass
+class CliContext:
+    """Global options, put on the typer context by the root callback; plugin commands read it from there."""
+
+    dry_run: bool = False
+    json: bool = False
+    config: Path | None = None
+    hosts: list[str] = field(default_factory=list)
+    verbose: int = 0
+    dry_runner: Any = None
+
+    def output(self, value: Any, columns: list[str] | None = None) -> None:
+        """Print an API result as a table, or JSON with ``--json``."""
+        from .render import render
+
+        text = render(value, as_json=self.json, columns=columns)
+        if text:
+            typer.echo(text)
+
+
+def get_context(ctx: typer.Context | None = None) -> CliContext:
+    """The :class:`CliContext` of the running ``bofh`` invocation (a default one outside the CLI)."""
+    click_ctx = ctx or click.get_current_context(silent=True)
+    while click_ctx is not None:
+        if isinstance(click_ctx.obj, CliContext):
+            return click_ctx.obj
+        click_ctx = click_ctx.parent
+    return CliContext()
+
+
+def output(value: Any, columns: list[str] | None = None) -> None:
+    """Print an API result the way the user asked (table or ``--json``)."""
+    get_context().output(value, columns)
+
+
+class BofhGroup(typer.core.TyperGroup):
+    """The root group: built-in commands plus plugin sub-apps, imported only when their command runs."""
+
+    def _entries(self) -> dict[str, Any]:
+        from .plugins import get_host
+
+        return get_host().cli.entries
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._entries()))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        builtin = super().get_command(ctx, cmd_name)
+        if builtin is not None:
+            return builtin
+        from .plugins import canonical_name, get_host
+
+        entry = self._entries().get(canonical_name(cmd_name))
+        if entry is None:
+            return None
+        command = typer.main.get_command(entry.load())
+        info = get_host().infos.get(entry.plugin or entry.name)
+        if info is not None and info.distribution:
+            command.epilog = f"provided by {info.distribution} {info.version or ''}".rstrip()
+        if entry.help and not command.help:
+            command.help = entry.help
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List commands using registered help lines, without importing every plugin's CLI module."""
+        entries = self._entries()
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in entries and super().get_command(ctx, name) is None:
+                rows.append((name, entries[name].help))
+            else:
+                cmd = super().get_command(ctx, name)
+                if cmd is not None and not cmd.hidden:
+                    rows.append((name, cmd.get_short_help_str(limit=formatter.width)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+app = typer.Typer(
+    name="bofh",
+    cls=BofhGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="pybofh: storage and virtualization administration with rollback.",
+)
+journal_app = typer.Typer(no_args_is_help=True, help="Inspect atomic-block journals and roll back interrupted jobs.")
+app.add_typer(journal_app, name="journal")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the commands (and their undo) instead of running them.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    config: Annotated[Path | None, typer.Option("--config", help="Read settings from this TOML file too.")] = None,
+    host: Annotated[list[str] | None, typer.Option("--host", help="Run on this host over SSH (repeatable).")] = None,
+    hosts_file: Annotated[Path | None, typer.Option("--hosts-file", help="Read hosts from this file, one per line.")] = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="Log commands to stderr (-vv: debug).")] = 0,
+) -> None:
+    """pybofh: storage and virtualization administration where every step can be rolled back."""
+    from .settings import configure
+
+    hosts = list(host or [])
+    if hosts_file is not None:
+        hosts += _read_hosts_file(hosts_file)
+    state = CliContext(dry_run=dry_run, json=json_out, config=config, hosts=hosts, verbose=verbose)
+    ctx.obj = state
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, stream=sys.stderr,
+                            format="bofh: %(name)s: %(message)s")
+        logging.getLogger("pybofh.runner").setLevel(logging.DEBUG)
+    if config is not None:
+        configure(config)
+    if len(hosts) == 1:
+        from .runner import make_runner, use_runner
+
+        ctx.with_resource(use_runner(make_runner("ssh", host=hosts[0])))
+    if dry_run:
+        from .runner import DryRunRunner, get_runner, use_runner
+
+        state.dry_runner = DryRunRunner(get_runner())
+        ctx.with_resource(use_runner(state.dry_runner))
+        ctx.call_on_close(lambda: _print_plan(state))
+
+
+def _read_hosts_file(path: Path) -> list[str]:
+    from .errors import ValidationError
+
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ValidationError(f"--hosts-file {path}: {exc.strerror}") from None
+    return [ln.split("#", 1)[0].strip() for ln in text.splitlines() if ln.split("#", 1)[0].strip()]
+
+
+def _print_plan(state: CliContext) -> None:
+    plan = state.dry_runner.plan if state.dry_runner else []
+    if state.json:
+        return
+    typer.echo("dry run: nothing was changed; these commands would run:", err=True)
+    for cmd in plan:
+        typer.echo(f"  $ {cmd}", err=True)
+    if not plan:
+        typer.echo("  (none)", err=True)
+
+
+@app.command("plugins")
+def plugins_cmd(
+    operations: Annotated[bool, typer.Option("--operations", help="List each plugin's operations and inverses.")] = False,
+) -> None:
+    """List installed plugins: name, version, distribution, and load error if any."""
+    from .plugins import get_host
+
+    host = get_host()
+    if operations:
+        rows = []
+        for spec in host.operations.specs():
+            if spec.inverse is not None:
+                undo = "yes"
+            elif spec.irreversible:
+                undo = f"irreversible: {spec.irreversible}"
+            else:
+                undo = "composite" if spec.composite else "read-only"
+            rows.append({"operation": spec.qualname, "undo": undo, "aliases": list(spec.aliases)})
+        output(rows)
+        return
+    rows = [i.to_json() for i in host.list()]
+    if get_context().json:
+        output(rows)
+    else:
+        output([
+            {"name": r["name"], "version": r["version"], "distribution": r["distribution"],
+             "status": "ok" if r["loaded"] else f"error: {r['error']}"}
+            for r in rows
+        ])
+
+
+@journal_app.command("list")
+def journal_list() -> None:
+    """List journals of atomic blocks with their status."""
+    from .journal import Journal
+
+    rows = [
+        {"id": s.id, "status": s.status, "steps": len(s.steps), "label": s.label, "pid": s.pid}
+        for s in Journal().list()
+    ]
+    output(rows)
+
+
+@journal_app.command("show")
+def journal_show(jid: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Show the steps of one journal, with each step's undo."""
+    from .journal import Journal
+
+    state = Journal().load(jid)
+    ctx = get_context()
+    if ctx.json:
+        output(state.to_json())
+        return
+    typer.echo(f"journal {state.id}: {state.status} (pid {state.pid}, {state.label or 'no label'})")
+    output([
+        {"step": s.step, "op": s.op, "state": s.state, "undo": (s.undo or {}).get("op"), "error": s.error}
+        for s in state.steps
+    ])
+
+
+@journal_app.command("rollback")
+def journal_rollback(jid: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Undo what an interrupted block finished, newest first (safe to repeat: undone steps are skipped)."""
+    from .journal import Journal
+    from .plugins import get_host
+    from .runner import make_runner
+
+    host = get_host()
+
+    def runner_for(desc: dict[str, Any]) -> Any:
+        options = {k: v for k, v in desc.items() if k != "runner" and v is not None}
+        return make_runner(desc.get("runner") or "local", **options)
+
+    report = Journal().rollback(jid, host.operations.get, runner_for)
+    ctx = get_context()
+    if ctx.json:
+        output({"id": report.id, "undone": report.undone, "failed": [[op, str(e)] for op, e in report.failed],
+                "in_flight": report.in_flight})
+    else:
+        for op in report.undone:
+            typer.echo(f"undone: {op}")
+        for op in report.in_flight:
+            typer.echo(f"warning: {op} was running when the process died; check its effect by hand", err=True)
+    if report.failed:
+        raise RollbackError(f"rollback of journal {jid} incomplete", [
+            e if isinstance(e, Exception) else Exception(str(e)) for _, e in report.failed
+        ])
+
+
+@contextlib.contextmanager
+def _errors_to_exit() -> Iterator[None]:
+    try:
+        yield
+    except RollbackError as exc:
+        typer.echo(f"bofh: error: {scrub(str(exc.__cause__ or exc.message))}", err=True)
+        for sub in exc.exceptions:
+            typer.echo(f"bofh: rollback failure: {scrub(str(sub))}", err=True)
+        raise SystemExit(1) from None
+    except PybofhError as exc:
+        typer.echo(f"bofh: error: {scrub(str(exc))}", err=True)
+        for note in getattr(exc, "__notes__", []):
+            typer.echo(f"bofh: {scrub(note)}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    except click.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.Abort:
+        typer.echo("bofh: aborted", err=True)
+        raise SystemExit(1) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(2 if exc.exit_code == 2 else exc.exit_code) from None
+
+
+GLOBAL_FLAGS = ("--json", "--dry-run")
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """Let ``--json``/``--dry-run`` also follow the sub-command (``bofh plugins --json``) by moving them first."""
+    if "--" in argv:
+        head, tail = argv[: argv.index("--")], argv[argv.index("--"):]
+    else:
+        head, tail = argv, []
+    flags = [a for a in head if a in GLOBAL_FLAGS]
+    return flags + [a for a in head if a not in GLOBAL_FLAGS] + tail
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``bofh``: run the CLI and map errors to one stderr line and an exit code."""
+    argv = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
+    command = typer.main.get_command(app)
+    with _errors_to_exit():
+        rc = command.main(args=argv, prog_name="bofh", standalone_mode=False)
+    raise SystemExit(rc if isinstance(rc, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,124 @@
+"""Every hook a pybofh plugin can implement, in the order a job meets them.
+
+Read top to bottom: plugins first *register* what they offer (operations and their inverses, settings, CLI
+commands), then pybofh *probes* block devices through them, and finally it tells them about *atomic-block events*
+(steps, commits, rollbacks). Implementations are marked with :data:`pybofh_core.hookimpl` and may accept fewer
+arguments than a spec offers. Specs only ever gain arguments; none is renamed or removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .cli_registry import CliRegistry
+    from .layers import Layer
+    from .operations import OperationRegistry
+    from .settings import SettingsRegistry
+
+PROJECT = "pybofh"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# -------------------------------------------------------------------------------------------------------------------
+# Registration: what a plugin offers. Historic, so a plugin registered late (a test fixture, a site plugin) still
+# registers. Each is called once per plugin; none may run commands or touch the system.
+# -------------------------------------------------------------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def pybofh_register_operations(registry: OperationRegistry) -> None:
+    """Add this plugin's operations, each with its inverse or its reason to be irreversible, to ``registry``.
+
+    Called once per plugin when the plugin manager starts, or when the plugin is registered later.
+    Typically ``registry.add_module("lvm", ops)``, which registers every ``@operation`` function of ``ops`` under
+    the domain ``lvm`` (so ``Atomic().lvm.create_lv`` and ``bofh journal rollback`` can find them by name).
+
+    :param registry: the :class:`~pybofh_core.operations.OperationRegistry` of this process.
+    :returns: nothing; results are ignored.
+
+    Must not run commands; should import the plugin's ``ops`` module inside the function, not at module import.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(historic=True)
+def pybofh_register_settings(registry: SettingsRegistry) -> None:
+    """Declare this plugin's settings: ``registry.add("xen", XenSettings)`` with a dataclass of typed defaults.
+
+    Called once per plugin, before any configuration file is read, so unknown keys can be reported as typos.
+    Values then come from ``/etc/pybofh/config.toml``, the user's config file, ``PYBOFH_<NS>__<KEY>``
+    environment variables, ``--config FILE`` and :meth:`~pybofh_core.settings.Settings.override`, in that order.
+
+    :param registry: the :class:`~pybofh_core.settings.SettingsRegistry` to declare into.
+    :returns: nothing; results are ignored.
+
+    Must be cheap: no commands, no file reads.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(historic=True)
+def pybofh_register_cli(registry: CliRegistry) -> None:
+    """Add this plugin's typer sub-app: ``registry.add("lvm", "pybofh_lvm.cli:app", help="LVM volumes")``.
+
+    Called once per plugin when the ``bofh`` command starts. The app may be given as an object or, better, as an
+    import path so ``bofh`` imports it only when that sub-command runs (start-up time matters in shell loops).
+
+    :param registry: the :class:`~pybofh_core.cli_registry.CliRegistry` of the ``bofh`` command.
+    :returns: nothing; results are ignored.
+
+    .. versionadded:: 0.1
+    """
+
+
+# -------------------------------------------------------------------------------------------------------------------
+# Probing: questions about the system that the first plugin that knows answers.
+# -------------------------------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def pybofh_probe_layer(device: str, probe: Mapping[str, str]) -> Layer | None:
+    """Say what ``device`` contains as a :class:`~pybofh_core.layers.Layer` (LUKS, LVM PV, DRBD, a filesystem…).
+
+    Called by the block-device stack model each time it looks at a device's content; may be called many times.
+    Stops at first non-None result. Return ``None`` for "not mine"; any non-None value, even a falsy one, stops the
+    chain. The generic filesystem/unknown answer is registered ``trylast`` by pybofh-blockdev, so specific layers
+    from other plugins win.
+
+    :param device: the block device path, e.g. ``/dev/loop3``.
+    :param probe: the low-level probe of the device (``blkid -p -o export`` keys: ``TYPE``, ``USAGE``, ``UUID``,
+        ``LABEL``, ``VERSION``…); empty when nothing was recognised.
+    :returns: a Layer describing the content, or None.
+
+    Must not change the system; may run read-only commands through the core runner.
+
+    .. versionadded:: 0.1
+    """
+
+
+# -------------------------------------------------------------------------------------------------------------------
+# Atomic blocks and rollback: events for auditing and monitoring. Called for every plugin; results ignored.
+# -------------------------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def pybofh_on_atomic_event(event: str, journal_id: str | None, step: Mapping[str, Any]) -> None:
+    """Hear about an atomic block's progress: ``step-done``, ``step-failed``, ``commit``, ``undone``, ``undo-failed``.
+
+    Called synchronously after the event was journalled, once per event and plugin; keep it quick. An exception
+    raised here is logged and ignored: auditing must not break a job or its rollback.
+
+    :param event: the event name, one of those listed above.
+    :param journal_id: the block's journal id, or None for a block without a journal (dry run, ``journal=False``).
+    :param step: ``{"step": N, "op": "lvm.create_lv", "args": {...}}`` with secrets redacted; ``{}`` for ``commit``.
+    :returns: nothing; results are ignored.
+
+    .. versionadded:: 0.1
+    """

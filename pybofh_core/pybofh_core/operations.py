@@ -1,0 +1,284 @@
+"""Operations: plugin functions that change the system, each declaring its inverse or why it has none.
+
+A plugin writes::
+
+    @operation(inverse=lambda lv: undo(remove_lv, lv.vg, lv.name), creates=lambda lv: [lv.path])
+    def create_lv(vg: str, name: str, size: int | str) -> LogicalVolume: ...
+
+and registers its ``ops`` module through the ``pybofh_register_operations`` hook. :class:`~pybofh_core.atomic.Atomic`
+then knows how to undo each step, and journals the undo by operation name so another process can replay it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .errors import IrreversibleOperationError, NotFoundError, PluginError
+from .secret import Secret
+
+if TYPE_CHECKING:
+    from .atomic import Atomic
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class OperationSpec:
+    """What pybofh knows about one operation: its function, inverse, and irreversibility."""
+
+    func: Callable[..., Any]
+    inverse: Callable[..., Any] | None = None
+    irreversible: str | None = None
+    target: str | None = None
+    creates: Callable[[Any], Iterable[str]] | None = None
+    composite: bool = False
+    aliases: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    domain: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The function's own name (``create_lv``)."""
+        return self.func.__name__
+
+    @property
+    def qualname(self) -> str:
+        """The registered name, ``domain.name`` (``lvm.create_lv``); the function's module path if unregistered."""
+        return f"{self.domain}.{self.name}" if self.domain else f"{self.func.__module__}.{self.name}"
+
+    def undo_for(self, result: Any, bound: Mapping[str, Any]) -> Undo | None:
+        """Compute the undo of a finished call from its result and arguments (None = nothing to undo)."""
+        if self.inverse is None:
+            return None
+        sig = inspect.signature(self.inverse)
+        params = list(sig.parameters.values())
+        kwargs: dict[str, Any] = {}
+        takes_var_kw = any(p.kind is p.VAR_KEYWORD for p in params)
+        for p in params[1:]:
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name in bound:
+                kwargs[p.name] = bound[p.name]
+        if takes_var_kw:
+            kwargs.update({k: v for k, v in bound.items() if k not in kwargs})
+        out = self.inverse(result, **kwargs) if params else self.inverse()
+        if out is not None and not isinstance(out, Undo):
+            raise PluginError(f"inverse of {self.qualname} returned {type(out).__name__}, expected Undo or None")
+        return out
+
+
+@dataclass(frozen=True)
+class Undo:
+    """A call that undoes a step: an operation (or plain function) with its arguments."""
+
+    func: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __call__(self) -> Any:
+        """Run the undo."""
+        return self.func(*self.args, **dict(self.kwargs))
+
+    @property
+    def op(self) -> str:
+        """The registered operation name, used to replay this undo from the journal."""
+        spec = spec_of(self.func)
+        if spec is not None:
+            return spec.qualname
+        return f"{getattr(self.func, '__module__', '?')}.{getattr(self.func, '__qualname__', repr(self.func))}"
+
+    def describe(self) -> str:
+        """A readable ``op(arg, key=value)`` form, secrets masked."""
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"{self.op}({', '.join(parts)})"
+
+    def to_json(self) -> dict[str, Any]:
+        """The journal form: operation name, arguments, and whether another process can replay it."""
+        from .journal import to_jsonable
+
+        replayable = spec_of(self.func) is not None and spec_of(self.func).domain is not None  # type: ignore[union-attr]
+        args, ok_a = to_jsonable(list(self.args))
+        kwargs, ok_k = to_jsonable(dict(self.kwargs))
+        return {"op": self.op, "args": args, "kwargs": kwargs, "replayable": replayable and ok_a and ok_k}
+
+
+def undo(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Undo:
+    """Build an :class:`Undo`; use it in an ``inverse=`` lambda: ``inverse=lambda lv: undo(remove_lv, lv.vg, lv.name)``."""
+    return Undo(func, args, kwargs)
+
+
+def spec_of(func: Any) -> OperationSpec | None:
+    """Return the :class:`OperationSpec` of an operation function (or of a plain function: None)."""
+    return getattr(func, "__pybofh_operation__", None)
+
+
+# The atomic block whose proxy is currently calling an operation (steps of composite operations record into it).
+_recorder: contextvars.ContextVar[Any] = contextvars.ContextVar("pybofh_recorder", default=None)
+# Marks code running inside a recorded step: operations it calls belong to that step and are neither recorded nor policed.
+INSIDE_STEP = object()
+# The innermost atomic block open in this context (used to police irreversible operations called directly).
+_block: contextvars.ContextVar[Atomic | None] = contextvars.ContextVar("pybofh_block", default=None)
+
+
+def operation(
+    *,
+    inverse: Callable[..., Undo | None] | None = None,
+    irreversible: str | None = None,
+    target: str | None = None,
+    creates: Callable[[Any], Iterable[str]] | None = None,
+    composite: bool = False,
+    aliases: Iterable[str] = (),
+    requires: Iterable[str] = (),
+) -> Callable[[F], F]:
+    """Mark a plugin function as an operation.
+
+    :param inverse: ``f(result, **named_args) -> Undo | None``, computed after the operation ran.
+    :param irreversible: why it cannot be undone (mkfs, luksFormat, removals); refused inside an atomic block
+        unless its ``target`` argument names something the same block created, or the block allows it.
+    :param target: the parameter naming the object an irreversible operation destroys or overwrites.
+    :param creates: ``f(result) -> paths`` the operation created (so later irreversible steps may use them).
+    :param composite: the operation is made of other operations, each recorded as its own step.
+    :param aliases: other names (the seed's camelCase ones) under which it is registered.
+    :param requires: external tools it needs, shown by ``bofh plugins``.
+    """
+    if inverse is not None and irreversible is not None:
+        raise PluginError("an operation has an inverse or is irreversible, not both")
+    if irreversible is not None and not irreversible.strip():
+        raise PluginError("irreversible= must say why")
+
+    def deco(func: F) -> F:
+        spec = OperationSpec(
+            func=func,
+            inverse=inverse,
+            irreversible=irreversible,
+            target=target,
+            creates=creates,
+            composite=composite,
+            aliases=tuple(aliases),
+            requires=tuple(requires),
+        )
+        if target is not None and target not in inspect.signature(func).parameters:
+            raise PluginError(f"operation {func.__name__}: target {target!r} is not one of its parameters")
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            recorder = _recorder.get()
+            if recorder is INSIDE_STEP:
+                return func(*args, **kwargs)
+            if recorder is not None:
+                return recorder._record(spec, wrapper, args, kwargs)
+            block = _block.get()
+            if block is not None and spec.irreversible:
+                block._check_irreversible(spec, bind(spec, args, kwargs))
+            return func(*args, **kwargs)
+
+        wrapper.__pybofh_operation__ = spec  # type: ignore[attr-defined]
+        spec.func = func
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+def bind(spec: OperationSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Map a call's arguments to parameter names (with defaults), raising TypeError as a call would."""
+    sig = inspect.signature(spec.func)
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def same_object(a: str, b: str) -> bool:
+    """Whether two paths name the same object (string equal, or resolving to the same file/device)."""
+    if a == b:
+        return True
+    try:
+        return os.path.realpath(a) == os.path.realpath(b) and os.path.exists(a)
+    except (OSError, ValueError):
+        return False
+
+
+class OperationRegistry:
+    """All registered operations by domain; filled by each plugin's ``pybofh_register_operations`` hook."""
+
+    def __init__(self) -> None:
+        self._ops: dict[str, dict[str, OperationSpec]] = {}
+        self._wrappers: dict[str, Callable[..., Any]] = {}
+
+    def add(self, domain: str, func: Callable[..., Any]) -> None:
+        """Register one operation function under ``domain`` (and its aliases)."""
+        spec = spec_of(func)
+        if spec is None:
+            raise PluginError(f"{func!r} is not decorated with @operation")
+        if spec.domain not in (None, domain):
+            raise PluginError(f"operation {spec.name} is already registered in domain {spec.domain!r}")
+        spec.domain = domain
+        table = self._ops.setdefault(domain, {})
+        for name in (spec.name, *spec.aliases):
+            if name in table and table[name] is not spec:
+                raise PluginError(f"operation {domain}.{name} is registered twice")
+            table[name] = spec
+            self._wrappers[f"{domain}.{name}"] = func
+
+    def add_module(self, domain: str, module: ModuleType) -> None:
+        """Register every ``@operation`` function defined in ``module``."""
+        for value in vars(module).values():
+            spec = spec_of(value)
+            if spec is not None and spec.func.__module__ == module.__name__:
+                self.add(domain, value)
+
+    def domains(self) -> list[str]:
+        """Domains that registered at least one operation."""
+        return sorted(self._ops)
+
+    def specs(self, domain: str | None = None) -> Iterator[OperationSpec]:
+        """Every distinct operation spec (of one domain, or all)."""
+        seen: set[int] = set()
+        for dom in [domain] if domain else sorted(self._ops):
+            for spec in self._ops.get(dom, {}).values():
+                if id(spec) not in seen:
+                    seen.add(id(spec))
+                    yield spec
+
+    def get(self, qualname: str) -> Callable[..., Any]:
+        """The callable operation for ``domain.name`` (or an alias); NotFoundError when unknown."""
+        try:
+            return self._wrappers[qualname]
+        except KeyError:
+            raise NotFoundError(f"no operation {qualname!r} is registered (is its plugin installed?)") from None
+
+    def has(self, qualname: str) -> bool:
+        """Whether ``domain.name`` is registered."""
+        return qualname in self._wrappers
+
+
+def refuse_irreversible(spec: OperationSpec, bound: Mapping[str, Any], why: str) -> IrreversibleOperationError:
+    """The error for an irreversible operation refused inside an atomic block."""
+    what = f" on {bound.get(spec.target)!r}" if spec.target else ""
+    return IrreversibleOperationError(
+        f"{spec.qualname}{what} cannot be undone ({spec.irreversible}) and {why}; "
+        "create the target in the same atomic block, or pass allow_irreversible=True"
+    )
+
+
+def redacted_args(bound: Mapping[str, Any]) -> dict[str, Any]:
+    """Arguments as JSON-able values for the journal, with secrets replaced."""
+    from .journal import to_jsonable
+
+    out, _ = to_jsonable({k: v for k, v in bound.items()})
+    return out  # type: ignore[no-any-return]
+
+
+__all__ = [
+    "OperationRegistry",
+    "OperationSpec",
+    "Secret",
+    "Undo",
+    "operation",
+    "spec_of",
+    "undo",
+]

@@ -1,0 +1,206 @@
+"""Plugin discovery: stevedore finds the ``pybofh.plugins`` entry points, pluggy holds them under our hookspecs.
+
+A plugin that fails to import is recorded with its error (``bofh plugins`` shows it) and the others still load;
+``PYBOFH_STRICT_PLUGINS=1`` turns load errors into exceptions for plugin authors.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import NotFoundError, PluginError
+from .operations import OperationRegistry
+
+log = logging.getLogger("pybofh.plugins")
+
+PLUGIN_GROUP = "pybofh.plugins"
+#: The seed's module names, accepted as aliases of the plugin names.
+ALIASES = {"blockdevice": "blockdev", "encryption": "crypt"}
+
+
+def canonical_name(name: str) -> str:
+    """Map a seed-era name (``blockdevice``, ``encryption``) to its plugin name."""
+    return ALIASES.get(name, name)
+
+
+@dataclass
+class PluginInfo:
+    """One plugin as ``bofh plugins`` shows it."""
+
+    name: str
+    target: str
+    distribution: str | None = None
+    version: str | None = None
+    error: str | None = None
+    module: ModuleType | Any | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the plugin imported and registered."""
+        return self.error is None and self.module is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict for ``--json``."""
+        return {
+            "name": self.name,
+            "target": self.target,
+            "distribution": self.distribution,
+            "version": self.version,
+            "loaded": self.loaded,
+            "error": self.error,
+        }
+
+
+class PluginHost:
+    """The plugin manager of one process: discovered plugins, their hooks, operations, settings and CLI apps."""
+
+    def __init__(self, *, discover: bool = True) -> None:
+        from .cli_registry import CliRegistry
+        from .settings import SettingsRegistry
+
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.operations = OperationRegistry()
+        self.settings_registry = SettingsRegistry()
+        self.cli = CliRegistry()
+        self.infos: dict[str, PluginInfo] = {}
+        hook = self.pm.hook
+        hook.pybofh_register_operations.call_historic(kwargs={"registry": self.operations})
+        hook.pybofh_register_settings.call_historic(kwargs={"registry": self.settings_registry})
+        hook.pybofh_register_cli.call_historic(kwargs={"registry": self.cli})
+        if discover:
+            self.discover()
+
+    def discover(self) -> None:
+        """Load every ``pybofh.plugins`` entry point; record (or, in strict mode, raise) load failures."""
+        from stevedore import extension
+
+        strict = os.environ.get("PYBOFH_STRICT_PLUGINS", "") not in ("", "0")
+        failures: list[tuple[Any, BaseException]] = []
+
+        def on_failure(_mgr: Any, entrypoint: Any, exc: BaseException) -> None:
+            failures.append((entrypoint, exc))
+
+        mgr = extension.ExtensionManager(
+            PLUGIN_GROUP, invoke_on_load=False, on_load_failure_callback=on_failure, verify_requirements=False
+        )
+        for ext in mgr:
+            dist, version = _dist_of(ext.entry_point)
+            info = PluginInfo(ext.name, ext.entry_point.value, dist, version)
+            try:
+                self.register(ext.plugin, ext.name, info=info)
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the others
+                if strict:
+                    raise
+                info.error = f"{type(exc).__name__}: {exc}"
+                info.module = None
+                self.infos[ext.name] = info
+                log.warning("plugin %s failed to register: %s", ext.name, exc)
+        for entrypoint, exc in failures:
+            if strict:
+                raise PluginError(f"plugin {entrypoint.name} failed to load: {exc}") from exc
+            dist, version = _dist_of(entrypoint)
+            self.infos[entrypoint.name] = PluginInfo(
+                entrypoint.name, entrypoint.value, dist, version, error=f"{type(exc).__name__}: {exc}"
+            )
+            log.warning("plugin %s failed to load: %s", entrypoint.name, exc)
+
+    def register(self, plugin: Any, name: str, *, info: PluginInfo | None = None) -> None:
+        """Register a plugin object (module or instance) under ``name``; historic hooks are replayed for it."""
+        if name in self.infos and self.infos[name].loaded:
+            raise PluginError(f"two plugins are named {name!r}: {self.infos[name].target} and {getattr(plugin, '__name__', plugin)}")
+        info = info or PluginInfo(name, getattr(plugin, "__name__", repr(plugin)))
+        self.pm.register(plugin, name=name)
+        info.module = plugin
+        self.infos[name] = info
+
+    def unregister(self, name: str) -> None:
+        """Remove a plugin registered under ``name`` (its registered operations stay; used by test fixtures)."""
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin, name=name)
+        self.infos.pop(name, None)
+
+    def plugin(self, name: str) -> Any:
+        """The loaded plugin module registered as ``name`` (seed aliases accepted)."""
+        name = canonical_name(name)
+        info = self.infos.get(name)
+        if info is None:
+            known = ", ".join(sorted(self.infos)) or "none"
+            raise NotFoundError(f"no pybofh plugin named {name!r} is installed (installed: {known})")
+        if not info.loaded:
+            raise PluginError(f"plugin {name!r} is installed but failed to load: {info.error}")
+        return info.module
+
+    def list(self) -> list[PluginInfo]:
+        """All discovered plugins, loaded or not, by name."""
+        return [self.infos[k] for k in sorted(self.infos)]
+
+    def emit(self, event: str, journal_id: str | None, step: dict[str, Any]) -> None:
+        """Call ``pybofh_on_atomic_event``; exceptions are logged, never raised."""
+        try:
+            self.pm.hook.pybofh_on_atomic_event(event=event, journal_id=journal_id, step=step)
+        except Exception:  # noqa: BLE001 - auditing must not break a job
+            log.exception("pybofh_on_atomic_event(%s) failed", event)
+
+
+def _dist_of(entrypoint: Any) -> tuple[str | None, str | None]:
+    """Distribution name and version that declared ``entrypoint`` (stevedore's cached entry points lack ``dist``)."""
+    from importlib import metadata
+
+    dist = getattr(entrypoint, "dist", None)
+    try:
+        if dist is None:
+            top = entrypoint.value.split(":", 1)[0].split(".", 1)[0]
+            names = _packages_distributions().get(top) or []
+            if not names:
+                return None, None
+            dist = metadata.distribution(names[0])
+        return dist.metadata["Name"], dist.version
+    except Exception:  # noqa: BLE001 - broken metadata must not break listing
+        return getattr(dist, "name", None), None
+
+
+_PKG_DISTS: list[dict[str, list[str]]] = []
+
+
+def _packages_distributions() -> dict[str, list[str]]:
+    if not _PKG_DISTS:
+        from importlib import metadata
+
+        _PKG_DISTS.append(dict(metadata.packages_distributions()))
+    return _PKG_DISTS[0]
+
+
+_host: list[PluginHost] = []
+_lock = threading.Lock()
+
+
+def get_host() -> PluginHost:
+    """The process's plugin host, discovering plugins on first use."""
+    if not _host:
+        with _lock:
+            if not _host:
+                _host.append(PluginHost())
+    return _host[0]
+
+
+def peek_host() -> PluginHost | None:
+    """The process's plugin host if it was already created (never triggers discovery)."""
+    return _host[0] if _host else None
+
+
+def set_host(host: PluginHost | None) -> None:
+    """Replace (or forget, with None) the process's plugin host; for tests and embedding."""
+    with _lock:
+        _host.clear()
+        if host is not None:
+            _host.append(host)

@@ -1,0 +1,72 @@
+"""Turn API results into tables for people and JSON for scripts (the CLI's only output path)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import PurePath
+from typing import Any
+
+
+def to_plain(value: Any) -> Any:
+    """Convert dataclasses, enums, paths and containers into JSON-ready values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "to_json"):
+            return to_plain(value.to_json())
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.name.startswith("_")}
+    if hasattr(value, "to_json") and callable(value.to_json):
+        return to_plain(value.to_json())
+    if isinstance(value, enum.Enum):
+        return to_plain(value.value)
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, Mapping):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_plain(v) for v in value]
+    return value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ",".join(_cell(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return ",".join(f"{k}={_cell(v)}" for k, v in value.items()) or "-"
+    return str(value)
+
+
+def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """A plain aligned text table (no colour, safe to grep) of ``rows`` with ``columns`` (default: all keys)."""
+    if not rows:
+        return "(none)"
+    cols = list(columns or dict.fromkeys(k for row in rows for k in row))
+    cells = [[_cell(row.get(c)) for c in cols] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(cols, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def render(value: Any, *, as_json: bool = False, columns: Sequence[str] | None = None) -> str:
+    """Render a result: JSON when ``as_json``, else a table for lists of records and ``key: value`` for one record."""
+    plain = to_plain(value)
+    if as_json:
+        return json.dumps(plain, indent=2, sort_keys=False, ensure_ascii=False)
+    if plain is None:
+        return ""
+    if isinstance(plain, list):
+        if all(isinstance(r, dict) for r in plain):
+            return table(plain, columns)
+        return "\n".join(_cell(v) for v in plain)
+    if isinstance(plain, dict):
+        width = max((len(k) for k in plain), default=0)
+        return "\n".join(f"{k.ljust(width)}  {_cell(v)}" for k, v in plain.items())
+    return str(plain)

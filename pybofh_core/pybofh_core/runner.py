@@ -1,0 +1,376 @@
+"""The one way pybofh runs external commands: argv lists, no shell, ``LC_ALL=C``, typed errors, redacted secrets.
+
+Every plugin calls :func:`run` (or ``get_runner().run``); which transport executes it (local, dry-run recorder,
+fake replay for tests, ssh…) is chosen by the runner active in the current context (:func:`use_runner`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .errors import CommandError, CommandTimeoutError, PluginError, ToolUnavailableError, ValidationError, redact
+from .secret import Secret, known_secrets
+
+log = logging.getLogger("pybofh.runner")
+
+RUNNER_GROUP = "pybofh.runners"
+DEFAULT_TIMEOUT = 600.0
+_SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+Input = "bytes | str | Secret | None"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a finished command gave back: argv, exit code, raw stdout/stderr bytes."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: bytes = b""
+    stderr: bytes = b""
+
+    @property
+    def text(self) -> str:
+        """Stdout decoded as UTF-8; undecodable bytes become U+FFFD (parsers needing bytes use ``stdout``)."""
+        return self.stdout.decode("utf-8", "replace")
+
+    @property
+    def err(self) -> str:
+        """Stderr decoded as UTF-8 with replacement."""
+        return self.stderr.decode("utf-8", "replace")
+
+
+def check_argv(argv: Sequence[Any]) -> tuple[str, ...]:
+    """Validate an argv list: non-empty strings (or paths) without NUL bytes, and never a Secret."""
+    if isinstance(argv, (str, bytes)) or not argv:
+        raise ValidationError("a command must be a non-empty argv list, not a string")
+    out = []
+    for arg in argv:
+        if isinstance(arg, Secret):
+            raise ValidationError("a secret must travel on stdin or in a key file, never in argv")
+        if isinstance(arg, os.PathLike):
+            arg = os.fspath(arg)
+        if not isinstance(arg, str):
+            raise ValidationError(f"argv element {arg!r} is not a string")
+        if "\x00" in arg:
+            raise ValidationError(f"argv element {arg!r} contains a NUL byte")
+        out.append(arg)
+    return tuple(out)
+
+
+def _input_bytes(data: Any) -> tuple[bytes | None, list[str]]:
+    """Turn stdin data into bytes and list the secret values it carries (for redaction)."""
+    if data is None:
+        return None, []
+    if isinstance(data, Secret):
+        return data.encode(), [data.reveal()]
+    if isinstance(data, str):
+        return data.encode("utf-8", "surrogateescape"), []
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data), []
+    raise ValidationError(f"unsupported stdin data type {type(data).__name__}")
+
+
+class Runner:
+    """Base of all transports. Subclasses implement :meth:`_execute`; :meth:`run` adds checks, logs and errors."""
+
+    name: ClassVar[str] = "abstract"
+    host: str | None = None
+
+    def run(
+        self,
+        argv: Sequence[Any],
+        *,
+        input: Any = None,  # noqa: A002 - mirrors subprocess
+        check: bool = True,
+        ok_codes: Sequence[int] = (0,),
+        timeout: float | None = None,
+        readonly: bool = False,
+        env: Mapping[str, str] | None = None,
+        secrets: Sequence[str | Secret] = (),
+    ) -> Result:
+        """Run ``argv`` and return its :class:`Result`; raise :class:`CommandError` on an exit code not in ``ok_codes``.
+
+        ``readonly=True`` marks a command that only reads state (a dry run still executes it).
+        ``secrets`` lists extra values to redact from logs and errors (stdin secrets are redacted anyway).
+        """
+        args = check_argv(argv)
+        data, hidden = _input_bytes(input)
+        hidden += [s.reveal() if isinstance(s, Secret) else s for s in secrets]
+        if env:
+            for key, value in env.items():
+                if any(h and h in value for h in hidden):
+                    raise ValidationError(f"environment variable {key} would carry a secret; use stdin")
+        log.debug("run%s: %s", f" on {self.host}" if self.host else "", _shown(args, hidden))
+        started = time.monotonic()
+        try:
+            res = self._execute(args, data, timeout or DEFAULT_TIMEOUT, readonly=readonly, env=env)
+        except CommandError as exc:
+            raise _redacted_error(exc, hidden) from None
+        log.debug("exit %s after %.3fs", res.returncode, time.monotonic() - started)
+        if check and res.returncode not in ok_codes:
+            raise _redacted_error(
+                CommandError(res.argv, res.returncode, res.stdout, res.stderr, host=self.host), hidden
+            )
+        return res
+
+    def _execute(
+        self, argv: tuple[str, ...], data: bytes | None, timeout: float, *, readonly: bool, env: Mapping[str, str] | None
+    ) -> Result:
+        raise NotImplementedError
+
+    def which(self, tool: str) -> str | None:
+        """Return the path of ``tool`` where commands run (PATH plus the sbin directories), or None."""
+        return shutil.which(tool, path=_search_path())
+
+    def require(self, tool: str, why: str = "") -> str:
+        """Return the path of ``tool`` or raise :class:`ToolUnavailableError` naming the package to install."""
+        path = self.which(tool)
+        if path is None:
+            raise ToolUnavailableError(tool, why or "not found on PATH or in /sbin, /usr/sbin")
+        return path
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description from which :func:`make_runner` can build an equivalent runner (for rollback)."""
+        return {"runner": self.name, "host": self.host}
+
+
+def _shown(argv: Sequence[str], hidden: Sequence[str]) -> str:
+    return redact(" ".join(argv), list(hidden) + known_secrets())
+
+
+def _redacted_error(exc: CommandError, hidden: Sequence[str]) -> CommandError:
+    """Return ``exc`` with every secret removed from its argv, stdout and stderr."""
+    secrets = list(hidden) + known_secrets()
+    if not secrets:
+        return exc
+
+    def clean(v: bytes | str) -> bytes | str:
+        if isinstance(v, bytes):
+            return redact(v.decode("utf-8", "surrogateescape"), secrets).encode("utf-8", "surrogateescape")
+        return redact(v, secrets)
+
+    cls = type(exc)
+    new = cls(
+        [redact(a, secrets) for a in exc.argv],
+        exc.returncode,
+        clean(exc.stdout),
+        clean(exc.stderr),
+        host=exc.host,
+        reason=exc.reason,
+    )
+    return new
+
+
+def _search_path() -> str:
+    parts = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    return os.pathsep.join(parts + [p for p in _SBIN if p not in parts])
+
+
+class LocalRunner(Runner):
+    """Runs commands on this machine with :mod:`subprocess` (no shell, stdin closed unless data given)."""
+
+    name = "local"
+
+    def __init__(self, **_: Any) -> None:
+        self.host = None
+
+    def _execute(
+        self, argv: tuple[str, ...], data: bytes | None, timeout: float, *, readonly: bool, env: Mapping[str, str] | None
+    ) -> Result:
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        full_env.update({"LC_ALL": "C", "LANG": "C", "PATH": _search_path()})
+        try:
+            proc = subprocess.run(  # noqa: S603 - argv list, never a shell
+                list(argv),
+                input=data,
+                stdin=None if data is not None else subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+                env=full_env,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise CommandError(argv, None, reason=f"cannot run {argv[0]}: not installed") from None
+        except PermissionError as exc:
+            raise CommandError(argv, None, reason=f"cannot run {argv[0]}: {exc.strerror}") from None
+        except subprocess.TimeoutExpired as exc:
+            raise CommandTimeoutError(
+                argv, None, exc.stdout or b"", exc.stderr or b"", reason=f"timed out after {timeout:g}s"
+            ) from None
+        return Result(argv, proc.returncode, proc.stdout, proc.stderr)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCommand:
+    """A command a dry run would have executed (stdin content is never kept, only whether there was one)."""
+
+    argv: tuple[str, ...]
+    host: str | None = None
+    has_input: bool = False
+
+    def __str__(self) -> str:
+        where = f"[{self.host}] " if self.host else ""
+        return where + " ".join(self.argv) + (" <stdin" if self.has_input else "")
+
+
+class DryRunRunner(Runner):
+    """Records mutating commands instead of running them; read-only commands still run on ``inner`` for real.
+
+    Mutating commands "succeed" with empty output, so operations compute their results from their arguments.
+    """
+
+    name = "dry-run"
+
+    def __init__(self, inner: Runner | None = None, **_: Any) -> None:
+        self.inner = inner or LocalRunner()
+        self.host = self.inner.host
+        self.plan: list[PlannedCommand] = []
+
+    def _execute(
+        self, argv: tuple[str, ...], data: bytes | None, timeout: float, *, readonly: bool, env: Mapping[str, str] | None
+    ) -> Result:
+        if readonly:
+            return self.inner._execute(argv, data, timeout, readonly=True, env=env)
+        self.plan.append(PlannedCommand(argv, self.host, data is not None))
+        return Result(argv, 0, b"", b"")
+
+    def which(self, tool: str) -> str | None:
+        """Tools are looked up where the inner runner would run them."""
+        return self.inner.which(tool)
+
+
+class UnexpectedCommandError(AssertionError):
+    """A fake runner got a command no recording was given for: the test's expectations are wrong."""
+
+
+@dataclass
+class Reply:
+    """One canned answer of a :class:`FakeRunner`: matching argv (``...`` at the end = any rest) and the output."""
+
+    argv: tuple[Any, ...]
+    stdout: bytes = b""
+    stderr: bytes = b""
+    returncode: int = 0
+    times: int | None = None  # None = any number of times
+    effect: Callable[[tuple[str, ...], bytes | None], None] | None = None
+    used: int = field(default=0)
+
+    def matches(self, argv: tuple[str, ...]) -> bool:
+        """Whether ``argv`` is this reply's command (exact, or prefix when the pattern ends in ``...``)."""
+        if self.times is not None and self.used >= self.times:
+            return False
+        pattern = self.argv
+        if pattern and pattern[-1] is Ellipsis:
+            return argv[: len(pattern) - 1] == tuple(pattern[:-1])
+        return argv == tuple(pattern)
+
+
+def _b(v: bytes | str) -> bytes:
+    return v if isinstance(v, bytes) else v.encode()
+
+
+class FakeRunner(Runner):
+    """Replays recorded outputs for unit tests and records every argv; an unknown command fails the test loudly."""
+
+    name = "fake"
+
+    def __init__(self, replies: Sequence[Reply] = (), *, host: str | None = None, **_: Any) -> None:
+        self.replies: list[Reply] = list(replies)
+        self.calls: list[tuple[str, ...]] = []
+        self.inputs: list[bytes | None] = []
+        self.host = host
+        self.tools: set[str] | None = None  # None = every tool "exists"
+
+    def expect(
+        self,
+        argv: Sequence[Any],
+        stdout: bytes | str = b"",
+        *,
+        stderr: bytes | str = b"",
+        returncode: int = 0,
+        times: int | None = None,
+        effect: Callable[[tuple[str, ...], bytes | None], None] | None = None,
+    ) -> FakeRunner:
+        """Add a canned reply (later replies take precedence over earlier ones) and return self for chaining."""
+        self.replies.insert(0, Reply(tuple(argv), _b(stdout), _b(stderr), returncode, times, effect))
+        return self
+
+    def _execute(
+        self, argv: tuple[str, ...], data: bytes | None, timeout: float, *, readonly: bool, env: Mapping[str, str] | None
+    ) -> Result:
+        self.calls.append(argv)
+        self.inputs.append(data)
+        for reply in self.replies:
+            if reply.matches(argv):
+                reply.used += 1
+                if reply.effect:
+                    reply.effect(argv, data)
+                return Result(argv, reply.returncode, reply.stdout, reply.stderr)
+        raise UnexpectedCommandError(f"fake runner: unexpected command {list(argv)!r}")
+
+    def which(self, tool: str) -> str | None:
+        """Every tool exists unless ``tools`` restricts them."""
+        if self.tools is None or tool in self.tools:
+            return f"/usr/sbin/{tool}"
+        return None
+
+
+_current: contextvars.ContextVar[Runner | None] = contextvars.ContextVar("pybofh_runner", default=None)
+_default: list[Runner] = []
+
+
+def get_runner() -> Runner:
+    """The runner of the current context (see :func:`use_runner`), else the process's local runner."""
+    runner = _current.get()
+    if runner is not None:
+        return runner
+    if not _default:
+        _default.append(LocalRunner())
+    return _default[0]
+
+
+@contextlib.contextmanager
+def use_runner(runner: Runner) -> Iterator[Runner]:
+    """Run every pybofh command inside the ``with`` block through ``runner``."""
+    token = _current.set(runner)
+    try:
+        yield runner
+    finally:
+        _current.reset(token)
+
+
+def run(argv: Sequence[Any], **kwargs: Any) -> Result:
+    """Run ``argv`` through the current runner; see :meth:`Runner.run` for the options."""
+    return get_runner().run(argv, **kwargs)
+
+
+_BUILTIN: dict[str, type[Runner]] = {"local": LocalRunner, "dry-run": DryRunRunner, "fake": FakeRunner}
+
+
+def make_runner(name: str = "local", **options: Any) -> Runner:
+    """Build a transport by its name in the ``pybofh.runners`` entry-point group (stevedore ``DriverManager``).
+
+    The built-in ``local`` runner is made directly, skipping the entry-point scan that would slow every command.
+    """
+    if name == "local" and not options.get("host"):
+        return LocalRunner()
+    try:
+        from stevedore import driver
+
+        mgr = driver.DriverManager(RUNNER_GROUP, name, invoke_on_load=True, invoke_kwds=options)
+    except Exception as exc:  # noqa: BLE001 - stevedore raises several unrelated types
+        if name in _BUILTIN:
+            return _BUILTIN[name](**options)
+        raise PluginError(f"runner transport {name!r} is not available: {exc}") from exc
+    return mgr.driver  # type: ignore[no-any-return]

@@ -1,0 +1,69 @@
+"""A wrapper for passphrases and keys that never shows its value in repr, str, logs or the journal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import REDACTED
+
+_LIVE: "set[str]" = set()
+"""Values of every Secret made in this process, so log and error text can be scrubbed of them."""
+
+
+class Secret:
+    """A secret string: prints as ``***``; ``reveal()`` gives the value, for stdin or a key file only."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: "str | bytes | Secret") -> None:
+        if isinstance(value, Secret):
+            value = value.reveal()
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "surrogateescape")
+        if not isinstance(value, str):
+            raise TypeError("Secret takes str or bytes")
+        object.__setattr__(self, "_value", value)
+        if value:
+            _LIVE.add(value)
+
+    def reveal(self) -> str:
+        """Return the secret value; call only to feed it to a command's stdin or a key file."""
+        return self._value  # type: ignore[no-any-return]
+
+    def encode(self) -> bytes:
+        """Return the value as bytes for a command's stdin."""
+        return self._value.encode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED!r})"
+
+    __str__ = lambda self: REDACTED  # noqa: E731
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Secret is immutable")
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
+
+
+def as_secret(value: "str | bytes | Secret") -> Secret:
+    """Wrap a passphrase given as str/bytes (or pass a Secret through)."""
+    return value if isinstance(value, Secret) else Secret(value)
+
+
+def known_secrets() -> "list[str]":
+    """Values of all secrets created in this process (for redaction of logs and error text)."""
+    return list(_LIVE)
+
+
+def scrub(text: str) -> str:
+    """Remove every known secret value from ``text``."""
+    from .errors import redact
+
+    return redact(text, known_secrets()) if _LIVE else text

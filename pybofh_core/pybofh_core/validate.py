@@ -1,0 +1,146 @@
+"""Input checks shared by all plugins, run before any command or journal write.
+
+Sizes accept ``10G``, ``10GiB``, ``10gb``, ``512M``, ``1.5T`` or an int of bytes; every unit is binary (1024-based,
+as LVM and cryptsetup read them). Names and paths are refused when they could be read as options, escape a
+directory, or carry whitespace, control characters or non-UTF-8 bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from .errors import NotFoundError, ValidationError
+
+MAX_BYTES = 2**63 - 1
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5, "e": 1024**6}
+_SIZE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtpe]?)(i?b?)\s*$", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DEFAULT_NAME = re.compile(r"^[A-Za-z0-9+_.][A-Za-z0-9+_.-]*$")
+
+
+def parse_size(value: Any, *, what: str = "size", minimum: int = 0, multiple_of: int = 1) -> int:
+    """Return ``value`` as a number of bytes; raise ValidationError for negatives, junk, fractions of a byte, overflow."""
+    if isinstance(value, bool):
+        raise ValidationError(f"{what}: {value!r} is not a size")
+    if isinstance(value, int):
+        size = value
+    elif isinstance(value, str):
+        if _CONTROL.search(value):
+            raise ValidationError(f"{what}: {value!r} contains control characters")
+        m = _SIZE_RE.match(value)
+        if not m:
+            raise ValidationError(
+                f"{what}: cannot read {value!r} as a size; use bytes or a number with K, M, G, T, P or E (e.g. 10G, 10GiB)"
+            )
+        number, unit, suffix = m.groups()
+        if suffix.lower() == "i":  # "10Gi" without B is ambiguous; accept like LVM does
+            suffix = "ib"
+        try:
+            exact = Decimal(number) * _UNITS[unit.lower()]
+        except InvalidOperation:
+            raise ValidationError(f"{what}: cannot read {value!r} as a size") from None
+        if exact != exact.to_integral_value():
+            raise ValidationError(f"{what}: {value!r} is not a whole number of bytes")
+        size = int(exact)
+    else:
+        raise ValidationError(f"{what}: expected bytes (int) or a string like '10G', got {type(value).__name__}")
+    if size < 0:
+        raise ValidationError(f"{what}: {value!r} is negative")
+    if size > MAX_BYTES:
+        raise ValidationError(f"{what}: {value!r} is too large")
+    if size < minimum:
+        raise ValidationError(f"{what}: {value!r} is smaller than the minimum of {minimum} bytes")
+    if multiple_of > 1 and size % multiple_of:
+        raise ValidationError(f"{what}: {value!r} is not a multiple of {multiple_of} bytes")
+    return size
+
+
+def _check_text(value: Any, what: str) -> str:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError(f"{what}: {value!r} is not valid UTF-8") from None
+    if not isinstance(value, str):
+        raise ValidationError(f"{what}: expected a string, got {type(value).__name__}")
+    if not value:
+        raise ValidationError(f"{what}: must not be empty")
+    if "\x00" in value:
+        raise ValidationError(f"{what}: {value!r} contains a NUL byte")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(f"{what}: {value!r} is not valid UTF-8") from None
+    return value
+
+
+def validate_name(value: Any, *, what: str = "name", pattern: re.Pattern[str] | None = None, max_len: int = 127) -> str:
+    """Check an object name (LV, VG, subvolume, mapping, domain): no leading '-', '/', whitespace or '..'."""
+    text = _check_text(value, what)
+    if text.startswith("-"):
+        raise ValidationError(f"{what}: {text!r} starts with '-' and would be read as an option")
+    if "/" in text:
+        raise ValidationError(f"{what}: {text!r} contains '/'")
+    if text in (".", ".."):
+        raise ValidationError(f"{what}: {text!r} is not a name")
+    if any(c.isspace() for c in text) or _CONTROL.search(text):
+        raise ValidationError(f"{what}: {text!r} contains whitespace or control characters")
+    if len(text.encode()) > max_len:
+        raise ValidationError(f"{what}: {text[:20]!r}… is longer than {max_len} bytes")
+    if not (pattern or _DEFAULT_NAME).match(text):
+        raise ValidationError(f"{what}: {text!r} may only use letters, digits and + _ . -")
+    return text
+
+
+def validate_path(
+    value: Any, *, what: str = "path", must_exist: bool = False, kind: str | None = None, absolute: bool = True
+) -> str:
+    """Check a filesystem path; ``kind`` is ``"block"``, ``"dir"`` or ``"file"`` to require that type."""
+    text = _check_text(value, what)
+    if text.startswith("-"):
+        raise ValidationError(f"{what}: {text!r} starts with '-' and would be read as an option")
+    if _CONTROL.search(text):
+        raise ValidationError(f"{what}: {text!r} contains control characters")
+    if absolute and not text.startswith("/"):
+        raise ValidationError(f"{what}: {text!r} is not an absolute path")
+    if len(text) > 4095:
+        raise ValidationError(f"{what}: path is longer than 4095 bytes")
+    if must_exist or kind:
+        try:
+            st = os.stat(text)
+        except FileNotFoundError:
+            raise NotFoundError(f"{what}: {text} does not exist") from None
+        except OSError as exc:
+            raise ValidationError(f"{what}: cannot access {text}: {exc.strerror}") from None
+        if kind == "block" and not stat.S_ISBLK(st.st_mode):
+            raise ValidationError(f"{what}: {text} is not a block device")
+        if kind == "dir" and not stat.S_ISDIR(st.st_mode):
+            raise ValidationError(f"{what}: {text} is not a directory")
+        if kind == "file" and not stat.S_ISREG(st.st_mode):
+            raise ValidationError(f"{what}: {text} is not a regular file")
+    return text
+
+
+def validate_device(value: Any, *, what: str = "device") -> str:
+    """Check that ``value`` is an existing block device path."""
+    return validate_path(value, what=what, kind="block")
+
+
+def format_size(size: int) -> str:
+    """Human form of a byte count (``10.0G``) for tables."""
+    value = float(size)
+    for unit in ("B", "K", "M", "G", "T", "P"):
+        if abs(value) < 1024 or unit == "P":
+            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{size}B"
+
+
+__all__ = ["Path", "format_size", "parse_size", "validate_device", "validate_name", "validate_path"]
