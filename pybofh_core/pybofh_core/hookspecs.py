@@ -84,6 +84,24 @@ def pybofh_register_cli(registry: CliRegistry) -> None:
 
 
 @hookspec(firstresult=True)
+def pybofh_probe_device(device: str) -> Layer | None:
+    """Say what kind of device ``device`` itself is (an LVM LV, a loop device, a DRBD minor) as a resizable Layer.
+
+    Called by the block-device stack model for the outermost device of a stack, before its content is probed.
+    Stops at first non-None result. Return ``None`` for "not mine". The returned layer is a container whose
+    :meth:`~pybofh_core.layers.Layer.open` returns ``device`` itself and whose ``resize`` resizes the device
+    (``lvresize``, growing a loop's backing file…); its ``granularity`` is the device's size step (LVM extent size).
+
+    :param device: the block device path, e.g. ``/dev/vg0/data`` or ``/dev/loop3``.
+    :returns: a Layer for the device itself, or None.
+
+    Must not change the system; may run read-only commands through the core runner.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
 def pybofh_probe_layer(device: str, probe: Mapping[str, str]) -> Layer | None:
     """Say what ``device`` contains as a :class:`~pybofh_core.layers.Layer` (LUKS, LVM PV, DRBD, a filesystem…).
 
