@@ -1,0 +1,84 @@
+"""Input checks run before any btrfs command: names, paths, and whether a path is a subvolume.
+
+Existence checks look at this host's filesystem (as the core's ``validate_path`` does). In a dry run they are
+skipped for things an earlier planned step would have created, since nothing was really created.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+
+from pybofh_core.errors import NotFoundError, ValidationError
+from pybofh_core.runner import DryRunRunner, get_runner
+from pybofh_core.validate import validate_name, validate_path
+
+from .errors import NotASubvolumeError, SubvolumeNotFoundError
+
+SUBVOLUME_NAME = re.compile(r"^[A-Za-z0-9+_.@][A-Za-z0-9+_.@:-]*$")
+"""Subvolume names: letters, digits and ``+ _ . @ : -`` (``@``, ``@home`` and snapper names are common), no
+leading ``-``; ``/``, whitespace and ``..`` are refused by :func:`validate_name` before this pattern."""
+
+SUBVOLUME_ROOT_INODE = 256
+"""The inode number of every btrfs subvolume's root directory (BTRFS_FIRST_FREE_OBJECTID)."""
+
+
+def dry_run() -> bool:
+    """Whether commands are only being planned (an ``Atomic(dry_run=True)`` block or ``bofh --dry-run``)."""
+    return isinstance(get_runner(), DryRunRunner)
+
+
+def check_name(name: object, *, what: str = "subvolume name") -> str:
+    """A subvolume name: no ``/``, no leading ``-``, no whitespace, not ``.``/``..``."""
+    return validate_name(name, what=what, pattern=SUBVOLUME_NAME, max_len=255)
+
+
+def check_path(path: object, *, what: str) -> str:
+    """An absolute path without ``..`` components, control characters or a leading ``-``; normalised."""
+    text = validate_path(path, what=what)
+    if ".." in text.split("/"):
+        raise ValidationError(f"{what}: {text!r} contains a '..' component; give the real path")
+    norm = posixpath.normpath(text)
+    return "/" if norm in ("/", "//") else norm
+
+
+def check_existing_path(path: object, *, what: str, kind: str | None = None) -> str:
+    """:func:`check_path` plus: it exists (and is a ``kind``: ``dir``/``file``/``block``), unless dry-running."""
+    text = check_path(path, what=what)
+    if not dry_run():
+        validate_path(text, what=what, must_exist=True, kind=kind)
+    return text
+
+
+def check_subvolume(path: object, *, what: str = "subvolume") -> str:
+    """An existing btrfs subvolume (its root directory has inode 256); typed errors otherwise."""
+    text = check_path(path, what=what)
+    if dry_run():
+        return text
+    try:
+        st = os.stat(text)
+    except FileNotFoundError:
+        raise SubvolumeNotFoundError(f"{what}: {text} does not exist") from None
+    except OSError as exc:
+        raise ValidationError(f"{what}: cannot access {text}: {exc.strerror}") from None
+    if st.st_ino != SUBVOLUME_ROOT_INODE or not os.path.isdir(text):
+        raise NotASubvolumeError(f"{what}: {text} is not a btrfs subvolume (an ordinary directory or file)")
+    return text
+
+
+def check_new_path(path: object, *, what: str) -> str:
+    """The path of something to create: valid last component, existing parent directory, nothing there yet."""
+    text = check_path(path, what=what)
+    parent, name = posixpath.split(text)
+    if not name:
+        raise ValidationError(f"{what}: {text!r} has no name to create")
+    check_name(name, what=f"{what} name")
+    if os.path.lexists(text):
+        raise ValidationError(f"{what}: {text} already exists; choose a new name or delete it first")
+    if not dry_run():
+        try:
+            validate_path(parent, what=f"{what} parent directory", must_exist=True, kind="dir")
+        except NotFoundError:
+            raise NotFoundError(f"{what}: parent directory {parent} does not exist") from None
+    return text

@@ -1,0 +1,188 @@
+"""Readers: each runs one read-only btrfs command through the core runner and hands its output to a pure parser."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from pybofh_core.errors import CommandError, ParseError
+from pybofh_core.runner import Result, run
+
+from . import parsers
+from .checks import check_existing_path
+from .types import (
+    BalanceState,
+    BalanceStatus,
+    DeviceStats,
+    DeviceUsage,
+    FilesystemDf,
+    FilesystemShow,
+    FilesystemUsage,
+    Qgroup,
+    ScrubState,
+    ScrubStatus,
+    Subvolume,
+    SubvolumeDetails,
+)
+
+BTRFS = "btrfs"
+
+
+def _read(argv: list[str], ok_codes: tuple[int, ...] = (0,)) -> Result:
+    return run(argv, readonly=True, ok_codes=ok_codes)
+
+
+def _json_unsupported(exc: CommandError) -> bool:
+    err = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else exc.stderr
+    return "unsupported" in err or "unrecognized option" in err or ("format" in err and "json" in err)
+
+
+def list_subvolumes(path: str) -> list[Subvolume]:
+    """All subvolumes of the filesystem holding ``path``, with ``readonly`` filled (two commands in all).
+
+    ``btrfs subvolume list -puqR`` gives ids, parents, uuids and paths (relative to the top level); a second
+    ``btrfs subvolume list -r`` names the read-only ones. The top level (id 5) itself is not listed.
+    """
+    path = check_existing_path(path, what="btrfs path")
+    res = _read([BTRFS, "subvolume", "list", "-puqR", "--", path])
+    subs = parsers.parse_subvolume_list(res.stdout, source="btrfs subvolume list -puqR")
+    ro = parsers.parse_subvolume_ids(
+        _read([BTRFS, "subvolume", "list", "-r", "--", path]).stdout, source="btrfs subvolume list -r"
+    )
+    return [
+        Subvolume(id=s.id, path=s.path, gen=s.gen, cgen=s.cgen, parent_id=s.parent_id, top_level=s.top_level,
+                  uuid=s.uuid, parent_uuid=s.parent_uuid, received_uuid=s.received_uuid, otime=s.otime,
+                  readonly=s.id in ro)
+        for s in subs
+    ]
+
+
+def get_subvolume(path: str) -> SubvolumeDetails:
+    """``btrfs subvolume show PATH``: one subvolume's record (uuid, flags, snapshots…)."""
+    path = check_existing_path(path, what="subvolume path")
+    return parsers.parse_subvolume_show(_read([BTRFS, "subvolume", "show", "--", path]).stdout,
+                                        source="btrfs subvolume show")
+
+
+def subvolume_id(path: str) -> int:
+    """The id of the subvolume containing ``path`` (``btrfs inspect-internal rootid``)."""
+    path = check_existing_path(path, what="btrfs path")
+    return parsers.parse_rootid(_read([BTRFS, "inspect-internal", "rootid", "--", path]).stdout,
+                                source="btrfs inspect-internal rootid")
+
+
+def get_default_subvolume(mountpoint: str) -> Subvolume:
+    """The default subvolume (mounted when no ``subvol=`` is given) of the filesystem at ``mountpoint``."""
+    mountpoint = check_existing_path(mountpoint, what="mountpoint", kind="dir")
+    return parsers.parse_get_default(_read([BTRFS, "subvolume", "get-default", "--", mountpoint]).stdout,
+                                     source="btrfs subvolume get-default")
+
+
+def is_readonly(path: str) -> bool:
+    """Whether the subvolume at ``path`` is read-only (``btrfs property get -ts PATH ro``)."""
+    path = check_existing_path(path, what="subvolume path")
+    text = _read([BTRFS, "property", "get", "-ts", "--", path, "ro"]).text.strip()
+    if text not in ("ro=true", "ro=false"):
+        raise ParseError("btrfs property get", "expected 'ro=true' or 'ro=false'", text)
+    return text == "ro=true"
+
+
+def filesystem_usage(path: str) -> FilesystemUsage:
+    """``btrfs filesystem usage -b``: allocation and free space in exact bytes."""
+    path = check_existing_path(path, what="btrfs path")
+    return parsers.parse_filesystem_usage(_read([BTRFS, "filesystem", "usage", "-b", "--", path]).stdout,
+                                          source="btrfs filesystem usage -b")
+
+
+def filesystem_df(path: str) -> FilesystemDf:
+    """``btrfs --format json filesystem df`` (btrfs-progs >= 5.19), else the ``-b`` text form."""
+    path = check_existing_path(path, what="btrfs path")
+    try:
+        res = _read([BTRFS, "--format", "json", "filesystem", "df", "--", path])
+    except CommandError as exc:
+        if not _json_unsupported(exc):
+            raise
+        res = _read([BTRFS, "filesystem", "df", "-b", "--", path])
+    return parsers.parse_filesystem_df(res.stdout, source="btrfs filesystem df")
+
+
+def filesystem_show(target: str | None = None) -> FilesystemShow:
+    """``btrfs filesystem show --raw [TARGET]``: filesystems with their devices (missing ones flagged)."""
+    argv = [BTRFS, "filesystem", "show", "--raw"]
+    if target is not None:
+        from pybofh_core.validate import validate_path
+
+        argv += ["--", validate_path(target, what="filesystem path or device")]
+    return parsers.parse_filesystem_show(_read(argv).stdout, source="btrfs filesystem show --raw")
+
+
+def device_usage(path: str) -> list[DeviceUsage]:
+    """``btrfs device usage -b``: per-device allocation in bytes."""
+    path = check_existing_path(path, what="btrfs path")
+    return parsers.parse_device_usage(_read([BTRFS, "device", "usage", "-b", "--", path]).stdout,
+                                      source="btrfs device usage -b")
+
+
+def device_stats(path: str) -> list[DeviceStats]:
+    """Per-device error counters (``--format json`` where supported, else text)."""
+    path = check_existing_path(path, what="btrfs path")
+    try:
+        res = _read([BTRFS, "--format", "json", "device", "stats", "--", path])
+    except CommandError as exc:
+        if not _json_unsupported(exc):
+            raise
+        res = _read([BTRFS, "device", "stats", "--", path])
+    return parsers.parse_device_stats(res.stdout, source="btrfs device stats")
+
+
+def list_qgroups(path: str) -> list[Qgroup]:
+    """``btrfs qgroup show -pcre --raw``: quota groups with byte counts (quotas must be enabled)."""
+    path = check_existing_path(path, what="btrfs path")
+    return parsers.parse_qgroup_show(_read([BTRFS, "qgroup", "show", "-pcre", "--raw", "--", path]).stdout,
+                                     source="btrfs qgroup show")
+
+
+def scrub_status(path: str) -> ScrubStatus:
+    """``btrfs scrub status --raw``: the last or running scrub, with exact byte totals and progress."""
+    path = check_existing_path(path, what="btrfs path")
+    return parsers.parse_scrub_status(_read([BTRFS, "scrub", "status", "--raw", "--", path]).stdout,
+                                      source="btrfs scrub status --raw")
+
+
+def balance_status(path: str) -> BalanceStatus:
+    """``btrfs balance status`` (which exits 1 while a balance runs)."""
+    path = check_existing_path(path, what="btrfs path", kind="dir")
+    return parsers.parse_balance_status(_read([BTRFS, "balance", "status", "--", path], ok_codes=(0, 1)).stdout,
+                                        source="btrfs balance status")
+
+
+def watch_balance(
+    path: str, interval: float = 1.0, sleep: Callable[[float], None] = time.sleep
+) -> Iterator[BalanceStatus]:
+    """Poll ``balance status`` every ``interval`` seconds; the last status yielded is not running (none/paused)."""
+    while True:
+        status = balance_status(path)
+        yield status
+        if status.state is not BalanceState.RUNNING:
+            return
+        sleep(interval)
+
+
+def watch_scrub(
+    path: str, interval: float = 1.0, sleep: Callable[[float], None] = time.sleep, no_stats_polls: int = 5
+) -> Iterator[ScrubStatus]:
+    """Poll ``scrub status`` every ``interval`` seconds until the scrub is done (finished, aborted, interrupted).
+
+    A scrub that just started may report "no stats available" for a moment; after ``no_stats_polls`` such
+    answers in a row the watch ends (nothing is running).
+    """
+    empty = 0
+    while True:
+        status = scrub_status(path)
+        yield status
+        if status.done:
+            return
+        empty = empty + 1 if status.state is ScrubState.NO_STATS else 0
+        if empty >= no_stats_polls:
+            return
+        sleep(interval)
