@@ -1,0 +1,235 @@
+"""Readers of Xen state: domU config files and ``xl`` queries (one command each, handed to a pure parser)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pybofh_core.errors import CommandError, ParseError, ToolUnavailableError, ValidationError
+from pybofh_core.runner import Result, run
+from pybofh_core.settings import get_settings
+from pybofh_core.validate import validate_name, validate_path
+
+from .errors import DomuNotFoundError
+from .parsers import parse_xl_info, parse_xl_list, parse_xl_list_long
+from .types import Domain, DomainDetails, DomU, XlInfo
+from .xlcfg import parse_domu_config
+
+log = logging.getLogger("pybofh.xen")
+
+_DOMAIN_NAME = re.compile(r"^[^\x00-\x20\x7f/]+$")
+_NO_XEN = ("Can't find hypervisor information", "cannot init xl context", "Could not obtain handle on privileged")
+
+
+def settings() -> Any:
+    """The resolved ``[xen]`` settings."""
+    return get_settings().xen
+
+
+def xl(*args: str, readonly: bool = False) -> Result:
+    """Run ``xl ARGS`` through the core runner; a missing xl or hypervisor becomes :class:`ToolUnavailableError`."""
+    argv = [settings().xl_command, *args]
+    try:
+        return run(argv, readonly=readonly)
+    except CommandError as exc:
+        err = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        if exc.returncode is None and "not installed" in (exc.reason or ""):
+            raise ToolUnavailableError("xl", "not installed (Debian: apt-get install xen-utils)") from exc
+        if any(marker in err for marker in _NO_XEN):
+            raise ToolUnavailableError("xl", "this machine is not a Xen dom0 (no hypervisor): " + err.strip()) from exc
+        raise
+
+
+def validate_domain_name(name: Any) -> str:
+    """Check a domain name before it reaches xl: no leading '-', '/', whitespace, control characters or all digits."""
+    text = validate_name(name, what="domain name", pattern=_DOMAIN_NAME)
+    if text.isdigit():
+        raise ValidationError(f"domain name: {text!r} is all digits and xl would read it as a domain id")
+    return text
+
+
+def domain_name(domu: DomU | str) -> str:
+    """The validated name of a DomU object or a name string."""
+    if isinstance(domu, DomU):
+        return validate_domain_name(domu.name)
+    return validate_domain_name(domu)
+
+
+# --- domU configs ---------------------------------------------------------------------------------------------
+
+
+def read_domu_config(path: str | Path) -> DomU:
+    """Read and parse one domU config file (never evaluated)."""
+    text = validate_path(path, what="domU config", kind="file")
+    try:
+        data = Path(text).read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"domU config {text}: cannot read it: {exc.strerror}") from None
+    domu = parse_domu_config(data, path=text)
+    validate_domain_name(domu.name)
+    return domu
+
+
+def config_files() -> list[Path]:
+    """Every domU config file in the configured directories, in directory order then name order."""
+    cfg = settings()
+    files: list[Path] = []
+    for directory in cfg.domu_config_dirs:
+        if not Path(directory).is_dir():
+            log.debug("domU config directory %s does not exist", directory)
+            continue
+        files += sorted(p for p in Path(directory).glob(cfg.config_glob) if p.is_file())
+    return files
+
+
+def all_domus(*, on_error: Literal["raise", "skip"] = "raise") -> list[DomU]:
+    """Every domU defined in the configured config directories (``xen.domu_config_dirs``, ``xen.config_glob``).
+
+    A file that does not parse raises its ParseError (``on_error="skip"`` logs a warning and leaves it out).
+    """
+    out = []
+    for path in config_files():
+        try:
+            out.append(read_domu_config(path))
+        except (ParseError, ValidationError) as exc:
+            if on_error == "raise":
+                raise
+            log.warning("skipping %s: %s", path, exc)
+    return out
+
+
+def find_domu(name: str) -> DomU | None:
+    """The configured domU called ``name``, or None (unparsable config files are skipped)."""
+    name = validate_domain_name(name)
+    for domu in all_domus(on_error="skip"):
+        if domu.name == name:
+            return domu
+    return None
+
+
+def get_domu(name: str) -> DomU:
+    """The configured domU called ``name``; :class:`DomuNotFoundError` if no config file defines it."""
+    domu = find_domu(name)
+    if domu is None:
+        dirs = ", ".join(str(d) for d in settings().domu_config_dirs)
+        raise DomuNotFoundError(f"no domU config named {name!r} in {dirs} (files {settings().config_glob})")
+    return domu
+
+
+def resolve_domu(domu: DomU | str | Path) -> DomU:
+    """A DomU from a DomU, a config file path (absolute) or a configured domU's name."""
+    if isinstance(domu, DomU):
+        validate_domain_name(domu.name)
+        return domu
+    if isinstance(domu, Path) or (isinstance(domu, str) and domu.startswith("/")):
+        return read_domu_config(domu)
+    return get_domu(validate_domain_name(domu))
+
+
+# --- xl queries -------------------------------------------------------------------------------------------------
+
+
+def list_domains() -> list[Domain]:
+    """Every domain that exists now (``xl list``), Domain-0 included."""
+    res = xl("list", readonly=True)
+    return parse_xl_list(res.stdout, source="xl list")
+
+
+def running_domus() -> list[DomainDetails]:
+    """The domUs that exist now, with their devices (``xl list -l``; Domain-0 left out)."""
+    res = xl("list", "-l", readonly=True)
+    return [d for d in parse_xl_list_long(res.stdout, source="xl list -l") if d.domid != 0]
+
+
+def xl_info() -> XlInfo:
+    """The host and hypervisor summary (``xl info``)."""
+    return parse_xl_info(xl("info", readonly=True).stdout, source="xl info")
+
+
+def is_domu_running(domu: DomU | str) -> bool:
+    """Whether a domain of that name exists now (running, blocked, paused or still shutting down)."""
+    name = domain_name(domu)
+    return any(d.name == name for d in list_domains())
+
+
+# --- disks ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DiskBacking:
+    """Where a domU disk lives on the host: a block device (LV, DRBD, loop…), an image file, or nothing yet."""
+
+    vdev: str
+    path: str
+    kind: str  # "block", "file", "missing", "other"
+    writable: bool
+
+
+def domu_disks(domu: DomU | str | Path, *, include_cdroms: bool = False) -> list[DiskBacking]:
+    """The host paths behind a domU's disks (``phy:``/``file:``/positional targets), with what each one is.
+
+    Give a ``block`` path to pybofh's block-device layer (e.g. to grow an LV-backed domU disk through its stack);
+    script targets (``drbd:``, ``iscsi:``) and empty CD-ROMs have no host path and are left out.
+    """
+    d = resolve_domu(domu)
+    out = []
+    for disk in d.disks:
+        if disk.path is None or (disk.is_cdrom and not include_cdroms):
+            continue
+        try:
+            mode = os.stat(disk.path).st_mode
+            kind = "block" if stat.S_ISBLK(mode) else "file" if stat.S_ISREG(mode) else "other"
+        except FileNotFoundError:
+            kind = "missing"
+        except OSError:
+            kind = "other"
+        out.append(DiskBacking(vdev=disk.vdev, path=disk.path, kind=kind, writable=disk.access.value == "rw"))
+    return out
+
+
+def domu_block_devices(domu: DomU | str | Path) -> list[str]:
+    """The block devices (not image files) backing a domU's disks, e.g. ``['/dev/vg0/web-disk']``."""
+    return [b.path for b in domu_disks(domu) if b.kind == "block"]
+
+
+@dataclass(frozen=True, slots=True)
+class DomuOverview:
+    """One line of ``bofh xen list``: a configured or running domain and whether it runs."""
+
+    name: str
+    running: bool
+    domid: int | None
+    state: str | None
+    memory_bytes: int | None
+    vcpus: int | None
+    config_path: str | None
+
+
+def overview() -> list[DomuOverview]:
+    """Configured domUs with their running state, then running domains that no config file defines."""
+    domains = {d.name: d for d in list_domains()}
+    rows = []
+    for domu in all_domus(on_error="skip"):
+        live = domains.pop(domu.name, None)
+        rows.append(DomuOverview(
+            name=domu.name, running=live is not None, domid=live.domid if live else None,
+            state=live.state if live else None, memory_bytes=live.memory_bytes if live else domu.memory_bytes,
+            vcpus=live.vcpus if live else domu.vcpus, config_path=str(domu.config_path),
+        ))
+    for live in domains.values():
+        if live.domid == 0:
+            continue
+        rows.append(DomuOverview(name=live.name, running=True, domid=live.domid, state=live.state,
+                                 memory_bytes=live.memory_bytes, vcpus=live.vcpus, config_path=None))
+    return rows
+
+
+# The seed's camelCase names.
+allDomus = all_domus
+isDomuRunning = is_domu_running
+runningDomus = running_domus
