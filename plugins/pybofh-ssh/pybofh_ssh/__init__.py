@@ -1,0 +1,58 @@
+"""pybofh over SSH: the ``ssh`` runner transport, ``on_host`` and ``fan_out`` over fleets of hosts.
+
+Hookimpls only (settings, the ``bofh ssh`` sub-app, and an atomic-event listener that tells ``fan_out`` what was
+rolled back); the public API is re-exported lazily so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import import_module
+from typing import Any
+
+from pybofh_core import hookimpl
+
+__version__ = "0.1.0"
+
+_API = {
+    "SshRunner": "runner",
+    "on_host": "runner",
+    "validate_host": "runner",
+    "remote_command": "runner",
+    "HostUnreachableError": "errors",
+    "fan_out": "fanout",
+    "HostResult": "fanout",
+    "HostStatus": "fanout",
+    "run_on_hosts": "cli_fanout",
+}
+
+
+@hookimpl
+def pybofh_register_settings(registry: Any) -> None:
+    """Declare the ``[ssh]`` settings (ssh config, identity, timeouts, multiplexing, fan-out width)."""
+    from .settings import SshSettings
+
+    registry.add("ssh", SshSettings)
+
+
+@hookimpl
+def pybofh_register_cli(registry: Any) -> None:
+    """Add ``bofh ssh …`` (reachability of hosts)."""
+    registry.add("ssh", "pybofh_ssh.cli:app", help="Check SSH reachability of hosts (use with --host/--hosts-file).")
+
+
+@hookimpl
+def pybofh_on_atomic_event(event: str, journal_id: str | None, step: Mapping[str, Any]) -> None:
+    """Count undone steps for the ``fan_out`` job running in this context (no-op outside fan_out)."""
+    from .fanout import record_atomic_event
+
+    record_atomic_event(event, journal_id)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(import_module(f".{_API[name]}", __name__), name)
+    raise AttributeError(f"module 'pybofh_ssh' has no attribute {name!r}")
+
+
+__all__ = list(_API)
