@@ -259,9 +259,9 @@ class OperationRegistry:
 def refuse_irreversible(spec: OperationSpec, bound: Mapping[str, Any], why: str) -> IrreversibleOperationError:
     """The error for an irreversible operation refused inside an atomic block."""
     what = f" on {bound.get(spec.target)!r}" if spec.target else ""
+    hint = "create the target in the same atomic block, or pass" if spec.target else "call it outside the block, or pass"
     return IrreversibleOperationError(
-        f"{spec.qualname}{what} cannot be undone ({spec.irreversible}) and {why}; "
-        "create the target in the same atomic block, or pass allow_irreversible=True"
+        f"{spec.qualname}{what} cannot be undone ({spec.irreversible}) and {why}; {hint} Atomic(allow_irreversible=True)"
     )
 
 

@@ -90,7 +90,7 @@ class PluginHost:
             failures.append((entrypoint, exc))
 
         mgr = extension.ExtensionManager(
-            PLUGIN_GROUP, invoke_on_load=False, on_load_failure_callback=on_failure, verify_requirements=False
+            PLUGIN_GROUP, invoke_on_load=False, on_load_failure_callback=on_failure
         )
         for ext in mgr:
             dist, version = _dist_of(ext.entry_point)
@@ -104,6 +104,7 @@ class PluginHost:
                 info.module = None
                 self.infos[ext.name] = info
                 log.warning("plugin %s failed to register: %s", ext.name, exc)
+        self._load_extra(os.environ.get("PYBOFH_EXTRA_PLUGINS", ""), strict)
         for entrypoint, exc in failures:
             if strict:
                 raise PluginError(f"plugin {entrypoint.name} failed to load: {exc}") from exc
@@ -113,9 +114,28 @@ class PluginHost:
             )
             log.warning("plugin %s failed to load: %s", entrypoint.name, exc)
 
+    def _load_extra(self, spec: str, strict: bool) -> None:
+        """Load site plugins named in ``PYBOFH_EXTRA_PLUGINS`` (``name=module,…``), like installed ones."""
+        import importlib
+
+        for item in filter(None, (p.strip() for p in spec.split(","))):
+            name, sep, target = item.partition("=")
+            if not sep:
+                name, target = item.rsplit(".", 1)[-1], item
+            info = PluginInfo(name, target, distribution="(PYBOFH_EXTRA_PLUGINS)")
+            try:
+                self.register(importlib.import_module(target), name, info=info)
+            except Exception as exc:  # noqa: BLE001 - reported like an entry point that failed
+                if strict:
+                    raise PluginError(f"plugin {name} failed to load: {exc}") from exc
+                info.error = f"{type(exc).__name__}: {exc}"
+                self.infos[name] = info
+
     def register(self, plugin: Any, name: str, *, info: PluginInfo | None = None) -> None:
         """Register a plugin object (module or instance) under ``name``; historic hooks are replayed for it."""
         if name in self.infos and self.infos[name].loaded:
+            if self.infos[name].module is plugin:
+                return  # the same module found twice (entry point and PYBOFH_EXTRA_PLUGINS)
             raise PluginError(f"two plugins are named {name!r}: {self.infos[name].target} and {getattr(plugin, '__name__', plugin)}")
         info = info or PluginInfo(name, getattr(plugin, "__name__", repr(plugin)))
         self.pm.register(plugin, name=name)

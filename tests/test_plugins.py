@@ -1,0 +1,143 @@
+"""Plugin discovery: the six built-in plugins, a third-party one installed in a temp venv, a broken one, aliases."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import venv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pybofh_core import hookimpl
+from pybofh_core.errors import NotFoundError, PluginError
+from pybofh_core.plugins import PluginHost, canonical_name, get_host
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILTIN = ["blockdev", "btrfs", "crypt", "drbd", "lvm", "xen"]
+
+
+def test_six_builtin_plugins_are_discovered() -> None:
+    """Every built-in plugin is found through its entry point and loads."""
+    host = PluginHost()
+    infos = {i.name: i for i in host.list()}
+    for name in BUILTIN:
+        assert infos[name].loaded, infos[name].error
+        assert infos[name].distribution == f"pybofh-{name}"
+        assert infos[name].version
+
+
+def test_facade_returns_plugins_and_seed_aliases() -> None:
+    """``from pybofh import lvm`` is the plugin module; the seed's ``blockdevice``/``encryption`` names work."""
+    import pybofh
+
+    assert pybofh.lvm is get_host().plugin("lvm")
+    assert pybofh.blockdevice is pybofh.blockdev
+    assert pybofh.encryption is pybofh.crypt
+    assert canonical_name("encryption") == "crypt"
+    with pytest.raises(AttributeError, match="no pybofh plugin named 'nosuch'"):
+        pybofh.nosuch  # noqa: B018
+
+
+def test_broken_plugin_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A site plugin that fails to import is listed with its error; the others still load."""
+    monkeypatch.setenv("PYBOFH_EXTRA_PLUGINS", "broken=pybofh_no_such_module_xyz")
+    host = PluginHost()
+    info = {i.name: i for i in host.list()}["broken"]
+    assert not info.loaded and "ModuleNotFoundError" in (info.error or "")
+    assert host.plugin("lvm") is not None
+    with pytest.raises(PluginError, match="failed to load"):
+        host.plugin("broken")
+    monkeypatch.setenv("PYBOFH_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="broken failed to load"):
+        PluginHost()
+
+
+def test_in_process_plugin_registers_late_and_unregisters() -> None:
+    """A plugin registered after start-up still gets the historic registration hooks."""
+    from pybofh_core import operation
+
+    @operation(inverse=lambda _: None)
+    def noop() -> None:
+        """Do nothing."""
+
+    class Late:
+        @hookimpl
+        def pybofh_register_operations(self, registry):  # type: ignore[no-untyped-def]
+            registry.add("late", noop)
+
+    host = PluginHost(discover=False)
+    host.register(Late(), "late")
+    try:
+        assert host.operations.has("late.noop")
+        with pytest.raises(PluginError, match="two plugins are named"):
+            host.register(Late(), "late")
+    finally:
+        host.unregister("late")
+    with pytest.raises(NotFoundError):
+        host.plugin("late")
+
+
+@pytest.fixture(scope="module")
+def third_party_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh venv that sees this interpreter's packages and has the fake and the broken plugin pip-installed."""
+    base = tmp_path_factory.mktemp("venv")
+    env_dir = base / "venv"
+    venv.EnvBuilder(with_pip=True, symlinks=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    for pkg in ("fake_plugin", "broken_plugin"):
+        src = shutil.copytree(ROOT / "tests" / pkg, base / pkg)  # building in place would litter the checkout
+        subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(src)],
+                       check=True, capture_output=True, text=True, timeout=300)
+    # Then let the venv see pybofh-core and its dependencies as this interpreter does (not its stdlib).
+    stdlib = {os.path.realpath(p) for p in sys.path if p and not p.endswith("site-packages") and sys.base_prefix in p}
+    parent = [p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) not in stdlib]
+    Path(site, "_parent_paths.pth").write_text("\n".join(parent) + "\n")
+    yield python
+
+
+def test_third_party_plugin_listed_by_bofh_plugins(third_party_venv: Path) -> None:
+    """``bofh plugins --json`` in the venv lists the six, the third-party plugin, and the broken one with its error."""
+    out = subprocess.run([third_party_venv, "-m", "pybofh_core.cli", "plugins", "--json"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = {r["name"]: r for r in json.loads(out.stdout)}
+    assert set(BUILTIN) <= set(rows)
+    assert rows["fake"]["loaded"] and rows["fake"]["distribution"] == "pybofh-fake" and rows["fake"]["version"] == "0.0.1"
+    assert not rows["broken"]["loaded"] and "pybofh_no_such_dependency" in rows["broken"]["error"]
+    assert rows["broken"]["distribution"] == "pybofh-broken"
+    table = subprocess.run([third_party_venv, "-m", "pybofh_core.cli", "plugins"], capture_output=True, text=True,
+                           timeout=120)
+    assert table.returncode == 0
+    assert any(line.startswith("broken") and "error: ModuleNotFoundError" in line for line in table.stdout.splitlines())
+
+
+def test_third_party_operation_rolled_back_by_atomic(third_party_venv: Path, tmp_path: Path) -> None:
+    """``Atomic()`` knows the third-party plugin's inverse: its marker is removed when a later step fails."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from pybofh import Atomic
+        from pybofh_core.errors import CommandError
+        try:
+            with Atomic() as atomic:
+                atomic.fake.create_marker(sys.argv[1])
+                atomic.fake.fail()
+        except CommandError as exc:
+            print("failed:", exc.returncode, exc.__notes__)
+        """
+    )
+    marker = tmp_path / "marker"
+    env = dict(os.environ, PYBOFH_JOURNAL_DIR=str(tmp_path / "journal"))
+    out = subprocess.run([third_party_venv, "-c", script, str(marker)], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("failed: 1 ['pybofh: rolled back 1 step(s)")
+    assert not marker.exists()
