@@ -1,0 +1,92 @@
+"""``bofh blockdev``: list devices, make filesystems, mount, unmount and resize (thin wrappers over the API)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from pybofh_core.cli import get_context, output
+
+app = typer.Typer(no_args_is_help=True, help="Block devices, filesystems, mounts and loop devices.")
+
+
+def tree_rows(tree: Any) -> list[dict[str, Any]]:
+    """One table row per device, NAME indented by depth (multi-parent devices show under each parent)."""
+    from pybofh_core.validate import format_size
+
+    rows = []
+    for depth, dev in tree.walk():
+        name = dev.path or dev.name
+        rows.append({
+            "name": ("  " * (depth - 1) + "└─" if depth else "") + name,
+            "type": dev.type,
+            "size": format_size(dev.size) if dev.size is not None else dev.size_text,
+            "fstype": dev.fstype,
+            "label": dev.label,
+            "uuid": dev.uuid,
+            "mountpoints": list(dev.mountpoints),
+        })
+    return rows
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """List block devices as a tree (``--json``: nested like lsblk -J, sizes in bytes)."""
+    from .facts import list_devices
+
+    tree = list_devices()
+    output(tree.to_json() if get_context().json else tree_rows(tree))
+
+
+@app.command("mkfs")
+def mkfs_cmd(
+    device: str,
+    fstype: Annotated[str, typer.Option("--type", "-t", help="ext4, ext3, ext2, xfs, btrfs or swap.")] = "ext4",
+    label: Annotated[str | None, typer.Option("--label", "-L", help="Filesystem label.")] = None,
+    uuid: Annotated[str | None, typer.Option("--uuid", "-U", help="Filesystem UUID (default: random).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing filesystem or signature.")] = False,
+) -> None:
+    """Make a filesystem on DEVICE (refuses a mounted device, and one holding data unless --force)."""
+    from .ops import create_filesystem
+
+    output(create_filesystem(device, fstype, label=label, force=force, uuid=uuid))
+
+
+@app.command("mount")
+def mount_cmd(
+    device: str,
+    mountpoint: str,
+    options: Annotated[str, typer.Option("--options", "-o", help="Comma-separated mount options.")] = "",
+) -> None:
+    """Mount DEVICE on the existing directory MOUNTPOINT."""
+    from .ops import mount
+
+    output(mount(device, mountpoint, options))
+
+
+@app.command("umount")
+def umount_cmd(target: Annotated[str, typer.Argument(help="Mountpoint, or a device mounted once.")]) -> None:
+    """Unmount a mountpoint (or the one mount of a device)."""
+    from .ops import unmount
+
+    output(unmount(target))
+
+
+@app.command("resize")
+def resize_cmd(
+    device: str,
+    size: Annotated[str, typer.Argument(help="New size (10G, 512M, bytes), or 'max' with --filesystem-only.")],
+    filesystem_only: Annotated[
+        bool, typer.Option("--filesystem-only", help="Resize only the filesystem on DEVICE, not DEVICE itself.")
+    ] = False,
+) -> None:
+    """Resize DEVICE and the layers on it (grow outer→inner, shrink inner→outer); rolled back if a step fails."""
+    from pybofh_core.atomic import Atomic
+
+    ctx = get_context()
+    with Atomic(dry_run=ctx.dry_run, label=f"bofh blockdev resize {device} {size}") as atomic:
+        if filesystem_only:
+            result = atomic.blockdev.resize_filesystem(device, None if size == "max" else size, temp_mount=True)
+        else:
+            result = atomic.blockdev.resize_stack(device, size)
+    output(result)

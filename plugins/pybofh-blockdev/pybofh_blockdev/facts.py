@@ -1,0 +1,172 @@
+"""Readers: each runs one read-only command through the core runner and hands its output to a pure parser."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+from pybofh_core.errors import NotFoundError, ValidationError
+from pybofh_core.runner import run
+
+from . import parsers
+from .checks import check_device
+from .types import BlockDevice, DeviceTree, LoopDevice, Mount
+
+LSBLK_ARGV = ["lsblk", "-J", "-b", "-O"]
+FINDMNT_ARGV = ["findmnt", "-J", "-o", "TARGET,SOURCE,FSTYPE,OPTIONS,FSROOT"]
+LOSETUP_ARGV = ["losetup", "--list", "--json", "-O", "NAME,BACK-FILE,RO,SIZELIMIT,OFFSET"]
+
+
+def list_devices() -> DeviceTree:
+    """All block devices as a tree, from one ``lsblk -J -b -O`` call plus at most one ``blkid`` call.
+
+    Without udev (containers, early boot, this project's CI) lsblk leaves FSTYPE/LABEL/UUID empty; those are filled
+    by one ``blkid -c /dev/null -o export DEV...`` over every non-empty device lsblk knew nothing about. (A single
+    ``blkid -p`` call cannot do this: it stops at the first device without a signature.)
+    """
+    tree = parsers.parse_lsblk_json(run(LSBLK_ARGV, readonly=True).stdout, source="lsblk -J -b -O")
+    todo = [
+        d.path for d in tree
+        if d.path and d.fstype is None and d.pttype is None and (d.size or 0) > 0 and d.type not in ("rom",)
+    ]
+    if not todo:
+        return tree
+    res = run(["blkid", "-c", "/dev/null", "-o", "export", *dict.fromkeys(todo)], readonly=True, ok_codes=(0, 2))
+    found = {p.device: p for p in parsers.parse_blkid_export(res.stdout, source="blkid -o export") if p.device}
+    devices = {}
+    for key, dev in tree.devices.items():
+        p = found.get(dev.path or "")
+        if p is not None:
+            dev = replace(
+                dev,
+                fstype=dev.fstype or p.tags.get("TYPE"),
+                label=dev.label or p.tags.get("LABEL"),
+                uuid=dev.uuid or p.tags.get("UUID"),
+                pttype=dev.pttype or p.tags.get("PTTYPE"),
+                partuuid=dev.partuuid or p.tags.get("PARTUUID"),
+            )
+        devices[key] = dev
+    return replace(tree, devices=devices)
+
+
+def get_device(device: str) -> BlockDevice:
+    """One device of :func:`list_devices`, by path or name."""
+    return list_devices().get(device)
+
+
+def probe(device: str) -> dict[str, str]:
+    """What ``device`` contains, from ``blkid -p -o export``: ``TYPE``, ``USAGE``, ``UUID``, ``LABEL``, ``VERSION``…
+
+    Empty when blkid recognises nothing. Several conflicting signatures (blkid exit status 8) give
+    ``{"AMBIVALENT": "1"}`` so callers never mistake such a device for an empty one.
+    """
+    device = check_device(device)
+    res = run(["blkid", "-p", "-o", "export", "--", device], readonly=True, ok_codes=(0, 2, 8))
+    if res.returncode == 8:
+        return {"AMBIVALENT": "1"}
+    if res.returncode == 2:
+        return {}
+    probes = parsers.parse_blkid_export(res.stdout, source=f"blkid -p {device}")
+    return dict(probes[0].tags) if probes else {}
+
+
+def get_size(device: str) -> int:
+    """Size of ``device`` in bytes (``blockdev --getsize64``)."""
+    device = check_device(device)
+    text = run(["blockdev", "--getsize64", device], readonly=True).text.strip()
+    if not text.isdigit():
+        from pybofh_core.errors import ParseError
+
+        raise ParseError("blockdev", "expected a byte count", text, f"blockdev --getsize64 {device}")
+    return int(text)
+
+
+def list_mounts() -> list[Mount]:
+    """Every mounted filesystem (``findmnt -J``), parents before children."""
+    return parsers.parse_findmnt(run(FINDMNT_ARGV, readonly=True).stdout, source="findmnt -J")
+
+
+def _same(a: str, b: str) -> bool:
+    return a == b or os.path.realpath(a) == os.path.realpath(b)
+
+
+def mounts_of(device: str, mounts: list[Mount] | None = None) -> list[Mount]:
+    """Where ``device`` is mounted (possibly several places); empty when it is not."""
+    mounts = list_mounts() if mounts is None else mounts
+    return [m for m in mounts if m.device.startswith("/") and _same(m.device, device)]
+
+
+def mount_at(target: str, mounts: list[Mount] | None = None) -> Mount | None:
+    """The filesystem mounted on directory ``target`` (the topmost one), or None."""
+    mounts = list_mounts() if mounts is None else mounts
+    found = [m for m in mounts if _same(m.target, target)]
+    return found[-1] if found else None
+
+
+def is_mounted(path: str) -> bool:
+    """Whether ``path`` is a mounted device or a directory something is mounted on."""
+    mounts = list_mounts()
+    return bool(mounts_of(path, mounts)) or mount_at(path, mounts) is not None
+
+
+def active_swaps() -> list[str]:
+    """Devices and files in use as swap (``swapon --show``)."""
+    res = run(["swapon", "--show=NAME", "--noheadings", "--raw"], readonly=True)
+    return parsers.parse_swapon(res.stdout)
+
+
+def list_loops() -> list[LoopDevice]:
+    """Attached loop devices with their backing files (``losetup --list --json``)."""
+    return parsers.parse_losetup_json(run(LOSETUP_ARGV, readonly=True).stdout, source="losetup --list --json")
+
+
+def get_loop(device: str) -> LoopDevice:
+    """The attached loop device ``device``; NotFoundError when it is not attached."""
+    res = run([*LOSETUP_ARGV, "--", device], readonly=True)
+    loops = parsers.parse_losetup_json(res.stdout, source=f"losetup --list {device}")
+    for loop in loops:
+        if _same(loop.path, device):
+            return loop
+    raise NotFoundError(f"loop device {device} is not attached")
+
+
+def require_unmounted(device: str, why: str) -> None:
+    """Raise ValidationError if ``device`` is mounted (or active swap); ``why`` says what needs it unmounted."""
+    where = [m.target for m in mounts_of(device)]
+    if where:
+        raise ValidationError(f"{device} is mounted on {', '.join(where)}; unmount it before {why}")
+
+
+# --- filesystem details --------------------------------------------------------------------------------------------
+
+
+def ext_info(device: str) -> dict[str, int | str]:
+    """ext2/3/4 superblock facts (``dumpe2fs -h``): block count, block size, size in bytes, label, UUID."""
+    res = run(["dumpe2fs", "-h", device], readonly=True)
+    return parsers.parse_dumpe2fs(res.stdout, source=f"dumpe2fs -h {device}")
+
+
+def ext_minimum_size(device: str) -> int:
+    """The smallest size in bytes ``resize2fs`` could shrink this ext filesystem to (``resize2fs -P``)."""
+    blocks = parsers.parse_resize2fs_minimum(run(["resize2fs", "-P", device], readonly=True).stdout)
+    return blocks * int(ext_info(device)["block_size"])
+
+
+def xfs_info(mountpoint: str) -> dict[str, int]:
+    """XFS data-section geometry of a mounted filesystem (``xfs_info``)."""
+    return parsers.parse_xfs_info(run(["xfs_info", mountpoint], readonly=True).stdout, source=f"xfs_info {mountpoint}")
+
+
+def btrfs_device(mountpoint: str, device: str) -> dict[str, int | str]:
+    """The devid and size of ``device`` inside the btrfs mounted on ``mountpoint``."""
+    res = run(["btrfs", "filesystem", "show", "--raw", mountpoint], readonly=True)
+    for dev in parsers.parse_btrfs_devices(res.stdout, source=f"btrfs filesystem show {mountpoint}"):
+        if _same(str(dev["path"]), device):
+            return dev
+    raise NotFoundError(f"{device} is not a device of the btrfs filesystem mounted on {mountpoint}")
+
+
+def btrfs_minimum_size(mountpoint: str, devid: int) -> int:
+    """The smallest size in bytes device ``devid`` of the btrfs on ``mountpoint`` can shrink to."""
+    res = run(["btrfs", "inspect-internal", "min-dev-size", f"--id={devid}", mountpoint], readonly=True)
+    return parsers.parse_btrfs_min_dev_size(res.stdout)

@@ -1,0 +1,726 @@
+"""Pure parsers for lsblk, blkid, findmnt, losetup and the filesystem tools' reports: text (or bytes) in, types out.
+
+No I/O here. Each parser states the formats it claims; anything else raises :class:`ParseError` naming the tool
+(and the source file when given), never a half-filled result. Outputs may arrive as bytes: they are decoded as
+UTF-8 with replacement characters, and diagnostic lines a tool mixes into stdout (``lsblk: dm-1: failed to get
+device path``) are kept as warnings instead of being parsed as data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pybofh_core.errors import ParseError
+
+from .types import BlockDevice, DeviceTree, LoopDevice, Mount, Probe
+
+Data = str | bytes
+
+
+def _text(data: Data) -> str:
+    """Decode tool output (bytes or str) to str; NUL bytes are dropped (they never carry data in these tools)."""
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    if not isinstance(data, str):
+        raise TypeError(f"expected str or bytes, got {type(data).__name__}")
+    return data.replace("\x00", "")
+
+
+def _no_duplicates(tool: str, source: str | None, text: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise ParseError(tool, f"duplicate JSON key {key!r} would hide data", text, source)
+            out[key] = value
+        return out
+
+    return hook
+
+
+def load_json(data: Data, tool: str, source: str | None = None) -> tuple[Any, list[str]]:
+    """Parse JSON that may be preceded by warning/error lines; return (document, skipped lines).
+
+    Duplicate keys in an object raise ParseError (a plain ``json.loads`` would silently keep the last one), and so
+    does anything but whitespace after the document.
+    """
+    text = _text(data)
+    lines = text.splitlines(keepends=True)
+    skipped: list[str] = []
+    start = 0
+    for line in lines:
+        if line.lstrip().startswith(("{", "[")):
+            break
+        if line.strip():
+            skipped.append(line.strip())
+        start += len(line)
+    else:
+        raise ParseError(tool, "no JSON document in the output", text, source)
+    body = text[start:]
+    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates(tool, source, body))
+    try:
+        doc, end = decoder.raw_decode(body.lstrip())
+    except json.JSONDecodeError as exc:
+        raise ParseError(tool, f"invalid JSON: {exc}", body, source) from None
+    rest = body.lstrip()[end:]
+    if rest.strip():
+        raise ParseError(tool, "unexpected text after the JSON document", rest, source)
+    return doc, skipped
+
+
+# -------------------------------------------------------------------------------------------------------------------
+# Escapes
+# -------------------------------------------------------------------------------------------------------------------
+
+_HEX_RE = re.compile(r"\\x([0-9a-fA-F]{2})")
+
+
+def decode_hex_escapes(value: str) -> str:
+    r"""Decode util-linux ``\xHH`` escapes (lsblk/findmnt ``-P``, blkid udev ``*_ENC``) as UTF-8 bytes."""
+    if "\\x" not in value:
+        return value
+    out = bytearray()
+    pos = 0
+    for m in _HEX_RE.finditer(value):
+        out += value[pos : m.start()].encode("utf-8", "surrogateescape")
+        out.append(int(m.group(1), 16))
+        pos = m.end()
+    out += value[pos:].encode("utf-8", "surrogateescape")
+    return out.decode("utf-8", "replace")
+
+
+def _ctrl(ch: str) -> int | None:
+    """The byte ``^X`` stands for in blkid's cat -v style notation, or None if ``X`` cannot follow ``^``."""
+    if ch == "?":
+        return 0x7F
+    if "@" <= ch <= "_":
+        return ord(ch) ^ 0x40
+    return None
+
+
+def decode_blkid_value(value: str, *, backslash: bool = True) -> str:
+    r"""Undo blkid's ``safe_print``: ``\X`` escapes, ``M-X`` (byte+128) and ``^X`` (control) notation.
+
+    ``M-`` and ``^`` are themselves never escaped by blkid, so ``SYSTEM-A`` could be read as ``SYSTE\xc1``: the
+    decoded form is used only when it is valid UTF-8, otherwise the literal text (with backslash escapes removed).
+    """
+    decoded = bytearray()
+    literal: list[str] = []
+    i, n = 0, len(value)
+    meta_used = False
+    while i < n:
+        c = value[i]
+        if backslash and c == "\\" and i + 1 < n:
+            decoded += value[i + 1].encode("utf-8", "surrogateescape")
+            literal.append(value[i + 1])
+            i += 2
+            continue
+        if c == "M" and value.startswith("M-", i) and i + 2 < n:
+            j = i + 2
+            if value[j] == "^" and j + 1 < n and _ctrl(value[j + 1]) is not None:
+                decoded.append(0x80 | _ctrl(value[j + 1]))  # type: ignore[operator]
+                literal.append(value[i : j + 2])
+                i, meta_used = j + 2, True
+                continue
+            if backslash and value[j] == "\\" and j + 1 < n and ord(value[j + 1]) < 0x80:
+                decoded.append(0x80 | ord(value[j + 1]))
+                literal.append(value[i : j + 2])
+                i, meta_used = j + 2, True
+                continue
+            if ord(value[j]) < 0x80:
+                decoded.append(0x80 | ord(value[j]))
+                literal.append(value[i : j + 1])
+                i, meta_used = j + 1, True
+                continue
+        if c == "^" and i + 1 < n and _ctrl(value[i + 1]) is not None:
+            decoded.append(_ctrl(value[i + 1]))  # type: ignore[arg-type]
+            literal.append(value[i : i + 2])
+            i, meta_used = i + 2, True
+            continue
+        decoded += c.encode("utf-8", "surrogateescape")
+        literal.append(c)
+        i += 1
+    if meta_used:
+        try:
+            return decoded.decode("utf-8")
+        except UnicodeDecodeError:
+            return "".join(literal)
+    return "".join(literal)
+
+
+# -------------------------------------------------------------------------------------------------------------------
+# lsblk
+# -------------------------------------------------------------------------------------------------------------------
+
+_PAIR_RE = re.compile(r'\s*([A-Za-z0-9:%_.\-]+)="([^"]*)"')
+_HUMAN_SIZE = re.compile(r"^\d+(?:\.\d+)?[BKMGTPEZ]$")
+_TRUE = ("1", "true")
+_FALSE = ("0", "false")
+
+
+def _parse_pairs_line(line: str, tool: str, source: str | None) -> dict[str, str]:
+    """Split one ``KEY="value" KEY2="value"`` line; anything else on the line is a ParseError."""
+    out: dict[str, str] = {}
+    pos = 0
+    line = line.rstrip("\r\n")
+    while pos < len(line):
+        m = _PAIR_RE.match(line, pos)
+        if not m:
+            if not line[pos:].strip():
+                break
+            raise ParseError(tool, f"cannot read KEY=\"value\" pairs at column {pos + 1}", line, source)
+        key = m.group(1)
+        if key in out:
+            raise ParseError(tool, f"column {key} appears twice on one line", line, source)
+        out[key] = decode_hex_escapes(m.group(2))
+        pos = m.end()
+    return out
+
+
+def _clean(value: Any, *, strip: bool = True) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = str(value)
+    if strip:
+        value = value.strip()
+    return value if value.strip() else None
+
+
+def _flag(value: Any, column: str, tool: str, source: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE:
+        return True
+    if isinstance(value, str) and value.strip().lower() in _FALSE:
+        return False
+    raise ParseError(tool, f"column {column}: {value!r} is not a boolean", str(value), source)
+
+
+def _size(value: Any, tool: str, source: str | None) -> tuple[int | None, str | None]:
+    """(bytes, text): exact bytes from a number or digit string; human sizes give (None, text); empty (None, None)."""
+    if value is None:
+        return None, None
+    if isinstance(value, bool):
+        raise ParseError(tool, f"SIZE {value!r} is not a size", str(value), source)
+    if isinstance(value, int):
+        if value < 0:
+            raise ParseError(tool, f"negative SIZE {value}", str(value), source)
+        return value, None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None, None
+        if text.isdigit():
+            return int(text), None
+        if _HUMAN_SIZE.match(text):
+            return None, text
+    raise ParseError(tool, f"SIZE {value!r} is neither bytes nor a human-readable size", str(value), source)
+
+
+def _mountpoints(row: Mapping[str, Any], tool: str, source: str | None) -> tuple[str, ...]:
+    """Mountpoints from ``mountpoints`` (list, util-linux >= 2.37) or ``mountpoint`` (string), either present."""
+    if "mountpoints" in row and row["mountpoints"] is not None:
+        raw = row["mountpoints"]
+        if isinstance(raw, str):  # -P output joins several with a newline
+            items: list[Any] = raw.split("\n")
+        elif isinstance(raw, list):
+            items = raw
+        else:
+            raise ParseError(tool, f"mountpoints {raw!r} is neither a list nor a string", str(raw), source)
+    else:
+        items = [row.get("mountpoint")]
+    out = []
+    for item in items:
+        if item is None or (isinstance(item, str) and not item.strip()):
+            continue
+        if not isinstance(item, str):
+            raise ParseError(tool, f"mountpoint {item!r} is not a string", str(item), source)
+        out.append(item)
+    return tuple(dict.fromkeys(out))
+
+
+def _device_from_row(row: Mapping[str, Any], tool: str, source: str | None) -> BlockDevice:
+    """A BlockDevice from one lsblk row with lower-case column names (JSON keys or -P keys lowered)."""
+    name = _clean(row.get("name"))
+    path = _clean(row.get("path"))
+    if name is None and path is None:
+        raise ParseError(tool, "a device has neither NAME nor PATH", json.dumps(dict(row), default=str), source)
+    if path is None and name is not None and name.startswith("/dev/"):
+        path = name  # lsblk -p prints paths as names
+    size, size_text = _size(row.get("size"), tool, source)
+    return BlockDevice(
+        key=path or name,  # type: ignore[arg-type]
+        name=name or path,  # type: ignore[arg-type]
+        path=path,
+        kname=_clean(row.get("kname")),
+        type=_clean(row.get("type")),
+        size=size,
+        size_text=size_text,
+        fstype=_clean(row.get("fstype")),
+        fsver=_clean(row.get("fsver")),
+        label=_clean(row.get("label"), strip=False),
+        uuid=_clean(row.get("uuid")),
+        partuuid=_clean(row.get("partuuid")),
+        pttype=_clean(row.get("pttype")),
+        mountpoints=_mountpoints(row, tool, source),
+        maj_min=_clean(row.get("maj:min")),
+        read_only=_flag(row.get("ro"), "RO", tool, source),
+        removable=_flag(row.get("rm"), "RM", tool, source),
+        model=_clean(row.get("model")),
+        serial=_clean(row.get("serial")),
+        vendor=_clean(row.get("vendor")),
+    )
+
+
+class _TreeBuilder:
+    """Collects devices in output order; a device met again (multi-parent) gains the new parent, not a new entry."""
+
+    def __init__(self) -> None:
+        self.devices: dict[str, BlockDevice] = {}
+        self.parents: dict[str, list[str]] = {}
+        self.children: dict[str, list[str]] = {}
+        self.roots: list[str] = []
+
+    def add(self, dev: BlockDevice, parent: str | None) -> str:
+        if dev.key not in self.devices:
+            self.devices[dev.key] = dev
+            self.parents[dev.key] = []
+            self.children[dev.key] = []
+        if parent is None:
+            if dev.key not in self.roots:
+                self.roots.append(dev.key)
+        else:
+            if parent not in self.parents[dev.key]:
+                self.parents[dev.key].append(parent)
+            if dev.key not in self.children[parent]:
+                self.children[parent].append(dev.key)
+        return dev.key
+
+    def build(self, *, tree: bool, warnings: list[str]) -> DeviceTree:
+        from dataclasses import replace
+
+        devices = {
+            k: replace(d, parents=tuple(self.parents[k]), children=tuple(self.children[k]))
+            for k, d in self.devices.items()
+        }
+        return DeviceTree(devices=devices, roots=tuple(self.roots), tree=tree, warnings=tuple(warnings))
+
+
+def parse_lsblk_json(data: Data, *, source: str | None = None) -> DeviceTree:
+    """Parse ``lsblk -J`` (``--json``) output, any column set, util-linux 2.27 to 2.41.
+
+    Claims: the ``{"blockdevices": [...]}`` tree with nested ``children``; sizes as numbers (``-b``, 2.33+) or
+    strings (``-b`` on <= 2.32; human sizes are kept as text with ``size`` None); booleans as JSON or ``"0"``/
+    ``"1"``; ``mountpoint`` (string) and/or ``mountpoints`` (list with nulls). Devices with several parents,
+    which lsblk repeats under each parent, appear once. Warning lines before the JSON are skipped.
+    """
+    tool = "lsblk"
+    doc, skipped = load_json(data, tool, source)
+    if not isinstance(doc, dict) or not isinstance(doc.get("blockdevices"), list):
+        raise ParseError(tool, 'expected {"blockdevices": [...]}', _text(data), source)
+    builder = _TreeBuilder()
+
+    def visit(row: Any, parent: str | None) -> None:
+        if not isinstance(row, dict):
+            raise ParseError(tool, f"a device entry is {type(row).__name__}, not an object", str(row), source)
+        dev = _device_from_row({str(k).lower(): v for k, v in row.items()}, tool, source)
+        key = builder.add(dev, parent)
+        children = row.get("children", [])
+        if not isinstance(children, list):
+            raise ParseError(tool, f"children of {key} is not a list", str(children), source)
+        for child in children:
+            visit(child, key)
+
+    for row in doc["blockdevices"]:
+        visit(row, None)
+    return builder.build(tree=True, warnings=skipped)
+
+
+def parse_lsblk_pairs(data: Data, *, source: str | None = None) -> DeviceTree:
+    """Parse ``lsblk -P`` (``--pairs``) output, util-linux 2.17 to 2.41, with or without ``-p`` and ``-b``.
+
+    Claims: one ``KEY="value"`` line per device with ``\\xHH`` escapes; values padded with spaces are stripped
+    (except LABEL); ``SIZE=""`` is an unknown size; human sizes are kept as text with ``size`` None. The tree is
+    rebuilt from a ``PKNAME`` column when present, else ``tree`` is False (the format carries no nesting).
+    A device repeated under several parents appears once. ``lsblk: ...`` diagnostic lines become warnings.
+    """
+    tool = "lsblk"
+    text = _text(data)
+    rows: list[dict[str, str]] = []
+    warnings: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("lsblk:"):
+            warnings.append(line.strip())
+            continue
+        pairs = _parse_pairs_line(line, tool, source)
+        if not pairs:
+            raise ParseError(tool, "a line has no KEY=\"value\" pairs", line, source)
+        rows.append({k.lower(): v for k, v in pairs.items()})
+    if not rows:
+        if warnings:
+            raise ParseError(tool, "only error lines, no devices", text, source)
+        return DeviceTree(devices={}, roots=(), tree=True, warnings=())
+    has_pk = all("pkname" in r for r in rows)
+    builder = _TreeBuilder()
+    devs = [(_device_from_row(r, tool, source), _clean(r.get("pkname"))) for r in rows]
+    if has_pk:
+        by_kname = {d.kname or d.name: d.key for d, _ in devs}
+        by_kname.update({d.name: d.key for d, _ in devs})
+        for dev, _ in devs:  # register every device before linking, so order does not matter
+            builder.devices.setdefault(dev.key, dev)
+            builder.parents.setdefault(dev.key, [])
+            builder.children.setdefault(dev.key, [])
+        for dev, pk in devs:
+            parent = None
+            if pk is not None:
+                parent = by_kname.get(pk) or by_kname.get(pk.rsplit("/", 1)[-1])
+                if parent is None:
+                    raise ParseError(tool, f"parent {pk} of {dev.key} is not in the output", pk, source)
+            builder.add(dev, parent)
+        return builder.build(tree=True, warnings=warnings)
+    for dev, _ in devs:
+        builder.add(dev, None)
+    return builder.build(tree=False, warnings=warnings)
+
+
+def parse_lsblk(data: Data, *, source: str | None = None) -> DeviceTree:
+    """Parse lsblk output in a machine-readable format: ``-J`` JSON or ``-P`` pairs (see those parsers).
+
+    Not claimed (ParseError): the column table, ``-l`` list and tree outputs (with ASCII or UTF-8 drawing):
+    empty cells make their columns ambiguous once split on whitespace.
+    """
+    text = _text(data)
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("lsblk:"):
+            continue
+        if stripped.startswith("{"):
+            return parse_lsblk_json(text, source=source)
+        if _PAIR_RE.match(line):
+            return parse_lsblk_pairs(text, source=source)
+        raise ParseError("lsblk", "table/tree output is not claimed; use lsblk -J or -P", line, source)
+    if "lsblk:" in text:
+        raise ParseError("lsblk", "only error lines, no devices", text, source)
+    return DeviceTree(devices={}, roots=(), tree=True)
+
+
+# -------------------------------------------------------------------------------------------------------------------
+# blkid
+# -------------------------------------------------------------------------------------------------------------------
+
+_EXPORT_RE = re.compile(r"^([A-Z0-9_]+)=(.*)$")
+_FULL_LINE_RE = re.compile(r'^(?P<dev>.+?):(?P<rest>(?:\s+[A-Z0-9_]+="(?:[^"\\]|\\.)*")*)\s*$')
+_FULL_PAIR_RE = re.compile(r'([A-Z0-9_]+)="((?:[^"\\]|\\.)*)"')
+_UDEV_PREFIXES = (("ID_FS_", ""), ("ID_PART_TABLE_", "PT"), ("ID_PART_ENTRY_", "PART_ENTRY_"), ("ID_IOLIMIT_", ""))
+
+
+def _blocks(text: str) -> list[list[str]]:
+    blocks: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if not line.strip():
+            if blocks[-1]:
+                blocks.append([])
+            continue
+        blocks[-1].append(line)
+    return [b for b in blocks if b]
+
+
+def parse_blkid_export(data: Data, *, source: str | None = None) -> list[Probe]:
+    r"""Parse ``blkid -o export`` / ``blkid -p -o export`` (util-linux 2.23 to 2.41; also 2.23's ``-ip`` blocks).
+
+    Claims: blocks of ``KEY=value`` lines separated by blank lines, ``DEVNAME`` naming the device when present;
+    values with shell escapes (``\ ``, ``\"``) and blkid's ``M-X``/``^X`` notation for non-ASCII and control bytes.
+    """
+    tool = "blkid"
+    out = []
+    for block in _blocks(_text(data)):
+        tags: dict[str, str] = {}
+        for line in block:
+            m = _EXPORT_RE.match(line)
+            if not m:
+                raise ParseError(tool, "expected KEY=value lines", line, source)
+            if m.group(1) in tags:
+                raise ParseError(tool, f"{m.group(1)} appears twice for one device", line, source)
+            tags[m.group(1)] = decode_blkid_value(m.group(2))
+        device = tags.pop("DEVNAME", None)
+        out.append(Probe(device=device, tags=tags))
+    return out
+
+
+def parse_blkid_udev(data: Data, *, source: str | None = None) -> list[Probe]:
+    r"""Parse ``blkid -o udev`` (util-linux 2.23 to 2.41): ``ID_FS_*``/``ID_PART_*`` lines, blocks per device.
+
+    Keys are mapped to blkid's own names (``ID_FS_TYPE`` → ``TYPE``, ``ID_PART_TABLE_TYPE`` → ``PTTYPE``,
+    ``ID_IOLIMIT_X`` → ``X``); ``*_ENC`` values (``\xHH``-encoded) win over their lossy plain twins. The format
+    names no device, so ``device`` is None.
+    """
+    tool = "blkid"
+    out = []
+    for block in _blocks(_text(data)):
+        raw: dict[str, str] = {}
+        for line in block:
+            m = _EXPORT_RE.match(line)
+            if not m or not m.group(1).startswith("ID_"):
+                raise ParseError(tool, "expected ID_*=value lines", line, source)
+            raw[m.group(1)] = m.group(2)
+        tags: dict[str, str] = {}
+        for key, value in raw.items():
+            if key.endswith("_ENC"):
+                continue
+            for prefix, repl in _UDEV_PREFIXES:
+                if key.startswith(prefix):
+                    name = repl + key[len(prefix):]
+                    break
+            else:
+                name = key[3:]
+            enc = raw.get(key + "_ENC")
+            plain = enc if enc is not None else value
+            tags[name] = decode_hex_escapes(decode_blkid_value(plain, backslash=False))
+        out.append(Probe(device=None, tags=tags))
+    return out
+
+
+def parse_blkid_full(data: Data, *, source: str | None = None) -> list[Probe]:
+    """Parse blkid's default output (``DEV: KEY="value" ...``, also ``-p`` full and 2.31+ ``-ip``), 2.17 to 2.41.
+
+    The device ends at the last ``:`` before the first ``KEY="`` (``/dev/block/253:1:`` works); values use
+    ``\\"`` escapes and blkid's ``M-X``/``^X`` notation.
+    """
+    tool = "blkid"
+    out = []
+    for line in _text(data).splitlines():
+        if not line.strip():
+            continue
+        m = _FULL_LINE_RE.match(line)
+        if not m:
+            raise ParseError(tool, 'expected DEVICE: KEY="value" lines', line, source)
+        tags: dict[str, str] = {}
+        for key, value in _FULL_PAIR_RE.findall(m.group("rest")):
+            if key in tags:
+                raise ParseError(tool, f"{key} appears twice for one device", line, source)
+            tags[key] = decode_blkid_value(value)
+        out.append(Probe(device=m.group("dev"), tags=tags))
+    return out
+
+
+def parse_blkid_json(data: Data, *, source: str | None = None) -> list[Probe]:
+    """Parse ``blkid -o json`` (util-linux 2.41+): ``{"blkid": [{"device": ..., "type": ...}]}``, keys upper-cased."""
+    tool = "blkid"
+    doc, _ = load_json(data, tool, source)
+    if not isinstance(doc, dict) or not isinstance(doc.get("blkid"), list):
+        raise ParseError(tool, 'expected {"blkid": [...]}', _text(data), source)
+    out = []
+    for row in doc["blkid"]:
+        if not isinstance(row, dict) or not all(isinstance(v, str) for v in row.values()):
+            raise ParseError(tool, "each device must be an object of strings", json.dumps(row), source)
+        tags = {k.upper(): decode_blkid_value(v, backslash=False) for k, v in row.items() if k != "device"}
+        out.append(Probe(device=row.get("device"), tags=tags))
+    return out
+
+
+def parse_blkid(data: Data, *, source: str | None = None) -> list[Probe]:
+    """Parse any blkid output format: export, udev, default/full (``DEV: KEY="v"``) or JSON (see each parser).
+
+    Empty output (blkid found nothing, exit status 2) is an empty list.
+    """
+    text = _text(data)
+    first = next((ln for ln in text.splitlines() if ln.strip()), None)
+    if first is None:
+        return []
+    if first.lstrip().startswith("{"):
+        return parse_blkid_json(text, source=source)
+    if first.startswith("ID_"):
+        return parse_blkid_udev(text, source=source)
+    if _EXPORT_RE.match(first):
+        return parse_blkid_export(text, source=source)
+    if _FULL_LINE_RE.match(first):
+        return parse_blkid_full(text, source=source)
+    raise ParseError("blkid", "not export, udev, full or JSON output", first, source)
+
+
+# -------------------------------------------------------------------------------------------------------------------
+# findmnt
+# -------------------------------------------------------------------------------------------------------------------
+
+
+def _mount_from(row: Mapping[str, Any], parent: str | None, tool: str, source: str | None) -> Mount:
+    missing = [k for k in ("target", "source", "fstype") if not isinstance(row.get(k), str)]
+    if missing:
+        raise ParseError(tool, f"a filesystem lacks {', '.join(missing)}", json.dumps(dict(row), default=str), source)
+    options = row.get("options") or row.get("vfs-options") or ""
+    if not isinstance(options, str):
+        raise ParseError(tool, "options is not a string", str(options), source)
+    fsroot = row.get("fsroot")
+    return Mount(
+        target=row["target"],
+        source=row["source"],
+        fstype=row["fstype"],
+        options=tuple(o for o in options.split(",") if o),
+        fsroot=fsroot if isinstance(fsroot, str) else None,
+        parent=parent,
+    )
+
+
+def parse_findmnt(data: Data, *, source: str | None = None) -> list[Mount]:
+    """Parse ``findmnt -J`` (tree with ``children``, or ``-l`` flat) or ``findmnt -P``/``--pairs``, 2.27 to 2.41.
+
+    Claims columns TARGET, SOURCE, FSTYPE (required) and OPTIONS, FSROOT (optional). The tree is flattened
+    depth-first, each mount remembering its parent's target. The default table output is not claimed.
+    """
+    tool = "findmnt"
+    text = _text(data)
+    first = next((ln for ln in text.splitlines() if ln.strip()), None)
+    if first is None:
+        return []
+    out: list[Mount] = []
+    if first.lstrip().startswith("{"):
+        doc, _ = load_json(text, tool, source)
+        if not isinstance(doc, dict) or not isinstance(doc.get("filesystems"), list):
+            raise ParseError(tool, 'expected {"filesystems": [...]}', text, source)
+
+        def visit(row: Any, parent: str | None) -> None:
+            if not isinstance(row, dict):
+                raise ParseError(tool, "a filesystem entry is not an object", str(row), source)
+            mount = _mount_from(row, parent, tool, source)
+            out.append(mount)
+            children = row.get("children", [])
+            if not isinstance(children, list):
+                raise ParseError(tool, "children is not a list", str(children), source)
+            for child in children:
+                visit(child, mount.target)
+
+        for row in doc["filesystems"]:
+            visit(row, None)
+        return out
+    if not _PAIR_RE.match(first):
+        raise ParseError(tool, "table output is not claimed; use findmnt -J or -P", first, source)
+    for line in text.splitlines():
+        if line.strip():
+            pairs = _parse_pairs_line(line, tool, source)
+            out.append(_mount_from({k.lower(): v for k, v in pairs.items()}, None, tool, source))
+    return out
+
+
+# -------------------------------------------------------------------------------------------------------------------
+# losetup, swapon and filesystem tools
+# -------------------------------------------------------------------------------------------------------------------
+
+
+def _int(value: Any, what: str, tool: str, source: str | None) -> int:
+    if isinstance(value, bool):
+        raise ParseError(tool, f"{what} {value!r} is not an integer", str(value), source)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise ParseError(tool, f"{what} {value!r} is not an integer", str(value), source)
+
+
+def parse_losetup_json(data: Data, *, source: str | None = None) -> list[LoopDevice]:
+    """Parse ``losetup --list --json -O NAME,BACK-FILE,RO,SIZELIMIT,OFFSET`` (util-linux 2.27 to 2.41).
+
+    Numbers and booleans may be JSON values (2.33+) or strings (older); an empty output means no loop device.
+    """
+    tool = "losetup"
+    if not _text(data).strip():
+        return []
+    doc, _ = load_json(data, tool, source)
+    if not isinstance(doc, dict) or not isinstance(doc.get("loopdevices"), list):
+        raise ParseError(tool, 'expected {"loopdevices": [...]}', _text(data), source)
+    out = []
+    for row in doc["loopdevices"]:
+        if not isinstance(row, dict) or not isinstance(row.get("name"), str):
+            raise ParseError(tool, "a loop device has no name", json.dumps(row), source)
+        back = row.get("back-file")
+        out.append(LoopDevice(
+            path=row["name"],
+            backing_file=back.strip() if isinstance(back, str) else "",
+            read_only=bool(_flag(row.get("ro", False), "RO", tool, source)),
+            offset=_int(row.get("offset", 0), "offset", tool, source),
+            sizelimit=_int(row.get("sizelimit", 0), "sizelimit", tool, source),
+        ))
+    return out
+
+
+def parse_swapon(data: Data, *, source: str | None = None) -> list[str]:
+    """Parse ``swapon --show=NAME --noheadings --raw`` (util-linux 2.26+): one active swap device per line."""
+    return [decode_hex_escapes(ln.strip()) for ln in _text(data).splitlines() if ln.strip()]
+
+
+def _colon_fields(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip():
+            out.setdefault(key.strip(), value.strip())
+    return out
+
+
+def parse_dumpe2fs(data: Data, *, source: str | None = None) -> dict[str, int | str]:
+    """Parse ``dumpe2fs -h`` (e2fsprogs 1.41 to 1.47): block count and size, state, label, UUID.
+
+    Returns ``block_count``, ``block_size``, ``size`` (bytes), ``state``, ``label`` ('' for ``<none>``), ``uuid``.
+    """
+    tool = "dumpe2fs"
+    fields = _colon_fields(_text(data))
+    try:
+        count = int(fields["Block count"])
+        bsize = int(fields["Block size"])
+    except (KeyError, ValueError):
+        raise ParseError(tool, "no 'Block count'/'Block size' lines", _text(data), source) from None
+    label = fields.get("Filesystem volume name", "")
+    return {
+        "block_count": count,
+        "block_size": bsize,
+        "size": count * bsize,
+        "state": fields.get("Filesystem state", ""),
+        "label": "" if label == "<none>" else label,
+        "uuid": fields.get("Filesystem UUID", ""),
+    }
+
+
+def parse_resize2fs_minimum(data: Data, *, source: str | None = None) -> int:
+    """Parse ``resize2fs -P``: the estimated minimum size in filesystem blocks (e2fsprogs 1.42 to 1.47)."""
+    m = re.search(r"Estimated minimum size of the filesystem:\s*(\d+)", _text(data))
+    if not m:
+        raise ParseError("resize2fs", "no 'Estimated minimum size' line", _text(data), source)
+    return int(m.group(1))
+
+
+def parse_xfs_info(data: Data, *, source: str | None = None) -> dict[str, int]:
+    """Parse ``xfs_info`` / ``xfs_growfs -n`` (xfsprogs 4.x to 6.x): the data section's ``bsize`` and ``blocks``."""
+    text = _text(data)
+    m = re.search(r"^data\s*=\s*bsize=(\d+)\s+blocks=(\d+)", text, re.MULTILINE)
+    if not m:
+        raise ParseError("xfs_info", "no 'data = bsize=N blocks=N' line", text, source)
+    bsize, blocks = int(m.group(1)), int(m.group(2))
+    return {"block_size": bsize, "blocks": blocks, "size": bsize * blocks}
+
+
+def parse_btrfs_devices(data: Data, *, source: str | None = None) -> list[dict[str, Any]]:
+    """Parse the ``devid N size BYTES used BYTES path P`` lines of ``btrfs filesystem show --raw`` (progs 3.12+)."""
+    text = _text(data)
+    out = []
+    for m in re.finditer(r"^\s*devid\s+(\d+)\s+size\s+(\d+)\s+used\s+(\d+)\s+path\s+(\S.*?)\s*$", text, re.MULTILINE):
+        out.append({"devid": int(m.group(1)), "size": int(m.group(2)), "used": int(m.group(3)), "path": m.group(4)})
+    if not out:
+        raise ParseError("btrfs", "no 'devid N size N used N path P' lines (was --raw given?)", text, source)
+    return out
+
+
+def parse_btrfs_min_dev_size(data: Data, *, source: str | None = None) -> int:
+    """Parse ``btrfs inspect-internal min-dev-size`` (progs 4.x to 6.x): ``N bytes (X MiB)``."""
+    m = re.match(r"\s*(\d+)\s+bytes", _text(data))
+    if not m:
+        raise ParseError("btrfs", "expected 'N bytes (...)'", _text(data), source)
+    return int(m.group(1))
