@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
 
 from pybofh_core.errors import NotFoundError, ValidationError
 from pybofh_core.runner import DryRunRunner, get_runner
@@ -56,15 +57,20 @@ def check_subvolume(path: object, *, what: str = "subvolume") -> str:
     text = check_path(path, what=what)
     if dry_run():
         return text
-    try:
-        st = os.stat(text)
-    except FileNotFoundError:
-        raise SubvolumeNotFoundError(f"{what}: {text} does not exist") from None
-    except OSError as exc:
-        raise ValidationError(f"{what}: cannot access {text}: {exc.strerror}") from None
-    if st.st_ino != SUBVOLUME_ROOT_INODE or not os.path.isdir(text):
+    if not is_subvolume_root(text, what=what):
         raise NotASubvolumeError(f"{what}: {text} is not a btrfs subvolume (an ordinary directory or file)")
     return text
+
+
+def is_subvolume_root(path: str, *, what: str = "subvolume") -> bool:
+    """Whether ``path`` is the root directory of a btrfs subvolume; SubvolumeNotFoundError if it does not exist."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise SubvolumeNotFoundError(f"{what}: {path} does not exist") from None
+    except OSError as exc:
+        raise ValidationError(f"{what}: cannot access {path}: {exc.strerror}") from None
+    return st.st_ino == SUBVOLUME_ROOT_INODE and stat.S_ISDIR(st.st_mode)
 
 
 def check_new_path(path: object, *, what: str) -> str:

@@ -74,7 +74,8 @@ def subvolume_id(path: str) -> int:
 def get_default_subvolume(mountpoint: str) -> Subvolume:
     """The default subvolume (mounted when no ``subvol=`` is given) of the filesystem at ``mountpoint``."""
     mountpoint = check_existing_path(mountpoint, what="mountpoint", kind="dir")
-    return parsers.parse_get_default(_read([BTRFS, "subvolume", "get-default", "--", mountpoint]).stdout,
+    # btrfs-progs 6.2 get-default takes no "--" (it reads it as the path); the path is absolute, never an option
+    return parsers.parse_get_default(_read([BTRFS, "subvolume", "get-default", mountpoint]).stdout,
                                      source="btrfs subvolume get-default")
 
 
