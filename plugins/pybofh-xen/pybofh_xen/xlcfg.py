@@ -229,15 +229,18 @@ def parse_disk_spec(spec: str, *, source: str | None = None) -> DiskSpec:
     prefixes: list[str] = []
     options: dict[str, str] = {}
     had_prefix = False
+    access_set = False
 
     def bad(message: str) -> ParseError:
         return ParseError(TOOL, f"disk spec {spec!r}: {message}", excerpt=spec, source=source)
 
-    def set_access(value: str) -> DiskAccess:
+    def set_access(value: str) -> DiskAccess | None:
         if value in ("r", "ro"):
             return DiskAccess.RO
-        if value in ("rw", "w", ""):
+        if value in ("rw", "w"):
             return DiskAccess.RW
+        if value == "":
+            return None  # an empty value means the default (rw, or ro for a CD-ROM)
         raise bad(f"unknown access {value!r} (use r, ro, w or rw)")
 
     def set_format(value: str) -> str:
@@ -274,7 +277,7 @@ def parse_disk_spec(spec: str, *, source: str | None = None) -> DiskSpec:
             if key == "format":
                 fmt = set_format(value)
             elif key == "access":
-                access = set_access(value)
+                access, access_set = set_access(value), True
             elif key == "devtype":
                 if value not in ("cdrom", "disk"):
                     raise bad(f"unknown devtype {value!r}")
@@ -343,8 +346,8 @@ def parse_disk_spec(spec: str, *, source: str | None = None) -> DiskSpec:
                 vdev, devtype = vd
             else:
                 vdev = token
-        elif access is None:
-            access = set_access(token)
+        elif not access_set:
+            access, access_set = set_access(token), True
         else:
             raise bad("too many positional parameters")
     if not vdev:
