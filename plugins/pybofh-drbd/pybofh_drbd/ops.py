@@ -1,0 +1,225 @@
+"""DRBD operations through ``drbdadm``, each with its inverse right beside it (or the reason it has none).
+
+Every operation validates the resource name and checks that this host's configuration defines it
+(``drbdadm sh-resources``, read-only) before the first mutating command. The argv forms are the ones both
+drbdadm 9 and the 8.4 drbdadm shipped with drbd-utils 9 accept (checked with ``drbdadm -d``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pybofh_core.errors import ValidationError
+from pybofh_core.operations import same_object
+from pybofh_core.runner import run
+from pybofh_core.validate import parse_size, validate_path
+
+from pybofh_core import operation, undo
+
+from . import facts
+from .errors import ResourceDownError
+from .types import ResizeResult, Role, RoleChange
+
+SIZE_STEP = 4096  # DRBD sizes devices in 4 KiB bitmap blocks
+
+
+# --- up / down ------------------------------------------------------------------------------------------------------
+
+
+@operation(inverse=lambda res: undo(down, res), requires=["drbdadm"])
+def up(res: str) -> str:
+    """Bring a resource up: attach its disks and start connecting (``drbdadm up``). Returns the resource name."""
+    name = facts.require_resource(res)
+    run(facts.drbdadm("up", name))
+    return name
+
+
+@operation(inverse=lambda res: undo(up, res), requires=["drbdadm"])
+def down(res: str) -> str:
+    """Take a resource down: disconnect, detach, remove its devices (``drbdadm down``). Returns the name."""
+    name = facts.require_resource(res)
+    run(facts.drbdadm("down", name))
+    return name
+
+
+# --- primary / secondary ----------------------------------------------------------------------------------------------
+
+
+def _current_role(name: str) -> Role:
+    try:
+        return facts.status(name).role
+    except ResourceDownError:
+        raise ResourceDownError(f"DRBD resource {name!r} is not up; run 'bofh drbd up {name}' first") from None
+
+
+def _restore_role(change: RoleChange) -> Any:
+    """Undo of a role change: go back to the previous role when it differs (Unknown is never restored)."""
+    if change.previous == change.current:
+        return None
+    if change.previous is Role.SECONDARY:
+        return undo(secondary, change.resource)
+    if change.previous is Role.PRIMARY:
+        return undo(primary, change.resource)
+    return None
+
+
+@operation(inverse=_restore_role, requires=["drbdadm"])
+def primary(res: str, force: bool = False) -> RoleChange:
+    """Promote this node to Primary (``drbdadm primary [--force]``); returns the previous role for the undo.
+
+    ``force`` promotes although the local disk is not UpToDate (the initial sync of a fresh resource).
+    """
+    name = facts.require_resource(res)
+    previous = _current_role(name)
+    run(facts.drbdadm("primary", *(["--force"] if force else []), name))
+    return RoleChange(name, previous, Role.PRIMARY)
+
+
+@operation(inverse=_restore_role, requires=["drbdadm"])
+def secondary(res: str) -> RoleChange:
+    """Demote this node to Secondary (``drbdadm secondary``); returns the previous role for the undo."""
+    name = facts.require_resource(res)
+    previous = _current_role(name)
+    run(facts.drbdadm("secondary", name))
+    return RoleChange(name, previous, Role.SECONDARY)
+
+
+# --- connect / disconnect, attach / detach ---------------------------------------------------------------------------
+
+
+@operation(inverse=lambda res: undo(disconnect, res), requires=["drbdadm"])
+def connect(res: str) -> str:
+    """Connect a resource to its peers (``drbdadm connect``)."""
+    name = facts.require_resource(res)
+    run(facts.drbdadm("connect", name))
+    return name
+
+
+@operation(inverse=lambda res: undo(connect, res), requires=["drbdadm"])
+def disconnect(res: str) -> str:
+    """Disconnect a resource from its peers; it goes StandAlone (``drbdadm disconnect``)."""
+    name = facts.require_resource(res)
+    run(facts.drbdadm("disconnect", name))
+    return name
+
+
+@operation(inverse=lambda res: undo(detach, res), requires=["drbdadm"])
+def attach(res: str) -> str:
+    """Attach the backing disks of an up resource (``drbdadm attach``)."""
+    name = facts.require_resource(res)
+    run(facts.drbdadm("attach", name))
+    return name
+
+
+@operation(inverse=lambda res: undo(attach, res), requires=["drbdadm"])
+def detach(res: str) -> str:
+    """Detach the backing disks; the node goes Diskless (``drbdadm detach``)."""
+    name = facts.require_resource(res)
+    run(facts.drbdadm("detach", name))
+    return name
+
+
+# --- metadata, configuration, data ---------------------------------------------------------------------------------
+
+
+@operation(irreversible="writes new DRBD metadata over the end of the backing disk", target="disk",
+           requires=["drbdadm", "drbdmeta"])
+def create_md(res: str, disk: str | None = None, *, max_peers: int | None = None) -> str:
+    """Write fresh DRBD metadata for a resource (``drbdadm create-md --force``); returns the backing disk.
+
+    ``disk`` names the backing device the caller means to overwrite; it must be the resource's configured disk
+    (checked with ``drbdadm sh-ll-dev``). Inside an atomic block it must have been created by the same block.
+    ``--force`` answers drbdmeta's confirmation, which cannot be given without a terminal.
+    """
+    name = facts.require_resource(res)
+    if disk is not None:
+        disk = validate_path(disk, what="backing disk")
+    if max_peers is not None and (isinstance(max_peers, bool) or not isinstance(max_peers, int)
+                                  or not 1 <= max_peers <= 31):
+        raise ValidationError(f"max_peers {max_peers!r} must be an integer from 1 to 31")
+    configured = facts.backing_disks(name)
+    if disk is not None and not any(same_object(disk, c) for c in configured):
+        raise ValidationError(
+            f"{disk} is not the backing disk of DRBD resource {name!r} (configured: {', '.join(configured) or 'none'})"
+        )
+    extra = [f"--max-peers={max_peers}"] if max_peers is not None else []
+    run(facts.drbdadm("create-md", "--force", *extra, name))
+    return disk or (configured[0] if configured else "")
+
+
+@operation(irreversible="applies the configuration file to the running resource; the previous runtime settings "
+                        "are not recorded", requires=["drbdadm"])
+def adjust(res: str) -> str:
+    """Make the running resource match its configuration file (``drbdadm adjust``)."""
+    name = facts.require_resource(res)
+    run(facts.drbdadm("adjust", name))
+    return name
+
+
+def _nothing_to_undo(_result: Any) -> None:
+    """Online verify reads both sides and only marks differing blocks out of sync: no data changes to undo."""
+    return None
+
+
+@operation(inverse=_nothing_to_undo, requires=["drbdadm"])
+def verify(res: str) -> str:
+    """Start an online verify against the peer (``drbdadm verify``); changes no data (nothing to undo)."""
+    name = facts.require_resource(res)
+    run(facts.drbdadm("verify", name))
+    return name
+
+
+@operation(irreversible="discards this node's data; a full resync from the peer overwrites it", requires=["drbdadm"])
+def invalidate(res: str) -> str:
+    """Mark the local data invalid and resync it from the peer (``drbdadm invalidate``)."""
+    name = facts.require_resource(res)
+    run(facts.drbdadm("invalidate", name))
+    return name
+
+
+@operation(inverse=lambda res: undo(resume_sync, res), requires=["drbdadm"])
+def pause_sync(res: str) -> str:
+    """Pause a running resync (``drbdadm pause-sync``)."""
+    name = facts.require_resource(res)
+    run(facts.drbdadm("pause-sync", name))
+    return name
+
+
+@operation(inverse=lambda res: undo(pause_sync, res), requires=["drbdadm"])
+def resume_sync(res: str) -> str:
+    """Resume a paused resync (``drbdadm resume-sync``)."""
+    name = facts.require_resource(res)
+    run(facts.drbdadm("resume-sync", name))
+    return name
+
+
+def _resize_back(result: ResizeResult) -> Any:
+    """Undo a resize by setting the size read before it (nothing when the size did not change or was unknown)."""
+    if result.old_size is None or result.old_size == result.new_size:
+        return None
+    return undo(resize, result.resource, size=result.old_size)
+
+
+@operation(inverse=_resize_back, requires=["drbdadm", "blockdev"])
+def resize(res: str, size: int | str | None = None) -> ResizeResult:
+    """Resize a resource's device: to its backing disk (``size=None``) or to ``size`` bytes (``--size``).
+
+    Returns the size of its first volume's device before and after, so the undo can set it back.
+    """
+    nbytes = None if size is None else parse_size(size, what="DRBD size", minimum=SIZE_STEP, multiple_of=SIZE_STEP)
+    name = facts.require_resource(res)
+    minors = facts.minors(name)
+    device = f"/dev/drbd{minors[0]}" if minors else None
+    old = facts.device_size(device) if device else None
+    if nbytes is None:
+        run(facts.drbdadm("resize", name))
+    else:
+        run(facts.drbdadm("--", f"--size={nbytes // 512}s", "resize", name))
+    new = facts.device_size(device) if device else None
+    return ResizeResult(name, old, new)
+
+
+__all__ = [
+    "adjust", "attach", "connect", "create_md", "detach", "disconnect", "down", "invalidate", "pause_sync",
+    "primary", "resize", "resume_sync", "secondary", "up", "verify",
+]
