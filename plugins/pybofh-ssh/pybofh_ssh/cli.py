@@ -7,6 +7,11 @@ import typer
 app = typer.Typer(no_args_is_help=True, help="Check SSH reachability of hosts (use with --host/--hosts-file).")
 
 
+@app.callback()
+def ssh_group() -> None:
+    """Check SSH reachability of hosts (use with --host/--hosts-file)."""
+
+
 @app.command("ping")
 def ping() -> None:
     """Open (or reuse) the connection to the --host and show its kernel and round-trip time."""

@@ -25,6 +25,8 @@ from .runner import SshRunner, _settings_defaults
 #: Root options that take a value, and those of them the fan-out removes (each child gets its own ``--host``).
 _VALUED = ("--config", "--host", "--hosts-file")
 _HOST_OPTIONS = ("--host", "--hosts-file")
+#: How a child bofh is started (not ``-m pybofh_core.cli``: that would load the CLI module twice, as ``__main__``).
+BOFH_MAIN = "from pybofh_core.cli import main; main()"
 #: A child bofh may run long (resyncs, copies); it is killed only after this many seconds.
 CHILD_TIMEOUT = 24 * 3600.0
 
@@ -83,7 +85,7 @@ def _child_job(sub_argv: list[str], control_dir: str, config: str | None) -> Any
         env = {"PYBOFH_SSH__CONTROL_DIR": control_dir}
         if config:
             env["PYBOFH_SSH__SSH_CONFIG"] = config
-        argv = [sys.executable, "-m", "pybofh_core.cli", "--json", "--host", host, *sub_argv]
+        argv = [sys.executable, "-c", BOFH_MAIN, "--json", "--host", host, *sub_argv]
         res = LocalRunner().run(argv, check=False, env=env, timeout=CHILD_TIMEOUT)
         errors = [ln.removeprefix("bofh: ").strip() for ln in res.err.splitlines() if ln.startswith("bofh: ")]
         if res.returncode != 0:

@@ -1,0 +1,82 @@
+"""``bofh --host H ssh ping`` through the real CLI, and the proposed multi-host fan-out ``run_on_hosts``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from pybofh_ssh.cli_fanout import child_argv, run_on_hosts
+
+
+def _bofh(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-c", "from pybofh_core.cli import main; main()", *args]
+    return subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
+
+
+@pytest.fixture
+def ssh_env(sshd, monkeypatch) -> dict[str, str]:
+    """Point the ``[ssh]`` settings at the test fleet's client config (for this process and child bofh processes)."""
+    env = {"PYBOFH_SSH__SSH_CONFIG": str(sshd.ssh_config)}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def test_single_host_cli_runs_over_ssh(sshd, ssh_env):
+    proc = _bofh("--host", "h2", "--json", "ssh", "ping", env=ssh_env)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["host"] == "h2" and out["hostname"] == os.uname().nodename
+    assert out["kernel"] == f"{os.uname().sysname} {os.uname().release} {os.uname().machine}"
+
+
+def test_single_unreachable_host_is_one_error_line_and_exit_1(sshd, ssh_env):
+    proc = _bofh("--host", "dead", "ssh", "ping", env=ssh_env)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("bofh: error: command 'uname -n -s -r -m' on dead host unreachable over ssh")
+
+
+def test_ping_without_a_host_is_bad_input(ssh_env):
+    proc = _bofh("ssh", "ping", env=ssh_env)
+    assert proc.returncode == 2 and "needs a remote host" in proc.stderr
+
+
+def test_child_argv_drops_only_root_host_options():
+    argv = ["--json", "--host", "a", "--hosts-file=f", "--config", "c.toml", "--host=b", "lvm", "lv-list"]
+    argv += ["--host", "x"]
+    assert child_argv(argv) == ["--json", "--config", "c.toml", "lvm", "lv-list", "--host", "x"]
+
+
+def _accepted(sshd) -> int:
+    return sshd.log.read_text(errors="replace").count("Accepted publickey for root")
+
+
+def test_fan_out_cli_json_one_handshake_per_host(sshd, ssh_env, capsys):
+    before = _accepted(sshd)
+    rc = run_on_hosts(["--host", "h1", "--host", "h3", "--host", "dead", "ssh", "ping"], ["h1", "h3", "dead"],
+                      json_out=True, progress=False)
+    rows = json.loads(capsys.readouterr().out)
+    assert rc == 1
+    assert [(r["host"], r["status"]) for r in rows] == [("h1", "ok"), ("h3", "ok"), ("dead", "unreachable")]
+    assert rows[0]["result"]["host"] == "h1" and rows[1]["result"]["host"] == "h3"
+    assert "Connection refused" in rows[2]["error"]
+    # the child bofh reused the master the parent opened: two reachable hosts, two authentications
+    assert _accepted(sshd) - before == 2
+    assert not [d for d in os.listdir("/tmp") if d.startswith("bofh-fan-")]
+
+
+def test_fan_out_cli_table_and_failed_child(sshd, ssh_env, capsys):
+    rc = run_on_hosts(["--host", "h1", "--host", "h2", "ssh", "ping"], ["h1", "h2"], progress=True)
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert "== h1 ==" in out and "== h2 ==" in out
+    table = out.splitlines()[-3:]
+    assert table[0].split() == ["HOST", "STATUS", "SECONDS", "ERROR"]
+    assert table[1].split()[:2] == ["h1", "ok"] and table[2].split()[:2] == ["h2", "ok"]
+    assert "hosts" in err  # the progress bar's label
+    rc = run_on_hosts(["--host", "h1", "ssh", "no-such-command"], ["h1"], json_out=True, progress=False)
+    rows = json.loads(capsys.readouterr().out)
+    assert rc == 2 and rows[0]["status"] == "failed" and rows[0]["exit_code"] == 2
