@@ -1,0 +1,85 @@
+"""Fixtures of pybofh-lvm's tests: recorded real outputs, real block-device nodes for validation, the dm check."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One recorded command: its stdout, stderr, argv, exit code and the expectations written by record.py."""
+
+    path: Path
+    stdout: bytes
+    stderr: bytes
+    argv: list[str]
+    returncode: int
+    expected: Any
+    where: str
+
+
+def load_recording(txt: Path) -> Recording:
+    """Read ``<case>-<version>.txt`` with its ``.stderr.txt`` and ``.meta.json`` siblings."""
+    base = str(txt)[: -len(".txt")]
+    meta = json.loads(Path(base + ".meta.json").read_text())
+    err = Path(base + ".stderr.txt")
+    return Recording(txt, txt.read_bytes(), err.read_bytes() if err.exists() else b"", meta["argv"],
+                     meta["returncode"], meta["expected"], meta["where"])
+
+
+def all_recordings(tool: str | None = None) -> list[Path]:
+    """Every recorded stdout file (of one tool)."""
+    pattern = f"{tool}/*.txt" if tool else "*/*.txt"
+    return sorted(p for p in RECORDINGS.glob(pattern) if not p.name.endswith(".stderr.txt"))
+
+
+@pytest.fixture
+def rec() -> Callable[[str, str], Recording]:
+    """``rec("lvs", "two-lvs-unknown")``: the recording of that case (any LVM version; the newest if several)."""
+
+    def get(tool: str, case: str) -> Recording:
+        found = sorted((RECORDINGS / tool).glob(f"{case}-[0-9]*.txt"))
+        found = [p for p in found if not p.name.endswith(".stderr.txt")]
+        if not found:
+            raise FileNotFoundError(f"no recording {tool}/{case}-<version>.txt; run tests/record.py")
+        return load_recording(found[-1])
+
+    return get
+
+
+def _block_node(path: str) -> bool:
+    try:
+        return stat.S_ISBLK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def block_nodes() -> Callable[..., list[str]]:
+    """Existing block device nodes (``/dev/loopN``) for argument validation; nothing is run on them."""
+
+    def get(*names: str) -> list[str]:
+        missing = [n for n in names if not _block_node(n)]
+        if missing:
+            pytest.skip(f"block device nodes {missing} do not exist here (needed only to pass path validation)")
+        return list(names)
+
+    return get
+
+
+def has_device_mapper() -> bool:
+    """Whether this kernel has device-mapper (``/dev/mapper/control`` may exist without it)."""
+    try:
+        return "device-mapper" in Path("/proc/misc").read_text()
+    except OSError:
+        return False
