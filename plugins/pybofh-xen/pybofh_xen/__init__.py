@@ -35,13 +35,14 @@ def pybofh_register_cli(registry) -> None:  # type: ignore[no-untyped-def]
 
 
 _OPS = ("start_domu", "destroy_domu", "shutdown_domu", "reboot_domu", "pause_domu", "unpause_domu", "save_domu",
-        "restore_domu", "migrate_domu", "start_all", "wait_until_gone")
+        "restore_domu", "migrate_domu", "start_all", "resize_domu_disk", "wait_until_gone")
 _ALIASES = {
     "startDomu": "start_domu", "destroyDomu": "destroy_domu", "shutdownDomu": "shutdown_domu",
     "reboot": "reboot_domu", "rebootDomu": "reboot_domu", "pause": "pause_domu", "pauseDomu": "pause_domu",
     "unpause": "unpause_domu", "unpauseDomu": "unpause_domu", "save": "save_domu", "saveDomu": "save_domu",
     "restore": "restore_domu", "restoreDomu": "restore_domu", "migrate": "migrate_domu",
     "migrateDomu": "migrate_domu", "startAll": "start_all", "startAllDomus": "start_all",
+    "resizeDomuDisk": "resize_domu_disk",
 }
 _FACTS = ("all_domus", "allDomus", "is_domu_running", "isDomuRunning", "running_domus", "runningDomus",
           "list_domains", "xl_info", "find_domu", "get_domu", "read_domu_config", "domu_disks", "domu_block_devices",

@@ -6,14 +6,25 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 
-from pybofh_core.errors import ValidationError
+from pybofh_core.errors import ToolUnavailableError, ValidationError
 from pybofh_core.operations import operation, undo
 from pybofh_core.runner import DryRunRunner, get_runner
 from pybofh_core.validate import validate_path
 
 from .errors import DomuTimeoutError
-from .facts import all_domus, domain_name, find_domu, list_domains, resolve_domu, settings, xl
+from .facts import (
+    all_domus,
+    domain_name,
+    domu_disks,
+    find_domu,
+    is_domu_running,
+    list_domains,
+    resolve_domu,
+    settings,
+    xl,
+)
 from .types import DomU, RestoredDomu, SavedDomu, StartedDomu, StoppedDomu
 
 _HOST = re.compile(r"^([A-Za-z0-9._-]+@)?[A-Za-z0-9][A-Za-z0-9.:-]*$")
@@ -158,3 +169,30 @@ def start_all() -> list[StartedDomu]:
     domus = all_domus()
     running = {d.name for d in list_domains()}
     return [start_domu(d) for d in domus if d.name not in running]
+
+
+@operation(composite=True, aliases=["resizeDomuDisk"], requires=["xl"])
+def resize_domu_disk(domu: DomU | str | Path, vdev: str, size: int | str) -> Any:
+    """Resize the block device behind a stopped domU's disk ``vdev`` and everything stacked on it (LV, LUKS,
+    filesystem…) through pybofh-blockdev's layer stack; each layer's resize is its own undoable step.
+
+    Refused while the domain runs (its guest has the filesystem mounted); a host without a hypervisor runs none.
+    """
+    d = resolve_domu(domu)
+    backing = {b.vdev: b for b in domu_disks(d)}
+    if vdev not in backing:
+        raise ValidationError(f"domU {d.name} has no disk {vdev!r} with a host path (has: {', '.join(backing)})")
+    if backing[vdev].kind != "block":
+        raise ValidationError(f"disk {vdev} of {d.name} is {backing[vdev].path} ({backing[vdev].kind}), "
+                              "not a block device")
+    try:
+        from pybofh_blockdev.layers import resize_stack
+    except ImportError:
+        raise ToolUnavailableError("pybofh-blockdev", "install it to resize through the block-device stack") from None
+    try:
+        running = is_domu_running(d)
+    except ToolUnavailableError:
+        running = False  # no hypervisor on this host: nothing runs here
+    if running:
+        raise ValidationError(f"domU {d.name} is running; shut it down before resizing its disk {vdev}")
+    return resize_stack(backing[vdev].path, size)

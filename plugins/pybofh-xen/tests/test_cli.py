@@ -1,0 +1,83 @@
+"""``bofh xen ...`` end to end through the core CLI entry point, with the fake runner and a temp config dir."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pybofh_core.cli import main
+from pybofh_core.runner import FakeRunner
+from pybofh_core.settings import get_settings
+
+LIST_WITH_FREEBSD = "xl_list_xen-4.17_armhf_real-tabs-in-header_xen-devel-ml.txt"
+
+
+@pytest.fixture
+def confdir(tmp_path: Path) -> Iterator[Path]:
+    d = tmp_path / "xen"
+    d.mkdir()
+    (d / "web.cfg").write_text("name = 'web'\nmemory = 256\nvcpus = 2\n")
+    (d / "freebsd.cfg").write_text("name = 'freebsd'\n")
+    with get_settings().override(xen__domu_config_dirs=[d], xen__poll_interval=0):
+        yield d
+
+
+def bofh(*argv: str) -> int:
+    try:
+        main(list(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_list_shows_configured_and_running(fake_runner: FakeRunner, confdir: Path, corpus: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    fake_runner.expect(["xl", "list"], (corpus / "xen" / LIST_WITH_FREEBSD).read_bytes())
+    assert bofh("xen", "list", "--json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["name"], r["running"], r["domid"], r["state"]) for r in rows] == [
+        ("freebsd", True, 1, "r-----"), ("web", False, None, None)]
+    assert rows[1]["memory_bytes"] == 256 * 1024 * 1024
+    assert bofh("xen", "list") == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["NAME", "RUNNING", "DOMID"]
+    assert table[2].split()[:3] == ["web", "no", "-"]
+
+
+def test_start_and_start_all(fake_runner: FakeRunner, confdir: Path, corpus: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    fake_runner.expect(["xl", "list"], (corpus / "xen" / LIST_WITH_FREEBSD).read_bytes())
+    fake_runner.expect(["xl", "create", ...])
+    assert bofh("--json", "xen", "start", "web") == 0
+    assert json.loads(capsys.readouterr().out) == {"name": "web", "config_path": str(confdir / "web.cfg")}
+    assert bofh("xen", "start-all") == 0
+    assert "web" in capsys.readouterr().out
+    assert fake_runner.calls == [("xl", "create", "--", str(confdir / "web.cfg")), ("xl", "list"),
+                                 ("xl", "create", "--", str(confdir / "web.cfg"))]
+
+
+def test_shutdown_timeout_exit_1_and_destroy(fake_runner: FakeRunner, confdir: Path, corpus: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    fake_runner.expect(["xl", "list"], (corpus / "xen" / LIST_WITH_FREEBSD).read_bytes())
+    fake_runner.expect(["xl", "shutdown", ...])
+    fake_runner.expect(["xl", "destroy", ...])
+    assert bofh("xen", "shutdown", "freebsd", "--timeout", "0") == 1
+    assert "still exists" in capsys.readouterr().err
+    assert bofh("xen", "destroy", "freebsd") == 0
+    assert fake_runner.calls[-1] == ("xl", "destroy", "--", "freebsd")
+
+
+def test_bad_input_exit_2_without_commands(fake_runner: FakeRunner, confdir: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert bofh("xen", "destroy", "a b") == 2
+    assert bofh("xen", "start", "nosuch") == 2
+    assert "no domU config named 'nosuch'" in capsys.readouterr().err
+    assert fake_runner.calls == []
+
+
+def test_dry_run_prints_plan(fake_runner: FakeRunner, confdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert bofh("--dry-run", "xen", "start", "web") == 0
+    assert f"xl create -- {confdir / 'web.cfg'}" in capsys.readouterr().err
+    assert fake_runner.calls == []
