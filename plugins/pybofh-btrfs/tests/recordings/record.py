@@ -115,6 +115,15 @@ def main() -> int:
             rec("receive_incremental", ["btrfs", "receive", "-f", f"{tmp}/inc.stream", "--", str(mnt2)])
             rec("subvolume_list_-puqR_received", ["btrfs", "subvolume", "list", "-puqR", "--", str(mnt2)])
             rec("subvolume_show_received", ["btrfs", "subvolume", "show", "--", f"{mnt2}/snap2"])
+            snaps = f"{M}/snaps"
+            os.mkdir(snaps)
+            for stamp in ("2024-01-02_00-00-00", "2024-01-01_00-00-00", "2024-01-03_00-00-00"):
+                sh(["btrfs", "subvolume", "snapshot", "-r", "--", f"{M}/data", f"{snaps}/{stamp}-@data"])
+            sh(["btrfs", "subvolume", "snapshot", "-r", "--", f"{M}/data", f"{snaps}/2024-01-01_00-00-00-@other"])
+            sh(["btrfs", "subvolume", "snapshot", "-r", "--", f"{M}/data", f"{snaps}/manual-@data"])
+            os.mkdir(f"{snaps}/2024-01-04_00-00-00-@data")  # a plain directory with a rotation name
+            rec("find_rotation-dir", ["find", snaps, "-mindepth", "1", "-maxdepth", "1", "-inum", "256", "-printf",
+                                      "%f\\0"])
             rec("subvolume_delete", ["btrfs", "subvolume", "delete", "--", f"{M}/clone"])
             rec("subvolume_delete_not-empty", ["btrfs", "subvolume", "delete", "--", f"{M}/data"])
             sh(["btrfs", "quota", "enable", M])  # 6.2: quota takes no "--"
