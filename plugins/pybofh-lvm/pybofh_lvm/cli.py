@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+
 from pybofh_core.cli import output
 from pybofh_core.validate import format_size
 

@@ -177,7 +177,7 @@ def _load(
     if re.search(r"^\s*(LV|VG|PV)\s", text, re.M) or re.search(r"\s\S{5,10}\s+[<>]?\d+(\.\d+)?[bkmgtpe]\s", text, re.I):
         raise ParseError(tool, "column tables are not claimed (empty cells make columns ambiguous and sizes are "
                                "rounded for display); use --reportformat json --units b --nosuffix", msg, source)
-    raise ParseError(tool, "no report in the output, only messages", msg, source)
+    raise ParseError(tool, f"no report in the output, only messages (the last: {msg.splitlines()[-1]!r})", msg, source)
 
 
 # --- field conversion ------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pybofh_core.errors import ParseError
 from pybofh_lvm.facts import LV_FIELDS, PV_FIELDS, VG_FIELDS
 from pybofh_lvm.parse import parse_fullreport, parse_lvs, parse_pvs, parse_vgs
