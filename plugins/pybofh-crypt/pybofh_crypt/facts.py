@@ -1,0 +1,74 @@
+"""Readers: run one read-only cryptsetup command and hand its output to a pure parser in :mod:`.parsers`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pybofh_core.secret import Secret
+
+from ._cmd import check_device, check_key, check_mapping, cryptsetup, key_args
+from .errors import MappingNotFoundError, PassphraseError
+from .parsers import parse_crypt_status, parse_luks2_json, parse_luks_dump
+from .types import CryptStatus, KeyFile, LuksDevice, LuksVersion
+
+
+def dump(device: str) -> LuksDevice:
+    """The LUKS header of ``device``: text ``luksDump``, and for LUKS2 also ``--dump-json-metadata`` (exact values).
+
+    The JSON metadata gives key slots, segments, tokens and digests; the text dump adds what only the binary header
+    holds (UUID, label, subsystem, epoch). cryptsetup older than 2.4 has no JSON dump: the text result is returned.
+    """
+    device = check_device(device)
+    text = cryptsetup(["luksDump", "--", device], readonly=True, subject=device)
+    head = parse_luks_dump(text.stdout, source=f"cryptsetup luksDump {device}")
+    if head.version is not LuksVersion.LUKS2:
+        return head
+    res = cryptsetup(["luksDump", "--dump-json-metadata", "--", device], readonly=True, subject=device,
+                     ok_codes=(0, 1))
+    if res.returncode != 0 or not res.stdout.strip():
+        return head  # an old cryptsetup without --dump-json-metadata
+    meta = parse_luks2_json(res.stdout, source=f"cryptsetup luksDump --dump-json-metadata {device}")
+    return dataclasses.replace(meta, uuid=head.uuid, label=head.label, subsystem=head.subsystem, epoch=head.epoch,
+                               flags=meta.flags or head.flags)
+
+
+def status(name: str) -> CryptStatus:
+    """The active mapping ``name`` (``cryptsetup status``); MappingNotFoundError when it is not active."""
+    name = check_mapping(name)
+    res = cryptsetup(["status", "--", name], readonly=True, subject=f"mapping {name}", ok_codes=(0, 4))
+    st = parse_crypt_status(res.stdout, source=f"cryptsetup status {name}")
+    if not st.active:
+        raise MappingNotFoundError(f"no active dm-crypt mapping named {name!r} (see 'dmsetup ls --target crypt')")
+    return st
+
+
+def is_open(name: str) -> bool:
+    """Whether dm-crypt mapping ``name`` is active."""
+    try:
+        status(name)
+    except MappingNotFoundError:
+        return False
+    return True
+
+
+def is_luks(device: str) -> bool:
+    """Whether ``device`` holds a LUKS header (``cryptsetup isLuks``)."""
+    device = check_device(device, "device")
+    return cryptsetup(["isLuks", "--", device], readonly=True, subject=device, ok_codes=(0, 1)).returncode == 0
+
+
+def test_passphrase(device: str, passphrase: Any, *, slot: int | None = None) -> bool:
+    """Whether ``passphrase`` (str/bytes/Secret/KeyFile) unlocks ``device`` (in key slot ``slot``), opening nothing."""
+    from .keys import as_key
+
+    device = check_device(device)
+    key = check_key(as_key(passphrase) if not isinstance(passphrase, (Secret, KeyFile)) else passphrase)
+    opts, stdin = key_args(key)
+    slot_opts = ["--key-slot", str(slot)] if slot is not None else []
+    try:
+        cryptsetup(["open", "--test-passphrase", *slot_opts, *opts, "--", device], input=stdin, readonly=True,
+                   subject=device)
+    except PassphraseError:
+        return False
+    return True

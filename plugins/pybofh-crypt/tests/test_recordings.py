@@ -1,0 +1,110 @@
+"""Every stdout recorded from the real cryptsetup parses to the values in its ``.expect.json`` (hand-written)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from pybofh_core.errors import ParseError
+from pybofh_crypt.parsers import parse_crypt_status, parse_luks2_json, parse_luks_dump
+
+REC = Path(__file__).resolve().parent / "recordings" / "cryptsetup"
+STDOUTS = sorted(p for p in REC.glob("*.txt") if not p.name.endswith(".stderr.txt"))
+PARSERS = {"luksDump": parse_luks_dump, "luksDump-json": parse_luks2_json, "status": parse_crypt_status}
+
+
+def test_recordings_exist() -> None:
+    """The recordings directory is not empty (a glob that finds nothing would make the test below vacuous)."""
+    assert len(STDOUTS) >= 6
+
+
+@pytest.mark.parametrize("path", STDOUTS, ids=lambda p: p.name)
+def test_recording_parses_as_expected(path: Path, luks_check) -> None:
+    """The recording's parser gives the hand-checked key fields."""
+    expect_file = path.with_name(path.name.removesuffix(".txt") + ".expect.json")
+    assert expect_file.is_file(), f"add {expect_file.name} with the expected values of {path.name}"
+    expect = json.loads(expect_file.read_text())
+    result = PARSERS[expect["parser"]](path.read_bytes(), source=path.name)
+    luks_check(result, expect)
+
+
+def test_text_and_json_dumps_of_one_header_agree() -> None:
+    """The text and JSON dumps recorded from one LUKS2 header give the same key slots and segments."""
+    case = "luks2-label-argon2id-two-keyslots-2.6.1.txt"
+    text = parse_luks_dump((REC / f"luksDump-{case}").read_bytes())
+    meta = parse_luks2_json((REC / f"luksDump-json-{case}").read_bytes())
+    assert text.keyslots == meta.keyslots
+    assert text.segments == meta.segments
+    assert (text.data_offset, text.sector_size, text.key_bits, text.cipher) == (
+        meta.data_offset, meta.sector_size, meta.key_bits, meta.cipher)
+    assert text.metadata_size == meta.metadata_size and text.keyslots_size == meta.keyslots_size
+
+
+@pytest.mark.parametrize("parser", list(PARSERS.values()), ids=list(PARSERS))
+@pytest.mark.parametrize("data", [b"", b"\n\n", b"Device /dev/loop8 is not a valid LUKS device.\n", b"\x00\xff junk"])
+def test_parsers_reject_what_they_do_not_claim(parser, data: bytes) -> None:
+    """Empty output, an error message or binary junk is a ParseError naming the source."""
+    with pytest.raises(ParseError, match="in src"):
+        parser(data, source="src")
+
+
+def _luks2_text() -> str:
+    return (REC / "luksDump-luks2-2.6.1.txt").read_text()
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda t: t.replace("Version:       \t2", "Version:       \t3"), "version '3'"),
+    (lambda t: t.replace("UUID:", "UUUD:"), "lacks 'UUID:'"),
+    (lambda t: t.replace("\toffset: 16777216 [bytes]\n", ""), "lacks 'offset:'"),
+    (lambda t: t.replace("\toffset: 16777216 [bytes]", "\toffset: lots"), "expected a number"),
+    (lambda t: t.replace("  0: luks2\n\tKey:        512 bits\n", "  0: luks2\n"), "lacks 'Key:'"),
+    (lambda t: t.replace("Keyslots:\n", "Keyslots:\n  0: luks2\n\tKey:        512 bits\n"), "listed twice"),
+])
+def test_luks2_text_damage_is_a_parse_error(mutate, message: str) -> None:
+    """A real dump with one thing broken is refused with a message saying what, never half parsed."""
+    with pytest.raises(ParseError, match=message):
+        parse_luks_dump(mutate(_luks2_text()))
+
+
+def test_luks1_missing_slot_is_a_parse_error() -> None:
+    """A LUKS1 dump must list all eight key slots."""
+    text = (REC / "luksDump-luks1-2.6.1.txt").read_text().replace("Key Slot 7: DISABLED\n", "")
+    with pytest.raises(ParseError, match="expected 0 to 7"):
+        parse_luks_dump(text)
+
+
+def test_json_duplicate_key_is_detected() -> None:
+    """A duplicated JSON key would hide data: it is a ParseError, not a silent overwrite."""
+    text = (REC / "luksDump-json-luks2-2.6.1.txt").read_text().replace(
+        '"sector_size":512', '"sector_size":512,\n      "sector_size":4096')
+    with pytest.raises(ParseError, match="duplicate JSON key 'sector_size'"):
+        parse_luks2_json(text)
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('"offset":"16777216"', '"offset":"16M"', "segment offset"),
+    ('"keyslots":{', '"keyslotz":{', "missing key 'keyslots'"),
+    ('"key_size":64,\n      "af"', '"key_size":true,\n      "af"', "key_size"),
+])
+def test_json_damage_is_a_parse_error(old: str, new: str, message: str) -> None:
+    """Wrong types or missing sections in real JSON metadata are refused."""
+    text = (REC / "luksDump-json-luks2-2.6.1.txt").read_text()
+    assert old in text
+    with pytest.raises(ParseError, match=message):
+        parse_luks2_json(text.replace(old, new, 1))
+
+
+def test_bytes_and_text_give_the_same_result() -> None:
+    """Parsers take stdout as bytes or str alike."""
+    path = REC / "luksDump-luks2-2.6.1.txt"
+    assert parse_luks_dump(path.read_bytes()) == parse_luks_dump(path.read_text())
+
+
+def test_results_are_frozen() -> None:
+    """Parsed state is immutable."""
+    header = parse_luks_dump((REC / "luksDump-luks2-2.6.1.txt").read_bytes())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        header.uuid = "x"  # type: ignore[misc]
