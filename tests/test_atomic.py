@@ -93,7 +93,7 @@ def test_rollback_order_completeness_and_errors(tmp_path_factory: pytest.TempPat
                         atomic.t.make(i, fail=True)
                 else:
                     atomic.t.make(i, fail=True)
-    except BaseException as exc:  # noqa: BLE001 - inspected below
+    except BaseException as exc:
         raised = exc
 
     first_uncaught = next((i for i, (k, _) in enumerate(steps) if k == "uncaught"), None)
@@ -260,7 +260,7 @@ def test_seed_atomic_operation_sequence_example_runs_as_written() -> None:
     """The seed README's example (Python 3 print) runs; nothing is reversed when the block succeeds."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(SEED_EXAMPLE, {"AtomicOperationSequence": AtomicOperationSequence})  # noqa: S102 - the seed's own text
+        exec(SEED_EXAMPLE, {"AtomicOperationSequence": AtomicOperationSequence})
     assert out.getvalue() == "f1 executed\n"
 
 
@@ -269,7 +269,7 @@ def test_seed_example_reverses_when_block_fails() -> None:
     out = io.StringIO()
     code = SEED_EXAMPLE + "    raise RuntimeError('later step failed')\n"
     with contextlib.redirect_stdout(out), pytest.raises(RuntimeError, match="later step failed"):
-        exec(code, {"AtomicOperationSequence": AtomicOperationSequence})  # noqa: S102
+        exec(code, {"AtomicOperationSequence": AtomicOperationSequence})
     assert out.getvalue() == "f1 executed\nf1 reversed\n"
 
 
@@ -298,7 +298,7 @@ def test_generic_sequence_reverses_in_order(calls: list, fail_at: int) -> None:
                 if n == fail_at:
                     raise Boom("x")
                 atomic(f)(x, bad_undo=bad)
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         raised = exc
     ran = calls[:fail_at]
     if fail_at >= len(calls):

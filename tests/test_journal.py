@@ -1,4 +1,4 @@
-"""The journal: fsync'd records, torn writes, and real ``kill -9`` of a process mid-block then ``bofh journal rollback``."""
+"""The journal: fsync'd records, torn writes, real ``kill -9`` of a process mid-block, ``bofh journal rollback``."""
 
 from __future__ import annotations
 
@@ -51,8 +51,9 @@ CHILD = textwrap.dedent(
 
 def bofh(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run the real ``bofh`` CLI in a child process."""
-    return subprocess.run([sys.executable, "-m", "pybofh_core.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pybofh_core.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.parametrize("mode", ["between-steps", "in-step"])
@@ -63,8 +64,9 @@ def test_kill_9_then_journal_rollback(tmp_path: Path, mode: str) -> None:
     ready = tmp_path / "ready"
     journal = tmp_path / "journal"
     env = plugin_env(journal)
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(markers), str(ready), mode], env=env,
-                             stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(markers), str(ready), mode], env=env, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 60
         while not (ready.exists() and ready.read_text()):
@@ -117,7 +119,10 @@ def test_rollback_refuses_running_block(tmp_path: Path) -> None:
 
 def test_torn_last_line_is_ignored_but_damage_elsewhere_is_reported(tmp_path: Path) -> None:
     """A write cut by kill -9 (partial last line) is tolerated; a broken line in the middle is an error."""
-    good = '{"type":"begin","pid":1}\n{"type":"step","step":1,"op":"a.b","args":{}}\n{"type":"done","step":1,"undo":null}\n'
+    good = (
+        '{"type":"begin","pid":1}\n{"type":"step","step":1,"op":"a.b","args":{}}\n'
+        '{"type":"done","step":1,"undo":null}\n'
+    )
     state = parse_journal(tmp_path / "j.jsonl", good + '{"type":"comm')
     assert [s.state for s in state.steps] == ["done"]
     with pytest.raises(JournalError, match="damaged at line 2"):

@@ -90,12 +90,21 @@ def third_party_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     env_dir = base / "venv"
     venv.EnvBuilder(with_pip=True, symlinks=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     for pkg in ("fake_plugin", "broken_plugin"):
         src = shutil.copytree(ROOT / "tests" / pkg, base / pkg)  # building in place would litter the checkout
-        subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(src)],
-                       check=True, capture_output=True, text=True, timeout=300)
+        subprocess.run(
+            [python, "-m", "pip", "install", "-q", "--no-deps", str(src)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     # Then let the venv see pybofh-core and its dependencies as this interpreter does (not its stdlib).
     stdlib = {os.path.realpath(p) for p in sys.path if p and not p.endswith("site-packages") and sys.base_prefix in p}
     parent = [p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) not in stdlib]
@@ -105,16 +114,20 @@ def third_party_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 
 def test_third_party_plugin_listed_by_bofh_plugins(third_party_venv: Path) -> None:
     """``bofh plugins --json`` in the venv lists the six, the third-party plugin, and the broken one with its error."""
-    out = subprocess.run([third_party_venv, "-m", "pybofh_core.cli", "plugins", "--json"], capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [third_party_venv, "-m", "pybofh_core.cli", "plugins", "--json"], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     rows = {r["name"]: r for r in json.loads(out.stdout)}
     assert set(BUILTIN) <= set(rows)
-    assert rows["fake"]["loaded"] and rows["fake"]["distribution"] == "pybofh-fake" and rows["fake"]["version"] == "0.0.1"
+    assert (
+        rows["fake"]["loaded"] and rows["fake"]["distribution"] == "pybofh-fake" and rows["fake"]["version"] == "0.0.1"
+    )
     assert not rows["broken"]["loaded"] and "pybofh_no_such_dependency" in rows["broken"]["error"]
     assert rows["broken"]["distribution"] == "pybofh-broken"
-    table = subprocess.run([third_party_venv, "-m", "pybofh_core.cli", "plugins"], capture_output=True, text=True,
-                           timeout=120)
+    table = subprocess.run(
+        [third_party_venv, "-m", "pybofh_core.cli", "plugins"], capture_output=True, text=True, timeout=120
+    )
     assert table.returncode == 0
     assert any(line.startswith("broken") and "error: ModuleNotFoundError" in line for line in table.stdout.splitlines())
 
@@ -136,8 +149,9 @@ def test_third_party_operation_rolled_back_by_atomic(third_party_venv: Path, tmp
     )
     marker = tmp_path / "marker"
     env = dict(os.environ, PYBOFH_JOURNAL_DIR=str(tmp_path / "journal"))
-    out = subprocess.run([third_party_venv, "-c", script, str(marker)], capture_output=True, text=True, env=env,
-                         timeout=120)
+    out = subprocess.run(
+        [third_party_venv, "-c", script, str(marker)], capture_output=True, text=True, env=env, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("failed: 1 ['pybofh: rolled back 1 step(s)")
     assert not marker.exists()

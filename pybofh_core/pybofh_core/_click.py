@@ -5,9 +5,9 @@ from __future__ import annotations
 try:
     from typer._click.core import Command, Context
     from typer._click.exceptions import ClickException
-    from typer.exceptions import Abort, Exit
     from typer._click.formatting import HelpFormatter
     from typer._click.globals import get_current_context
+    from typer.exceptions import Abort, Exit
 except ImportError:  # pragma: no cover - typer < 0.29
     from click import Command, Context, HelpFormatter, get_current_context  # type: ignore[assignment]
     from click.exceptions import Abort, ClickException, Exit  # type: ignore[assignment]

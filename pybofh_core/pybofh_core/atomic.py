@@ -232,7 +232,9 @@ class Atomic:
     def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
         """Wrap an operation function so calling it records a step of this block."""
         if spec_of(func) is None:
-            raise ValidationError(f"{getattr(func, '__name__', func)!r} is not a pybofh operation; use AtomicOperationSequence")
+            raise ValidationError(
+                f"{getattr(func, '__name__', func)!r} is not a pybofh operation; use AtomicOperationSequence"
+            )
 
         def call(*args: Any, **kwargs: Any) -> Any:
             if not self._open:
@@ -259,7 +261,9 @@ class Atomic:
             raise refuse_irreversible(spec, bound, "its target was not created in this atomic block")
         raise refuse_irreversible(spec, bound, "it is not allowed inside an atomic block")
 
-    def _record(self, spec: OperationSpec, wrapper: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _record(
+        self, spec: OperationSpec, wrapper: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         """Run one operation as a journalled step (called by the operation wrapper while this block records)."""
         try:
             bound = bind(spec, args, kwargs)
@@ -272,7 +276,13 @@ class Atomic:
         runner = get_runner()
         if self._writer:
             self._writer.append(
-                {"type": "step", "step": index, "op": spec.qualname, "args": redacted_args(bound), "runner": runner.describe()}
+                {
+                    "type": "step",
+                    "step": index,
+                    "op": spec.qualname,
+                    "args": redacted_args(bound),
+                    "runner": runner.describe(),
+                }
             )
         plan_start = len(self._dry.plan) if self._dry else 0
         first_inner = len(self.steps)
@@ -319,10 +329,17 @@ class Atomic:
             step.index = self._counter
             if self._writer:
                 self._writer.append(
-                    {"type": "step", "step": step.index, "op": step.spec.qualname, "args": redacted_args(step.bound),
-                     "runner": step.runner.describe()}
+                    {
+                        "type": "step",
+                        "step": step.index,
+                        "op": step.spec.qualname,
+                        "args": redacted_args(step.bound),
+                        "runner": step.runner.describe(),
+                    }
                 )
-                self._writer.append({"type": "done", "step": step.index, "undo": step.undo.to_json() if step.undo else None})
+                self._writer.append(
+                    {"type": "done", "step": step.index, "undo": step.undo.to_json() if step.undo else None}
+                )
             self.steps.append(step)
         self.created.extend(created)
 
@@ -341,7 +358,9 @@ class Atomic:
             self._writer.append({"type": "rollback_end", "ok": True})
         undone = sum(1 for s in steps if s.undo is not None)
         if cause is not None and undone:
-            cause.add_note(f"pybofh: rolled back {undone} step(s)" + (f" (journal {self.journal_id})" if self.journal_id else ""))
+            cause.add_note(
+                f"pybofh: rolled back {undone} step(s)" + (f" (journal {self.journal_id})" if self.journal_id else "")
+            )
 
     def _emit(self, event: str, step: Step | None) -> None:
         """Tell plugins about an event (only if plugins were loaded; never triggers discovery)."""

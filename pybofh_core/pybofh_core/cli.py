@@ -16,7 +16,6 @@ import typer
 import typer.core
 
 from . import _click as click
-
 from .errors import PybofhError, RollbackError
 from .secret import scrub
 
@@ -116,12 +115,18 @@ app.add_typer(journal_app, name="journal")
 @app.callback()
 def root(
     ctx: typer.Context,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the commands (and their undo) instead of running them.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the commands (and their undo) instead of running them.")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
     config: Annotated[Path | None, typer.Option("--config", help="Read settings from this TOML file too.")] = None,
     host: Annotated[list[str] | None, typer.Option("--host", help="Run on this host over SSH (repeatable).")] = None,
-    hosts_file: Annotated[Path | None, typer.Option("--hosts-file", help="Read hosts from this file, one per line.")] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="Log commands to stderr (-vv: debug).")] = 0,
+    hosts_file: Annotated[
+        Path | None, typer.Option("--hosts-file", help="Read hosts from this file, one per line.")
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Log commands to stderr (-vv: debug).")
+    ] = 0,
 ) -> None:
     """pybofh: storage and virtualization administration where every step can be rolled back."""
     from .settings import configure
@@ -134,8 +139,11 @@ def root(
     if verbose:
         import logging
 
-        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, stream=sys.stderr,
-                            format="bofh: %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.DEBUG if verbose > 1 else logging.INFO,
+            stream=sys.stderr,
+            format="bofh: %(name)s: %(message)s",
+        )
         logging.getLogger("pybofh.runner").setLevel(logging.DEBUG)
     if config is not None:
         configure(config)
@@ -174,7 +182,9 @@ def _print_plan(state: CliContext) -> None:
 
 @app.command("plugins")
 def plugins_cmd(
-    operations: Annotated[bool, typer.Option("--operations", help="List each plugin's operations and inverses.")] = False,
+    operations: Annotated[
+        bool, typer.Option("--operations", help="List each plugin's operations and inverses.")
+    ] = False,
 ) -> None:
     """List installed plugins: name, version, distribution, and load error if any."""
     from .plugins import get_host
@@ -196,11 +206,17 @@ def plugins_cmd(
     if get_context().json:
         output(rows)
     else:
-        output([
-            {"name": r["name"], "version": r["version"], "distribution": r["distribution"],
-             "status": "ok" if r["loaded"] else f"error: {r['error']}"}
-            for r in rows
-        ])
+        output(
+            [
+                {
+                    "name": r["name"],
+                    "version": r["version"],
+                    "distribution": r["distribution"],
+                    "status": "ok" if r["loaded"] else f"error: {r['error']}",
+                }
+                for r in rows
+            ]
+        )
 
 
 @journal_app.command("list")
@@ -226,10 +242,12 @@ def journal_show(jid: Annotated[str, typer.Argument(metavar="ID")]) -> None:
         output(state.to_json())
         return
     typer.echo(f"journal {state.id}: {state.status} (pid {state.pid}, {state.label or 'no label'})")
-    output([
-        {"step": s.step, "op": s.op, "state": s.state, "undo": (s.undo or {}).get("op"), "error": s.error}
-        for s in state.steps
-    ])
+    output(
+        [
+            {"step": s.step, "op": s.op, "state": s.state, "undo": (s.undo or {}).get("op"), "error": s.error}
+            for s in state.steps
+        ]
+    )
 
 
 @journal_app.command("rollback")
@@ -248,17 +266,24 @@ def journal_rollback(jid: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     report = Journal().rollback(jid, host.operations.get, runner_for)
     ctx = get_context()
     if ctx.json:
-        output({"id": report.id, "undone": report.undone, "failed": [[op, str(e)] for op, e in report.failed],
-                "in_flight": report.in_flight})
+        output(
+            {
+                "id": report.id,
+                "undone": report.undone,
+                "failed": [[op, str(e)] for op, e in report.failed],
+                "in_flight": report.in_flight,
+            }
+        )
     else:
         for op in report.undone:
             typer.echo(f"undone: {op}")
         for op in report.in_flight:
             typer.echo(f"warning: {op} was running when the process died; check its effect by hand", err=True)
     if report.failed:
-        raise RollbackError(f"rollback of journal {jid} incomplete", [
-            e if isinstance(e, Exception) else Exception(str(e)) for _, e in report.failed
-        ])
+        raise RollbackError(
+            f"rollback of journal {jid} incomplete",
+            [e if isinstance(e, Exception) else Exception(str(e)) for _, e in report.failed],
+        )
 
 
 @contextlib.contextmanager
@@ -291,7 +316,7 @@ GLOBAL_FLAGS = ("--json", "--dry-run")
 def hoist_global_flags(argv: list[str]) -> list[str]:
     """Let ``--json``/``--dry-run`` also follow the sub-command (``bofh plugins --json``) by moving them first."""
     if "--" in argv:
-        head, tail = argv[: argv.index("--")], argv[argv.index("--"):]
+        head, tail = argv[: argv.index("--")], argv[argv.index("--") :]
     else:
         head, tail = argv, []
     flags = [a for a in head if a in GLOBAL_FLAGS]

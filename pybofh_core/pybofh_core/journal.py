@@ -298,7 +298,9 @@ class Journal:
                 undo = step.undo or {}
                 try:
                     if not undo.get("replayable"):
-                        raise JournalError(f"undo {undo.get('op')} of step {step.step} cannot be replayed from the journal")
+                        raise JournalError(
+                            f"undo {undo.get('op')} of step {step.step} cannot be replayed from the journal"
+                        )
                     func = resolve(undo["op"])
                     with use_runner(make_runner(step.runner)):
                         func(*undo.get("args", []), **undo.get("kwargs", {}))

@@ -29,7 +29,7 @@ class Layer(ABC):
 
     @property
     def overhead(self) -> int:
-        """Bytes of the outer device the layer itself uses (LUKS header, PV metadata); the inner device gets the rest."""
+        """Bytes of the outer device the layer itself uses (LUKS header, PV metadata); the inner gets the rest."""
         return 0
 
     def open(self) -> str | None:

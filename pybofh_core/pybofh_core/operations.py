@@ -108,7 +108,7 @@ class Undo:
 
 
 def undo(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Undo:
-    """Build an :class:`Undo`; use it in an ``inverse=`` lambda: ``inverse=lambda lv: undo(remove_lv, lv.vg, lv.name)``."""
+    """Build an :class:`Undo` for an ``inverse=`` lambda: ``inverse=lambda lv: undo(remove_lv, lv.vg, lv.name)``."""
     return Undo(func, args, kwargs)
 
 
@@ -119,7 +119,7 @@ def spec_of(func: Any) -> OperationSpec | None:
 
 # The atomic block whose proxy is currently calling an operation (steps of composite operations record into it).
 _recorder: contextvars.ContextVar[Any] = contextvars.ContextVar("pybofh_recorder", default=None)
-# Marks code running inside a recorded step: operations it calls belong to that step and are neither recorded nor policed.
+# Marks code running inside a recorded step: operations it calls belong to that step (not recorded, not policed).
 INSIDE_STEP = object()
 # The innermost atomic block open in this context (used to police irreversible operations called directly).
 _block: contextvars.ContextVar[Atomic | None] = contextvars.ContextVar("pybofh_block", default=None)
@@ -259,9 +259,12 @@ class OperationRegistry:
 def refuse_irreversible(spec: OperationSpec, bound: Mapping[str, Any], why: str) -> IrreversibleOperationError:
     """The error for an irreversible operation refused inside an atomic block."""
     what = f" on {bound.get(spec.target)!r}" if spec.target else ""
-    hint = "create the target in the same atomic block, or pass" if spec.target else "call it outside the block, or pass"
+    hint = (
+        "create the target in the same atomic block, or pass" if spec.target else "call it outside the block, or pass"
+    )
     return IrreversibleOperationError(
-        f"{spec.qualname}{what} cannot be undone ({spec.irreversible}) and {why}; {hint} Atomic(allow_irreversible=True)"
+        f"{spec.qualname}{what} cannot be undone ({spec.irreversible}) and {why}; "
+        f"{hint} Atomic(allow_irreversible=True)"
     )
 
 

@@ -89,15 +89,13 @@ class PluginHost:
         def on_failure(_mgr: Any, entrypoint: Any, exc: BaseException) -> None:
             failures.append((entrypoint, exc))
 
-        mgr = extension.ExtensionManager(
-            PLUGIN_GROUP, invoke_on_load=False, on_load_failure_callback=on_failure
-        )
+        mgr = extension.ExtensionManager(PLUGIN_GROUP, invoke_on_load=False, on_load_failure_callback=on_failure)
         for ext in mgr:
             dist, version = _dist_of(ext.entry_point)
             info = PluginInfo(ext.name, ext.entry_point.value, dist, version)
             try:
                 self.register(ext.plugin, ext.name, info=info)
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the others
+            except Exception as exc:
                 if strict:
                     raise
                 info.error = f"{type(exc).__name__}: {exc}"
@@ -125,7 +123,7 @@ class PluginHost:
             info = PluginInfo(name, target, distribution="(PYBOFH_EXTRA_PLUGINS)")
             try:
                 self.register(importlib.import_module(target), name, info=info)
-            except Exception as exc:  # noqa: BLE001 - reported like an entry point that failed
+            except Exception as exc:
                 if strict:
                     raise PluginError(f"plugin {name} failed to load: {exc}") from exc
                 info.error = f"{type(exc).__name__}: {exc}"
@@ -136,7 +134,9 @@ class PluginHost:
         if name in self.infos and self.infos[name].loaded:
             if self.infos[name].module is plugin:
                 return  # the same module found twice (entry point and PYBOFH_EXTRA_PLUGINS)
-            raise PluginError(f"two plugins are named {name!r}: {self.infos[name].target} and {getattr(plugin, '__name__', plugin)}")
+            raise PluginError(
+                f"two plugins are named {name!r}: {self.infos[name].target} and {getattr(plugin, '__name__', plugin)}"
+            )
         info = info or PluginInfo(name, getattr(plugin, "__name__", repr(plugin)))
         self.pm.register(plugin, name=name)
         info.module = plugin
@@ -165,11 +165,13 @@ class PluginHost:
         return [self.infos[k] for k in sorted(self.infos)]
 
     def emit(self, event: str, journal_id: str | None, step: dict[str, Any]) -> None:
-        """Call ``pybofh_on_atomic_event``; exceptions are logged, never raised."""
-        try:
-            self.pm.hook.pybofh_on_atomic_event(event=event, journal_id=journal_id, step=step)
-        except Exception:  # noqa: BLE001 - auditing must not break a job
-            log.exception("pybofh_on_atomic_event(%s) failed", event)
+        """Call every ``pybofh_on_atomic_event`` implementation; one that raises is logged and the others still run."""
+        kwargs = {"event": event, "journal_id": journal_id, "step": step}
+        for impl in reversed(self.pm.hook.pybofh_on_atomic_event.get_hookimpls()):
+            try:
+                impl.function(*(kwargs[a] for a in impl.argnames))
+            except Exception:
+                log.exception("pybofh_on_atomic_event(%s) failed in plugin %s", event, impl.plugin_name)
 
 
 def _dist_of(entrypoint: Any) -> tuple[str | None, str | None]:

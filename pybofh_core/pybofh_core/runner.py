@@ -124,7 +124,13 @@ class Runner:
         return res
 
     def _execute(
-        self, argv: tuple[str, ...], data: bytes | None, timeout: float, *, readonly: bool, env: Mapping[str, str] | None
+        self,
+        argv: tuple[str, ...],
+        data: bytes | None,
+        timeout: float,
+        *,
+        readonly: bool,
+        env: Mapping[str, str] | None,
     ) -> Result:
         raise NotImplementedError
 
@@ -185,13 +191,19 @@ class LocalRunner(Runner):
         self.host = None
 
     def _execute(
-        self, argv: tuple[str, ...], data: bytes | None, timeout: float, *, readonly: bool, env: Mapping[str, str] | None
+        self,
+        argv: tuple[str, ...],
+        data: bytes | None,
+        timeout: float,
+        *,
+        readonly: bool,
+        env: Mapping[str, str] | None,
     ) -> Result:
         full_env = dict(os.environ)
         full_env.update(env or {})
         full_env.update({"LC_ALL": "C", "LANG": "C", "PATH": _search_path()})
         try:
-            proc = subprocess.run(  # noqa: S603 - argv list, never a shell
+            proc = subprocess.run(
                 list(argv),
                 input=data,
                 stdin=None if data is not None else subprocess.DEVNULL,
@@ -238,7 +250,13 @@ class DryRunRunner(Runner):
         self.plan: list[PlannedCommand] = []
 
     def _execute(
-        self, argv: tuple[str, ...], data: bytes | None, timeout: float, *, readonly: bool, env: Mapping[str, str] | None
+        self,
+        argv: tuple[str, ...],
+        data: bytes | None,
+        timeout: float,
+        *,
+        readonly: bool,
+        env: Mapping[str, str] | None,
     ) -> Result:
         if readonly:
             return self.inner._execute(argv, data, timeout, readonly=True, env=env)
@@ -307,7 +325,13 @@ class FakeRunner(Runner):
         return self
 
     def _execute(
-        self, argv: tuple[str, ...], data: bytes | None, timeout: float, *, readonly: bool, env: Mapping[str, str] | None
+        self,
+        argv: tuple[str, ...],
+        data: bytes | None,
+        timeout: float,
+        *,
+        readonly: bool,
+        env: Mapping[str, str] | None,
     ) -> Result:
         self.calls.append(argv)
         self.inputs.append(data)
@@ -369,7 +393,7 @@ def make_runner(name: str = "local", **options: Any) -> Runner:
         from stevedore import driver
 
         mgr = driver.DriverManager(RUNNER_GROUP, name, invoke_on_load=True, invoke_kwds=options)
-    except Exception as exc:  # noqa: BLE001 - stevedore raises several unrelated types
+    except Exception as exc:
         if name in _BUILTIN:
             return _BUILTIN[name](**options)
         raise PluginError(f"runner transport {name!r} is not available: {exc}") from exc

@@ -6,7 +6,10 @@ from typing import Any
 
 from .errors import REDACTED
 
-_LIVE: "set[str]" = set()
+MIN_SCRUB_LEN = 4
+"""Shorter secrets are redacted where they are passed (stdin, ``secrets=``) but not scrubbed from all text."""
+
+_LIVE: set[str] = set()
 """Values of every Secret made in this process, so log and error text can be scrubbed of them."""
 
 
@@ -15,7 +18,7 @@ class Secret:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: "str | bytes | Secret") -> None:
+    def __init__(self, value: str | bytes | Secret) -> None:
         if isinstance(value, Secret):
             value = value.reveal()
         if isinstance(value, bytes):
@@ -23,7 +26,7 @@ class Secret:
         if not isinstance(value, str):
             raise TypeError("Secret takes str or bytes")
         object.__setattr__(self, "_value", value)
-        if value:
+        if len(value) >= MIN_SCRUB_LEN:
             _LIVE.add(value)
 
     def reveal(self) -> str:
@@ -37,7 +40,7 @@ class Secret:
     def __repr__(self) -> str:
         return f"Secret({REDACTED!r})"
 
-    __str__ = lambda self: REDACTED  # noqa: E731
+    __str__ = lambda self: REDACTED
 
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, Secret) and other._value == self._value
@@ -52,12 +55,12 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
-def as_secret(value: "str | bytes | Secret") -> Secret:
+def as_secret(value: str | bytes | Secret) -> Secret:
     """Wrap a passphrase given as str/bytes (or pass a Secret through)."""
     return value if isinstance(value, Secret) else Secret(value)
 
 
-def known_secrets() -> "list[str]":
+def known_secrets() -> list[str]:
     """Values of all secrets created in this process (for redaction of logs and error text)."""
     return list(_LIVE)
 

@@ -189,7 +189,7 @@ class Settings:
         for key, value in environ.items():
             if not key.startswith("PYBOFH_") or key in ("PYBOFH_CONFIG", "PYBOFH_STRICT_PLUGINS"):
                 continue
-            rest = key[len("PYBOFH_"):].lower()
+            rest = key[len("PYBOFH_") :].lower()
             if "__" in rest:
                 ns, _, name = rest.partition("__")
             elif rest in core_keys:
@@ -211,7 +211,9 @@ class Settings:
                 types_ = _field_types(schema)
                 for key, value in values.items():
                     if key not in types_:
-                        raise SettingsError(f"{source}: unknown setting {ns}.{key} (known: {', '.join(sorted(types_))})")
+                        raise SettingsError(
+                            f"{source}: unknown setting {ns}.{key} (known: {', '.join(sorted(types_))})"
+                        )
                     coerce(value, types_[key], f"{source}: {ns}.{key}")
 
     def namespace(self, ns: str) -> Any:

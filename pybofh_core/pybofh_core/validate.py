@@ -24,7 +24,7 @@ _DEFAULT_NAME = re.compile(r"^[A-Za-z0-9+_.][A-Za-z0-9+_.-]*$")
 
 
 def parse_size(value: Any, *, what: str = "size", minimum: int = 0, multiple_of: int = 1) -> int:
-    """Return ``value`` as a number of bytes; raise ValidationError for negatives, junk, fractions of a byte, overflow."""
+    """Return ``value`` in bytes; ValidationError for negatives, junk, fractions of a byte and overflow."""
     if isinstance(value, bool):
         raise ValidationError(f"{what}: {value!r} is not a size")
     if isinstance(value, int):
@@ -35,7 +35,8 @@ def parse_size(value: Any, *, what: str = "size", minimum: int = 0, multiple_of:
         m = _SIZE_RE.match(value)
         if not m:
             raise ValidationError(
-                f"{what}: cannot read {value!r} as a size; use bytes or a number with K, M, G, T, P or E (e.g. 10G, 10GiB)"
+                f"{what}: cannot read {value!r} as a size; "
+                "use bytes or a number with K, M, G, T, P or E (e.g. 10G, 10GiB)"
             )
         number, unit, suffix = m.groups()
         if suffix.lower() == "i":  # "10Gi" without B is ambiguous; accept like LVM does

@@ -1,0 +1,154 @@
+"""The ``bofh`` CLI: global options, plugin sub-apps, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+import typer
+
+from pybofh_core import hookimpl, operation, undo
+from pybofh_core.atomic import Atomic
+from pybofh_core.cli import hoist_global_flags, main, output
+from pybofh_core.errors import ValidationError
+from pybofh_core.plugins import PluginHost, set_host
+from pybofh_core.runner import run
+from pybofh_core.validate import validate_name
+
+
+@operation(inverse=lambda res, name: undo(drop, name))
+def make(name: str) -> str:
+    """Make a thing (``mkdir`` in /tmp is the stand-in)."""
+    run(["mkdir", "--", f"/tmp/pybofh-cli-test-{validate_name(name)}"])
+    return name
+
+
+@operation(irreversible="drops the thing")
+def drop(name: str) -> None:
+    """Drop a thing."""
+    run(["rmdir", "--", f"/tmp/pybofh-cli-test-{validate_name(name)}"])
+
+
+demo = typer.Typer(no_args_is_help=True)
+
+
+@demo.callback()
+def demo_cb() -> None:
+    """A demo plugin (a callback keeps typer from collapsing a one-command app)."""
+
+
+@demo.command("make")
+def make_cmd(name: str, fail: bool = False) -> None:
+    """Make a thing, optionally failing afterwards (rolled back)."""
+    with Atomic() as atomic:
+        result = atomic.demo.make(name)
+        if fail:
+            run(["false"])
+    output({"made": result})
+
+
+class DemoPlugin:
+    @hookimpl
+    def pybofh_register_operations(self, registry):  # type: ignore[no-untyped-def]
+        registry.add("demo", make)
+        registry.add("demo", drop)
+
+    @hookimpl
+    def pybofh_register_cli(self, registry):  # type: ignore[no-untyped-def]
+        registry.add("demo", demo, help="A demo plugin.")
+
+
+@pytest.fixture
+def bofh(capfd: pytest.CaptureFixture[str]) -> Iterator[object]:
+    """Run ``bofh`` in-process (real main(), real runner) with the demo plugin; returns (code, out, err)."""
+    host = PluginHost()
+    host.register(DemoPlugin(), "demo")
+    set_host(host)
+
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as info:
+            main(list(argv))
+        out, err = capfd.readouterr()
+        return int(info.value.code or 0), out, err
+
+    try:
+        yield invoke
+    finally:
+        set_host(None)
+        subprocess.run(["rmdir", "/tmp/pybofh-cli-test-x"], capture_output=True)
+
+
+def test_plugins_table_and_json(bofh) -> None:  # type: ignore[no-untyped-def]
+    """``bofh plugins`` shows name, version, distribution and status; ``--json`` after the command works too."""
+    code, out, _ = bofh("plugins")
+    assert code == 0 and out.splitlines()[0].split() == ["NAME", "VERSION", "DISTRIBUTION", "STATUS"]
+    code, out, _ = bofh("plugins", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["lvm"]["distribution"] == "pybofh-lvm" and rows["demo"]["loaded"]
+    code, out, _ = bofh("plugins", "--operations", "--json")
+    ops = {r["operation"]: r["undo"] for r in json.loads(out)}
+    assert ops["demo.make"] == "yes" and ops["demo.drop"] == "irreversible: drops the thing"
+
+
+def test_success_failure_and_bad_input_exit_codes(bofh) -> None:  # type: ignore[no-untyped-def]
+    """0 on success; 1 when an operation failed and was rolled back; 2 for bad input; one line, no traceback."""
+    code, out, err = bofh("--json", "demo", "make", "x")
+    assert code == 0 and json.loads(out) == {"made": "x"}
+    subprocess.run(["rmdir", "/tmp/pybofh-cli-test-x"], check=True)
+
+    code, out, err = bofh("demo", "make", "x", "--fail")
+    assert code == 1
+    assert err.splitlines()[0] == "bofh: error: command 'false' exited with status 1"
+    assert "rolled back 1 step(s)" in err and "Traceback" not in err
+    assert subprocess.run(["test", "-e", "/tmp/pybofh-cli-test-x"]).returncode == 1  # rolled back
+
+    code, out, err = bofh("demo", "make", "-bad/name")
+    assert code == 2 and "Traceback" not in err
+    code, out, err = bofh("demo", "make", "--", "-bad")
+    assert code == 2 and err.startswith("bofh: error: name: '-bad' starts with '-'")
+    code, _, err = bofh("no-such-group")
+    assert code == 2 and "No such command" in err
+
+
+def test_dry_run_prints_commands_and_changes_nothing(bofh) -> None:  # type: ignore[no-untyped-def]
+    """``--dry-run`` lists the commands that would run and runs none of them."""
+    code, _, err = bofh("--dry-run", "demo", "make", "x")
+    assert code == 0
+    assert "$ mkdir -- /tmp/pybofh-cli-test-x" in err
+    assert subprocess.run(["test", "-e", "/tmp/pybofh-cli-test-x"]).returncode == 1
+
+
+def test_journal_commands(bofh) -> None:  # type: ignore[no-untyped-def]
+    """``journal list/show`` report blocks; unknown ids are bad input (exit 2)."""
+    bofh("demo", "make", "x", "--fail")
+    code, out, _ = bofh("--json", "journal", "list")
+    rows = json.loads(out)
+    assert code == 0 and rows[-1]["status"] == "rolled-back"
+    code, out, _ = bofh("journal", "show", rows[-1]["id"])
+    assert code == 0 and "demo.make" in out and "undone" in out
+    code, _, err = bofh("journal", "rollback", rows[-1]["id"])
+    assert code == 0
+    code, _, err = bofh("journal", "show", "nope")
+    assert code == 2 and err.startswith("bofh: error: no journal 'nope'")
+
+
+def test_global_flags_after_subcommand_are_hoisted() -> None:
+    """``--json``/``--dry-run`` may follow the sub-command; nothing after ``--`` is touched."""
+    assert hoist_global_flags(["plugins", "--json"]) == ["--json", "plugins"]
+    assert hoist_global_flags(["x", "--", "--json"]) == ["x", "--", "--json"]
+
+
+def test_real_bofh_process_error_is_one_line() -> None:
+    """The installed entry point maps errors to exit 2 and a single stderr line."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pybofh_core.cli", "journal", "show", "../x"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_validation_error_is_value_error() -> None:
+    """Typed errors keep their builtin parents so generic callers can catch them."""
+    assert issubclass(ValidationError, ValueError)

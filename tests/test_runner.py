@@ -1,0 +1,114 @@
+"""The runner: real local commands, typed errors, redaction, dry-run and fake transports, driver lookup."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+from pybofh_core.errors import CommandError, CommandTimeoutError, PluginError, ValidationError
+from pybofh_core.runner import (
+    DryRunRunner,
+    FakeRunner,
+    LocalRunner,
+    UnexpectedCommandError,
+    get_runner,
+    make_runner,
+    run,
+    use_runner,
+)
+from pybofh_core.secret import Secret
+
+
+def test_local_runner_runs_argv_with_c_locale_and_closed_stdin() -> None:
+    """Commands run without a shell, under LC_ALL=C, with stdin at EOF unless input is given."""
+    r = LocalRunner()
+    assert r.run(["printf", "%s|", "a b", "$HOME", ";", "*"]).stdout == b"a b|$HOME|;|*|"
+    assert r.run(["env"]).text.count("LC_ALL=C\n") == 1
+    assert r.run(["cat"]).stdout == b""  # would hang if stdin were inherited
+    assert r.run(["cat"], input="data\n").stdout == b"data\n"
+
+
+def test_nonzero_exit_is_typed_command_error() -> None:
+    """A failing command raises CommandError with argv, exit code, stdout and stderr."""
+    with pytest.raises(CommandError) as info:
+        LocalRunner().run(["ls", "/nonexistent-pybofh"])
+    exc = info.value
+    assert exc.argv == ["ls", "/nonexistent-pybofh"] and exc.returncode == 2
+    assert b"No such file or directory" in exc.stderr
+    assert "exited with status 2" in str(exc) and "No such file" in str(exc)
+    assert LocalRunner().run(["false"], check=False).returncode == 1
+    assert LocalRunner().run(["sh", "-c", "exit 3"], ok_codes=(0, 3)).returncode == 3
+
+
+def test_missing_tool_and_timeout() -> None:
+    """A missing executable and a timeout are CommandErrors with a reason, not OSError or TimeoutExpired."""
+    with pytest.raises(CommandError, match="not installed"):
+        LocalRunner().run(["pybofh-no-such-tool"])
+    with pytest.raises(CommandTimeoutError, match=r"timed out after 0\.2s"):
+        LocalRunner().run(["sleep", "5"], timeout=0.2)
+
+
+@pytest.mark.parametrize("argv", ["ls -l", [], ["ls", "a\x00b"], ["ls", 3], [Secret("x")]])
+def test_bad_argv_rejected_before_running(argv: object) -> None:
+    """Strings (shell lines), empty lists, NUL bytes, non-strings and secrets in argv are refused."""
+    fake = FakeRunner()
+    with pytest.raises(ValidationError):
+        fake.run(argv)  # type: ignore[arg-type]
+    assert fake.calls == []
+
+
+def test_secrets_redacted_from_errors_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """A secret given on stdin never appears in the log or in a CommandError, even if the tool echoes it."""
+    caplog.set_level(logging.DEBUG, logger="pybofh.runner")
+    secret = Secret("s3cr3t-passphrase-42")
+    with pytest.raises(CommandError) as info:
+        LocalRunner().run(["sh", "-c", 'read x; echo "bad passphrase $x" >&2; exit 1'], input=secret)
+    text = str(info.value) + repr(info.value.stdout) + repr(info.value.stderr) + caplog.text
+    assert "s3cr3t-passphrase-42" not in text and "***" in str(info.value)
+    assert repr(secret) == "Secret('***')" and str(secret) == "***"
+    with pytest.raises(ValidationError, match="secret"):
+        LocalRunner().run(["env"], input=secret, env={"KEY": "s3cr3t-passphrase-42"})
+
+
+def test_fake_runner_replays_and_fails_loudly() -> None:
+    """Recorded replies match exact argv or a prefix; anything else fails the test."""
+    fake = FakeRunner().expect(["lvs", ...], stdout="x").expect(["vgs"], stdout="y", returncode=5)
+    assert fake.run(["lvs", "--all"]).text == "x"
+    with pytest.raises(CommandError):
+        fake.run(["vgs"])
+    with pytest.raises(UnexpectedCommandError, match="pvs"):
+        fake.run(["pvs"])
+    assert fake.calls == [("lvs", "--all"), ("vgs",), ("pvs",)]
+    once = FakeRunner().expect(["a"], times=1)
+    once.run(["a"])
+    with pytest.raises(UnexpectedCommandError):
+        once.run(["a"])
+
+
+def test_dry_run_records_mutations_and_runs_reads() -> None:
+    """A dry run executes read-only commands for real and records the others."""
+    dry = DryRunRunner(LocalRunner())
+    with use_runner(dry):
+        assert run(["echo", "hi"], readonly=True).text == "hi\n"
+        assert run(["rm", "-rf", "--", "/nonexistent-pybofh-x"]).returncode == 0
+    assert [str(c) for c in dry.plan] == ["rm -rf -- /nonexistent-pybofh-x"]
+    assert get_runner().name == "local"
+
+
+def test_make_runner_by_name_through_entry_points() -> None:
+    """Transports are found by name in the ``pybofh.runners`` group; unknown names are a PluginError."""
+    assert isinstance(make_runner("local"), LocalRunner)
+    assert isinstance(make_runner("dry-run"), DryRunRunner)
+    assert isinstance(make_runner("fake"), FakeRunner)
+    with pytest.raises(PluginError, match="no-such-transport"):
+        make_runner("no-such-transport")
+
+
+def test_sbin_tools_found_without_sbin_in_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Admin tools in /sbin and /usr/sbin are found even when PATH lacks them (cron, sudo -E, pyenv shells)."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert LocalRunner().which("losetup") in ("/usr/sbin/losetup", "/sbin/losetup")
+    assert LocalRunner().run(["losetup", "--version"]).returncode == 0
+    assert os.environ["PATH"] == "/usr/bin:/bin"

@@ -1,0 +1,120 @@
+"""Input validation shared by all plugins: sizes, names and paths."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pybofh_core.errors import NotFoundError, ValidationError
+from pybofh_core.validate import format_size, parse_size, validate_device, validate_name, validate_path
+
+GiB = 1024**3
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("10G", 10 * GiB),
+        ("10GiB", 10 * GiB),
+        ("10gb", 10 * GiB),
+        ("10Gi", 10 * GiB),
+        ("512M", 512 * 1024**2),
+        ("1.5T", 1536 * GiB),
+        ("4096", 4096),
+        ("4096b", 4096),
+        (" 1k ", 1024),
+        (0, 0),
+        (123, 123),
+    ],
+)
+def test_sizes_accepted(text: object, expected: int) -> None:
+    """Binary units, any case, with or without i/B; ints are bytes."""
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1G", "cannot read"),
+        (-5, "negative"),
+        ("10X", "cannot read"),
+        ("", "cannot read"),
+        ("1.5", "whole number"),
+        ("0.3K", "whole number"),
+        ("9E", "too large"),
+        (2**64, "too large"),
+        (True, "not a size"),
+        (1.5, "expected bytes"),
+        ("1G\n", "control"),
+        ("ten", "cannot read"),
+        ("1e3", "cannot read"),
+    ],
+)
+def test_bad_sizes_rejected(value: object, message: str) -> None:
+    """Negative, junk, fractional bytes, overflow, unknown units and floats are ValidationErrors."""
+    with pytest.raises(ValidationError, match=message):
+        parse_size(value)
+
+
+def test_size_minimum_and_multiple() -> None:
+    """Callers can demand a minimum and an alignment (e.g. an extent size)."""
+    with pytest.raises(ValidationError, match="minimum"):
+        parse_size(0, minimum=1)
+    with pytest.raises(ValidationError, match="multiple of 4194304"):
+        parse_size("5M", multiple_of=4 * 1024**2)
+    assert parse_size("8M", multiple_of=4 * 1024**2) == 8 * 1024**2
+
+
+@given(st.integers(min_value=0, max_value=2**50))
+def test_size_roundtrip(n: int) -> None:
+    """Any byte count given as an int or as '<n>b' parses to itself."""
+    assert parse_size(n) == parse_size(f"{n}b") == n
+    assert format_size(n)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "-rf",
+        "--",
+        "a b",
+        "a/b",
+        "..",
+        ".",
+        "",
+        "x\x00y",
+        "tab\t",
+        "new\nline",
+        "a;b",
+        "$(x)",
+        "é" * 200,
+        "\udcff",
+        b"\xff",
+    ],
+)
+def test_bad_names(name: object) -> None:
+    """Option-like, path-like, whitespace, control, shell metacharacters, overlong and non-UTF-8 names are refused."""
+    with pytest.raises(ValidationError):
+        validate_name(name)
+
+
+def test_good_names() -> None:
+    """Ordinary LVM/btrfs style names pass unchanged."""
+    for name in ("my_vg", "lv-01", "a.b+c", "@home"[1:]):
+        assert validate_name(name) == name
+
+
+def test_paths(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Paths must be absolute, not option-like, and of the kind asked for."""
+    assert validate_path(str(tmp_path), kind="dir") == str(tmp_path)
+    with pytest.raises(ValidationError, match="absolute"):
+        validate_path("relative/x")
+    with pytest.raises(ValidationError, match="option"):
+        validate_path("-x")
+    with pytest.raises(NotFoundError):
+        validate_path("/nonexistent/pybofh", must_exist=True)
+    with pytest.raises(ValidationError, match="not a block device"):
+        validate_device(str(tmp_path))
+    with pytest.raises(ValidationError, match="not a directory"):
+        validate_path("/dev/null", kind="dir")
