@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
+
 from pybofh_core.cli import get_context, output
 
 app = typer.Typer(no_args_is_help=True, help="btrfs subvolumes, snapshots, rotation, send/receive, balance and scrub.")

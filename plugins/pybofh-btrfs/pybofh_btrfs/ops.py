@@ -68,7 +68,12 @@ def _check_subvolume_id(value: int) -> int:
     return value
 
 
-@operation(inverse=lambda res: undo(set_default_subvolume, res.mountpoint, res.previous_id), requires=[BTRFS])
+def _default_back(res: DefaultChange) -> Undo:
+    """Set the previous default subvolume again."""
+    return undo(set_default_subvolume, res.mountpoint, res.previous_id)
+
+
+@operation(inverse=_default_back, requires=[BTRFS])
 def set_default_subvolume(mountpoint: str, subvolume: int | str) -> DefaultChange:
     """Make ``subvolume`` (an id, or a subvolume path) the default of the filesystem mounted at ``mountpoint``.
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pybofh_btrfs import parsers as P
 from pybofh_btrfs.types import BalanceState, ScrubState
 from pybofh_core.errors import ParseError

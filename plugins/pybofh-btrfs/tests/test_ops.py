@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pybofh_btrfs import facts, ops
 from pybofh_btrfs.errors import NotASubvolumeError, SubvolumeNotFoundError
 from pybofh_core.atomic import Atomic

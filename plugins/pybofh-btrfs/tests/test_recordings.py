@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from pybofh_btrfs import parsers as P
 from pybofh_btrfs.types import BalanceState, ScrubState
 from pybofh_core.errors import ParseError

@@ -1,0 +1,219 @@
+"""Every operation for real on btrfs filesystems on loop devices, asserting on real state read with subprocess.
+
+Set-up (mkfs, mount) is test code with subprocess; unmount happens in ``finally`` and ``loop_factory`` detaches.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pybofh_btrfs import facts, ops
+from pybofh_btrfs.types import BalanceState, ScrubState
+from pybofh_core.atomic import Atomic
+from pybofh_core.errors import CommandError, RollbackError
+from pybofh_core.operations import OperationRegistry
+from pybofh_core.runner import LocalRunner, Result, use_runner
+
+pytestmark = [
+    pytest.mark.loopdev,
+    pytest.mark.skipif(shutil.which("mkfs.btrfs", path="/usr/sbin:/sbin:/usr/bin:/bin") is None,
+                       reason="btrfs-progs is not installed (apt-get install btrfs-progs)"),
+]
+
+
+def sh(*argv: str) -> str:
+    """Run a set-up or inspection command; return its stdout."""
+    return subprocess.run(list(argv), check=True, capture_output=True, text=True,
+                          env={"LC_ALL": "C", "PATH": "/usr/sbin:/sbin:/usr/bin:/bin"}).stdout
+
+
+def real_subvolumes(mnt: str) -> list[str]:
+    """Subvolume paths as ``btrfs subvolume list`` shows them (the real state)."""
+    return sorted(line.split(" path ", 1)[1] for line in sh("btrfs", "subvolume", "list", mnt).splitlines())
+
+
+def real_default(mnt: str) -> str:
+    """The default subvolume line of ``btrfs subvolume get-default``."""
+    return sh("btrfs", "subvolume", "get-default", mnt).strip()
+
+
+def _mount_new_btrfs(loop_factory: Any, tmp_path: Path, name: str) -> Iterator[str]:
+    dev = loop_factory(160 * 1024**2, name=name)
+    sh("mkfs.btrfs", "-f", "-L", name, dev)
+    mnt = tmp_path / name
+    mnt.mkdir()
+    sh("mount", "-t", "btrfs", dev, str(mnt))
+    try:
+        yield str(mnt)
+    finally:
+        subprocess.run(["btrfs", "balance", "cancel", str(mnt)], capture_output=True, check=False)
+        subprocess.run(["btrfs", "scrub", "cancel", str(mnt)], capture_output=True, check=False)
+        if subprocess.run(["umount", str(mnt)], capture_output=True, check=False).returncode:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def fs(loop_factory: Any, tmp_path: Path) -> Iterator[str]:
+    """A fresh btrfs on a loop device, mounted; unmounted at the end even if the test failed."""
+    yield from _mount_new_btrfs(loop_factory, tmp_path, "pybofh-a")
+
+
+@pytest.fixture
+def fs2(loop_factory: Any, tmp_path: Path) -> Iterator[str]:
+    """A second btrfs (the receiving side of send/receive)."""
+    yield from _mount_new_btrfs(loop_factory, tmp_path, "pybofh-b")
+
+
+@pytest.fixture
+def registry() -> OperationRegistry:
+    """This plugin's operations only."""
+    reg = OperationRegistry()
+    reg.add_module("btrfs", ops)
+    return reg
+
+
+def test_subvolume_snapshot_list_delete(fs: str) -> None:
+    data = ops.create_subvolume(f"{fs}/data").path
+    Path(data, "file").write_text("hello")
+    ops.create_subvolume(f"{data}/nested")
+    ops.snapshot(data, f"{fs}/ro", readonly=True)
+    ops.snapshot(data, f"{fs}/rw")
+    assert real_subvolumes(fs) == ["data", "data/nested", "ro", "rw"]
+    assert sh("btrfs", "property", "get", "-ts", f"{fs}/ro", "ro").strip() == "ro=true"
+    subs = {s.path: s for s in facts.list_subvolumes(fs)}
+    assert {p: s.readonly for p, s in subs.items()} == {"data": False, "data/nested": False, "ro": True, "rw": False}
+    assert subs["ro"].parent_uuid == subs["data"].uuid and subs["data/nested"].parent_id == subs["data"].id
+    assert facts.is_readonly(f"{fs}/ro") and not facts.is_readonly(f"{fs}/rw")
+    assert Path(fs, "ro", "file").read_text() == "hello"
+    details = facts.get_subvolume(data)
+    assert set(details.snapshots) == {"ro", "rw"} and details.id == subs["data"].id
+    with pytest.raises(CommandError, match="not empty"):
+        ops.delete_subvolume(data)  # still holds data/nested
+    for path in (f"{fs}/ro", f"{fs}/rw", f"{data}/nested", data):
+        ops.delete_subvolume(path)
+    assert real_subvolumes(fs) == []
+    usage = facts.filesystem_usage(fs)
+    assert usage.exact and usage.device_size == 160 * 1024**2
+    assert facts.filesystem_df(fs).exact
+    assert facts.device_stats(fs)[0].total_errors == 0
+    shown = facts.filesystem_show(fs).filesystems[0]
+    assert shown.label == "pybofh-a" and shown.devices[0].size == 160 * 1024**2
+
+
+def test_set_default_and_back(fs: str) -> None:
+    data = ops.create_subvolume(f"{fs}/data").path
+    change = ops.set_default_subvolume(fs, data)
+    assert change.previous_id == 5 and change.new_id == facts.subvolume_id(data)
+    assert real_default(fs).endswith("path data")
+    ops.set_default_subvolume(fs, change.previous_id)
+    assert real_default(fs) == "ID 5 (FS_TREE)"
+
+
+def test_send_receive_full_then_incremental(fs: str, fs2: str, tmp_path: Path) -> None:
+    data = ops.create_subvolume(f"{fs}/data").path
+    Path(data, "a").write_text("one")
+    ops.snapshot(data, f"{fs}/s1", readonly=True)
+    got = ops.send_receive(f"{fs}/s1", fs2, str(tmp_path / "s1.stream"))
+    assert got.path == f"{fs2}/s1" and Path(fs2, "s1", "a").read_text() == "one"
+    Path(data, "b").write_text("two")
+    ops.snapshot(data, f"{fs}/s2", readonly=True)
+    got = ops.send_receive(f"{fs}/s2", fs2, str(tmp_path / "s2.stream"), parent=f"{fs}/s1")
+    assert Path(fs2, "s2", "b").read_text() == "two" and Path(fs2, "s2", "a").read_text() == "one"
+    assert not (tmp_path / "s1.stream").exists() and not (tmp_path / "s2.stream").exists()
+    assert real_subvolumes(fs2) == ["s1", "s2"]
+    received = {s.path: s for s in facts.list_subvolumes(fs2)}
+    sent = {s.path: s for s in facts.list_subvolumes(fs)}
+    assert received["s2"].received_uuid == sent["s2"].uuid and received["s2"].readonly
+
+
+def test_rotate_keeps_the_newest_n(fs: str) -> None:
+    data = ops.create_subvolume(f"{fs}/data").path
+    snaps = Path(fs, "snaps")
+    snaps.mkdir()
+    ops.snapshot(data, f"{snaps}/2020-01-01_00-00-00-@other", readonly=True)  # another name: never touched
+    (snaps / "2020-01-01_00-00-00-@data").mkdir()  # a plain directory with the pattern: not a subvolume, kept
+    stamps = ["2024-01-01T00:00:00", "2024-01-02T00:00:00", "2024-01-03T00:00:00", "2024-01-04T00:00:00"]
+    results = [ops.rotate_snapshots(data, str(snaps), "data", keep=2, now=s) for s in stamps]
+    assert results[-1].deleted == ("2024-01-02_00-00-00-@data",)
+    assert real_subvolumes(fs) == ["data", "snaps/2020-01-01_00-00-00-@other", "snaps/2024-01-03_00-00-00-@data",
+                                   "snaps/2024-01-04_00-00-00-@data"]
+    assert (snaps / "2020-01-01_00-00-00-@data").is_dir()
+    assert sh("btrfs", "property", "get", "-ts", f"{snaps}/2024-01-04_00-00-00-@data", "ro").strip() == "ro=true"
+
+
+def test_scrub_and_balance_run_to_the_end(fs: str) -> None:
+    Path(fs, "f").write_bytes(b"x" * 1024 * 1024)
+    started = ops.start_scrub(fs)
+    statuses = list(facts.watch_scrub(started.path, interval=0.2))
+    assert statuses[-1].state is ScrubState.FINISHED and statuses[-1].errors == ()
+    assert ops.cancel_scrub(fs) is False
+    started = ops.start_balance(fs)
+    statuses = list(facts.watch_balance(started.path, interval=0.2))
+    assert statuses[-1].state is BalanceState.NONE
+    assert ops.cancel_balance(fs) is False
+
+
+class FailingRunner(LocalRunner):
+    """The local runner, except that the ``fail_at``-th mutating command fails (once) without running."""
+
+    def __init__(self, fail_at: int | None) -> None:
+        super().__init__()
+        self.fail_at = fail_at
+        self.mutating = 0
+
+    def _execute(self, argv: tuple[str, ...], data: bytes | None, timeout: float, *, readonly: bool,
+                 env: Any) -> Result:
+        if not readonly:
+            self.mutating += 1
+            if self.mutating == self.fail_at:
+                return Result(argv, 1, b"", b"ERROR: injected failure\n")
+        return super()._execute(argv, data, timeout, readonly=readonly, env=env)
+
+
+JOB_COMMANDS = 8  # mutating commands of the job below, in order
+
+
+def _job(atomic: Any, fs: str, fs2: str, tmp: Path) -> None:
+    atomic.btrfs.create_subvolume(f"{fs}/data")                                   # 1 subvolume create
+    atomic.btrfs.snapshot(f"{fs}/data", f"{fs}/snap", readonly=True)              # 2 subvolume snapshot
+    atomic.btrfs.set_default_subvolume(fs, f"{fs}/snap")                          # 3 subvolume set-default
+    atomic.btrfs.create_subvolume(f"{fs}/data/nested")                            # 4 subvolume create
+    atomic.btrfs.send_receive(f"{fs}/snap", fs2, str(tmp / "job.stream"))         # 5 send, 6 receive, 7 rm
+    atomic.btrfs.snapshot(f"{fs2}/snap", f"{fs2}/copy")                           # 8 subvolume snapshot
+
+
+@pytest.mark.parametrize("fail_at", [*range(1, JOB_COMMANDS + 1), "after-last", None])
+def test_atomic_job_fails_at_every_step_and_rolls_back(fs: str, fs2: str, tmp_path: Path, fail_at: Any,
+                                                       registry: OperationRegistry) -> None:
+    """A real multi-step job fails at each command in turn (or after the last one): both filesystems go back to
+    the subvolumes and default they had; with no failure the job's result stays."""
+    ops.create_subvolume(f"{fs}/keep")  # something that was there before the job
+    before = (real_subvolumes(fs), real_default(fs), real_subvolumes(fs2), real_default(fs2))
+    runner = FailingRunner(fail_at if isinstance(fail_at, int) else None)
+    stream_dir = tmp_path / "streams"
+    stream_dir.mkdir()
+    with use_runner(runner):
+        if fail_at is None:
+            with Atomic(registry=registry) as atomic:
+                _job(atomic, fs, fs2, stream_dir)
+            assert runner.mutating == JOB_COMMANDS
+            assert real_subvolumes(fs) == ["data", "data/nested", "keep", "snap"]
+            assert real_subvolumes(fs2) == ["copy", "snap"] and real_default(fs).endswith("path snap")
+            return
+        with pytest.raises((CommandError, RuntimeError, RollbackError)) as err:
+            with Atomic(registry=registry) as atomic:
+                _job(atomic, fs, fs2, stream_dir)
+                raise RuntimeError("failure after the last step")
+    if isinstance(err.value, RollbackError):
+        pytest.fail(f"rollback incomplete: {err.value.exceptions}")
+    if isinstance(fail_at, int):
+        assert isinstance(err.value, CommandError) and "injected failure" in str(err.value)
+    after = (real_subvolumes(fs), real_default(fs), real_subvolumes(fs2), real_default(fs2))
+    assert after == before
+    assert list(stream_dir.iterdir()) == []
