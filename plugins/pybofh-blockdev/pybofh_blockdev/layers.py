@@ -122,9 +122,13 @@ class FilesystemLayer(SizedLayer):
         return None
 
     def minimum_size(self) -> int:
-        """ext: ``resize2fs -P``; others 0 here (btrfs checks its minimum while mounted, during the resize)."""
+        """ext: ``resize2fs -P``; btrfs: the kernel's 256 MiB floor (its data minimum is checked while mounted)."""
+        from .ops import BTRFS_RESIZE_MIN
+
         if self.kind in EXT_FAMILY:
             return facts.ext_minimum_size(self.device)
+        if self.kind == "btrfs":
+            return BTRFS_RESIZE_MIN
         return 0
 
     def resize(self, size: int | None) -> None:

@@ -309,6 +309,9 @@ def _resize_xfs(device: str, mp: str, target: int | None) -> Resized:
     return Resized(device, "xfs", old, facts.xfs_info(mp)["size"])
 
 
+BTRFS_RESIZE_MIN = 256 * 1024**2  # the kernel's btrfs_ioctl_resize refuses smaller sizes with EINVAL
+
+
 def _resize_btrfs(device: str, mp: str, target: int | None, dev_size: int) -> Resized:
     dev = facts.btrfs_device(mp, device)
     devid, old = int(dev["devid"]), int(dev["size"])
@@ -316,6 +319,8 @@ def _resize_btrfs(device: str, mp: str, target: int | None, dev_size: int) -> Re
     _multiple(new, 4096, "filesystem size")
     if new == old:
         return Resized(device, "btrfs", old, old)
+    if new < BTRFS_RESIZE_MIN:
+        raise ValidationError(f"{device}: the kernel does not resize btrfs below 256 MiB (asked {new} bytes)")
     if new < old:
         minimum = facts.btrfs_minimum_size(mp, devid)
         if new < minimum:

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent / "recordings"
+SWAP_UUID = "8d3f4b7e-3c1a-4e6b-9f0e-2b7c1d5a6e42"  # fixed so the resize recording's argv is reproducible
 ENV = {**os.environ, "LC_ALL": "C", "LANG": "C"}
 
 
@@ -72,19 +73,19 @@ def main() -> int:
     try:
         ext = loop("ext4", 64 * 1024**2)
         sh(["mkfs.ext4", "-q", "-L", "my disk", ext])
-        ext_mp = do_mount(ext, tmp / "mnt ext4")
+        ext_mp = do_mount(ext, tmp / "mnt ext4", "ro")
         part = loop("parts", 96 * 1024**2)
         sh(["sfdisk", "-q", part], input=b"label: gpt\n,48M,L\n,,S\n")
         sh(["partx", "-u", part], check=False)
         p1, p2 = f"{part}p1", f"{part}p2"
         sh(["mkfs.ext4", "-q", "-L", "donn\u00e9es", p1])
-        sh(["mkswap", "-L", "swap1", p2])
-        btr = loop("btrfs", 200 * 1024**2)
+        sh(["mkswap", "-L", "swap1", "-U", SWAP_UUID, p2])
+        btr = loop("btrfs", 400 * 1024**2)
         sh(["mkfs.btrfs", "-q", "-L", "pool", btr])
         btr_mp = do_mount(btr, tmp / "mnt-btrfs")
-        xfs = loop("xfs", 320 * 1024**2)
-        sh(["mkfs.xfs", "-q", "-L", "xlabel", xfs])
-        xfs_mp = do_mount(xfs, tmp / "mnt-xfs", "ro")
+        xfs = loop("xfs", 400 * 1024**2)
+        sh(["mkfs.xfs", "-q", "-L", "xlabel", "-d", "size=320m", xfs])  # room to grow
+        xfs_mp = do_mount(xfs, tmp / "mnt-xfs")
         empty = loop("empty", 16 * 1024**2)
         dirty = loop("dirty", 32 * 1024**2)
         sh(["mkfs.ext4", "-q", dirty])
@@ -93,37 +94,83 @@ def main() -> int:
                 "btrfs_mountpoint": btr_mp, "xfs": xfs, "xfs_mountpoint": xfs_mp, "empty": empty, "dirty": dirty,
                 "backing_dir": str(tmp)}
         mine = [ext, part, btr, xfs, empty]
+        fm = ["findmnt", "-J", "-o", "TARGET,SOURCE,FSTYPE,OPTIONS,FSROOT"]
+        lo = ["losetup", "--list", "--json", "-O", "NAME,BACK-FILE,RO,SIZELIMIT,OFFSET"]
 
+        def probe(case: str, dev: str) -> None:
+            record("blkid", case, "util-linux", ["blkid", "-p", "-o", "export", "--", dev], devs)
+
+        def size(case: str, dev: str) -> None:
+            record("blockdev", case, "util-linux", ["blockdev", "--getsize64", dev], devs)
+
+        # --- state 1: ext4 mounted ro with a spaced mountpoint, btrfs and xfs mounted rw -------------------------
         record("lsblk", "json-all-columns-loops", "util-linux", ["lsblk", "-J", "-b", "-O", *mine], devs)
         record("lsblk", "pairs-pkname-loops", "util-linux",
                ["lsblk", "-P", "-b", "-o", "NAME,PATH,PKNAME,TYPE,SIZE,FSTYPE,LABEL,UUID,MOUNTPOINTS", *mine], devs)
         record("blkid", "export-nocache-loops", "util-linux",
                ["blkid", "-c", "/dev/null", "-o", "export", empty, ext, part, p1, p2, btr, xfs], devs)
         record("blkid", "probe-many-stops-at-empty", "util-linux", ["blkid", "-p", "-o", "export", empty, ext], devs)
-        record("blkid", "probe-ext4-spaced-label", "util-linux", ["blkid", "-p", "-o", "export", "--", ext], devs)
-        record("blkid", "probe-ext4-utf8-label", "util-linux", ["blkid", "-p", "-o", "export", "--", p1], devs)
-        record("blkid", "probe-swap", "util-linux", ["blkid", "-p", "-o", "export", "--", p2], devs)
-        record("blkid", "probe-gpt", "util-linux", ["blkid", "-p", "-o", "export", "--", part], devs)
-        record("blkid", "probe-btrfs", "util-linux", ["blkid", "-p", "-o", "export", "--", btr], devs)
-        record("blkid", "probe-xfs", "util-linux", ["blkid", "-p", "-o", "export", "--", xfs], devs)
-        record("blkid", "probe-empty", "util-linux", ["blkid", "-p", "-o", "export", "--", empty], devs)
-        record("findmnt", "json-all", "util-linux",
-               ["findmnt", "-J", "-o", "TARGET,SOURCE,FSTYPE,OPTIONS,FSROOT"], devs)
+        probe("probe-ext4-spaced-label", ext)
+        probe("probe-ext4-utf8-label", p1)
+        probe("probe-swap", p2)
+        probe("probe-gpt", part)
+        probe("probe-btrfs", btr)
+        probe("probe-xfs", xfs)
+        probe("probe-empty", empty)
+        record("findmnt", "json-all", "util-linux", fm, devs)
         record("findmnt", "pairs-all", "util-linux", ["findmnt", "-P", "-o", "TARGET,SOURCE,FSTYPE,OPTIONS"], devs)
-        record("losetup", "list-json-one", "util-linux",
-               ["losetup", "--list", "--json", "-O", "NAME,BACK-FILE,RO,SIZELIMIT,OFFSET", "--", ext], devs)
-        record("blockdev", "getsize64-ext4", "util-linux", ["blockdev", "--getsize64", ext], devs)
+        record("losetup", "list-json-one", "util-linux", [*lo, "--", ext], devs)
+        for name in ("ext4", "btrfs", "xfs", "part2", "empty"):
+            size(f"getsize64-{name}", devs[name])
         record("swapon", "show-none", "util-linux", ["swapon", "--show=NAME", "--noheadings", "--raw"], devs)
-        sh(["umount", ext_mp])
+        # --- attach a spare loop device, list all loops, detach it ---------------------------------------------------
+        spare = tmp / "spare.img"
+        with spare.open("wb") as fh:
+            fh.truncate(8 * 1024**2)
+        devs["spare_file"] = str(spare)
+        record("losetup", "attach-find-show", "util-linux", ["losetup", "--show", "--find", "--", str(spare)], devs)
+        spare_dev = (HERE / "losetup" / f"attach-find-show-{version('util-linux')}.txt").read_text().strip()
+        loops.append(spare_dev)
+        devs["spare"] = spare_dev
+        record("losetup", "list-json-all", "util-linux", lo, devs)
+        record("losetup", "detach", "util-linux", ["losetup", "--detach", spare_dev], devs)
+        loops.remove(spare_dev)
+        # --- xfs grow (mounted), btrfs shrink and grow back (mounted) ------------------------------------------------
+        record("xfs_info", "mounted", "xfsprogs", ["xfs_info", xfs_mp], devs)
+        record("xfs_growfs", "grow-blocks", "xfsprogs", ["xfs_growfs", "-D", "90000", xfs_mp], devs)
+        record("xfs_info", "mounted-after-grow", "xfsprogs", ["xfs_info", xfs_mp], devs)
+        record("btrfs", "filesystem-show-raw", "btrfs", ["btrfs", "filesystem", "show", "--raw", btr_mp], devs)
+        record("btrfs", "min-dev-size", "btrfs", ["btrfs", "inspect-internal", "min-dev-size", "--id=1", btr_mp], devs)
+        record("btrfs", "filesystem-resize-shrink", "btrfs",
+               ["btrfs", "filesystem", "resize", "1:314572800", btr_mp], devs)
+        record("btrfs", "filesystem-show-raw-after-shrink", "btrfs",
+               ["btrfs", "filesystem", "show", "--raw", btr_mp], devs)
+        record("btrfs", "filesystem-resize-grow", "btrfs",
+               ["btrfs", "filesystem", "resize", "1:419430400", btr_mp], devs)
+        # --- state 2: ext4 unmounted; shrink it (e2fsck first) and grow it back --------------------------------------
+        record("umount", "ext4", "util-linux", ["umount", "--", ext_mp], devs)
         mounts.remove(ext_mp)
+        record("findmnt", "json-ext4-unmounted", "util-linux", fm, devs)
         record("dumpe2fs", "header-ext4", "e2fsprogs", ["dumpe2fs", "-h", ext], devs)
         record("resize2fs", "minimum-ext4", "e2fsprogs", ["resize2fs", "-P", ext], devs)
         record("e2fsck", "check-clean", "e2fsprogs", ["e2fsck", "-f", "-n", ext], devs)
+        record("e2fsck", "repair-clean", "e2fsprogs", ["e2fsck", "-f", "-y", ext], devs)
+        record("resize2fs", "shrink-ext4", "e2fsprogs", ["resize2fs", ext, "32768K"], devs)
+        record("dumpe2fs", "header-ext4-after-shrink", "e2fsprogs", ["dumpe2fs", "-h", ext], devs)
+        record("resize2fs", "grow-ext4", "e2fsprogs", ["resize2fs", ext, "65536K"], devs)
+        record("e2label", "set", "e2fsprogs", ["e2label", ext, "new label"], devs)
+        record("e2label", "set-back", "e2fsprogs", ["e2label", ext, "my disk"], devs)
+        # --- mount it again (not read-only) and see it in findmnt ----------------------------------------------------
+        record("mount", "ext4", "util-linux", ["mount", "--", ext, ext_mp], devs)
+        mounts.append(ext_mp)
+        record("findmnt", "json-ext4-mounted-rw", "util-linux", fm, devs)
+        # --- a damaged ext4: check finds errors (exit 4), repair fixes them (exit 1) ----------------------------------
         record("e2fsck", "check-errors", "e2fsprogs", ["e2fsck", "-f", "-n", dirty], devs)
         record("e2fsck", "repair-fixed", "e2fsprogs", ["e2fsck", "-f", "-y", dirty], devs)
-        record("xfs_info", "mounted", "xfsprogs", ["xfs_info", xfs_mp], devs)
-        record("btrfs", "filesystem-show-raw", "btrfs", ["btrfs", "filesystem", "show", "--raw", btr_mp], devs)
-        record("btrfs", "min-dev-size", "btrfs", ["btrfs", "inspect-internal", "min-dev-size", "--id=1", btr_mp], devs)
+        # --- swap: re-made smaller keeping label and UUID; the empty device gets ext4 ------------------------------
+        record("mkswap", "resize-keep-label-uuid", "util-linux",
+               ["mkswap", "-L", "swap1", "-U", SWAP_UUID, "--", p2, "40960"], devs)
+        record("mkfs.ext4", "quiet-label", "e2fsprogs", ["mkfs.ext4", "-q", "-L", "fresh", "--", empty], devs)
     finally:
         for mp in reversed(mounts):
             sh(["umount", mp], check=False)
