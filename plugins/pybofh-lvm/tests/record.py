@@ -147,6 +147,14 @@ def record_host(rec: Recorder) -> None:
                      "free_count": 2 * extents - 18, "pv_count": 2, "lv_count": 2, "attr": "wz--n-"}]})
         rec.record("lvm", "fullreport-two-pvs-two-lvs", facts.fullreport_argv(), {
             "vgs": [VG], "pvs": {a: VG, b: VG}, "lvs": [lv["name"] for lv in lvs]})
+        sh(["lvresize", *nodm, "--yes", "-L", f"{128 * MIB}b", "--", f"{VG}/data"])
+        resized = [dict(lvs[0], size_bytes=128 * MIB), lvs[1]]
+        rec.record("lvs", f"data-resized-128m-{state}", facts.lvs_argv(),
+                   {"lvs": resized, "vg": VG, "active": None if nodm else False},
+                   note="two-lvs after lvresize -L 128m of data")
+        rec.record("pvs", "two-pvs-in-vg", facts.pvs_argv(), {
+            "pvs": [{"name": d, "vg": VG, "size_bytes": extents * 4 * MIB, "dev_size_bytes": size, "pe_start": MIB}
+                    for d in (a, b)]})
         sh(["pvresize", "--yes", "--setphysicalvolumesize", f"{200 * MIB}b", "--", b])
         rec.record("pvs", "setphysicalvolumesize-200m", facts.pvs_argv(), {
             "pvs": [{"name": b, "vg": VG, "size_bytes": (200 * MIB - MIB) // (4 * MIB) * 4 * MIB,

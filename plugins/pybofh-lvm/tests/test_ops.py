@@ -1,0 +1,403 @@
+"""Operations with the fake runner replaying real recordings: argv of each operation and of its inverse, validation
+before any command, extent-size checks, and the seed's atomic example rolled back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pybofh_core.atomic import Atomic
+from pybofh_core.errors import (
+    CommandError,
+    IrreversibleOperationError,
+    NotFoundError,
+    ToolUnavailableError,
+    ValidationError,
+)
+from pybofh_core.operations import spec_of
+from pybofh_core.runner import FakeRunner
+from pybofh_lvm import facts, ops
+from pybofh_lvm.errors import ExtentSizeError, LvNotFoundError, VgNotFoundError
+
+VG = "pybofhrec"  # the VG of the host recordings (tests/record.py)
+MIB = 1024**2
+
+
+@pytest.fixture
+def lvm_state(fake_runner: FakeRunner, rec: Callable[..., Any]) -> Callable[..., FakeRunner]:
+    """Make the report commands answer with recordings: ``lvm_state(pvs="vg-and-orphan", vgs=..., lvs=...)``."""
+
+    def use(*, pvs: str | None = None, vgs: str | None = None, lvs: str | None = None) -> FakeRunner:
+        for tool, case, argv in (("pvs", pvs, facts.pvs_argv()), ("vgs", vgs, facts.vgs_argv()),
+                                 ("lvs", lvs, facts.lvs_argv())):
+            if case is not None:
+                r = rec(tool, case)
+                fake_runner.expect(argv, r.stdout, stderr=r.stderr, returncode=r.returncode)
+        return fake_runner
+
+    return use
+
+
+def mutating(runner: FakeRunner) -> list[tuple[str, ...]]:
+    """The commands that change state (the report commands filtered out)."""
+    reads = {"pvs", "vgs", "lvs"}
+    return [c for c in runner.calls if c[0] not in reads]
+
+
+def run_undo(result: Any, func: Callable[..., Any], **bound: Any) -> None:
+    """Compute and run the registered inverse of ``func`` for ``result``."""
+    spec = spec_of(func)
+    assert spec is not None
+    u = spec.undo_for(result, bound)
+    assert u is not None, "expected an inverse"
+    u()
+
+
+# --- logical volumes ----------
+
+
+def test_create_lv_argv_and_inverse(lvm_state: Callable[..., FakeRunner]) -> None:
+    runner = lvm_state(vgs="one-vg-empty")
+    runner.expect(["lvcreate", ...]).expect(["lvremove", ...])
+    lv = ops.create_lv(VG, "data", "64M")
+    assert (lv.vg, lv.name, lv.size_bytes, lv.path, lv.mapper_path) == (
+        VG, "data", 64 * MIB, f"/dev/{VG}/data", f"/dev/mapper/{VG}-data")
+    run_undo(lv, ops.create_lv)
+    assert mutating(runner) == [
+        ("lvcreate", "--yes", "-n", "data", "-L", f"{64 * MIB}b", "--", VG),
+        ("lvremove", "--yes", "--", f"{VG}/data"),
+    ]
+
+
+def test_create_lv_refuses_a_size_lvm_would_round(lvm_state: Callable[..., FakeRunner]) -> None:
+    runner = lvm_state(vgs="one-vg-empty")
+    with pytest.raises(ExtentSizeError, match=r"4194304 bytes.*ask for 8388608 or 12582912"):
+        ops.create_lv(VG, "data", 10 * MIB)
+    assert mutating(runner) == []
+
+
+def test_create_lv_in_a_missing_vg(lvm_state: Callable[..., FakeRunner]) -> None:
+    runner = lvm_state(vgs="one-vg-empty")
+    with pytest.raises(VgNotFoundError):
+        ops.create_lv("nosuchvg", "data", "64M")
+    assert isinstance(VgNotFoundError("x"), NotFoundError)
+    assert mutating(runner) == []
+
+
+@pytest.mark.parametrize(
+    ("vg", "name", "size"),
+    [
+        ("-vg", "data", "1G"), ("vg", "-data", "1G"), ("vg", "da ta", "1G"), ("vg/x", "data", "1G"),
+        ("vg", "..", "1G"), ("vg", "data", "-1G"), ("vg", "data", "ten"), ("vg", "data", 0), ("vg", "data", "1.5b"),
+        ("vg", "snapshot1", "1G"), ("vg", "pool_tmeta", "1G"), ("vg", "x" * 128, "1G"), ("vg", "dätä", "1G"),
+    ],
+)
+def test_create_lv_bad_input_runs_nothing(fake_runner: FakeRunner, vg: str, name: str, size: Any) -> None:
+    with pytest.raises(ValidationError):
+        ops.create_lv(vg, name, size)
+    assert fake_runner.calls == []
+
+
+def test_create_lv_failure_is_a_command_error(lvm_state: Callable[..., FakeRunner], rec: Callable[..., Any]) -> None:
+    """The real stderr of lvcreate on a kernel without device-mapper surfaces in the typed error."""
+    runner = lvm_state(vgs="one-vg-empty")
+    failed = rec("lvcreate", "no-device-mapper-error")
+    runner.expect(["lvcreate", ...], failed.stdout, stderr=failed.stderr, returncode=failed.returncode)
+    with pytest.raises(CommandError, match="Run `lvcreate --help'") as info:
+        ops.create_lv(VG, "x", "4M")
+    assert info.value.returncode == failed.returncode
+
+
+def test_thin_pool_and_thin_lv_argv(lvm_state: Callable[..., FakeRunner]) -> None:
+    runner = lvm_state(vgs="one-vg-empty")
+    runner.expect(["lvcreate", ...]).expect(["lvremove", ...])
+    pool = ops.create_thin_pool(VG, "pool", "128M")
+    thin = ops.create_thin_lv(VG, "pool", "thin1", "1G")
+    run_undo(thin, ops.create_thin_lv)
+    run_undo(pool, ops.create_thin_pool)
+    assert mutating(runner) == [
+        ("lvcreate", "--yes", "--type", "thin-pool", "--poolmetadataspare", "n", "-n", "pool", "-L",
+         f"{128 * MIB}b", "--", VG),
+        ("lvcreate", "--yes", "--type", "thin", "-n", "thin1", "-V", f"{1024 * MIB}b", "--thinpool", "pool", "--", VG),
+        ("lvremove", "--yes", "--", f"{VG}/thin1"),
+        ("lvremove", "--yes", "--", f"{VG}/pool"),
+    ]
+    assert (thin.pool, thin.size_bytes, pool.segtype) == ("pool", 1024 * MIB, "thin-pool")
+
+
+def test_thick_snapshot_argv_and_inverse(lvm_state: Callable[..., FakeRunner]) -> None:
+    runner = lvm_state(vgs="two-pvs-two-lvs", lvs="two-lvs-unknown")
+    runner.expect(["lvcreate", ...]).expect(["lvremove", ...])
+    snap = ops.snapshot_lv(VG, "data", "data-snap", "16M")
+    run_undo(snap, ops.snapshot_lv)
+    assert mutating(runner) == [
+        ("lvcreate", "--yes", "-s", "-n", "data-snap", "-L", f"{16 * MIB}b", "--", f"{VG}/data"),
+        ("lvremove", "--yes", "--", f"{VG}/data-snap"),
+    ]
+    assert snap.origin == "data"
+
+
+def test_snapshot_without_size_needs_a_thin_origin(lvm_state: Callable[..., FakeRunner]) -> None:
+    runner = lvm_state(lvs="two-lvs-unknown")
+    with pytest.raises(ValidationError, match="not a thin LV"):
+        ops.snapshot_lv(VG, "data", "snap")
+    assert mutating(runner) == []
+
+
+def test_resize_lv_reports_old_and_new_size_and_resizes_back(lvm_state: Callable[..., FakeRunner],
+                                                             rec: Callable[..., Any]) -> None:
+    runner = lvm_state(vgs="two-pvs-two-lvs", lvs="two-lvs-unknown")
+    resized = rec("lvs", "data-resized-128m-unknown")
+    runner.expect(["lvresize", ...], effect=lambda argv, data: runner.expect(facts.lvs_argv(), resized.stdout))
+    res = ops.resize_lv(VG, "data", "128M")
+    assert (res.old_size_bytes, res.new_size_bytes) == (64 * MIB, 128 * MIB)
+    run_undo(res, ops.resize_lv)
+    assert mutating(runner) == [
+        ("lvresize", "--yes", "-L", f"{128 * MIB}b", "--", f"{VG}/data"),
+        ("lvresize", "--yes", "-L", f"{64 * MIB}b", "--", f"{VG}/data"),
+    ]
+
+
+def test_resize_lv_to_its_size_runs_nothing_and_has_no_undo(lvm_state: Callable[..., FakeRunner]) -> None:
+    runner = lvm_state(vgs="two-pvs-two-lvs", lvs="two-lvs-unknown")
+    res = ops.resize_lv(VG, "data", 64 * MIB)
+    assert res.old_size_bytes == res.new_size_bytes == 64 * MIB
+    assert spec_of(ops.resize_lv).undo_for(res, {}) is None  # type: ignore[union-attr]
+    assert mutating(runner) == []
+
+
+def test_resize_lv_refuses_partial_extents_and_missing_lvs(lvm_state: Callable[..., FakeRunner]) -> None:
+    runner = lvm_state(vgs="two-pvs-two-lvs", lvs="two-lvs-unknown")
+    with pytest.raises(ExtentSizeError):
+        ops.resize_lv(VG, "data", 64 * MIB + 512)
+    with pytest.raises(LvNotFoundError):
+        ops.resize_lv(VG, "nosuch", "64M")
+    assert mutating(runner) == []
+
+
+def test_rename_lv_and_back(fake_runner: FakeRunner) -> None:
+    fake_runner.expect(["lvrename", ...])
+    res = ops.rename_lv(VG, "data", "data2")
+    run_undo(res, ops.rename_lv)
+    assert fake_runner.calls == [("lvrename", "--", VG, "data", "data2"), ("lvrename", "--", VG, "data2", "data")]
+
+
+@pytest.mark.parametrize("new", ["data", "-x", "a b", "x_rimage_0", ""])
+def test_rename_lv_bad_names(fake_runner: FakeRunner, new: str) -> None:
+    with pytest.raises(ValidationError):
+        ops.rename_lv(VG, "data", new)
+    assert fake_runner.calls == []
+
+
+def test_activation_needs_a_known_state(lvm_state: Callable[..., FakeRunner]) -> None:
+    """Without device-mapper lvs reports the state as X; activation then says why it cannot work."""
+    runner = lvm_state(lvs="two-lvs-unknown")
+    with pytest.raises(ToolUnavailableError, match="device-mapper"):
+        ops.activate_lv(VG, "data")
+    with pytest.raises(ToolUnavailableError):
+        ops.deactivate_lv(VG, "data")
+    assert mutating(runner) == []
+
+
+def test_remove_lv_argv_and_no_undo(fake_runner: FakeRunner) -> None:
+    fake_runner.expect(["lvremove", ...])
+    ops.remove_lv(VG, "with-dash")
+    assert fake_runner.calls == [("lvremove", "--yes", "--", f"{VG}/with-dash")]
+    spec = spec_of(ops.destroy_lv)
+    assert spec is not None and spec.irreversible and spec.inverse is None
+
+
+# --- physical volumes and volume groups ----------
+
+
+def test_create_pv_and_remove(lvm_state: Callable[..., FakeRunner], block_nodes: Callable[..., list[str]]) -> None:
+    (dev,) = block_nodes("/dev/loop7")
+    runner = lvm_state(pvs="two-loops-no-pv")
+    runner.expect(["pvcreate", ...]).expect(["pvremove", ...])
+    pv = ops.create_pv(dev)
+    run_undo(pv, ops.create_pv)
+    assert mutating(runner) == [("pvcreate", "--", dev), ("pvremove", "--", dev)]
+
+
+def test_create_pv_refuses_an_existing_pv(lvm_state: Callable[..., FakeRunner], rec: Callable[..., Any],
+                                          block_nodes: Callable[..., list[str]]) -> None:
+    pv_dev = rec("pvs", "vg-and-orphan").expected["pvs"][1]["name"]
+    (dev,) = block_nodes(pv_dev)
+    runner = lvm_state(pvs="vg-and-orphan")
+    with pytest.raises(ValidationError, match="already an LVM physical volume"):
+        ops.create_pv(dev)
+    assert mutating(runner) == []
+
+
+@pytest.mark.parametrize("dev", ["-dev/loop0", "relative/path", "/nonexistent/dev", "/dev/null", "/tmp"])
+def test_pv_device_validation(fake_runner: FakeRunner, dev: str) -> None:
+    with pytest.raises((ValidationError, NotFoundError)):
+        ops.create_pv(dev)
+    with pytest.raises((ValidationError, NotFoundError)):
+        ops.remove_pv(dev)
+    assert fake_runner.calls == []
+
+
+def test_create_vg_on_new_devices_undo_removes_their_labels(
+    lvm_state: Callable[..., FakeRunner], block_nodes: Callable[..., list[str]]
+) -> None:
+    a, b = block_nodes("/dev/loop6", "/dev/loop7")
+    runner = lvm_state(pvs="two-loops-no-pv", lvs="vg-without-lvs")
+    runner.expect(["vgcreate", ...]).expect(["vgremove", ...]).expect(["pvremove", ...])
+    vg = ops.create_vg("newvg", [a, b], extent_size="8M")
+    assert vg.initialized == (a, b)
+    run_undo(vg, ops.create_vg)
+    assert mutating(runner) == [
+        ("vgcreate", "-s", f"{8 * MIB}b", "--", "newvg", a, b),
+        ("vgremove", "--", "newvg"),
+        ("pvremove", "--", a),
+        ("pvremove", "--", b),
+    ]
+
+
+def test_create_vg_bad_input(fake_runner: FakeRunner, block_nodes: Callable[..., list[str]]) -> None:
+    (a,) = block_nodes("/dev/loop7")
+    for args, kwargs in [(("vg", []), {}), (("vg", [a, a]), {}), (("-vg", [a]), {}),
+                         (("vg", [a]), {"extent_size": "3M"}), (("vg", [a]), {"extent_size": 512})]:
+        with pytest.raises(ValidationError):
+            ops.create_vg(*args, **kwargs)
+    assert fake_runner.calls == []
+
+
+def test_remove_vg_refuses_a_vg_with_lvs(lvm_state: Callable[..., FakeRunner]) -> None:
+    runner = lvm_state(lvs="two-lvs-unknown")
+    with pytest.raises(ValidationError, match=f"{VG}/data"):
+        ops.remove_vg(VG)
+    assert mutating(runner) == []
+
+
+def test_extend_and_reduce_vg(lvm_state: Callable[..., FakeRunner], rec: Callable[..., Any],
+                              block_nodes: Callable[..., list[str]]) -> None:
+    orphan = rec("pvs", "vg-and-orphan").expected["pvs"][1]["name"]
+    (dev,) = block_nodes(orphan)
+    runner = lvm_state(pvs="vg-and-orphan")
+    runner.expect(["vgextend", ...]).expect(["vgreduce", ...])
+    res = ops.extend_vg(VG, dev)
+    assert res.initialized is False  # it was a PV already: undo keeps its label
+    run_undo(res, ops.extend_vg)
+    back = ops.reduce_vg(VG, dev)
+    run_undo(back, ops.reduce_vg)
+    assert mutating(runner) == [("vgextend", "--", VG, dev), ("vgreduce", "--", VG, dev),
+                                ("vgreduce", "--", VG, dev), ("vgextend", "--", VG, dev)]
+
+
+def test_extend_vg_refuses_a_pv_of_another_vg(lvm_state: Callable[..., FakeRunner], rec: Callable[..., Any],
+                                              block_nodes: Callable[..., list[str]]) -> None:
+    member = rec("pvs", "vg-and-orphan").expected["pvs"][0]["name"]
+    (dev,) = block_nodes(member)
+    runner = lvm_state(pvs="vg-and-orphan")
+    with pytest.raises(ValidationError, match="already belongs"):
+        ops.extend_vg("othervg", dev)
+    assert mutating(runner) == []
+
+
+def test_resize_pv_and_back(lvm_state: Callable[..., FakeRunner], rec: Callable[..., Any],
+                            block_nodes: Callable[..., list[str]]) -> None:
+    after = rec("pvs", "setphysicalvolumesize-200m")
+    (dev,) = block_nodes(after.expected["pvs"][0]["name"])
+    runner = lvm_state(pvs="two-pvs-in-vg", vgs="two-pvs-two-lvs")
+    runner.expect(["pvresize", "--yes", ...], effect=lambda argv, data: runner.expect(facts.pvs_argv(), after.stdout))
+    runner.expect(["pvresize", "--", dev])
+    res = ops.resize_pv(dev, "200M")
+    assert (res.old_size_bytes, res.new_size_bytes) == (None, 200 * MIB)  # it filled its device before
+    run_undo(res, ops.resize_pv)
+    assert mutating(runner) == [
+        ("pvresize", "--yes", "--setphysicalvolumesize", f"{200 * MIB}b", "--", dev),
+        ("pvresize", "--", dev),
+    ]
+
+
+def test_resize_pv_remembers_a_partial_claim(lvm_state: Callable[..., FakeRunner], rec: Callable[..., Any],
+                                             block_nodes: Callable[..., list[str]]) -> None:
+    """A PV that claimed 200 MiB of its device is given back exactly its 49 extents (pe_start + pv_size)."""
+    before = rec("pvs", "setphysicalvolumesize-200m")
+    (dev,) = block_nodes(before.expected["pvs"][0]["name"])
+    runner = lvm_state(pvs="setphysicalvolumesize-200m", vgs="two-pvs-two-lvs")
+    runner.expect(["pvresize", ...])
+    res = ops.resize_pv(dev)
+    assert res.old_size_bytes == MIB + 49 * 4 * MIB and res.new_size_bytes is None
+    assert mutating(runner) == [("pvresize", "--", dev)]
+
+
+# --- atomic blocks ----------
+
+
+class Boom(Exception):
+    """The failure injected into an atomic block."""
+
+
+def test_seed_example_failure_removes_the_lv(lvm_state: Callable[..., FakeRunner]) -> None:
+    """``atomic.lvm.createLV("my_vg", "my_vm", "10gb")`` then a failing step: the LV is removed again."""
+    runner = lvm_state(vgs="one-vg-empty")
+    runner.expect(["lvcreate", ...]).expect(["lvremove", ...])
+    with pytest.raises(Boom), Atomic() as atomic:
+        atomic.lvm.createLV(VG, "my_vm", "10gb")
+        raise Boom("create_filesystem failed")
+    assert mutating(runner) == [
+        ("lvcreate", "--yes", "-n", "my_vm", "-L", f"{10 * 1024 * MIB}b", "--", VG),
+        ("lvremove", "--yes", "--", f"{VG}/my_vm"),
+    ]
+
+
+def test_atomic_success_undoes_nothing(lvm_state: Callable[..., FakeRunner]) -> None:
+    runner = lvm_state(vgs="one-vg-empty")
+    runner.expect(["lvcreate", ...])
+    with Atomic() as atomic:
+        atomic.lvm.create_lv(VG, "my_vm", "64M")
+    assert [c[0] for c in mutating(runner)] == ["lvcreate"]
+
+
+def test_atomic_allows_removing_only_what_it_created(lvm_state: Callable[..., FakeRunner]) -> None:
+    runner = lvm_state(vgs="one-vg-empty")
+    runner.expect(["lvcreate", ...]).expect(["lvremove", ...])
+    with pytest.raises(IrreversibleOperationError), Atomic() as atomic:
+        atomic.lvm.remove_lv(VG, "data")  # existed before the block
+    assert mutating(runner) == []
+    with Atomic() as atomic:
+        atomic.lvm.create_lv(VG, "tmp", "64M")
+        atomic.lvm.removeLV(VG, "tmp")
+    assert [c[0] for c in mutating(runner)] == ["lvcreate", "lvremove"]
+
+
+def test_atomic_rollback_order(lvm_state: Callable[..., FakeRunner], rec: Callable[..., Any]) -> None:
+    runner = lvm_state(vgs="two-pvs-two-lvs", lvs="two-lvs-unknown")
+    resized = rec("lvs", "data-resized-128m-unknown")
+    runner.expect(["lvcreate", ...]).expect(["lvremove", ...]).expect(["lvrename", ...])
+    runner.expect(["lvresize", ...], effect=lambda argv, data: runner.expect(facts.lvs_argv(), resized.stdout))
+    with pytest.raises(Boom), Atomic() as atomic:
+        atomic.lvm.create_lv(VG, "new", "8M")
+        atomic.lvm.resize_lv(VG, "data", "128M")
+        atomic.lvm.rename_lv(VG, "with-dash", "renamed")
+        raise Boom
+    assert [c[0] for c in mutating(runner)] == ["lvcreate", "lvresize", "lvrename", "lvrename", "lvresize", "lvremove"]
+    assert mutating(runner)[3] == ("lvrename", "--", VG, "renamed", "with-dash")
+    assert mutating(runner)[4] == ("lvresize", "--yes", "-L", f"{64 * MIB}b", "--", f"{VG}/data")
+
+
+def test_dry_run_plans_commands_and_their_undo(lvm_state: Callable[..., FakeRunner]) -> None:
+    runner = lvm_state(vgs="one-vg-empty")
+    with Atomic(dry_run=True) as atomic:
+        atomic.lvm.create_lv(VG, "planned", "64M")
+    assert mutating(runner) == []  # only the read-only vgs ran
+    (step,) = atomic.plan
+    assert step["commands"] == [f"lvcreate --yes -n planned -L {64 * MIB}b -- {VG}"]
+    assert step["undo_commands"] == [f"lvremove --yes -- {VG}/planned"]
+
+
+def test_every_operation_has_an_inverse_or_a_reason() -> None:
+    from pybofh_core.operations import OperationRegistry
+
+    registry = OperationRegistry()
+    registry.add_module("lvm", ops)
+    for spec in registry.specs("lvm"):
+        assert spec.inverse is not None or spec.irreversible or spec.composite, spec.name
+        assert spec.func.__doc__, spec.name
+    for alias in ("createLV", "removeLV", "createPV", "removePV", "createVG", "removeVG"):
+        assert registry.has(f"lvm.{alias}")
