@@ -22,6 +22,7 @@ from .operations import (
     _block,
     _recorder,
     bind,
+    ensure_registered,
     redacted_args,
     refuse_irreversible,
     same_object,
@@ -265,6 +266,8 @@ class Atomic:
         self, spec: OperationSpec, wrapper: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Run one operation as a journalled step (called by the operation wrapper while this block records)."""
+        if spec.domain is None and self._registry is None:
+            ensure_registered(spec)
         try:
             bound = bind(spec, args, kwargs)
         except TypeError as exc:

@@ -35,13 +35,14 @@ def pybofh_register_operations(registry: OperationRegistry) -> None:
     """Add this plugin's operations, each with its inverse or its reason to be irreversible, to ``registry``.
 
     Called once per plugin when the plugin manager starts, or when the plugin is registered later.
-    Typically ``registry.add_module("lvm", ops)``, which registers every ``@operation`` function of ``ops`` under
-    the domain ``lvm`` (so ``Atomic().lvm.create_lv`` and ``bofh journal rollback`` can find them by name).
+    Typically ``registry.add_module("lvm", "pybofh_lvm.ops")``, which registers every ``@operation`` function of
+    that module under the domain ``lvm`` (so ``Atomic().lvm.create_lv`` and ``bofh journal rollback`` find them by
+    name). Given as an import path, the module is imported only when an operation of the domain is first needed.
 
     :param registry: the :class:`~pybofh_core.operations.OperationRegistry` of this process.
     :returns: nothing; results are ignored.
 
-    Must not run commands; should import the plugin's ``ops`` module inside the function, not at module import.
+    Must not run commands or import the plugin's heavy modules: pass the ``ops`` module by import path.
 
     .. versionadded:: 0.1
     """

@@ -101,7 +101,10 @@ class Undo:
         """The journal form: operation name, arguments, and whether another process can replay it."""
         from .journal import to_jsonable
 
-        replayable = spec_of(self.func) is not None and spec_of(self.func).domain is not None  # type: ignore[union-attr]
+        spec = spec_of(self.func)
+        if spec is not None:
+            ensure_registered(spec)
+        replayable = spec is not None and spec.domain is not None
         args, ok_a = to_jsonable(list(self.args))
         kwargs, ok_k = to_jsonable(dict(self.kwargs))
         return {"op": self.op, "args": args, "kwargs": kwargs, "replayable": replayable and ok_a and ok_k}
@@ -110,6 +113,14 @@ class Undo:
 def undo(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Undo:
     """Build an :class:`Undo` for an ``inverse=`` lambda: ``inverse=lambda lv: undo(remove_lv, lv.vg, lv.name)``."""
     return Undo(func, args, kwargs)
+
+
+def ensure_registered(spec: OperationSpec) -> None:
+    """Give ``spec`` its domain when its module was imported directly before the registry loaded it lazily."""
+    if spec.domain is None:
+        from .plugins import get_host
+
+        get_host().operations._load()
 
 
 def spec_of(func: Any) -> OperationSpec | None:
@@ -203,11 +214,16 @@ def same_object(a: str, b: str) -> bool:
 
 
 class OperationRegistry:
-    """All registered operations by domain; filled by each plugin's ``pybofh_register_operations`` hook."""
+    """All registered operations by domain; filled by each plugin's ``pybofh_register_operations`` hook.
+
+    Modules may be registered by import path (``add_module("lvm", "pybofh_lvm.ops")``): they are imported only
+    when an operation of that domain is first looked up, so ``bofh`` starts without importing every plugin's code.
+    """
 
     def __init__(self) -> None:
         self._ops: dict[str, dict[str, OperationSpec]] = {}
         self._wrappers: dict[str, Callable[..., Any]] = {}
+        self._pending: dict[str, list[str]] = {}
 
     def add(self, domain: str, func: Callable[..., Any]) -> None:
         """Register one operation function under ``domain`` (and its aliases)."""
@@ -224,19 +240,35 @@ class OperationRegistry:
             table[name] = spec
             self._wrappers[f"{domain}.{name}"] = func
 
-    def add_module(self, domain: str, module: ModuleType) -> None:
-        """Register every ``@operation`` function defined in ``module``."""
+    def add_module(self, domain: str, module: ModuleType | str) -> None:
+        """Register every ``@operation`` function defined in ``module`` (a module, or its import path: lazy)."""
+        if isinstance(module, str):
+            self._pending.setdefault(domain, []).append(module)
+            return
         for value in vars(module).values():
             spec = spec_of(value)
             if spec is not None and spec.func.__module__ == module.__name__:
                 self.add(domain, value)
 
+    def _load(self, domain: str | None = None) -> None:
+        """Import the modules registered by path for ``domain`` (all domains when None)."""
+        import importlib
+
+        for dom in [domain] if domain else list(self._pending):
+            for path in self._pending.pop(dom, []):
+                try:
+                    module = importlib.import_module(path)
+                except Exception as exc:  # noqa: BLE001 - reported as a plugin error, naming the module
+                    raise PluginError(f"cannot load operations of {dom!r} from {path}: {exc}") from exc
+                self.add_module(dom, module)
+
     def domains(self) -> list[str]:
         """Domains that registered at least one operation."""
-        return sorted(self._ops)
+        return sorted(set(self._ops) | set(self._pending))
 
     def specs(self, domain: str | None = None) -> Iterator[OperationSpec]:
         """Every distinct operation spec (of one domain, or all)."""
+        self._load(domain)
         seen: set[int] = set()
         for dom in [domain] if domain else sorted(self._ops):
             for spec in self._ops.get(dom, {}).values():
@@ -246,6 +278,7 @@ class OperationRegistry:
 
     def get(self, qualname: str) -> Callable[..., Any]:
         """The callable operation for ``domain.name`` (or an alias); NotFoundError when unknown."""
+        self._load(qualname.split(".", 1)[0])
         try:
             return self._wrappers[qualname]
         except KeyError:
@@ -253,6 +286,7 @@ class OperationRegistry:
 
     def has(self, qualname: str) -> bool:
         """Whether ``domain.name`` is registered."""
+        self._load(qualname.split(".", 1)[0])
         return qualname in self._wrappers
 
 
