@@ -258,7 +258,7 @@ class OperationRegistry:
             for path in self._pending.pop(dom, []):
                 try:
                     module = importlib.import_module(path)
-                except Exception as exc:  # noqa: BLE001 - reported as a plugin error, naming the module
+                except Exception as exc:
                     raise PluginError(f"cannot load operations of {dom!r} from {path}: {exc}") from exc
                 self.add_module(dom, module)
 
