@@ -112,6 +112,8 @@ def test_paths(tmp_path) -> None:  # type: ignore[no-untyped-def]
         validate_path("relative/x")
     with pytest.raises(ValidationError, match="option"):
         validate_path("-x")
+    with pytest.raises(ValidationError, match=r"'\.\.' component"):
+        validate_path("/mnt/../etc")
     with pytest.raises(NotFoundError):
         validate_path("/nonexistent/pybofh", must_exist=True)
     with pytest.raises(ValidationError, match="not a block device"):

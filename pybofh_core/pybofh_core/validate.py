@@ -111,6 +111,8 @@ def validate_path(
         raise ValidationError(f"{what}: {text!r} contains control characters")
     if absolute and not text.startswith("/"):
         raise ValidationError(f"{what}: {text!r} is not an absolute path")
+    if ".." in text.split("/"):
+        raise ValidationError(f"{what}: {text!r} contains a '..' component; give the path without it")
     if len(text) > 4095:
         raise ValidationError(f"{what}: path is longer than 4095 bytes")
     if must_exist or kind:
