@@ -122,9 +122,7 @@ def list_loops() -> list[LoopDevice]:
 
 def get_loop(device: str) -> LoopDevice:
     """The attached loop device ``device``; NotFoundError when it is not attached."""
-    res = run([*LOSETUP_ARGV, "--", device], readonly=True)
-    loops = parsers.parse_losetup_json(res.stdout, source=f"losetup --list {device}")
-    for loop in loops:
+    for loop in list_loops():
         if _same(loop.path, device):
             return loop
     raise NotFoundError(f"loop device {device} is not attached")

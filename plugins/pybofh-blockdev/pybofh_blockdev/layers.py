@@ -17,11 +17,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pybofh_core import operation
 from pybofh_core.errors import ValidationError
 from pybofh_core.layers import Layer, common_granularity
 from pybofh_core.validate import parse_size
-
-from pybofh_core import operation
 
 from . import facts
 from .types import EXT_FAMILY

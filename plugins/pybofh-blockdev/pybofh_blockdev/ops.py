@@ -11,11 +11,10 @@ import re
 import uuid as uuidlib
 from typing import Any
 
+from pybofh_core import operation, undo
 from pybofh_core.errors import CommandError, NotFoundError, ParseError, PybofhError, ValidationError
 from pybofh_core.runner import run
 from pybofh_core.validate import parse_size
-
-from pybofh_core import operation, undo
 
 from . import facts
 from .checks import (
@@ -186,8 +185,10 @@ def check_filesystem(device: str, repair: bool = False) -> FsckResult:
     btrfs is only checked read-only: ``btrfs check --repair`` is too dangerous to run unattended.
     """
     device = check_device(device)
-    facts.require_unmounted(device, "checking it")
     fstype = _fstype_of(device)
+    if fstype == "btrfs" and repair:
+        raise ValidationError("btrfs check --repair is dangerous; run it by hand after reading btrfs-check(8)")
+    facts.require_unmounted(device, "checking it")
     if fstype in EXT_FAMILY:
         argv = ["e2fsck", "-f", "-y" if repair else "-n", device]
         ok = (0, 1, 2, 4)
@@ -195,8 +196,6 @@ def check_filesystem(device: str, repair: bool = False) -> FsckResult:
         argv = ["xfs_repair", device] if repair else ["xfs_repair", "-n", device]
         ok = (0, 1)
     elif fstype == "btrfs":
-        if repair:
-            raise ValidationError("btrfs check --repair is dangerous; run it by hand after reading btrfs-check(8)")
         argv = ["btrfs", "check", "--readonly", device]
         ok = (0, 1)
     else:
@@ -352,8 +351,7 @@ def _resize_swap(device: str, target: int | None, dev_size: int) -> Resized:
 def set_label(device: str, label: str) -> Relabelled:
     """Set (``""``: clear) the label of the filesystem or swap on ``device``; returns the old label for the undo."""
     device = check_device(device)
-    if not isinstance(label, str):
-        raise ValidationError(f"label: expected a string, got {type(label).__name__}")
+    check_label(label, "btrfs")  # the loosest limits: the filesystem's own are checked once it is known
     found = facts.probe(device)
     fstype = found.get("TYPE") or ""
     if fstype not in ("ext2", "ext3", "ext4", "xfs", "btrfs", "swap"):

@@ -165,6 +165,7 @@ def main() -> int:
         mounts.append(ext_mp)
         record("findmnt", "json-ext4-mounted-rw", "util-linux", fm, devs)
         # --- a damaged ext4: check finds errors (exit 4), repair fixes them (exit 1) ----------------------------------
+        probe("probe-ext4-damaged", dirty)
         record("e2fsck", "check-errors", "e2fsprogs", ["e2fsck", "-f", "-n", dirty], devs)
         record("e2fsck", "repair-fixed", "e2fsprogs", ["e2fsck", "-f", "-y", dirty], devs)
         # --- swap: re-made smaller keeping label and UUID; the empty device gets ext4 ------------------------------
