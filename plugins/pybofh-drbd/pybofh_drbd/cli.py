@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+
 from pybofh_core.cli import get_context, output
 
 app = typer.Typer(no_args_is_help=True, help="DRBD replicated block devices.")

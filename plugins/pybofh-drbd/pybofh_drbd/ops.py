@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pybofh_core import operation, undo
 from pybofh_core.errors import ValidationError
 from pybofh_core.operations import same_object
 from pybofh_core.runner import run
 from pybofh_core.validate import parse_size, validate_path
-
-from pybofh_core import operation, undo
 
 from . import facts
 from .errors import ResourceDownError

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pybofh_core.errors import ParseError
 from pybofh_drbd import parsers
 from pybofh_drbd.types import DrbdConfig, DrbdResource, ProcDrbd

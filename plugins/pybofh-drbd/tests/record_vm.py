@@ -1,0 +1,110 @@
+"""Record real DRBD outputs between the two guests of the VM test bed (run by hand from the project root).
+
+    python3 plugins/pybofh-drbd/tests/record_vm.py
+
+The guests run Debian 12's kernel (in-tree DRBD 8.4.11) with drbd-utils 9.22.0. One resource over an LV on each
+guest goes through create-md, up, initial sync (sampled while it runs), disconnect/connect, secondary and down;
+/proc/drbd and the drbdadm/drbdsetup outputs of each stage go to recordings/{proc_drbd,drbdadm,blkid,drbdsetup}/.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+import vmpair  # noqa: E402
+
+from tests.vm.guest import GuestConfig, GuestPair  # noqa: E402
+
+REC = HERE / "recordings"
+MIB = 1024 * 1024
+
+
+def save(kind: str, case: str, version: str, data: bytes) -> None:
+    """Write one recording as recordings/<kind>/<case>-<version>.txt."""
+    (REC / kind).mkdir(parents=True, exist_ok=True)
+    (REC / kind / f"{case}-{version}.txt").write_bytes(data)
+    print("recorded", kind, case, flush=True)
+
+
+def out(guest: object, argv: list[str], ok: tuple[int, ...] = (0,)) -> bytes:
+    """Run argv in the guest with LC_ALL=C and return stdout; fail loudly on an unexpected exit code."""
+    res = guest.run(argv, env={"LC_ALL": "C"}, timeout=120)  # type: ignore[attr-defined]
+    if res.returncode not in ok:
+        raise SystemExit(f"{argv} exited {res.returncode}: {res.err}")
+    return res.stdout  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    """Boot the pair, walk the resource through its life, record every stage, tear down."""
+    with GuestPair(GuestConfig(source_dir=ROOT, disks=(256 * MIB,))) as (a, b):
+        k = "8.4.11"
+        u = "9.22.0"
+        disks = {a: vmpair.scratch_disk(a), b: vmpair.scratch_disk(b)}
+        try:
+            for g in (a, b):
+                vmpair.setup_node(g, disks[g])
+            save("proc_drbd", "loaded-no-resources", k, out(a, ["cat", "/proc/drbd"]))
+            save("drbdadm", "dump_r0-guest", f"{u}-k{k}", out(a, ["drbdadm", "dump", "r0"]))
+            save("drbdadm", "sh-resources_guest", f"{u}-k{k}", out(a, ["drbdadm", "sh-resources"]))
+            save("drbdadm", "sh-minor_r0-guest", f"{u}-k{k}", out(a, ["drbdadm", "sh-minor", "r0"]))
+            save("drbdadm", "sh-ll-dev_r0-guest", f"{u}-k{k}", out(a, ["drbdadm", "sh-ll-dev", "r0"]))
+            res = a.run(["drbdadm", "status", "r0"], env={"LC_ALL": "C"})
+            save("drbdadm", f"status_r0-down-exit{res.returncode}", f"{u}-k{k}", res.stdout + res.stderr)
+            for g in (a, b):
+                out(g, ["drbdadm", "create-md", "--force", "r0"])
+            lv = f"/dev/{vmpair.VG}/{vmpair.LV}"
+            save("blkid", "probe_export_drbd-meta", k, out(a, ["blkid", "-p", "-o", "export", lv]))
+            for g in (a, b):
+                out(g, ["drbdadm", "up", "r0"])
+            for _ in range(120):
+                if b"cs:Connected" in out(a, ["cat", "/proc/drbd"]):
+                    break
+                time.sleep(0.5)
+            save("proc_drbd", "connected_inconsistent", k, out(a, ["cat", "/proc/drbd"]))
+            save("drbdadm", "status_r0-connected", f"{u}-k{k}", out(a, ["drbdadm", "status", "r0"]))
+            res = a.run(["drbdsetup", "status", "--json", "r0"], env={"LC_ALL": "C"})
+            save("drbdsetup", f"status-json_r0-exit{res.returncode}", f"{u}-k{k}", res.stdout + res.stderr)
+            save("drbdsetup", "show_r0", f"{u}-k{k}", out(a, ["drbdsetup", "show", "r0"]))
+            out(a, ["drbdadm", "primary", "--force", "r0"])
+            got_source = got_target = False
+            for _ in range(400):
+                pa = out(a, ["cat", "/proc/drbd"])
+                if b"sync'ed:" in pa and not got_source:
+                    save("proc_drbd", "syncsource_primary", k, pa)
+                    save("drbdadm", "status_r0-syncsource", f"{u}-k{k}", out(a, ["drbdadm", "status", "r0"]))
+                    got_source = True
+                pb = out(b, ["cat", "/proc/drbd"])
+                if b"sync'ed:" in pb and not got_target:
+                    save("proc_drbd", "synctarget_secondary", k, pb)
+                    got_target = True
+                if b"ds:UpToDate/UpToDate" in pa:
+                    break
+                time.sleep(0.3)
+            save("proc_drbd", "synced_primary", k, out(a, ["cat", "/proc/drbd"]))
+            save("proc_drbd", "synced_secondary", k, out(b, ["cat", "/proc/drbd"]))
+            save("drbdadm", "status_r0-synced", f"{u}-k{k}", out(a, ["drbdadm", "status", "r0"]))
+            save("blockdev", "getsize64_drbd0", k, out(a, ["blockdev", "--getsize64", "/dev/drbd0"]))
+            out(a, ["drbdadm", "disconnect", "r0"])
+            save("proc_drbd", "standalone_primary", k, out(a, ["cat", "/proc/drbd"]))
+            save("proc_drbd", "wfconnection_secondary", k, out(b, ["cat", "/proc/drbd"]))
+            out(a, ["drbdadm", "connect", "r0"])
+            out(a, ["drbdadm", "secondary", "r0"])
+            time.sleep(2)
+            save("proc_drbd", "connected_secondary", k, out(a, ["cat", "/proc/drbd"]))
+            out(a, ["drbdadm", "down", "r0"])
+            save("proc_drbd", "after-down", k, out(a, ["cat", "/proc/drbd"]))
+            res = a.run(["drbdadm", "status", "r0"], env={"LC_ALL": "C"})
+            save("drbdadm", f"status_r0-after-down-exit{res.returncode}", f"{u}-k{k}", res.stdout + res.stderr)
+        finally:
+            for g in (a, b):
+                vmpair.teardown_node(g, disks[g])
+
+
+if __name__ == "__main__":
+    main()
