@@ -99,6 +99,12 @@ def resize_loop(device: str, size: int | str) -> Resized:
     if not loop.backing_file.startswith("/") or loop.backing_file.endswith("(deleted)"):
         raise ValidationError(f"{device} has no resizable backing file ({loop.backing_file!r})")
     old = facts.get_size(device)
+    if new < old:
+        content = facts.probe(device)
+        if content.get("TYPE") in EXT_FAMILY and int(facts.ext_info(device)["size"]) > new:
+            raise ValidationError(
+                f"{device} holds a {content['TYPE']} filesystem larger than {new} bytes; shrink it first"
+            )
     if new != old:
         run(["truncate", "-s", str(new), "--", loop.backing_file])
         run(["losetup", "--set-capacity", device])
@@ -234,20 +240,26 @@ def _multiple(value: int, step: int, what: str) -> None:
         raise ValidationError(f"{what} {value} is not a multiple of the {step}-byte block; use {lower} or {upper}")
 
 
-def _resize_undo(res: Resized, temp_mount: bool = False) -> Any:
+def _resize_undo(res: Resized) -> Any:
     if res.old == res.new or res.kind == "xfs":
         return None  # xfs cannot shrink back; nothing else changed
-    return undo(resize_filesystem, res.device, res.old, temp_mount=True if res.kind in ("xfs", "btrfs") else temp_mount)
+    if res.kind == "btrfs":
+        return undo(resize_filesystem, res.device, res.old, temp_mount=True)
+    return undo(resize_filesystem, res.device, res.old, remount=True)  # ext grown online shrinks only unmounted
 
 
 @operation(inverse=_resize_undo, requires=["resize2fs", "e2fsck", "xfs_growfs", "btrfs", "mkswap"])
-def resize_filesystem(device: str, size: int | str | None = None, *, temp_mount: bool = False) -> Resized:
+def resize_filesystem(
+    device: str, size: int | str | None = None, *, temp_mount: bool = False, remount: bool = False
+) -> Resized:
     """Resize the filesystem on ``device`` to ``size`` bytes, or to fill the device when ``size`` is None.
 
     ext2/3/4: grow or shrink unmounted (``e2fsck -f -y`` first), grow only while mounted; never below
     ``resize2fs -P``. xfs: grow only, while mounted (``xfs_growfs``). btrfs: ``btrfs filesystem resize`` on its
     mountpoint, never below ``min-dev-size``. swap: re-made by mkswap with its label and UUID. xfs and btrfs need
-    a mountpoint: with ``temp_mount`` an unmounted one is mounted on a temporary directory for the resize.
+    a mountpoint: with ``temp_mount`` an unmounted one is mounted on a temporary directory for the resize. With
+    ``remount`` a mounted ext filesystem that must shrink is unmounted, shrunk and mounted again where it was (the
+    undo of an online grow uses this).
     """
     device = check_device(device)
     target = None if size is None else parse_size(size, what="filesystem size", minimum=1)
@@ -258,7 +270,7 @@ def resize_filesystem(device: str, size: int | str | None = None, *, temp_mount:
             f"filesystem size {target} is larger than {device} ({dev_size} bytes); grow the device first"
         )
     if fstype in EXT_FAMILY:
-        return _resize_ext(device, fstype, target, dev_size)
+        return _resize_ext(device, fstype, target, dev_size, remount)
     if fstype == "swap":
         return _resize_swap(device, target, dev_size)
     mp, temporary = _need_mountpoint(device, fstype, temp_mount)
@@ -271,21 +283,29 @@ def resize_filesystem(device: str, size: int | str | None = None, *, temp_mount:
             _release_temp(mp)
 
 
-def _resize_ext(device: str, fstype: str, target: int | None, dev_size: int) -> Resized:
+def _resize_ext(device: str, fstype: str, target: int | None, dev_size: int, remount: bool = False) -> Resized:
     info = facts.ext_info(device)
     bs, old = int(info["block_size"]), int(info["size"])
     new = dev_size // bs * bs if target is None else target
     _multiple(new, bs, "filesystem size")
     if new == old:
         return Resized(device, fstype, old, old)
-    mounted = bool(facts.mounts_of(device))
-    if mounted and new < old:
+    where = facts.mounts_of(device)
+    if where and new < old and not remount:
         raise ValidationError(f"{device} is mounted; {fstype} shrinks only unmounted")
     if new < old:
         minimum = facts.ext_minimum_size(device)
         if new < minimum:
             raise ValidationError(f"{device}: {new} bytes is below the filesystem's minimum of {minimum} bytes")
-    if not mounted:
+    if where and new < old:  # remount: unmount, shrink, mount again where and how it was
+        if len(where) > 1:
+            raise ValidationError(f"{device} is mounted {len(where)} times; unmount it to shrink it")
+        gone = unmount(where[0].target)
+        try:
+            return _resize_ext(device, fstype, new, dev_size)
+        finally:
+            mount(gone.device, gone.target, _remount_options(gone))
+    if not where:
         checked = check_filesystem(device, repair=True)
         if checked.status is FsckStatus.ERRORS:
             raise FilesystemErrorsLeft(f"e2fsck left errors on {device} (exit {checked.returncode}); not resizing")
