@@ -84,7 +84,7 @@ class JournalWriter:
             n = os.write(self._fd, view)
             view = view[n:]
         if sync:
-            os.fsync(self._fd)
+            os.fdatasync(self._fd)  # data and the file size reach the disk; mtime may lag, which nothing reads
 
     def close(self) -> None:
         """Release the lock and close the file."""

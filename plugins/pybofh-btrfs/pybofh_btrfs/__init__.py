@@ -30,9 +30,7 @@ _API = {
 @hookimpl
 def pybofh_register_operations(registry: Any) -> None:
     """Register the btrfs operations (each with its inverse or irreversible reason) under the domain ``btrfs``."""
-    from . import ops
-
-    registry.add_module("btrfs", ops)
+    registry.add_module("btrfs", "pybofh_btrfs.ops")  # imported when a btrfs operation is first needed
 
 
 @hookimpl
