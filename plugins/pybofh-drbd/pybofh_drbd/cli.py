@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pybofh_core.cli import get_context, output
 
+if TYPE_CHECKING:
+    from .types import DrbdResource
+
 app = typer.Typer(no_args_is_help=True, help="DRBD replicated block devices.")
+
+
+def _rows(states: list[DrbdResource]) -> list[dict[str, str]]:
+    """One table row per resource: role, disks, minors, peers (name:state/role/disks) and sync percentage."""
+    rows = []
+    for st in states:
+        peers = ", ".join(
+            f"{c.name or '-'}:{c.state.value}/{c.peer_role.value}/" + ",".join(pv.peer_disk.value for pv in c.volumes)
+            for c in st.connections
+        )
+        pct = st.sync_percent
+        rows.append({
+            "resource": st.name, "role": st.role.value, "disk": ",".join(v.disk.value for v in st.volumes),
+            "minor": ",".join(str(m) for m in st.minors), "peers": peers or "-",
+            "synced": f"{pct:.1f}%" if pct is not None else "-",
+        })
+    return rows
 
 
 @app.command("status")
@@ -18,23 +38,7 @@ def status_cmd(resources: Annotated[list[str] | None, typer.Argument(metavar="[R
 
     names = resources or facts.list_resources()
     states = [facts.status(n) for n in names]
-    if get_context().json:
-        output(states)
-        return
-    rows = []
-    for st in states:
-        peers = ", ".join(
-            f"{c.name or '-'}:{c.state.value}/{c.peer_role.value}/"
-            + ",".join(pv.peer_disk.value for pv in c.volumes)
-            for c in st.connections
-        )
-        pct = st.sync_percent
-        rows.append({
-            "resource": st.name, "role": st.role.value, "disk": ",".join(v.disk.value for v in st.volumes),
-            "minor": ",".join(str(m) for m in st.minors), "peers": peers or "-",
-            "synced": f"{pct:.1f}%" if pct is not None else "-",
-        })
-    output(rows)
+    output(states if get_context().json else _rows(states))
 
 
 @app.command("up")
@@ -78,30 +82,34 @@ def wait_sync_cmd(
     timeout: Annotated[float | None, typer.Option("--timeout", help="Give up after this many seconds.")] = None,
     poll: Annotated[float | None, typer.Option("--poll", help="Seconds between status reads.")] = None,
 ) -> None:
-    """Wait until a resource is in sync with its peers, showing a progress bar (stderr)."""
-    from . import facts
-
-    ctx = get_context()
-    if ctx.json:
-        output(facts.wait_synced(res, timeout, poll=poll))
-        return
-    with typer.progressbar(length=1000, label=f"{res} sync", file=_stderr(), show_eta=True) as bar:
-        shown = [0]
-
-        def progress(st: facts.DrbdResource) -> None:  # type: ignore[name-defined]
-            pct = st.sync_percent
-            if pct is None:
-                return
-            target = min(1000, int(pct * 10))
-            if target > shown[0]:
-                bar.update(target - shown[0])
-                shown[0] = target
-
-        final = facts.wait_synced(res, timeout, poll=poll, on_progress=progress)
-    output(final)
-
-
-def _stderr():  # type: ignore[no-untyped-def]
+    """Wait until a resource is in sync with its peers, showing progress on stderr (a bar on a terminal)."""
     import sys
 
-    return sys.stderr
+    from . import facts
+
+    if get_context().json:
+        output(facts.wait_synced(res, timeout, poll=poll))
+        return
+    err = sys.stderr
+    if err.isatty():
+        with typer.progressbar(length=1000, label=f"{res} sync", file=err) as bar:
+            done = [0]
+
+            def draw(st: DrbdResource) -> None:
+                pct = st.sync_percent
+                if pct is not None and int(pct * 10) > done[0]:
+                    bar.update(int(pct * 10) - done[0])
+                    done[0] = int(pct * 10)
+
+            final = facts.wait_synced(res, timeout, poll=poll, on_progress=draw)
+    else:
+        last: list[float | None] = [None]
+
+        def log(st: DrbdResource) -> None:
+            pct = st.sync_percent
+            if pct is not None and pct != last[0]:
+                typer.echo(f"{res} sync: {pct:.1f}%", err=True)
+                last[0] = pct
+
+        final = facts.wait_synced(res, timeout, poll=poll, on_progress=log)
+    output(_rows([final]))

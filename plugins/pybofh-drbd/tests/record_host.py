@@ -63,6 +63,17 @@ def record(case: str, argv: list[str]) -> None:
     print("recorded", case)
 
 
+def record_failure(case: str, argv: list[str], kind: str = "drbdadm", tool_version: str | None = None) -> None:
+    """Run a command that must fail; keep its stderr (modinfo noise dropped) as <case>-exitN-<version>.stderr.txt."""
+    proc = subprocess.run(argv, capture_output=True, env=env())
+    if proc.returncode == 0:
+        raise SystemExit(f"{argv} unexpectedly succeeded")
+    err = b"".join(ln for ln in proc.stderr.splitlines(keepends=True) if not ln.startswith(b"modinfo: ERROR"))
+    (OUT.parent / kind).mkdir(parents=True, exist_ok=True)
+    (OUT.parent / kind / f"{case}-exit{proc.returncode}-{tool_version or version()}.stderr.txt").write_bytes(err)
+    print("recorded failure", case)
+
+
 def main() -> None:
     """Record every case."""
     OUT.mkdir(parents=True, exist_ok=True)
@@ -75,6 +86,9 @@ def main() -> None:
         record("sh-resources_multi", ["drbdadm", "-c", str(multi), "sh-resources"])
         record("sh-minor_r1", ["drbdadm", "-c", str(multi), "sh-minor", "r1"])
         record("sh-ll-dev_r1", ["drbdadm", "-c", str(multi), "sh-ll-dev", "r1"])
+        record_failure("sh-minor_undefined", ["drbdadm", "-c", str(multi), "sh-minor", "r9"])
+        coreutils = subprocess.run(["cat", "--version"], capture_output=True, text=True).stdout.split()[3]
+        record_failure("cat_proc-drbd_no-module", ["cat", "/proc/drbd"], kind="cat", tool_version=coreutils)
         for case, args in DRY_RUNS.items():
             record(f"dry-run_{case}-v9", ["drbdadm", "-c", str(v9), "-d", *args])
             record(f"dry-run_{case}-v84", [DRBDADM_84, "-c", str(v84), "-d", *args])
