@@ -109,6 +109,7 @@ def run_on_hosts(
     ``progress`` shows a progress bar over hosts on stderr (default: when stderr is a terminal).
     """
     import typer
+
     from pybofh_core.render import render
 
     sub = child_argv(argv)

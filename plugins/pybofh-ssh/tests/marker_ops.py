@@ -6,10 +6,9 @@ appends that port to ``<marker>.removed-by``, so a test can tell which "host" (s
 
 from __future__ import annotations
 
+from pybofh_core import hookimpl, operation, undo
 from pybofh_core.runner import run
 from pybofh_core.secret import Secret
-
-from pybofh_core import hookimpl, operation, undo
 
 
 @operation(inverse=lambda _res, path: undo(remove_marker, path))

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
+MAX_LISTEN = 16
 
 
 def unavailable() -> str | None:
@@ -73,7 +74,7 @@ class SshdTestbed:
         self.n_hosts = n_hosts
         self.log_level = log_level
         self.dir = Path(tempfile.mkdtemp(prefix="bofh-sshd-", dir="/tmp"))
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.procs: list[subprocess.Popen[bytes]] = []
         self.ports: dict[str, int] = {}
         self.hosts: list[str] = []
         self.dead_host = "dead"
@@ -91,7 +92,7 @@ class SshdTestbed:
 
     @property
     def log(self) -> Path:
-        """sshd's log file (LogLevel DEBUG3 by default: it records every command it executes)."""
+        """The sshds' log (LogLevel DEBUG3 by default: connections, authentications, sessions and channel traffic)."""
         return self.dir / "sshd.log"
 
     def options(self) -> dict[str, object]:
@@ -99,7 +100,18 @@ class SshdTestbed:
         return {"ssh_config": str(self.ssh_config)}
 
     def start(self) -> SshdTestbed:
-        """Make keys and configs, start sshd listening on one port per host, wait until every port accepts."""
+        """Make keys and configs, start sshd listening on one port per host, wait until every port accepts.
+
+        On failure everything started is stopped again before the error propagates.
+        """
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
         for key in ("hostkey", "userkey"):
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"bofh-test-{key}",
@@ -109,14 +121,6 @@ class SshdTestbed:
         self.dead_port = ports.pop()  # nobody listens there: an unreachable host
         self.hosts = [f"h{i + 1}" for i in range(self.n_hosts)]
         self.ports = dict(zip(self.hosts, ports, strict=True))
-        listen = "".join(f"ListenAddress 127.0.0.1:{p}\n" for p in ports)
-        (self.dir / "sshd_config").write_text(
-            f"{listen}HostKey {self.dir}/hostkey\nAuthorizedKeysFile {self.dir}/authorized_keys\n"
-            f"PidFile {self.dir}/sshd.pid\nStrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\n"
-            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
-            "X11Forwarding no\nPrintMotd no\nPrintLastLog no\nUseDNS no\nAcceptEnv LANG LC_*\n"
-            f"MaxStartups 200:30:400\nMaxSessions 200\nLogLevel {self.log_level}\n"
-        )
         aliases = "".join(
             f"Host {h}\n  HostName 127.0.0.1\n  Port {p}\n  User root\n" for h, p in self.ports.items()
         ) + f"Host {self.dead_host}\n  HostName 127.0.0.1\n  Port {self.dead_port}\n  User root\n"
@@ -125,16 +129,15 @@ class SshdTestbed:
             f"  UserKnownHostsFile {self.dir}/known_hosts\n  GlobalKnownHostsFile /dev/null\n"
             "  StrictHostKeyChecking accept-new\n"
         )
-        with self.log.open("ab") as log:  # -e: sshd and every session child it forks log to this stderr
-            self.proc = subprocess.Popen(
-                [SSHD, "-D", "-e", "-f", str(self.dir / "sshd_config")],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-            )
+        # one sshd listens on at most 16 sockets (MAX_LISTEN_SOCKS): start one per 16 "hosts"
+        for n, first in enumerate(range(0, len(ports), MAX_LISTEN)):
+            self._start_one(n, ports[first:first + MAX_LISTEN])
         deadline = time.monotonic() + 15
         pending = set(ports)
         while pending and time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"test sshd exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+            for proc in self.procs:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"test sshd exited with {proc.returncode}: {self.log.read_text()[-2000:]}")
             for port in list(pending):
                 with socket.socket() as s:
                     if s.connect_ex(("127.0.0.1", port)) == 0:
@@ -142,27 +145,44 @@ class SshdTestbed:
             time.sleep(0.02)
         if pending:
             raise RuntimeError(f"test sshd did not listen on {sorted(pending)} within 15s")
-        return self
+
+    def _start_one(self, n: int, ports: list[int]) -> None:
+        listen = "".join(f"ListenAddress 127.0.0.1:{p}\n" for p in ports)
+        config = self.dir / f"sshd_config.{n}"
+        config.write_text(
+            f"{listen}HostKey {self.dir}/hostkey\nAuthorizedKeysFile {self.dir}/authorized_keys\n"
+            f"PidFile {self.dir}/sshd.{n}.pid\nStrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+            "X11Forwarding no\nPrintMotd no\nPrintLastLog no\nUseDNS no\nAcceptEnv LANG LC_* SHLVL\n"
+            f"MaxStartups 200:30:400\nMaxSessions 200\nLogLevel {self.log_level}\n"
+        )
+        with self.log.open("ab") as log:  # -e: sshd and every session child it forks log to this stderr
+            self.procs.append(subprocess.Popen(
+                [SSHD, "-D", "-e", "-f", str(config)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+            ))
 
     def session_pids(self) -> list[int]:
-        """Processes sshd forked for connections (and the commands they run)."""
-        return _children(self.proc.pid) if self.proc is not None and self.proc.poll() is None else []
+        """Processes the sshds forked for connections (and the commands they run)."""
+        return [pid for proc in self.procs if proc.poll() is None for pid in _children(proc.pid)]
 
     def stop(self) -> None:
-        """Kill sshd and every process it forked, then remove the temp dir; never raises."""
+        """Kill every sshd and every process they forked, then remove the temp dir; never raises."""
         try:
-            if self.proc is not None and self.proc.poll() is None:
-                kids = _children(self.proc.pid)
-                self.proc.terminate()
+            kids = self.session_pids()
+            for proc in self.procs:
+                if proc.poll() is None:
+                    proc.terminate()
+            for proc in self.procs:
                 try:
-                    self.proc.wait(5)
+                    proc.wait(5)
                 except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(5)
-                for pid in reversed(kids):
-                    try:
-                        os.kill(pid, signal.SIGTERM)
-                    except ProcessLookupError:
-                        pass
+                    proc.kill()
+                    proc.wait(5)
+            for pid in reversed(kids):
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)

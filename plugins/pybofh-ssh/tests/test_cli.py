@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from pybofh_ssh.cli_fanout import child_argv, run_on_hosts
 
 

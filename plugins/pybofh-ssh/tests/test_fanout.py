@@ -11,6 +11,8 @@ import threading
 import time
 
 import pytest
+
+from pybofh_core import Atomic
 from pybofh_core.errors import ValidationError
 from pybofh_core.journal import Journal
 from pybofh_core.plugins import get_host
@@ -18,8 +20,6 @@ from pybofh_core.runner import get_runner, make_runner, run
 from pybofh_ssh.errors import HostUnreachableError
 from pybofh_ssh.fanout import HostStatus, fan_out
 from pybofh_ssh.runner import SshRunner
-
-from pybofh_core import Atomic
 
 
 def test_one_failing_and_one_unreachable_host_do_not_stop_the_others(sshd, ssh_opts, marker_plugin, tmp_path):

@@ -7,6 +7,7 @@ import stat
 import subprocess
 
 import pytest
+
 from pybofh_core.errors import CommandError, NotFoundError, ValidationError
 from pybofh_core.runner import FakeRunner, make_runner
 from pybofh_ssh.errors import HostUnreachableError

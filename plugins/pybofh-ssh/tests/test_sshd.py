@@ -9,14 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
+
+from pybofh_core import Atomic
 from pybofh_core.errors import CommandError, CommandTimeoutError, ValidationError
 from pybofh_core.journal import Journal, iter_records
 from pybofh_core.runner import LocalRunner, get_runner, make_runner, run
 from pybofh_core.secret import Secret
 from pybofh_ssh.errors import HostUnreachableError
 from pybofh_ssh.runner import SshRunner, on_host
-
-from pybofh_core import Atomic
 
 
 def _server_port(runner: SshRunner) -> int:
