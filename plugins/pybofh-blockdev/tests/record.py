@@ -47,6 +47,28 @@ def record(tool_dir: str, case: str, pkg: str, argv: list[str], devices: dict[st
     print(f"{tool_dir}/{stem}: exit {res.returncode}, {len(res.stdout)} bytes")
 
 
+def record_listing(devs: dict[str, str]) -> None:
+    """Record exactly the commands ``facts.list_devices()`` runs on this host (lsblk, then one blkid)."""
+    from pybofh_blockdev import facts
+    from pybofh_core.runner import LocalRunner, use_runner
+
+    class Capture(LocalRunner):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[tuple[tuple[str, ...], object]] = []
+
+        def _execute(self, argv, data, timeout, *, readonly, env):  # type: ignore[no-untyped-def]
+            res = super()._execute(argv, data, timeout, readonly=readonly, env=env)
+            self.seen.append((argv, res))
+            return res
+
+    cap = Capture()
+    with use_runner(cap):
+        facts.list_devices()
+    for (argv, _), (tool, case) in zip(cap.seen, [("lsblk", "host-all"), ("blkid", "host-fill")], strict=False):
+        record(tool, case, "util-linux", list(argv), devs)
+
+
 def main() -> int:
     """Build the loop devices, record, clean up."""
     if os.geteuid() != 0:
@@ -123,6 +145,7 @@ def main() -> int:
         for name in ("ext4", "btrfs", "xfs", "part2", "empty"):
             size(f"getsize64-{name}", devs[name])
         record("swapon", "show-none", "util-linux", ["swapon", "--show=NAME", "--noheadings", "--raw"], devs)
+        record_listing(devs)
         # --- attach a spare loop device, list all loops, detach it ---------------------------------------------------
         spare = tmp / "spare.img"
         with spare.open("wb") as fh:

@@ -1,0 +1,88 @@
+"""``bofh blockdev`` with the fake runner replaying the commands ``list_devices`` ran on a real host."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pybofh_core.cli import main
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run ``bofh ARGV``; return (exit code, stdout, stderr)."""
+    try:
+        main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    else:  # pragma: no cover - main always exits
+        code = 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def replay(fake_runner, rec) -> None:
+    """Answer the recording's argv with its real output."""
+    fake_runner.expect(rec.argv, rec.stdout, returncode=rec.returncode)
+
+
+def test_list_table_shows_the_tree_filled_from_blkid(fake_runner, recording, capsys) -> None:
+    """The table indents partitions under their loop and shows fstype/label found by blkid (no udev here)."""
+    lsblk = recording("lsblk", "host-all")
+    d = lsblk.devices
+    replay(fake_runner, lsblk)
+    replay(fake_runner, recording("blkid", "host-fill"))
+    code, out, _ = run_cli(capsys, "blockdev", "list")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["NAME", "TYPE", "SIZE", "FSTYPE"]
+    row = next(ln for ln in lines if ln.startswith(d["ext4"] + " "))
+    assert "ext4" in row and "my disk" in row and d["ext4_mountpoint"] in row
+    assert any(ln.startswith("└─" + d["part1"]) and "données" in ln for ln in lines)
+    assert [c[0] for c in fake_runner.calls] == ["lsblk", "blkid"]
+
+
+def test_list_json_is_nested_with_byte_sizes(fake_runner, recording, capsys) -> None:
+    """``--json`` nests children like lsblk -J and gives sizes in bytes."""
+    lsblk = recording("lsblk", "host-all")
+    d = lsblk.devices
+    replay(fake_runner, lsblk)
+    replay(fake_runner, recording("blkid", "host-fill"))
+    code, out, _ = run_cli(capsys, "--json", "blockdev", "list")
+    assert code == 0
+    doc = {dev["path"]: dev for dev in json.loads(out)}
+    parts = doc[d["parts"]]
+    assert parts["pttype"] == "gpt" and [c["path"] for c in parts["children"]] == [d["part1"], d["part2"]]
+    assert parts["children"][1]["fstype"] == "swap" and doc[d["btrfs"]]["size"] == 400 * 1024**2
+
+
+def test_mkfs_bad_input_exits_2_without_commands(fake_runner, capsys) -> None:
+    """A relative device path is bad input: exit 2, one error line, nothing run."""
+    code, _, err = run_cli(capsys, "blockdev", "mkfs", "dev/sdz", "--type", "ext4")
+    assert code == 2 and "not an absolute path" in err and fake_runner.calls == []
+    code, _, err = run_cli(capsys, "blockdev", "mkfs", "/dev/pybofh-missing", "--type", "ntfs")
+    assert code == 2 and fake_runner.calls == []
+
+
+def test_umount_prints_what_was_unmounted(fake_runner, recording, capsys) -> None:
+    """``umount MOUNTPOINT`` finds the mount with findmnt and runs ``umount -- MOUNTPOINT``."""
+    rec = recording("umount", "ext4")
+    d = rec.devices
+    replay(fake_runner, recording("findmnt", "json-all"))
+    replay(fake_runner, rec)
+    code, out, _ = run_cli(capsys, "--json", "blockdev", "umount", d["ext4_mountpoint"])
+    assert code == 0 and json.loads(out)["source"] == d["ext4"]
+    assert fake_runner.calls[-1] == ("umount", "--", d["ext4_mountpoint"])
+
+
+def test_resize_refusal_exits_2(fake_runner, recording, capsys, fake_nodes, journal_dir) -> None:
+    """Shrinking xfs is refused as bad input (exit 2) after read-only checks; nothing is changed."""
+    d = recording("xfs_info", "mounted").devices
+    fake_nodes(block=[d["xfs"]])
+    replay(fake_runner, recording("findmnt", "json-all"))
+    replay(fake_runner, recording("blkid", "probe-xfs"))
+    replay(fake_runner, recording("blockdev", "getsize64-xfs"))
+    replay(fake_runner, recording("xfs_info", "mounted"))
+    code, _, err = run_cli(capsys, "blockdev", "resize", "--filesystem-only", d["xfs"], "300M")
+    assert code == 2 and "cannot shrink" in err
+    assert not [c for c in fake_runner.calls if c[0] == "xfs_growfs"]
