@@ -26,10 +26,10 @@ DUMPS: dict[str, dict[str, tuple[Any, ...]]] = {
         "r0": ([(0, 0, "/dev/drbdvg/r0data", "internal")], [7788],
                [("pybofh-vm1", None, "ipv4 192.0.2.1:7788"), ("pybofh-vm2", None, "ipv4 192.0.2.2:7788")])},
     "dump_r0-v9-9.22.0.txt": {
-        "r0": ([(0, 7, "/dev/loop0", "internal")], [7789],
+        "r0": ([(0, 0, "/dev/loop0", "internal")], [7789],
                [("vm", 0, "ipv4 192.0.2.1:7789"), ("peer", 1, "ipv4 192.0.2.2:7789")])},
     "dump_r0-v84-9.22.0.txt": {
-        "r0": ([(0, 7, "/dev/loop0", "internal")], [7789],
+        "r0": ([(0, 0, "/dev/loop0", "internal")], [7789],
                [("vm", None, "ipv4 192.0.2.1:7789"), ("peer", None, "ipv4 192.0.2.2:7789")])},
     "dump_multi-v9-9.22.0.txt": {
         "r0": ([(0, 0, "/dev/vg0/r0", "internal")], [7788],

@@ -1,0 +1,93 @@
+"""The operations' argv against the real drbdadm of this host (no DRBD module needed): ``drbdadm -d`` prints the
+drbdsetup/drbdmeta commands it would run, which must equal the recordings of record_host.py.
+
+Both drbdadm 9 and the 8.4 drbdadm that drbd-utils ships are checked, so each argv form works on either kernel.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pybofh_core.runner import LocalRunner, Result, use_runner
+from pybofh_core.settings import get_settings
+from pybofh_drbd import ops
+
+HERE = Path(__file__).resolve().parent
+REC = HERE / "recordings"
+DRBDADM_84 = "/usr/lib/drbd/drbdadm-84"
+K = "8.4.11"
+
+pytestmark = pytest.mark.skipif(shutil.which("drbdadm", path="/usr/sbin:/sbin:/usr/bin") is None,
+                                reason="drbd-utils is not installed (apt-get install drbd-utils)")
+
+
+class DryDrbdadm(LocalRunner):
+    """Runs drbdadm for real but with ``-d`` on mutating calls; /proc/drbd and blockdev come from recordings."""
+
+    def __init__(self, drbdadm: str) -> None:
+        super().__init__()
+        self.drbdadm = drbdadm
+        self.dry: list[tuple[tuple[str, ...], bytes]] = []
+
+    def _execute(self, argv: tuple[str, ...], data: bytes | None, timeout: float, *, readonly: bool,
+                 env: Mapping[str, str] | None) -> Result:
+        if argv == ("cat", "/proc/drbd"):  # no module here: the role comes from a guest recording
+            return Result(argv, 0, (REC / "proc_drbd" / f"connected_secondary-{K}.txt").read_bytes())
+        if argv[:2] == ("blockdev", "--getsize64"):
+            return Result(argv, 0, (REC / "blockdev" / f"getsize64_drbd0-{K}.txt").read_bytes())
+        if argv[0] != "drbdadm":
+            raise AssertionError(f"unexpected command {argv}")
+        real = (self.drbdadm, *argv[1:]) if readonly else (self.drbdadm, "-d", *argv[1:])
+        res = super()._execute(real, data, timeout, readonly=readonly, env=env)
+        if not readonly:
+            self.dry.append((argv, res.stdout))
+        return Result(argv, res.returncode, res.stdout, res.stderr)
+
+
+@pytest.fixture(params=["v9", "v84"])
+def dry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, DryDrbdadm]]:
+    """A DryDrbdadm for drbdadm 9 or 8.4, with the recording config (this host's name filled in) as drbd.config_file."""
+    variant = request.param
+    if variant == "v84" and not Path(DRBDADM_84).exists():
+        pytest.skip(f"{DRBDADM_84} is not shipped by this drbd-utils")
+    cfg = tmp_path / "r0.res"
+    cfg.write_text((REC / "configs" / f"r0-{variant}.res").read_text().replace("@HOST@", socket.gethostname()))
+    runner = DryDrbdadm("drbdadm" if variant == "v9" else DRBDADM_84)
+    with get_settings().override(drbd__config_file=str(cfg)), use_runner(runner):
+        yield variant, runner
+
+
+CASES: list[tuple[str, str, tuple[Any, ...], dict[str, Any]]] = [
+    ("up", "up", (), {}), ("down", "down", (), {}), ("primary", "primary", (), {}),
+    ("primary-force", "primary", (), {"force": True}), ("connect", "connect", (), {}),
+    ("disconnect", "disconnect", (), {}), ("attach", "attach", (), {}), ("detach", "detach", (), {}),
+    ("create-md", "create_md", ("/dev/loop0",), {}), ("adjust", "adjust", (), {}), ("verify", "verify", (), {}),
+    ("invalidate", "invalidate", (), {}), ("pause-sync", "pause_sync", (), {}),
+    ("resume-sync", "resume_sync", (), {}), ("resize", "resize", (), {}),
+    ("resize-size", "resize", (), {"size": 2097152 * 512}),
+]
+
+
+@pytest.mark.parametrize(("case", "op_name", "args", "kwargs"), CASES, ids=[c[0] for c in CASES])
+def test_operation_argv_accepted_by_real_drbdadm(dry: tuple[str, DryDrbdadm], case: str, op_name: str,
+                                                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """The real drbdadm accepts the operation's argv and plans exactly the recorded drbdsetup/drbdmeta commands."""
+    variant, runner = dry
+    getattr(ops, op_name)("r0", *args, **kwargs)
+    (argv, planned), = runner.dry
+    expected = (REC / "drbdadm" / f"dry-run_{case}-{variant}-9.22.0.txt").read_bytes()
+    assert planned == expected, argv
+
+
+def test_secondary_argv(dry: tuple[str, DryDrbdadm]) -> None:
+    """secondary (the role read from a recording says Secondary; drbdadm still plans the demotion)."""
+    variant, runner = dry
+    ops.secondary("r0")
+    (_, planned), = runner.dry
+    assert planned == (REC / "drbdadm" / f"dry-run_secondary-{variant}-9.22.0.txt").read_bytes()
