@@ -85,7 +85,8 @@ def resize_cmd(
     from pybofh_core.atomic import Atomic
 
     ctx = get_context()
-    with Atomic(dry_run=ctx.dry_run, label=f"bofh blockdev resize {device} {size}") as atomic:
+    # under --dry-run the root already runs everything through a recording runner: no journal, no second recorder
+    with Atomic(journal=not ctx.dry_run, label=f"bofh blockdev resize {device} {size}") as atomic:
         if filesystem_only:
             result = atomic.blockdev.resize_filesystem(device, None if size == "max" else size, temp_mount=True)
         else:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pybofh_core import operation, undo
 from pybofh_core.errors import CommandError, NotFoundError, ParseError, PybofhError, ValidationError
-from pybofh_core.runner import run
+from pybofh_core.runner import DryRunRunner, get_runner, run
 from pybofh_core.validate import parse_size
 
 from . import facts
@@ -195,6 +195,7 @@ def check_filesystem(device: str, repair: bool = False) -> FsckResult:
     if fstype == "btrfs" and repair:
         raise ValidationError("btrfs check --repair is dangerous; run it by hand after reading btrfs-check(8)")
     facts.require_unmounted(device, "checking it")
+    ok: tuple[int, ...]
     if fstype in EXT_FAMILY:
         argv = ["e2fsck", "-f", "-y" if repair else "-n", device]
         ok = (0, 1, 2, 4)
@@ -265,6 +266,8 @@ def resize_filesystem(
     target = None if size is None else parse_size(size, what="filesystem size", minimum=1)
     fstype = _fstype_of(device)
     dev_size = facts.get_size(device)
+    if isinstance(get_runner(), DryRunRunner) and target is not None:
+        dev_size = max(dev_size, target)  # a dry run did not grow the device in an earlier step: assume it did
     if target is not None and target > dev_size:
         raise ValidationError(
             f"filesystem size {target} is larger than {device} ({dev_size} bytes); grow the device first"

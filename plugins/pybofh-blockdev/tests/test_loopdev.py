@@ -398,3 +398,18 @@ def test_atomic_job_fails_at_every_step_and_host_is_restored(area: Path, fail_at
     assert loops_backed_by(area) == loops_before == []
     assert mounted_targets() == mounts_before
     assert os.path.getsize(img) == 64 * MiB  # the resize (if it ran) was undone before the loop was detached
+
+
+def test_cli_dry_run_resize_plans_every_command_and_changes_nothing(area: Path, capsys) -> None:
+    """``bofh --dry-run blockdev resize`` lists truncate, losetup -c, e2fsck, resize2fs; the file keeps its size."""
+    from pybofh_core.cli import main
+
+    img = image(area, "dry.img", 64 * MiB)
+    loop = ops.attach_loop(img).path
+    ops.create_filesystem(loop)
+    with pytest.raises(SystemExit) as exc:
+        main(["--dry-run", "blockdev", "resize", loop, "96M"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 0
+    assert f"truncate -s {96 * MiB} -- {img}" in err and f"resize2fs {loop} 98304K" in err
+    assert os.path.getsize(img) == 64 * MiB and int(facts.ext_info(loop)["size"]) == 64 * MiB
