@@ -65,6 +65,10 @@ def probe(device: str) -> dict[str, str]:
     if res.returncode == 8:
         return {"AMBIVALENT": "1"}
     if res.returncode == 2:
+        if res.err.strip():  # exit 2 is also "cannot read the device" (blkid: error: DEV: Operation not permitted)
+            from pybofh_core.errors import CommandError
+
+            raise CommandError(res.argv, 2, res.stdout, res.stderr, reason="blkid could not probe the device")
         return {}
     probes = parsers.parse_blkid_export(res.stdout, source=f"blkid -p {device}")
     return dict(probes[0].tags) if probes else {}
