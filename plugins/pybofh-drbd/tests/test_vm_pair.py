@@ -1,0 +1,135 @@
+"""DRBD for real between the two guests of the VM test bed (Debian 12 kernel, DRBD 8.4.11, drbd-utils 9.22.0).
+
+The host process drives each guest's pybofh operations through that guest's command channel (``GuestRunner``):
+create-md, up, the initial sync with its progress, a primary/secondary switch, disconnect/connect, down; then an
+``Atomic()`` block that brings the resource up on both nodes, promotes one, fails, and must leave both as they were.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pybofh_core.atomic import Atomic
+from pybofh_core.runner import use_runner
+from pybofh_drbd import facts, ops
+from pybofh_drbd.errors import ResourceDownError
+from pybofh_drbd.types import ConnectionState, DiskState, DrbdResource, Role
+
+pytestmark = [pytest.mark.vm_pair, pytest.mark.slow]
+
+_spec = importlib.util.spec_from_file_location("pybofh_drbd_vmpair", Path(__file__).with_name("vmpair.py"))
+assert _spec is not None and _spec.loader is not None
+vmpair = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(vmpair)
+
+RES = vmpair.RES
+LV_PATH = f"/dev/{vmpair.VG}/{vmpair.LV}"
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 90) -> None:
+    """Poll ``check`` every 0.3 s until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def status_on(runner: Any) -> DrbdResource:
+    """The resource's status read on one guest."""
+    with use_runner(runner):
+        return facts.status(RES)
+
+
+def connected(*runners: Any) -> Callable[[], bool]:
+    """A check: the resource is Connected (or syncing) on every given node."""
+    return lambda: all(status_on(r).connections[0].state.connected for r in runners)
+
+
+def is_down(runner: Any) -> bool:
+    """Whether the resource is down on that node."""
+    try:
+        status_on(runner)
+    except ResourceDownError:
+        return True
+    return False
+
+
+def test_drbd_resource_between_two_guests(drbd_vm_pair: tuple[Any, Any]) -> None:
+    """create-md, up, initial sync with progress, role switch, disconnect/connect, down, and an atomic rollback."""
+    a, b = drbd_vm_pair
+    ra, rb = vmpair.GuestRunner(a), vmpair.GuestRunner(b)
+    disks = {id(a): vmpair.scratch_disk(a), id(b): vmpair.scratch_disk(b)}
+    try:
+        for g in (a, b):
+            vmpair.setup_node(g, disks[id(g)])
+        for r in (ra, rb):
+            with use_runner(r):
+                assert ops.create_md(RES, LV_PATH) == LV_PATH
+                ops.up(RES)
+        wait_for(connected(ra, rb), "both nodes to connect")
+        sa, sb = status_on(ra), status_on(rb)
+        assert (sa.role, sb.role) == (Role.SECONDARY, Role.SECONDARY)
+        assert sa.volumes[0].disk is DiskState.INCONSISTENT and sa.minors == [0]
+
+        # initial sync: force A primary, follow the progress until both sides are UpToDate
+        with use_runner(ra):
+            change = ops.primary(RES, force=True)
+            assert (change.previous, change.current) == (Role.SECONDARY, Role.PRIMARY)
+            seen: list[float] = []
+            final = facts.wait_synced(RES, 240, poll=0.5,
+                                      on_progress=lambda st: seen.append(st.sync_percent or 0.0))
+        assert final.synced and final.role is Role.PRIMARY
+        partial = [p for p in seen if 0 < p < 100]
+        assert partial, f"no progress figure between 0 and 100 % was seen: {seen}"
+        assert partial == sorted(partial)
+        sb = status_on(rb)
+        assert (sb.role, sb.volumes[0].disk, sb.connections[0].peer_role) == (Role.SECONDARY, DiskState.UPTODATE,
+                                                                                Role.PRIMARY)
+
+        # primary/secondary switch, each change returning the role it replaced
+        with use_runner(ra):
+            assert ops.secondary(RES).previous is Role.PRIMARY
+        with use_runner(rb):
+            assert ops.primary(RES).previous is Role.SECONDARY
+        assert (status_on(ra).role, status_on(rb).role) == (Role.SECONDARY, Role.PRIMARY)
+        assert status_on(ra).connections[0].peer_role is Role.PRIMARY
+        with use_runner(rb):
+            ops.secondary(RES)
+
+        # disconnect / connect
+        with use_runner(ra):
+            ops.disconnect(RES)
+        assert status_on(ra).connections[0].state is ConnectionState.STANDALONE
+        wait_for(lambda: not status_on(rb).connections[0].state.connected, "B to notice the disconnect")
+        with use_runner(ra):
+            ops.connect(RES)
+        wait_for(connected(ra, rb), "the nodes to reconnect")
+        wait_for(lambda: status_on(ra).synced, "the nodes to be in sync again")
+
+        # down on both
+        for r in (ra, rb):
+            with use_runner(r):
+                ops.down(RES)
+        assert is_down(ra) and is_down(rb)
+
+        # an atomic job across both nodes that fails after up + primary: both end as they were (down)
+        with pytest.raises(RuntimeError, match="injected"), Atomic(label="drbd vm pair") as atomic:
+            with use_runner(rb):
+                atomic.drbd.up(RES)
+            with use_runner(ra):
+                atomic.drbd.up(RES)
+                wait_for(connected(ra, rb), "both nodes to connect inside the atomic block")
+                assert atomic.drbd.primary(RES).previous is Role.SECONDARY
+                assert facts.status(RES).role is Role.PRIMARY
+            raise RuntimeError("injected failure after up + primary")
+        assert is_down(ra) and is_down(rb)
+    finally:
+        for g in (a, b):
+            vmpair.teardown_node(g, disks[id(g)])
