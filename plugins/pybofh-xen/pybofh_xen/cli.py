@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+
 from pybofh_core.cli import output
 
 app = typer.Typer(no_args_is_help=True, help="Xen domUs: list, start, start-all, shutdown, destroy (xl).")

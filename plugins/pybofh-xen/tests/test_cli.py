@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from pybofh_core.cli import main
 from pybofh_core.runner import FakeRunner
 from pybofh_core.settings import get_settings

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pybofh_core.errors import ParseError
 from pybofh_xen.parsers import (
     parse_libxl_domain_config,

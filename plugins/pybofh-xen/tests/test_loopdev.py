@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from pybofh_core.atomic import Atomic
 from pybofh_core.errors import ValidationError
 from pybofh_xen import facts, ops

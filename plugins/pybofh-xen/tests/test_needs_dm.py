@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from pybofh_core.atomic import Atomic
 from pybofh_xen import facts, ops
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from pybofh_core.atomic import Atomic
 from pybofh_core.errors import (
     IrreversibleOperationError,

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from pybofh_core.errors import ParseError
 from pybofh_xen.parsers import parse_xl_list, parse_xl_list_long
 from pybofh_xen.types import DiskAccess
