@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,7 @@ from .settings import DrbdSettings
 from .types import DiskState, DrbdConfig, DrbdResource, ProcDrbd, ResourceConfig
 
 PROC_DRBD = "/proc/drbd"
+_DRBD_DEV = re.compile(r"^/dev/drbd(\d+)$")
 
 
 def drbd_settings() -> DrbdSettings:
@@ -226,12 +228,23 @@ def _check_possible(st: DrbdResource) -> None:
 
 
 def device_size(device: str) -> int:
-    """Size in bytes of a block device (``blockdev --getsize64``)."""
+    """Size in bytes of a block device: ``blockdev --getsize64``, or sysfs for /dev/drbdN.
+
+    DRBD 8.4 refuses to open a Secondary's device ("Wrong medium type"), so a DRBD device's size is read from
+    ``/sys/block/drbdN/size`` (512-byte sectors), which works in every role.
+    """
+    from pybofh_core.errors import ParseError
+
     path = validate_path(device, what="device")
+    m = _DRBD_DEV.match(path)
+    if m:
+        argv = ["cat", f"/sys/block/drbd{m.group(1)}/size"]
+        out = run(argv, readonly=True).text.strip()
+        if not out.isdigit():
+            raise ParseError(" ".join(argv), "size is not a number of sectors", out, path)
+        return int(out) * 512
     out = run(["blockdev", "--getsize64", path], readonly=True).text.strip()
     if not out.isdigit():
-        from pybofh_core.errors import ParseError
-
         raise ParseError("blockdev --getsize64", "size is not a number", out, path)
     return int(out)
 

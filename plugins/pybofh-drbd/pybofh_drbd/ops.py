@@ -199,22 +199,31 @@ def _resize_back(result: ResizeResult) -> Any:
     return undo(resize, result.resource, size=result.old_size)
 
 
-@operation(inverse=_resize_back, requires=["drbdadm", "blockdev"])
-def resize(res: str, size: int | str | None = None) -> ResizeResult:
+@operation(inverse=_resize_back, requires=["drbdadm"])
+def resize(res: str, size: int | str | None = None, *, assume_peer_has_space: bool = False) -> ResizeResult:
     """Resize a resource's device: to its backing disk (``size=None``) or to ``size`` bytes (``--size``).
 
-    Returns the size of its first volume's device before and after, so the undo can set it back.
+    DRBD grows past the size last agreed with the peer only while connected; ``assume_peer_has_space`` passes
+    ``--assume-peer-has-space`` for a node whose peer is away. Returns the size of the first volume's device
+    before and after, so the undo can set it back; a requested size the device did not reach is a DrbdError.
     """
+    from pybofh_core.runner import DryRunRunner, get_runner
+
+    from .errors import DrbdError
+
     nbytes = None if size is None else parse_size(size, what="DRBD size", minimum=SIZE_STEP, multiple_of=SIZE_STEP)
     name = facts.require_resource(res)
     minors = facts.minors(name)
     device = f"/dev/drbd{minors[0]}" if minors else None
     old = facts.device_size(device) if device else None
-    if nbytes is None:
-        run(facts.drbdadm("resize", name))
-    else:
-        run(facts.drbdadm("--", f"--size={nbytes // 512}s", "resize", name))
+    options = ["--assume-peer-has-space"] if assume_peer_has_space else []
+    if nbytes is not None:
+        options.append(f"--size={nbytes // 512}s")
+    run(facts.drbdadm("--", *options, "resize", name) if options else facts.drbdadm("resize", name))
     new = facts.device_size(device) if device else None
+    if nbytes is not None and new is not None and new != nbytes and not isinstance(get_runner(), DryRunRunner):
+        raise DrbdError(f"DRBD resource {name!r} is {new} bytes after resizing to {nbytes}; "
+                        "a disconnected node needs assume_peer_has_space=True to grow")
     return ResizeResult(name, old, new)
 
 

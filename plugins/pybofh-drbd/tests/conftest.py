@@ -35,6 +35,24 @@ ROOT = Path(__file__).resolve().parents[3]
 VM_PLUGIN = "pybofh-vm-testbed"
 
 
+def _vm_testbed_module() -> Any:
+    """The VM test bed's pytest plugin module (tests/vm/pytest_vm.py), or None when it cannot be imported."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    try:
+        from tests.vm import pytest_vm
+    except ImportError:
+        return None
+    return pytest_vm
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the VM test bed (needs_dm tests run in its guest) unless the root conftest or -p already did."""
+    module = _vm_testbed_module()
+    if module is not None and config.pluginmanager.get_plugin(VM_PLUGIN) is None:
+        module.pytest_configure(config)
+
+
 @pytest.fixture(scope="session")
 def drbd_vm_pair(pytestconfig: pytest.Config) -> tuple[Any, Any]:
     """The VM test bed's two networked guests (tests/vm), booted once per session.
@@ -42,12 +60,9 @@ def drbd_vm_pair(pytestconfig: pytest.Config) -> tuple[Any, Any]:
     The root conftest does not load the test bed's pytest plugin (yet), so it is registered here on first use;
     if another import already registered it, that instance (and its guests) is reused.
     """
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    try:
-        from tests.vm import pytest_vm
-    except ImportError as exc:
-        pytest.skip(f"the VM test bed (tests/vm) cannot be imported: {exc}")
+    pytest_vm = _vm_testbed_module()
+    if pytest_vm is None:
+        pytest.skip("the VM test bed (tests/vm/pytest_vm.py) cannot be imported")
     pytest_vm._skip_if_unavailable()
     if pytestconfig.pluginmanager.get_plugin(VM_PLUGIN) is None:
         pytest_vm.pytest_configure(pytestconfig)

@@ -1,6 +1,7 @@
 """Record real DRBD outputs between the two guests of the VM test bed (run by hand from the project root).
 
-    python3 plugins/pybofh-drbd/tests/record_vm.py
+    python3 plugins/pybofh-drbd/tests/record_vm.py           # the two-guest life cycle
+    python3 plugins/pybofh-drbd/tests/record_vm.py --sysfs   # one guest: device size of a Secondary
 
 The guests run Debian 12's kernel (in-tree DRBD 8.4.11) with drbd-utils 9.22.0. One resource over an LV on each
 guest goes through create-md, up, initial sync (sampled while it runs), disconnect/connect, secondary and down;
@@ -19,7 +20,7 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 
 import vmpair  # noqa: E402
 
-from tests.vm.guest import GuestConfig, GuestPair  # noqa: E402
+from tests.vm.guest import Guest, GuestConfig, GuestPair  # noqa: E402
 
 REC = HERE / "recordings"
 MIB = 1024 * 1024
@@ -106,5 +107,21 @@ def main() -> None:
                 vmpair.teardown_node(g, disks[g])
 
 
+def sysfs() -> None:
+    """One guest, the resource up as Secondary without its peer: its size from sysfs, and blockdev refusing it."""
+    with Guest(GuestConfig(hostname=vmpair.NODES[0][0], source_dir=ROOT, disks=(256 * MIB,))) as g:
+        disk = vmpair.scratch_disk(g)
+        try:
+            out(g, ["ip", "addr", "add", f"{vmpair.NODES[0][1]}/32", "dev", "lo"])  # the node's address, no peer
+            vmpair.setup_node(g, disk)
+            out(g, ["drbdadm", "create-md", "--force", "r0"])
+            out(g, ["drbdadm", "up", "r0"])
+            save("sysfs", "block-drbd0-size_secondary", "8.4.11", out(g, ["cat", "/sys/block/drbd0/size"]))
+            res = g.run(["blockdev", "--getsize64", "/dev/drbd0"], env={"LC_ALL": "C"})
+            save("blockdev", f"getsize64_drbd0-secondary-exit{res.returncode}", "8.4.11", res.stdout + res.stderr)
+        finally:
+            vmpair.teardown_node(g, disk)
+
+
 if __name__ == "__main__":
-    main()
+    sysfs() if "--sysfs" in sys.argv[1:] else main()

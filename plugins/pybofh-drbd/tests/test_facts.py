@@ -169,3 +169,13 @@ def test_minors_and_backing_disks(fake_runner: FakeRunner, rec: Any) -> None:
     fake_runner.expect(["drbdadm", "sh-ll-dev", "r1"], rec("drbdadm", "sh-ll-dev_r1-9.22.0.txt"))
     assert facts.minors("r1") == [1, 2]
     assert facts.backing_disks("r1") == ["/dev/vg0/r1a", "/dev/vg0/r1b"]
+
+
+def test_drbd_device_size_comes_from_sysfs(fake_runner: FakeRunner, rec: Any) -> None:
+    """blockdev cannot open a Secondary's /dev/drbdN on 8.4 (recorded 'Wrong medium type'): sysfs is read."""
+    assert b"Wrong medium type" in rec("blockdev", f"getsize64_drbd0-secondary-exit1-{K}.txt")
+    fake_runner.expect(["cat", "/sys/block/drbd0/size"], rec("sysfs", f"block-drbd0-size_secondary-{K}.txt"))
+    fake_runner.expect(["blockdev", "--getsize64", "/dev/drbdvg/r0data"], rec("blockdev", f"getsize64_drbd0-{K}.txt"))
+    assert facts.device_size("/dev/drbd0") == 196528 * 512 == 100622336
+    assert facts.device_size("/dev/drbdvg/r0data") == 100622336
+    assert fake_runner.calls == [("cat", "/sys/block/drbd0/size"), ("blockdev", "--getsize64", "/dev/drbdvg/r0data")]

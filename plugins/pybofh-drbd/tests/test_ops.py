@@ -12,7 +12,7 @@ from pybofh_core.errors import IrreversibleOperationError, ValidationError
 from pybofh_core.operations import OperationRegistry, bind, spec_of
 from pybofh_core.runner import FakeRunner
 from pybofh_drbd import ops
-from pybofh_drbd.errors import ResourceDownError, ResourceNotFoundError
+from pybofh_drbd.errors import DrbdError, ResourceDownError, ResourceNotFoundError
 from pybofh_drbd.types import ResizeResult, Role, RoleChange
 
 SH_RES = ("drbdadm", "sh-resources")
@@ -162,23 +162,40 @@ def test_create_md_is_irreversible_in_an_atomic_block(drbd_runner: FakeRunner) -
     assert drbd_runner.calls == []
 
 
-def test_resize_to_size_and_back(drbd_runner: FakeRunner, rec: Any) -> None:
-    """resize --size is given in sectors through '--'; the undo sets the size read before."""
+SYSFS_SIZE = ["cat", "/sys/block/drbd0/size"]
+
+
+def test_resize_to_size_and_inverse(drbd_runner: FakeRunner, rec: Any) -> None:
+    """resize --size goes in sectors through '--' (sizes read from sysfs, which works on a Secondary too);
+    the undo of a grow sets the size read before it."""
     drbd_runner.expect(["drbdadm", "sh-minor", "r0"], rec("drbdadm", f"sh-minor_r0-guest-9.22.0-k{K}.txt"))
-    old_size = int(rec("blockdev", f"getsize64_drbd0-{K}.txt"))
-    new_size = old_size + 8 * 1024 * 1024
-    getsize = ["blockdev", "--getsize64", "/dev/drbd0"]
-    drbd_runner.expect(getsize, f"{new_size}\n")  # after the resize
-    drbd_runner.expect(getsize, f"{old_size}\n", times=1)  # before it (later replies win until used up)
+    drbd_runner.expect(SYSFS_SIZE, rec("sysfs", f"block-drbd0-size_secondary-{K}.txt"))
     drbd_runner.expect(["drbdadm", "--", ...])
-    result = ops.resize("r0", new_size)
-    assert result == ResizeResult("r0", old_size, new_size)
-    assert ("drbdadm", "--", f"--size={new_size // 512}s", "resize", "r0") in drbd_runner.calls
+    recorded = 196528 * 512
+    result = ops.resize("r0", recorded)  # the replayed device already has the requested size
+    assert drbd_runner.calls[-3:] == [tuple(SYSFS_SIZE), ("drbdadm", "--", f"--size={recorded // 512}s", "resize",
+                                                          "r0"), tuple(SYSFS_SIZE)]
+    assert result == ResizeResult("r0", recorded, recorded)
+    assert run_undo(ops.resize, result, "r0", recorded) is None  # unchanged size: nothing to undo
     drbd_runner.calls.clear()
-    drbd_runner.expect(getsize, f"{old_size}\n")
-    drbd_runner.expect(getsize, f"{new_size}\n", times=1)
-    run_undo(ops.resize, result, "r0", new_size)
-    assert ("drbdadm", "--", f"--size={old_size // 512}s", "resize", "r0") in drbd_runner.calls
+    target = recorded + 8 * 1024 * 1024
+    with pytest.raises(DrbdError, match="assume_peer_has_space"):  # the device did not reach the size asked for
+        ops.resize("r0", target)
+    assert drbd_runner.calls[-2] == ("drbdadm", "--", f"--size={target // 512}s", "resize", "r0")
+    drbd_runner.calls.clear()
+    grown = ResizeResult("r0", recorded - 8 * 1024 * 1024, recorded)  # what a real grow returns (test_layer_dm)
+    with pytest.raises(DrbdError):  # the replayed device does not shrink, but the undo's argv is what counts here
+        run_undo(ops.resize, grown, "r0", recorded)
+    assert ("drbdadm", "--", f"--size={(recorded - 8 * 1024 * 1024) // 512}s", "resize", "r0") in drbd_runner.calls
+
+
+def test_resize_assume_peer_has_space(drbd_runner: FakeRunner, rec: Any) -> None:
+    """The flag for a node whose peer is away goes before 'resize' after '--'."""
+    drbd_runner.expect(["drbdadm", "sh-minor", "r0"], rec("drbdadm", f"sh-minor_r0-guest-9.22.0-k{K}.txt"))
+    drbd_runner.expect(SYSFS_SIZE, rec("sysfs", f"block-drbd0-size_secondary-{K}.txt"))
+    drbd_runner.expect(["drbdadm", "--", ...])
+    ops.resize("r0", assume_peer_has_space=True)
+    assert ("drbdadm", "--", "--assume-peer-has-space", "resize", "r0") in drbd_runner.calls
 
 
 @pytest.mark.parametrize("bad", ["-1G", "1.5k", "100", "abc", 4095, 4097])
@@ -192,7 +209,7 @@ def test_resize_bad_size_runs_nothing(fake_runner: FakeRunner, bad: Any) -> None
 def test_resize_to_fill(drbd_runner: FakeRunner, rec: Any) -> None:
     """Without a size: plain 'drbdadm resize'; equal sizes before and after leave nothing to undo."""
     drbd_runner.expect(["drbdadm", "sh-minor", "r0"], rec("drbdadm", f"sh-minor_r0-guest-9.22.0-k{K}.txt"))
-    drbd_runner.expect(["blockdev", "--getsize64", "/dev/drbd0"], rec("blockdev", f"getsize64_drbd0-{K}.txt"))
+    drbd_runner.expect(SYSFS_SIZE, rec("sysfs", f"block-drbd0-size_secondary-{K}.txt"))
     drbd_runner.expect(["drbdadm", "resize", "r0"])
     result = ops.resize("r0")
     assert ("drbdadm", "resize", "r0") in drbd_runner.calls
