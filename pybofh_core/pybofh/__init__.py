@@ -25,12 +25,19 @@ _CORE = {
     "RollbackError": "pybofh_core.errors",
     "IrreversibleOperationError": "pybofh_core.errors",
     "ToolUnavailableError": "pybofh_core.errors",
+    "HostUnreachableError": "pybofh_core.errors",
+    "on_host": "pybofh_ssh.runner",
+    "fan_out": "pybofh_ssh.fanout",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name in _CORE:
-        return getattr(import_module(_CORE[name]), name)
+        try:
+            module = import_module(_CORE[name])
+        except ModuleNotFoundError:
+            raise AttributeError(f"pybofh.{name} needs the plugin pybofh-ssh: pip install pybofh-ssh") from None
+        return getattr(module, name)
     if name == "settings":
         from pybofh_core.settings import get_settings
 

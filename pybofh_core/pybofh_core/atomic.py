@@ -188,8 +188,12 @@ class Atomic:
             raise PybofhError("this Atomic block is already open")
         self._open = True
         self._outer = _block.get()
-        if self.dry_run:
-            self._dry = DryRunRunner(get_runner())
+        current = get_runner()
+        if isinstance(current, DryRunRunner):  # e.g. inside `bofh --dry-run`: plan into the same recorder
+            self.dry_run = True
+            self._dry = current
+        elif self.dry_run:
+            self._dry = DryRunRunner(current)
             self._tokens.append(("runner", use_runner(self._dry)))
             self._tokens[-1][1].__enter__()
         elif self._journal_opt:

@@ -30,6 +30,7 @@ class CliContext:
     hosts: list[str] = field(default_factory=list)
     verbose: int = 0
     dry_runner: Any = None
+    argv: list[str] = field(default_factory=list)
 
     def output(self, value: Any, columns: list[str] | None = None) -> None:
         """Print an API result as a table, or JSON with ``--json``."""
@@ -134,7 +135,8 @@ def root(
     hosts = list(host or [])
     if hosts_file is not None:
         hosts += _read_hosts_file(hosts_file)
-    state = CliContext(dry_run=dry_run, json=json_out, config=config, hosts=hosts, verbose=verbose)
+    state = CliContext(dry_run=dry_run, json=json_out, config=config, hosts=hosts, verbose=verbose,
+                       argv=list(_ARGV))
     ctx.obj = state
     if verbose:
         import logging
@@ -147,6 +149,8 @@ def root(
         logging.getLogger("pybofh.runner").setLevel(logging.DEBUG)
     if config is not None:
         configure(config)
+    if len(hosts) > 1:
+        _fan_out(state)
     if len(hosts) == 1:
         from .runner import make_runner, use_runner
 
@@ -157,6 +161,21 @@ def root(
         state.dry_runner = DryRunRunner(get_runner())
         ctx.with_resource(use_runner(state.dry_runner))
         ctx.call_on_close(lambda: _print_plan(state))
+
+
+_ARGV: list[str] = []
+
+
+def _fan_out(state: CliContext) -> None:
+    """Run this invocation once per host (pybofh-ssh), print the per-host table or JSON, and exit with its code."""
+    try:
+        from pybofh_ssh.cli_fanout import run_on_hosts
+    except ModuleNotFoundError:
+        from .errors import PluginError
+
+        raise PluginError("several --host need the plugin pybofh-ssh: pip install pybofh-ssh") from None
+    rc = run_on_hosts(state.argv, state.hosts, json_out=state.json)
+    raise click.Exit(rc)
 
 
 def _read_hosts_file(path: Path) -> list[str]:
@@ -326,6 +345,7 @@ def hoist_global_flags(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``bofh``: run the CLI and map errors to one stderr line and an exit code."""
     argv = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
+    _ARGV[:] = argv
     command = typer.main.get_command(app)
     with _errors_to_exit():
         rc = command.main(args=argv, prog_name="bofh", standalone_mode=False)
@@ -333,4 +353,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # Import by name: running this file as __main__ would otherwise give plugins a second copy of CliContext.
+    from pybofh_core.cli import main as _main
+
+    _main()

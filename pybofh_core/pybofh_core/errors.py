@@ -67,6 +67,13 @@ class CommandTimeoutError(CommandError):
     """An external command did not finish within its timeout and was killed."""
 
 
+class HostUnreachableError(CommandError):
+    """A remote transport could not reach its host (connection refused, timeout, authentication, host key).
+
+    ``returncode`` is None (no remote exit status exists); ``stderr`` holds the transport's own diagnostics.
+    """
+
+
 class ToolUnavailableError(PybofhError):
     """A tool pybofh needs is not installed or not usable here (e.g. no device-mapper)."""
 

@@ -136,6 +136,11 @@ INSIDE_STEP = object()
 _block: contextvars.ContextVar[Atomic | None] = contextvars.ContextVar("pybofh_block", default=None)
 
 
+def current_block() -> Atomic | None:
+    """The innermost atomic block open in this context, or None."""
+    return _block.get()
+
+
 def operation(
     *,
     inverse: Callable[..., Undo | None] | None = None,

@@ -85,6 +85,8 @@ class Runner:
 
     name: ClassVar[str] = "abstract"
     host: str | None = None
+    #: True for transports that record mutating commands instead of running them.
+    dry_run: ClassVar[bool] = False
 
     def run(
         self,
@@ -243,6 +245,7 @@ class DryRunRunner(Runner):
     """
 
     name = "dry-run"
+    dry_run = True
 
     def __init__(self, inner: Runner | None = None, **_: Any) -> None:
         self.inner = inner or LocalRunner()

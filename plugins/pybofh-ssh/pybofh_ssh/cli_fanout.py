@@ -113,7 +113,7 @@ def run_on_hosts(
     from pybofh_core.render import render
 
     sub = child_argv(argv)
-    if not sub or sub[0].startswith("-"):
+    if not any(not a.startswith("-") for a in sub):  # root flags such as --json may come first
         raise ValidationError("bofh --host …: give a sub-command to run on the hosts")
     control_dir = tempfile.mkdtemp(prefix="bofh-fan-", dir="/tmp")
     defaults = _settings_defaults()

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from pybofh_core.errors import CommandError
+from pybofh_core.errors import HostUnreachableError
+
+__all__ = ["HostUnreachableError"]  # defined in the core so callers can catch it without this plugin
 
 
-class HostUnreachableError(CommandError):
-    """ssh itself failed (exit 255 before the remote command started, or the connection died under it).
-
-    Causes: connection refused or timed out, name resolution, host key or authentication failure. ``returncode`` is
-    None (no remote exit status exists); ``stderr`` holds ssh's own diagnostics; ``host`` names the destination.
-    """

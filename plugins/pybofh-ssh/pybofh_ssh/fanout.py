@@ -150,13 +150,13 @@ def fan_out(
     ``on_result`` is called in the caller's thread as each host finishes (progress bars). Hosts and options are
     validated before any job starts. ``close=False`` leaves the master connections up (until ControlPersist).
     """
-    from pybofh_core.operations import _block
+    from pybofh_core.operations import current_block
 
     host_list = [validate_host(h) for h in hosts]
     dupes = sorted({h for h in host_list if host_list.count(h) > 1})
     if dupes:
         raise ValidationError(f"fan_out: hosts given more than once: {', '.join(dupes)}")
-    if _block.get() is not None:
+    if current_block() is not None:
         raise ValidationError("fan_out cannot run inside an Atomic block; open the Atomic block inside the job")
     if max_workers is None:
         from .runner import _settings_defaults

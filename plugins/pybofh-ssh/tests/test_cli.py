@@ -81,3 +81,15 @@ def test_fan_out_cli_table_and_failed_child(sshd, ssh_env, capsys):
     rc = run_on_hosts(["--host", "h1", "ssh", "no-such-command"], ["h1"], json_out=True, progress=False)
     rows = json.loads(capsys.readouterr().out)
     assert rc == 2 and rows[0]["status"] == "failed" and rows[0]["exit_code"] == 2
+
+
+def test_bofh_with_several_hosts_fans_out_through_the_core(sshd, ssh_env, tmp_path):
+    """``bofh --host A --hosts-file F ssh ping --json`` runs once per host and reports a per-host result."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text("# fleet\nh3\ndead\n")
+    proc = _bofh("--host", "h1", "--hosts-file", str(hosts), "ssh", "ping", "--json", env=ssh_env)
+    assert proc.returncode == 1, proc.stderr  # one host unreachable
+    rows = json.loads(proc.stdout)
+    by_host = {r["host"]: r for r in (rows if isinstance(rows, list) else rows["hosts"])}
+    assert by_host["h1"]["status"] == "ok" and by_host["h3"]["status"] == "ok"
+    assert by_host["dead"]["status"] == "unreachable"
