@@ -49,10 +49,8 @@ def __dir__() -> list[str]:
 @hookimpl
 def pybofh_register_operations(registry: Any) -> None:
     """Register the loop, filesystem, label, mount and stack operations under the domain ``blockdev``."""
-    from . import layers, ops
-
-    registry.add_module("blockdev", ops)
-    registry.add("blockdev", layers.resize_stack)
+    registry.add_module("blockdev", "pybofh_blockdev.ops")  # imported when a blockdev operation is first needed
+    registry.add_module("blockdev", "pybofh_blockdev.layers")  # resize_stack
 
 
 @hookimpl

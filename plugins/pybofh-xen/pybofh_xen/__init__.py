@@ -15,9 +15,7 @@ from pybofh_core import hookimpl
 @hookimpl
 def pybofh_register_operations(registry) -> None:  # type: ignore[no-untyped-def]
     """Register start/destroy/shutdown/reboot/pause/unpause/save/restore/migrate/start_all under ``xen``."""
-    from . import ops
-
-    registry.add_module("xen", ops)
+    registry.add_module("xen", "pybofh_xen.ops")  # imported when a xen operation is first needed
 
 
 @hookimpl
