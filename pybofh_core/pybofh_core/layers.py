@@ -18,6 +18,9 @@ class Layer(ABC):
     kind: str = "unknown"
     #: True when :meth:`open` gives an inner block device.
     container: bool = False
+    #: Whether the layer's content can be made smaller / larger (xfs cannot shrink, a disk partition may not grow).
+    can_shrink: bool = True
+    can_grow: bool = True
 
     def __init__(self, device: str) -> None:
         self.device = device
@@ -30,6 +33,14 @@ class Layer(ABC):
     @property
     def overhead(self) -> int:
         """Bytes of the outer device the layer itself uses (LUKS header, PV metadata); the inner gets the rest."""
+        return 0
+
+    def current_size(self) -> int | None:
+        """The layer's usable size in bytes now (None = unknown)."""
+        return None
+
+    def minimum_size(self) -> int:
+        """The smallest usable size the layer can shrink to (0 = no known limit), so a stack refuses early."""
         return 0
 
     def open(self) -> str | None:

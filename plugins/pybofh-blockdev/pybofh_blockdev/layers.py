@@ -5,8 +5,8 @@ LV from pybofh-lvm) and ``pybofh_probe_layer`` what each device contains, openin
 leaf. ``resize`` changes the whole stack: growing goes outer→inner, shrinking inner→outer, every size a multiple
 of the least common multiple of the layers' granularities, each container's overhead subtracted on the way in.
 
-Layers here extend the core :class:`~pybofh_core.layers.Layer` with ``current_size()``, ``minimum_size()`` and
-``can_shrink``/``can_grow``; layers from other plugins without them are treated as unbounded and resizable.
+Layers use the core :class:`~pybofh_core.layers.Layer` sizes (``current_size()``, ``minimum_size()``,
+``can_shrink``/``can_grow``); a layer that does not override them is treated as unbounded and resizable.
 """
 
 from __future__ import annotations
@@ -28,19 +28,8 @@ from .types import EXT_FAMILY
 MAX_DEPTH = 16
 
 
-class SizedLayer(Layer):
-    """A layer that can tell its current and minimum size and whether it can shrink or grow."""
-
-    can_shrink = True
-    can_grow = True
-
-    def current_size(self) -> int | None:
-        """The layer's usable size in bytes now (None = unknown)."""
-        return None
-
-    def minimum_size(self) -> int:
-        """The smallest usable size the layer can shrink to (0 = no known limit)."""
-        return 0
+SizedLayer = Layer
+"""Kept for compatibility: sizes (``current_size``, ``minimum_size``, ``can_shrink``) are part of the core Layer."""
 
 
 class LoopDeviceLayer(SizedLayer):
