@@ -275,7 +275,12 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _load_json(text: str | bytes, tool: str, source: str | None) -> Any:
     """Load JSON keeping duplicate keys as :class:`_Dups`; warning lines before the JSON are skipped."""
     body = _text(text)
-    start = min((i for i in (body.find("["), body.find("{")) if i >= 0), default=-1)
+    start, offset = -1, 0
+    for line in body.splitlines(keepends=True):  # the JSON starts on the first line that opens with [ or {
+        if line.lstrip().startswith(("[", "{")):
+            start = offset
+            break
+        offset += len(line)
     if start < 0:
         raise ParseError(tool, "no JSON in output", body[:200], source)
     try:

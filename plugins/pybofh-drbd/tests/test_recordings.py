@@ -177,3 +177,13 @@ def test_drbdsetup_show_84_recording() -> None:
     assert [(v.number, v.minor, v.disk, v.meta_disk) for v in r.volumes_for()] == [
         (0, 0, "/dev/drbdvg/r0data", "internal")]
     assert r.ports == [7788]
+
+
+def test_status_json_skips_warning_lines_before_the_json() -> None:
+    """Lines before the JSON (tool warnings, here the real 8.4 usage text) are skipped, even with brackets in them."""
+    usage = (RECS / "drbdsetup" / f"status-json_r0-exit20-9.22.0-k{K}.txt").read_bytes()
+    assert b"[" not in usage
+    text = usage + b"[\n]\n"  # constructed: the real usage text, then an empty JSON list
+    assert parsers.parse_status_json(text) == []
+    with pytest.raises(ParseError, match="no JSON"):
+        parsers.parse_status_json(usage + b"note: [not json] here\n")
