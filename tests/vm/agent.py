@@ -35,6 +35,7 @@ BASE_ENV = {
     "LANG": "C.UTF-8",
     "TERM": "dumb",
     "PYBOFH_IN_VM": "1",
+    "DM_DISABLE_UDEV": "1",  # no udev here: libdevmapper (dmsetup, lvm, cryptsetup) must create /dev/mapper nodes
 }
 
 
@@ -85,8 +86,9 @@ def mount_share(share: dict[str, Any], errors: list[str]) -> None:
     upper.mkdir(exist_ok=True)
     work.mkdir(exist_ok=True)
     os.makedirs(path, exist_ok=True)
-    err = run_quiet(["mount", "-t", "overlay", "overlay", "-o",
-                     f"lowerdir={lower},upperdir={upper},workdir={work}", path])
+    err = run_quiet(
+        ["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower},upperdir={upper},workdir={work}", path]
+    )
     if err:
         log(f"overlay failed, sharing read-only: {err}")
         err = run_quiet(["mount", "--bind", str(lower), path])
@@ -196,9 +198,13 @@ class Agent:
         stdin_data = base64.b64decode(msg["stdin"]) if msg.get("stdin") is not None else None
         try:
             proc = subprocess.Popen(
-                msg["argv"], cwd=msg.get("cwd") or "/", env=env, start_new_session=True,
+                msg["argv"],
+                cwd=msg.get("cwd") or "/",
+                env=env,
+                start_new_session=True,
                 stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             )
         except OSError as exc:
             text = f"pybofh-agent: cannot run {msg['argv']!r}: {exc}\n".encode()
@@ -206,8 +212,10 @@ class Agent:
             self.send({"op": "exit", "id": rid, "code": 127 if isinstance(exc, FileNotFoundError) else 126})
             return
         self.procs[rid] = proc
-        pumps = [threading.Thread(target=self.pump, args=(rid, 1, proc.stdout), daemon=True),
-                 threading.Thread(target=self.pump, args=(rid, 2, proc.stderr), daemon=True)]
+        pumps = [
+            threading.Thread(target=self.pump, args=(rid, 1, proc.stdout), daemon=True),
+            threading.Thread(target=self.pump, args=(rid, 2, proc.stderr), daemon=True),
+        ]
         for t in pumps:
             t.start()
         if stdin_data is not None:
@@ -256,7 +264,7 @@ def main() -> None:
 if __name__ == "__main__":
     try:
         main()
-    except BaseException as exc:  # noqa: BLE001 - PID 1's child: say why before the kernel panics
+    except BaseException as exc:
         log(f"fatal: {exc!r}")
         sys.stdout.flush()
         poweroff()

@@ -123,8 +123,13 @@ def _log(msg: str) -> None:
 def _run(argv: Sequence[str | os.PathLike[str]], **kwargs: object) -> subprocess.CompletedProcess[str]:
     """Run one build command (argv list, no shell); raise BuildError with its output if it fails."""
     proc = subprocess.run(
-        [str(a) for a in argv], text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, check=False, **kwargs,  # type: ignore[call-overload]
+        [str(a) for a in argv],
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        **kwargs,  # type: ignore[call-overload]
     )
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-40:])
@@ -263,28 +268,63 @@ def _build(work: Path, key: str) -> None:
     debs.mkdir(parents=True, exist_ok=True)
     packages = _read_list("guest-packages.txt")
     _log(f"debootstrap {SUITE} ({len(packages)} extra packages) from {mirror()}")
-    _run([
-        "debootstrap", "--variant=minbase", f"--include={','.join(packages)}", f"--cache-dir={debs}",
-        SUITE, root, mirror(),
-    ])
+    _run(
+        [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(packages)}",
+            f"--cache-dir={debs}",
+            SUITE,
+            root,
+            mirror(),
+        ]
+    )
     t_boot = time.monotonic()
     kversion = _install_kernel(work, root)
     t_kernel = time.monotonic()
     requirements = guest_requirements()
     _log(f"pip install into the guest: {' '.join(requirements)}")
-    _run([
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-        "--target", root / GUEST_SITE, "--only-binary=:all:", "--platform", "manylinux2014_x86_64",
-        "--python-version", GUEST_PYTHON, "--implementation", "cp", "--abi", f"cp{GUEST_PYTHON.replace('.', '')}",
-        *requirements,
-    ])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            "--target",
+            root / GUEST_SITE,
+            "--only-binary=:all:",
+            "--platform",
+            "manylinux2014_x86_64",
+            "--python-version",
+            GUEST_PYTHON,
+            "--implementation",
+            "cp",
+            "--abi",
+            f"cp{GUEST_PYTHON.replace('.', '')}",
+            *requirements,
+        ]
+    )
     t_pip = time.monotonic()
     _configure_root(root)
     _log("byte-compiling the guest's Python")
-    _run([
-        "chroot", root, "python3", "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
-        f"/usr/lib/python{GUEST_PYTHON}", f"/{GUEST_SITE}", "/usr/lib/python3/dist-packages",
-    ])
+    _run(
+        [
+            "chroot",
+            root,
+            "python3",
+            "-m",
+            "compileall",
+            "-q",
+            "--invalidation-mode",
+            "unchecked-hash",
+            f"/usr/lib/python{GUEST_PYTHON}",
+            f"/{GUEST_SITE}",
+            "/usr/lib/python3/dist-packages",
+        ]
+    )
     t_compile = time.monotonic()
     versions = _run(["chroot", root, "dpkg-query", "-W", "-f", "${Package} ${Version}\n"]).stdout.split("\n")
     for rel in PRUNE:
@@ -411,7 +451,11 @@ def _pack_cpio(root: Path, out: Path) -> None:
     with open(out, "wb") as fh:
         proc = subprocess.run(
             ["cpio", "--null", "--create", "--format=newc", "--owner=0:0", "--reproducible", "--quiet"],
-            input=listing, stdout=fh, stderr=subprocess.PIPE, cwd=root, check=False,
+            input=listing,
+            stdout=fh,
+            stderr=subprocess.PIPE,
+            cwd=root,
+            check=False,
         )
     if proc.returncode != 0:
         raise BuildError(f"cpio failed: {proc.stderr.decode(errors='replace')}")
@@ -431,8 +475,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BuildError as exc:
         print(f"pybofh-vm build failed: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps({"path": str(image.path), "key": image.manifest["key"],
-                      "kernel": image.manifest["kernel_version"], "seconds": image.manifest["seconds"]}, indent=2))
+    print(
+        json.dumps(
+            {
+                "path": str(image.path),
+                "key": image.manifest["key"],
+                "kernel": image.manifest["kernel_version"],
+                "seconds": image.manifest["seconds"],
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
