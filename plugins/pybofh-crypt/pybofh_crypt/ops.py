@@ -269,6 +269,7 @@ def add_key(device: str, passphrase: Any, new_passphrase: Any, *, slot: int | No
         raise ValidationError(f"key slot {slot} of {device} already holds a key; pick a free slot")
     args = ["luksAddKey", "--batch-mode", "--key-slot", str(slot), *_pbkdf_args(header.version, pbkdf)]
     tmpdir = None
+    stdin: Secret | None
     try:
         if line_safe(new) and (isinstance(old, KeyFile) or line_safe(old)):
             # cryptsetup reads each missing passphrase as one line of stdin
