@@ -165,10 +165,105 @@ def record_host(rec: Recorder) -> None:
                        note="lvcreate on a kernel without device-mapper")
 
 
+def record_vm(rec: Recorder) -> None:
+    """Cases that need device-mapper (run inside the VM test bed): active, thin, snapshot, open, missing PV."""
+    size = 300 * MIB
+    mnt = tempfile.mkdtemp(prefix="pybofh-lvm-rec-mnt-")
+    with loops(2, size) as (a, b):
+        try:
+            sh(["pvcreate", a])
+            sh(["pvcreate", b])
+            sh(["vgcreate", "-s", "4m", VG, a, b])
+            sh(["lvcreate", "--yes", "-n", "data", "-L", f"{64 * MIB}b", "--", VG])
+            sh(["lvcreate", "--yes", "--type", "thin-pool", "--poolmetadataspare", "n", "-n", "pool", "-L",
+                f"{64 * MIB}b", "--", VG])
+            sh(["lvcreate", "--yes", "--type", "thin", "-n", "thin1", "-V", f"{128 * MIB}b", "--thinpool", "pool",
+                "--", VG])
+            sh(["lvcreate", "--yes", "-s", "-n", "thin1-snap", "--", f"{VG}/thin1"])
+            sh(["lvcreate", "--yes", "-s", "-n", "data-snap", "-L", f"{16 * MIB}b", "--", f"{VG}/data"])
+            lvs = [
+                {"name": "data", "size_bytes": 64 * MIB, "hidden": False, "kind": "ORIGIN", "active": True},
+                {"name": "data-snap", "size_bytes": 16 * MIB, "hidden": False, "kind": "SNAPSHOT", "active": True,
+                 "origin": "data"},
+                {"name": "pool", "size_bytes": 64 * MIB, "hidden": False, "kind": "THIN_POOL", "active": True},
+                {"name": "pool_tdata", "size_bytes": 64 * MIB, "hidden": True, "kind": "THIN_POOL_DATA"},
+                {"name": "pool_tmeta", "hidden": True, "kind": "METADATA"},
+                {"name": "thin1", "size_bytes": 128 * MIB, "hidden": False, "kind": "THIN", "active": True,
+                 "pool": "pool"},
+                {"name": "thin1-snap", "size_bytes": 128 * MIB, "hidden": False, "kind": "THIN", "active": False,
+                 "pool": "pool", "origin": "thin1"},
+            ]
+            rec.record("lvs", "thin-and-snapshots-active", facts.lvs_argv(), {"lvs": lvs, "vg": VG})
+            rec.record("vgs", "two-pvs-thin-and-snapshots", facts.vgs_argv(), {
+                "vgs": [{"name": VG, "extent_size": 4 * MIB, "pv_count": 2, "lv_count": 5, "snap_count": 1,
+                         "attr": "wz--n-"}]})
+            rec.record("lvm", "fullreport-thin-and-snapshots", facts.fullreport_argv(), {
+                "vgs": [VG], "pvs": {a: VG, b: VG},
+                "lvs": ["data", "data-snap", "pool", "pool_tdata", "pool_tmeta", "thin1", "thin1-snap"]})
+            sh(["lvremove", "--yes", "--", f"{VG}/data-snap"])
+            sh(["mkfs.ext4", "-q", f"/dev/{VG}/data"])
+            sh(["mount", f"/dev/{VG}/data", mnt])
+            try:
+                rec.record("lvs", "data-mounted", facts.lvs_argv(), {"vg": VG, "lvs": [
+                    {"name": "data", "size_bytes": 64 * MIB, "kind": "NORMAL", "active": True, "open": True},
+                    {"name": "thin1", "kind": "THIN", "active": True, "open": False}], "partial": True})
+            finally:
+                sh(["umount", mnt])
+            sh(["lvchange", "--activate", "n", "--", f"{VG}/thin1"])
+            sh(["lvchange", "--activate", "n", "--", f"{VG}/data"])
+            rec.record("lvs", "data-and-thin1-inactive", facts.lvs_argv(), {"vg": VG, "lvs": [
+                {"name": "data", "kind": "NORMAL", "active": False, "open": False},
+                {"name": "thin1", "kind": "THIN", "active": False}], "partial": True})
+            sh(["lvremove", "--yes", "--", f"{VG}/thin1-snap", f"{VG}/thin1", f"{VG}/pool", f"{VG}/data"])
+            sh(["lvcreate", "--yes", "-n", "ona", "-L", f"{8 * MIB}b", "--", VG, a])
+            sh(["losetup", "-d", b])
+            rec.record("pvs", "missing-pv", facts.pvs_argv(), {"pvs": [
+                {"name": a, "vg": VG, "missing": False}, {"name": "[unknown]", "vg": VG, "missing": True}]})
+            rec.record("vgs", "partial-missing-pv", facts.vgs_argv(), {"vgs": [
+                {"name": VG, "partial": True, "missing_pv_count": 1, "pv_count": 2, "lv_count": 1}]})
+            rec.record("lvs", "partial-vg", facts.lvs_argv(), {"vg": VG, "lvs": [
+                {"name": "ona", "size_bytes": 8 * MIB, "active": True}]})
+        finally:
+            sh(["umount", mnt], check=False)
+            os.rmdir(mnt)
+            sh(["vgchange", "--activate", "n", VG], check=False)
+            sh(["vgreduce", "--removemissing", "--force", VG], check=False)
+
+
+def bundle(paths: Sequence[Path]) -> str:
+    """The recordings (with their .stderr.txt and .meta.json siblings) as one JSON line, to carry out of the VM."""
+    files = {}
+    for txt in paths:
+        base = str(txt)[: -len(".txt")]
+        for p in (Path(txt), Path(base + ".stderr.txt"), Path(base + ".meta.json")):
+            if p.exists():
+                files[str(p.relative_to(HERE))] = p.read_text()
+    return json.dumps(files)
+
+
+def unbundle(line: str) -> list[str]:
+    """Write files carried out of the VM by :func:`bundle` under tests/."""
+    files = json.loads(line)
+    for rel, text in files.items():
+        target = HERE / rel
+        if not target.resolve().is_relative_to(REC):
+            raise ValueError(f"refusing to write {rel} outside recordings/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return sorted(files)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--where", choices=["host", "vm"], default="host")
+    parser.add_argument("--bundle", action="store_true", help="print the recordings as one JSON line (VM)")
+    parser.add_argument("--unbundle", type=Path, help="write the recordings of a --bundle output file")
     args = parser.parse_args(argv)
+    if args.unbundle:
+        for line in args.unbundle.read_text().splitlines():
+            if line.startswith("PYBOFH-LVM-BUNDLE "):
+                print("\n".join(unbundle(line.split(" ", 1)[1])))
+        return 0
     if os.geteuid() != 0:
         print("record.py needs root (loop devices, LVM)", file=sys.stderr)
         return 2
@@ -176,11 +271,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.where == "host":
         record_host(rec)
     else:
-        from vm_cases import record_vm  # type: ignore[import-not-found]
-
-        record_vm(rec, loops, sh, VG)
+        record_vm(rec)
     for path in rec.written:
         print(path.relative_to(HERE))
+    if args.bundle:
+        print("PYBOFH-LVM-BUNDLE " + bundle(rec.written))
     return 0
 
 
