@@ -100,11 +100,26 @@ def validate_name(value: Any, *, what: str = "name", pattern: re.Pattern[str] | 
     return text
 
 
+_SHELL_META = re.compile(r"[$`;|&<>*?\"'\\]")
+
+
 def validate_path(
-    value: Any, *, what: str = "path", must_exist: bool = False, kind: str | None = None, absolute: bool = True
+    value: Any,
+    *,
+    what: str = "path",
+    must_exist: bool = False,
+    kind: str | None = None,
+    absolute: bool = True,
+    allow_special: bool = False,
 ) -> str:
-    """Check a filesystem path; ``kind`` is ``"block"``, ``"dir"`` or ``"file"`` to require that type."""
+    """Check a filesystem path; ``kind`` is ``"block"``, ``"dir"`` or ``"file"`` to require that type.
+
+    Shell metacharacters (``$ ` ; | & < > * ? " ' \\``) are refused unless ``allow_special``: no shell ever sees the
+    path, but in an administrator's path they are almost always a quoting mistake upstream.
+    """
     text = _check_text(value, what)
+    if not allow_special and _SHELL_META.search(text):
+        raise ValidationError(f"{what}: {text!r} contains shell metacharacters; rename it or quote it properly")
     if text.startswith("-"):
         raise ValidationError(f"{what}: {text!r} starts with '-' and would be read as an option")
     if _CONTROL.search(text):

@@ -299,5 +299,8 @@ class BlockDeviceStack:
 @operation(composite=True, requires=["losetup", "truncate", "resize2fs", "xfs_growfs", "btrfs"])
 def resize_stack(device: str, size: int | str) -> StackResized:
     """Resize ``device`` and everything stacked on it to ``size``; each layer's resize is its own undoable step."""
+    from pybofh_core.validate import parse_size
+
+    parse_size(size, what="stack size", minimum=1)  # bad input is refused before the stack is probed
     with BlockDeviceStack.open(device) as stack:
         return stack.resize(size)

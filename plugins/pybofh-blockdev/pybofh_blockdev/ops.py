@@ -16,7 +16,7 @@ from pybofh_core.errors import CommandError, NotFoundError, ParseError, PybofhEr
 from pybofh_core.runner import DryRunRunner, get_runner, run
 from pybofh_core.validate import parse_size
 
-from . import facts
+from . import checks, facts
 from .checks import (
     check_device,
     check_directory,
@@ -453,6 +453,8 @@ def unmount(target: str) -> Mount:
     from pybofh_core.validate import validate_path
 
     target = validate_path(target, what="mountpoint or device")
+    if checks._kind(target) is None:  # nothing can be mounted on (or from) a path that does not exist
+        raise NotFoundError(f"mountpoint or device: {target} does not exist")
     mounts = facts.list_mounts()
     found = facts.mount_at(target, mounts)
     if found is None:

@@ -64,10 +64,11 @@ def test_mkfs_bad_input_exits_2_without_commands(fake_runner, capsys) -> None:
     assert code == 2 and fake_runner.calls == []
 
 
-def test_umount_prints_what_was_unmounted(fake_runner, recording, capsys) -> None:
+def test_umount_prints_what_was_unmounted(fake_runner, recording, capsys, fake_nodes) -> None:
     """``umount MOUNTPOINT`` finds the mount with findmnt and runs ``umount -- MOUNTPOINT``."""
     rec = recording("umount", "ext4")
     d = rec.devices
+    fake_nodes(dirs=[d["ext4_mountpoint"]])
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, rec)
     code, out, _ = run_cli(capsys, "--json", "blockdev", "umount", d["ext4_mountpoint"])

@@ -341,6 +341,7 @@ def test_unmount_inverse_remounts_read_only_when_it_was(fake_runner, recording, 
     """The recorded ext4 was mounted ro: unmounting it records ``-o ro`` for the undo."""
     rec = recording("umount", "ext4")
     d = rec.devices
+    fake_nodes(dirs=[d["ext4_mountpoint"]])
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, rec)
     m = ops.unmount(d["ext4_mountpoint"])

@@ -6,6 +6,8 @@ with ``--`` before positional paths, and returns a typed result from which its u
 
 from __future__ import annotations
 
+import os
+
 import posixpath
 import re
 from datetime import datetime
@@ -100,8 +102,13 @@ def set_default_subvolume(mountpoint: str, subvolume: int | str) -> DefaultChang
 
 @operation(irreversible="deletes the file", target="path")
 def remove_stream(path: str) -> None:
-    """Delete a send-stream file (``rm -f``); used to clean up after ``send``."""
+    """Delete a send-stream file (``rm -f``); used to clean up after ``send``. A missing file is already removed.
+
+    Idempotent on purpose: a job may remove its stream itself and later be rolled back, undoing ``send`` again.
+    """
     path = check_path(path, what="stream file")
+    if not dry_run() and not os.path.lexists(path):
+        return
     run(["rm", "-f", "--", path])
 
 

@@ -22,7 +22,7 @@ from .xlcfg import parse_domu_config
 
 log = logging.getLogger("pybofh.xen")
 
-_DOMAIN_NAME = re.compile(r"^[^\x00-\x20\x7f/]+$")
+_DOMAIN_NAME = re.compile(r"^[A-Za-z0-9_.+:@-]+$")  # no shell metacharacters: they are always a quoting mistake
 _NO_XEN = ("Can't find hypervisor information", "cannot init xl context", "Could not obtain handle on privileged")
 
 

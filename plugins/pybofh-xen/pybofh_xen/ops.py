@@ -157,7 +157,7 @@ def restore_domu(path: str | Path) -> RestoredDomu:
 def migrate_domu(domu: DomU | str, host: str) -> str:
     """Live-migrate a domain to ``host`` over ssh (``xl migrate NAME HOST``)."""
     name = domain_name(domu)
-    if not isinstance(host, str) or not _HOST.match(host):
+    if not isinstance(host, str) or not _HOST.match(host) or len(host) > 253:
         raise ValidationError(f"migration host: {host!r} is not a host name (optionally user@host)")
     xl("migrate", "--", name, host)
     return host
