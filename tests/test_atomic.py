@@ -311,3 +311,23 @@ def test_generic_sequence_reverses_in_order(calls: list, fail_at: int) -> None:
         assert isinstance(raised.__cause__, Boom)
     else:
         assert isinstance(raised, Boom)
+
+
+def test_secret_parameters_are_wrapped_before_the_journal_sees_them(journal_dir: Path) -> None:
+    """A passphrase given as a plain str to a ``secrets=`` parameter never reaches the journal."""
+    from pybofh_core.journal import Journal
+    from pybofh_core.secret import Secret
+
+    seen: list[object] = []
+
+    @operation(inverse=lambda _: None, secrets=("passphrase",))
+    def unlock(device: str, passphrase: str) -> None:
+        seen.append(passphrase)
+
+    registry = OperationRegistry()
+    registry.add_module("s", module_of("s_ops", unlock))
+    with Atomic(registry=registry) as atomic:
+        atomic.s.unlock("/dev/x", "plain-text-passphrase-77")
+    assert isinstance(seen[0], Secret) and seen[0].reveal() == "plain-text-passphrase-77"
+    text = Journal().list()[0].path.read_text()
+    assert "plain-text-passphrase-77" not in text and '"passphrase":{"__secret__":true}' in text

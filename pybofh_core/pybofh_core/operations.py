@@ -41,6 +41,7 @@ class OperationSpec:
     composite: bool = False
     aliases: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
     domain: str | None = None
 
     @property
@@ -150,6 +151,7 @@ def operation(
     composite: bool = False,
     aliases: Iterable[str] = (),
     requires: Iterable[str] = (),
+    secrets: Iterable[str] = (),
 ) -> Callable[[F], F]:
     """Mark a plugin function as an operation.
 
@@ -161,6 +163,8 @@ def operation(
     :param composite: the operation is made of other operations, each recorded as its own step.
     :param aliases: other names (the seed's camelCase ones) under which it is registered.
     :param requires: external tools it needs, shown by ``bofh plugins``.
+    :param secrets: parameters holding passphrases or keys: a plain ``str`` given there is wrapped in
+        :class:`~pybofh_core.secret.Secret` before anything (journal, logs, errors) can see it.
     """
     if inverse is not None and irreversible is not None:
         raise PluginError("an operation has an inverse or is irreversible, not both")
@@ -177,12 +181,19 @@ def operation(
             composite=composite,
             aliases=tuple(aliases),
             requires=tuple(requires),
+            secrets=tuple(secrets),
         )
+        sig = inspect.signature(func)
+        for name in spec.secrets:
+            if name not in sig.parameters:
+                raise PluginError(f"operation {func.__name__}: secret {name!r} is not one of its parameters")
         if target is not None and target not in inspect.signature(func).parameters:
             raise PluginError(f"operation {func.__name__}: target {target!r} is not one of its parameters")
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if spec.secrets:
+                args, kwargs = _wrap_secrets(sig, spec.secrets, args, kwargs)
             recorder = _recorder.get()
             if recorder is INSIDE_STEP:
                 return func(*args, **kwargs)
@@ -198,6 +209,21 @@ def operation(
         return wrapper  # type: ignore[return-value]
 
     return deco
+
+
+def _wrap_secrets(
+    sig: inspect.Signature, names: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Wrap plain str/bytes values of the secret parameters in Secret (a bad call is left for Python to report)."""
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError:
+        return args, kwargs
+    for name in names:
+        value = bound.arguments.get(name)
+        if isinstance(value, (str, bytes)):
+            bound.arguments[name] = Secret(value)
+    return bound.args, bound.kwargs
 
 
 def bind(spec: OperationSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
