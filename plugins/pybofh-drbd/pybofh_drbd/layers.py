@@ -53,6 +53,12 @@ class DrbdDevice(Layer):
         """DRBD sizes its devices in 4 KiB blocks."""
         return 4096
 
+    def current_size(self) -> int:
+        """The device's size now (from sysfs, readable in every role)."""
+        from . import facts
+
+        return facts.device_size(self.device)
+
     def open(self) -> str:
         """The device is its own inner device."""
         return self.device
@@ -116,6 +122,14 @@ class DrbdBacking(Layer):
         if self.inner is not None:
             return backing - facts.device_size(self.drbd_device)
         return internal_md_bytes(backing)
+
+    def current_size(self) -> int:
+        """The DRBD device's size when up, else the backing size minus the internal-metadata estimate."""
+        from . import facts
+
+        if self.inner is not None:
+            return facts.device_size(self.drbd_device)
+        return facts.device_size(self.device) - self.overhead
 
     @property
     def inner(self) -> str | None:

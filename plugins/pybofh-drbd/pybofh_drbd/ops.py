@@ -207,7 +207,7 @@ def resize(res: str, size: int | str | None = None, *, assume_peer_has_space: bo
     ``--assume-peer-has-space`` for a node whose peer is away. Returns the size of the first volume's device
     before and after, so the undo can set it back; a requested size the device did not reach is a DrbdError.
     """
-    from pybofh_core.runner import DryRunRunner, get_runner
+    from pybofh_core.runner import get_runner
 
     from .errors import DrbdError
 
@@ -221,7 +221,7 @@ def resize(res: str, size: int | str | None = None, *, assume_peer_has_space: bo
         options.append(f"--size={nbytes // 512}s")
     run(facts.drbdadm("--", *options, "resize", name) if options else facts.drbdadm("resize", name))
     new = facts.device_size(device) if device else None
-    if nbytes is not None and new is not None and new != nbytes and not isinstance(get_runner(), DryRunRunner):
+    if nbytes is not None and new is not None and new != nbytes and not get_runner().dry_run:
         raise DrbdError(f"DRBD resource {name!r} is {new} bytes after resizing to {nbytes}; "
                         "a disconnected node needs assume_peer_has_space=True to grow")
     return ResizeResult(name, old, new)

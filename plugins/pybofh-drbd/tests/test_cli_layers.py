@@ -95,6 +95,10 @@ def test_probe_device_for_drbd_minor(fake_runner: FakeRunner, rec: Any) -> None:
     assert fake_runner.calls == []  # probing itself runs nothing
     fake_runner.expect(["drbdadm", "dump"], rec("drbdadm", "dump_multi-v9-9.22.0.txt"))
     assert layer.resource == "r1"
+    drbd0 = pybofh_probe_device("/dev/drbd0")
+    assert drbd0 is not None
+    fake_runner.expect(["cat", "/sys/block/drbd0/size"], rec("sysfs", f"block-drbd0-size_secondary-{K}.txt"))
+    assert drbd0.current_size() == 196528 * 512
 
 
 def test_probe_layer_for_drbd_metadata(fake_runner: FakeRunner, rec: Any) -> None:

@@ -77,6 +77,7 @@ def test_drbd_layer_over_lv(lv: str) -> None:
     dev = layer.open()
     assert dev == "/dev/drbd9" and stat.S_ISBLK(os.stat(dev).st_mode)
     assert layer.inner == dev
+    assert layer.current_size() == size_of(dev) == 64 * MIB - internal_md_bytes(64 * MIB)
     assert layer.overhead == size_of(lv) - size_of(dev) == internal_md_bytes(64 * MIB)  # measured while up
     st = facts.status("t9")
     assert st.connections[0].state in (ConnectionState.WF_CONNECTION, ConnectionState.STANDALONE)
