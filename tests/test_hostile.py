@@ -10,15 +10,13 @@ from __future__ import annotations
 import inspect
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pybofh_core.errors import PybofhError
-from pybofh_core.operations import OperationSpec, spec_of
+from pybofh_core.operations import OperationSpec
 from pybofh_core.plugins import get_host
 from pybofh_core.runner import FakeRunner, use_runner
 from pybofh_core.secret import Secret
@@ -126,7 +124,7 @@ def test_operation_refuses_hostile_input_before_any_command(spec: OperationSpec,
                 wrong.append(f"{param}={value!r}: refused, but only after running {fake.calls}")
         except AssertionError as exc:  # the fake runner saw a command
             wrong.append(f"{param}={value!r}: ran a command: {exc}")
-        except Exception as exc:  # noqa: BLE001 - an untyped error is itself the defect
+        except Exception as exc:
             wrong.append(f"{param}={value!r}: untyped {type(exc).__name__}: {exc}")
         else:
             if (spec.qualname, param, value) not in IDEMPOTENT_MISSING or fake.calls:
@@ -141,11 +139,3 @@ def test_every_plugin_operation_is_exercised() -> None:
         s.qualname for s in get_host().operations.specs() if s.domain in ("fake",)
     }
 
-
-def _spec(func: Any) -> OperationSpec:
-    spec = spec_of(func)
-    assert spec is not None
-    return spec
-
-
-tempfile_dir = tempfile.gettempdir()
