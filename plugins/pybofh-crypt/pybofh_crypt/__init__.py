@@ -11,9 +11,7 @@ from pybofh_core import hookimpl
 @hookimpl
 def pybofh_register_operations(registry: Any) -> None:
     """Register format, open/close, resize, add_key/remove_key and header backup/restore under ``crypt``."""
-    from . import ops
-
-    registry.add_module("crypt", ops)
+    registry.add_module("crypt", "pybofh_crypt.ops")  # imported when a crypt operation is first needed
 
 
 @hookimpl
