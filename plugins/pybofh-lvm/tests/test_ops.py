@@ -401,3 +401,52 @@ def test_every_operation_has_an_inverse_or_a_reason() -> None:
         assert spec.func.__doc__, spec.name
     for alias in ("createLV", "removeLV", "createPV", "removePV", "createVG", "removeVG"):
         assert registry.has(f"lvm.{alias}")
+
+
+# --- activation (VM recordings: real active/inactive states) ----------
+
+
+def test_activate_an_inactive_lv_and_undo(lvm_state: Callable[..., FakeRunner], rec: Callable[..., Any]) -> None:
+    runner = lvm_state(lvs="data-and-thin1-inactive")
+    active = rec("lvs", "data-mounted")
+    runner.expect(["lvchange", "--activate", "y", ...],
+                  effect=lambda argv, data: runner.expect(facts.lvs_argv(), active.stdout))
+    runner.expect(["lvchange", "--activate", "n", ...])
+    res = ops.activate_lv(VG, "thin1")
+    assert (res.was_active, res.active, res.changed) == (False, True, True)
+    run_undo(res, ops.activate_lv)
+    assert mutating(runner) == [
+        ("lvchange", "--activate", "y", "--ignoreactivationskip", "--", f"{VG}/thin1"),
+        ("lvchange", "--activate", "n", "--", f"{VG}/thin1"),
+    ]
+
+
+def test_activating_an_active_lv_runs_nothing_and_has_no_undo(lvm_state: Callable[..., FakeRunner]) -> None:
+    runner = lvm_state(lvs="data-mounted")
+    res = ops.activate_lv(VG, "thin1")
+    assert not res.changed and spec_of(ops.activate_lv).undo_for(res, {}) is None  # type: ignore[union-attr]
+    off = ops.deactivate_lv(VG, "thin1-snap")  # a thin snapshot LVM left inactive (activation skip flag)
+    assert not off.changed
+    assert mutating(runner) == []
+
+
+def test_deactivate_and_undo(lvm_state: Callable[..., FakeRunner], rec: Callable[..., Any]) -> None:
+    runner = lvm_state(lvs="data-mounted")
+    inactive = rec("lvs", "data-and-thin1-inactive")
+    runner.expect(["lvchange", "--activate", "n", ...],
+                  effect=lambda argv, data: runner.expect(facts.lvs_argv(), inactive.stdout))
+    runner.expect(["lvchange", "--activate", "y", ...])
+    res = ops.deactivate_lv(VG, "data")
+    run_undo(res, ops.deactivate_lv)
+    assert mutating(runner) == [
+        ("lvchange", "--activate", "n", "--", f"{VG}/data"),
+        ("lvchange", "--activate", "y", "--ignoreactivationskip", "--", f"{VG}/data"),
+    ]
+
+
+def test_thin_snapshot_argv(lvm_state: Callable[..., FakeRunner]) -> None:
+    runner = lvm_state(lvs="data-mounted")
+    runner.expect(["lvcreate", ...])
+    snap = ops.snapshot_lv(VG, "thin1", "thin1-snap2")
+    assert (snap.pool, snap.origin, snap.size_bytes) == ("pool", "thin1", 128 * MIB)
+    assert mutating(runner) == [("lvcreate", "--yes", "-s", "-n", "thin1-snap2", "--", f"{VG}/thin1")]
