@@ -1,3 +1,5 @@
+# mypy: disable-error-code="has-type"
+# (inverse= lambdas name operations decorated further down; mypy cannot type such forward references)
 """LVM operations, each with its inverse right beside it (or the reason it has none).
 
 Every operation validates its arguments before the first command, sends sizes to LVM in bytes (``-L <n>b``), puts

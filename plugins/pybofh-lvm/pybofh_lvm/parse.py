@@ -193,7 +193,7 @@ class _Fields:
         excerpt = json.dumps(dict(self.row))[:200]
         return ParseError(self.tool, f"{key} {self.row.get(key)!r}: {why}", excerpt, self.source)
 
-    def str(self, key: str) -> str | None:
+    def text(self, key: str) -> str | None:
         value = self.row.get(key)
         if value is None:
             return None
@@ -201,13 +201,13 @@ class _Fields:
         return value or None
 
     def required(self, key: str) -> str:
-        value = self.str(key)
+        value = self.text(key)
         if value is None:
             raise self._fail(key, "required column is missing or empty")
         return value
 
     def size(self, key: str) -> int | None:
-        value = self.str(key)
+        value = self.text(key)
         if value is None:
             return None
         m = _BYTES.match(value)
@@ -215,8 +215,8 @@ class _Fields:
             raise self._fail(key, "not a byte count (display units are rounded); read with --units b --nosuffix")
         return int(m.group(1))
 
-    def int(self, key: str) -> int | None:
-        value = self.str(key)
+    def integer(self, key: str) -> int | None:
+        value = self.text(key)
         if value is None:
             return None
         if not _INT.match(value):
@@ -224,7 +224,7 @@ class _Fields:
         return int(value)
 
     def percent(self, key: str) -> float | None:
-        value = self.str(key)
+        value = self.text(key)
         if value is None:
             return None
         try:
@@ -268,10 +268,10 @@ def _pv(row: Row, tool: str, source: str | None) -> PhysicalVolume:
     f = _Fields(row, tool, source)
     return PhysicalVolume(
         name=f.required("pv_name"),
-        uuid=f.str("pv_uuid"),
-        vg=f.str("vg_name"),
-        vg_uuid=f.str("vg_uuid"),
-        fmt=f.str("pv_fmt"),
+        uuid=f.text("pv_uuid"),
+        vg=f.text("vg_name"),
+        vg_uuid=f.text("vg_uuid"),
+        fmt=f.text("pv_fmt"),
         attr=f.attr("pv_attr", 3),
         size_bytes=f.size("pv_size"),
         free_bytes=f.size("pv_free"),
@@ -284,17 +284,17 @@ def _vg(row: Row, tool: str, source: str | None) -> VolumeGroup:
     f = _Fields(row, tool, source)
     return VolumeGroup(
         name=f.required("vg_name"),
-        uuid=f.str("vg_uuid"),
+        uuid=f.text("vg_uuid"),
         attr=f.attr("vg_attr", 6),
         size_bytes=f.size("vg_size"),
         free_bytes=f.size("vg_free"),
         extent_size=f.size("vg_extent_size"),
-        extent_count=f.int("vg_extent_count"),
-        free_count=f.int("vg_free_count"),
-        pv_count=f.int("pv_count"),
-        lv_count=f.int("lv_count"),
-        snap_count=f.int("snap_count"),
-        missing_pv_count=f.int("vg_missing_pv_count"),
+        extent_count=f.integer("vg_extent_count"),
+        free_count=f.integer("vg_free_count"),
+        pv_count=f.integer("pv_count"),
+        lv_count=f.integer("lv_count"),
+        snap_count=f.integer("snap_count"),
+        missing_pv_count=f.integer("vg_missing_pv_count"),
     )
 
 
@@ -308,27 +308,27 @@ def _lv(row: Row, tool: str, source: str | None, vg: str | None = None) -> Logic
     f = _Fields(row, tool, source)
     raw = f.required("lv_name")
     hidden = raw.startswith("[") and raw.endswith("]")
-    vg_name = f.str("vg_name") or vg
+    vg_name = f.text("vg_name") or vg
     if vg_name is None:
-        full = f.str("lv_full_name")
+        full = f.text("lv_full_name")
         if full and "/" in full:
             vg_name = full.split("/", 1)[0]
     if vg_name is None:
         raise f._fail("vg_name", "the LV's volume group is not reported")
-    roles = tuple(r for r in (f.str("lv_role") or "").split(",") if r)
+    roles = tuple(r for r in (f.text("lv_role") or "").split(",") if r)
     return LogicalVolume(
         vg=vg_name,
         name=raw[1:-1] if hidden else raw,
-        uuid=f.str("lv_uuid"),
+        uuid=f.text("lv_uuid"),
         attr=f.attr("lv_attr", 6),
         size_bytes=f.size("lv_size"),
         hidden=hidden,
-        lv_path=f.str("lv_path"),
-        dm_path=f.str("lv_dm_path"),
+        lv_path=f.text("lv_path"),
+        dm_path=f.text("lv_dm_path"),
         roles=roles,
-        segtype=f.str("segtype"),
-        pool=_bare(f.str("pool_lv")),
-        origin=_bare(f.str("origin")),
+        segtype=f.text("segtype"),
+        pool=_bare(f.text("pool_lv")),
+        origin=_bare(f.text("origin")),
         data_percent=f.percent("data_percent"),
     )
 
