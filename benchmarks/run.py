@@ -156,7 +156,7 @@ def lvm_counts_in_guest() -> dict[str, Any] | None:
     runner = ROOT / "tests" / "vm" / "run.py"
     if not runner.exists() or os.environ.get("PYBOFH_BENCH_SKIP_VM"):
         return None
-    proc = subprocess.run([PY, str(runner), "--", "python3", f"/src/{script.relative_to(ROOT)}"],
+    proc = subprocess.run([PY, str(runner), "--disks", "", "--", "python3", str(script)],
                           capture_output=True, text=True, timeout=1800)
     for line in proc.stdout.splitlines():
         if line.startswith("LVMCOUNT "):

@@ -24,9 +24,7 @@ _DRBD_DEVICE = re.compile(r"^/dev/drbd(\d+)$")
 @hookimpl
 def pybofh_register_operations(registry: OperationRegistry) -> None:
     """Register up/down, primary/secondary, connect/disconnect, attach/detach, create_md, adjust, verify…"""
-    from . import ops
-
-    registry.add_module("drbd", ops)
+    registry.add_module("drbd", "pybofh_drbd.ops")  # imported when a drbd operation is first needed
 
 
 @hookimpl

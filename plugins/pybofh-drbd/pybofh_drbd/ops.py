@@ -130,12 +130,12 @@ def create_md(res: str, disk: str | None = None, *, max_peers: int | None = None
     (checked with ``drbdadm sh-ll-dev``). Inside an atomic block it must have been created by the same block.
     ``--force`` answers drbdmeta's confirmation, which cannot be given without a terminal.
     """
-    name = facts.require_resource(res)
-    if disk is not None:
-        disk = validate_path(disk, what="backing disk")
+    if disk is not None:  # every argument is checked before the first (read-only) command
+        disk = validate_path(disk, what="backing disk", must_exist=True)
     if max_peers is not None and (isinstance(max_peers, bool) or not isinstance(max_peers, int)
                                   or not 1 <= max_peers <= 31):
         raise ValidationError(f"max_peers {max_peers!r} must be an integer from 1 to 31")
+    name = facts.require_resource(res)
     configured = facts.backing_disks(name)
     if disk is not None and not any(same_object(disk, c) for c in configured):
         raise ValidationError(

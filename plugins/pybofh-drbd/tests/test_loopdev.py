@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pybofh_core.errors import ValidationError
+from pybofh_core.errors import NotFoundError, ValidationError
 from pybofh_core.settings import get_settings
 from pybofh_drbd import ops, pybofh_probe_layer
 from pybofh_drbd.layers import DrbdBacking
@@ -42,8 +42,10 @@ def test_create_md_on_loop_device(loop_factory: Callable[..., str], tmp_path: Pa
         "  on peer { node-id 1; address 192.0.2.2:7789; }\n}\n"
     )
     with get_settings().override(drbd__config_file=str(cfg)):
-        with pytest.raises(ValidationError, match="not the backing disk"):
+        with pytest.raises(NotFoundError, match="does not exist"):
             ops.create_md("t0", "/dev/loop-not-this-one")
+        with pytest.raises(ValidationError, match="not the backing disk"):
+            ops.create_md("t0", "/dev/null")
         assert blkid(loop).get("TYPE") is None  # the refused call wrote nothing
         assert ops.create_md("t0", loop) == loop
         probe = blkid(loop)
