@@ -124,6 +124,8 @@ def validate_path(
         raise ValidationError(f"{what}: {text!r} starts with '-' and would be read as an option")
     if _CONTROL.search(text):
         raise ValidationError(f"{what}: {text!r} contains control characters")
+    if text != text.strip():
+        raise ValidationError(f"{what}: {text!r} starts or ends with whitespace")
     if absolute and not text.startswith("/"):
         raise ValidationError(f"{what}: {text!r} is not an absolute path")
     if ".." in text.split("/"):

@@ -28,6 +28,21 @@ def _key(key_file: Path | None, prompt: str, *, confirm: bool = False) -> Any:
     return Secret(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
 
 
+def _checked_device(device: str) -> str:
+    """Check DEVICE as the operation will, but before asking anything: bad input is exit 2 without a prompt."""
+    from ._cmd import check_device
+
+    return check_device(device)
+
+
+def _checked_file(file: Path, *, must_exist: bool = False) -> str:
+    """Check FILE as typed (a relative name is fine, one like an option is not), then make it absolute."""
+    from pybofh_core.validate import validate_path
+
+    validate_path(str(file), what="file", absolute=False)
+    return validate_path(str(file.absolute()), what="file", kind="file" if must_exist else None)
+
+
 def _confirm(question: str, yes: bool) -> None:
     if not yes and not get_context().dry_run:
         typer.confirm(question, abort=True)
@@ -46,6 +61,7 @@ def format_cmd(
     """Write a new LUKS header on DEVICE (destroys its data)."""
     from . import ops
 
+    _checked_device(device)
     _confirm(f"Write a new LUKS header on {device}? Its current data will be unreadable", yes)
     key = _key(key_file, "New passphrase", confirm=True)
     output(ops.format(device, key, luks_type=luks_type, cipher=cipher, key_size=key_size, label=label))
@@ -106,8 +122,14 @@ def resize_cmd(
     key_file: KeyFileOpt = None,
 ) -> None:
     """Resize the open mapping NAME."""
-    from . import facts, ops
+    from pybofh_core.validate import parse_size
 
+    from . import facts, ops
+    from ._cmd import check_mapping
+
+    check_mapping(name)  # before the status lookup and the passphrase prompt
+    if size is not None:
+        parse_size(size, what="LUKS size", minimum=1)
     key = None
     if key_file is not None or facts.status(name).key_location == "keyring":
         key = _key(key_file, f"Passphrase for {name}")
@@ -134,6 +156,7 @@ def remove_key_cmd(device: str, slot: int, yes: YesOpt = False) -> None:
     """Wipe key slot SLOT of DEVICE (refuses the last one)."""
     from . import ops
 
+    _checked_device(device)
     _confirm(f"Wipe key slot {slot} of {device}? Its passphrase will stop working", yes)
     ops.remove_key(device, slot)
 
@@ -143,7 +166,7 @@ def header_backup_cmd(device: str, file: Path) -> None:
     """Save the LUKS header of DEVICE to the new file FILE."""
     from . import ops
 
-    output(ops.header_backup(device, str(file.absolute())))
+    output(ops.header_backup(device, _checked_file(file)))
 
 
 @app.command("header-restore")
@@ -151,5 +174,7 @@ def header_restore_cmd(device: str, file: Path, yes: YesOpt = False) -> None:
     """Write the header backup FILE onto DEVICE (replaces its key slots)."""
     from . import ops
 
+    _checked_device(device)
+    path = _checked_file(file, must_exist=True)
     _confirm(f"Overwrite the LUKS header of {device} with {file}?", yes)
-    ops.header_restore(device, str(file.absolute()))
+    ops.header_restore(device, path)
