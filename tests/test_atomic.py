@@ -331,3 +331,25 @@ def test_secret_parameters_are_wrapped_before_the_journal_sees_them(journal_dir:
     assert isinstance(seen[0], Secret) and seen[0].reveal() == "plain-text-passphrase-77"
     text = Journal().list()[0].path.read_text()
     assert "plain-text-passphrase-77" not in text and '"passphrase":{"__secret__":true}' in text
+
+
+def test_irreversible_target_may_be_computed_from_arguments(journal_dir: Path) -> None:
+    """``target=`` can be a function of the arguments when no single parameter names the object."""
+    log: list[str] = []
+
+    @operation(inverse=lambda res, vg, name: None, creates=lambda res: [res])
+    def make_lv(vg: str, name: str) -> str:
+        return f"/dev/{vg}/{name}"
+
+    @operation(irreversible="destroys the LV", target=lambda a: f"/dev/{a['vg']}/{a['name']}")
+    def drop_lv(vg: str, name: str) -> None:
+        log.append(f"{vg}/{name}")
+
+    registry = OperationRegistry()
+    registry.add_module("c", module_of("c_ops", make_lv, drop_lv))
+    with Atomic(registry=registry) as atomic:
+        atomic.c.make_lv("vg", "a")
+        atomic.c.drop_lv("vg", "a")
+        with pytest.raises(IrreversibleOperationError, match="'/dev/vg/b'"):
+            atomic.c.drop_lv("vg", "b")
+    assert log == ["vg/a"]

@@ -27,6 +27,7 @@ from .operations import (
     refuse_irreversible,
     same_object,
     spec_of,
+    target_of,
 )
 from .runner import DryRunRunner, PlannedCommand, Runner, get_runner, use_runner
 from .secret import scrub
@@ -257,7 +258,7 @@ class Atomic:
         if self.allow_irreversible:
             return
         if spec.target is not None:
-            target = bound.get(spec.target)
+            target = target_of(spec, bound)
             block: Atomic | None = self
             while block is not None and target is not None:
                 if any(same_object(str(target), c) for c in block.created):

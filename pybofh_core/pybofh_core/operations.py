@@ -36,7 +36,7 @@ class OperationSpec:
     func: Callable[..., Any]
     inverse: Callable[..., Any] | None = None
     irreversible: str | None = None
-    target: str | None = None
+    target: str | Callable[[Mapping[str, Any]], Any] | None = None
     creates: Callable[[Any], Iterable[str]] | None = None
     composite: bool = False
     aliases: tuple[str, ...] = ()
@@ -146,7 +146,7 @@ def operation(
     *,
     inverse: Callable[..., Undo | None] | None = None,
     irreversible: str | None = None,
-    target: str | None = None,
+    target: str | Callable[[Mapping[str, Any]], Any] | None = None,
     creates: Callable[[Any], Iterable[str]] | None = None,
     composite: bool = False,
     aliases: Iterable[str] = (),
@@ -158,7 +158,8 @@ def operation(
     :param inverse: ``f(result, **named_args) -> Undo | None``, computed after the operation ran.
     :param irreversible: why it cannot be undone (mkfs, luksFormat, removals); refused inside an atomic block
         unless its ``target`` argument names something the same block created, or the block allows it.
-    :param target: the parameter naming the object an irreversible operation destroys or overwrites.
+    :param target: the parameter naming the object an irreversible operation destroys or overwrites, or a function
+        of the bound arguments returning it (``target=lambda a: f"/dev/{a['vg']}/{a['name']}"``).
     :param creates: ``f(result) -> paths`` the operation created (so later irreversible steps may use them).
     :param composite: the operation is made of other operations, each recorded as its own step.
     :param aliases: other names (the seed's camelCase ones) under which it is registered.
@@ -187,7 +188,7 @@ def operation(
         for name in spec.secrets:
             if name not in sig.parameters:
                 raise PluginError(f"operation {func.__name__}: secret {name!r} is not one of its parameters")
-        if target is not None and target not in inspect.signature(func).parameters:
+        if isinstance(target, str) and target not in inspect.signature(func).parameters:
             raise PluginError(f"operation {func.__name__}: target {target!r} is not one of its parameters")
 
         @functools.wraps(func)
@@ -321,9 +322,16 @@ class OperationRegistry:
         return qualname in self._wrappers
 
 
+def target_of(spec: OperationSpec, bound: Mapping[str, Any]) -> Any:
+    """The object an irreversible call would destroy (from its ``target`` parameter or function)."""
+    if callable(spec.target):
+        return spec.target(bound)
+    return bound.get(spec.target) if spec.target else None
+
+
 def refuse_irreversible(spec: OperationSpec, bound: Mapping[str, Any], why: str) -> IrreversibleOperationError:
     """The error for an irreversible operation refused inside an atomic block."""
-    what = f" on {bound.get(spec.target)!r}" if spec.target else ""
+    what = f" on {target_of(spec, bound)!r}" if spec.target else ""
     hint = (
         "create the target in the same atomic block, or pass" if spec.target else "call it outside the block, or pass"
     )

@@ -11,9 +11,7 @@ from pybofh_core import hookimpl
 @hookimpl
 def pybofh_register_operations(registry: Any) -> None:
     """Register every LVM operation (and the seed's camelCase aliases) under the domain ``lvm``."""
-    from . import ops
-
-    registry.add_module("lvm", ops)
+    registry.add_module("lvm", "pybofh_lvm.ops")  # imported when an lvm operation is first needed
 
 
 @hookimpl
