@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import os
 import subprocess
 import sys
@@ -249,3 +250,12 @@ def test_plugin_import_is_cheap_and_side_effect_free(plugin: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"pybofh_{plugin} imports {out.stdout.strip()} at import time"
+
+
+def test_startup_imports_no_plugin_internals() -> None:
+    """Plugin discovery imports plugin ``__init__`` and settings modules only: no ops, facts, parsers or types."""
+    code = "import json, sys\nfrom pybofh_core.plugins import get_host\nget_host()\n"
+    code += "print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    loaded = [m for m in json.loads(out.stdout) if m.startswith("pybofh_") and not m.startswith("pybofh_core")]
+    assert [m for m in loaded if "." in m and not m.endswith(".settings")] == []

@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pluggy
@@ -138,7 +138,7 @@ class PluginHost:
                 f"two plugins are named {name!r}: {self.infos[name].target} and {getattr(plugin, '__name__', plugin)}"
             )
         info = info or PluginInfo(name, getattr(plugin, "__name__", repr(plugin)))
-        self.pm.register(plugin, name=name)
+        self.pm.register(_hooks_of(plugin), name=name)
         info.module = plugin
         self.infos[name] = info
 
@@ -172,6 +172,19 @@ class PluginHost:
                 impl.function(*(kwargs[a] for a in impl.argnames))
             except Exception:
                 log.exception("pybofh_on_atomic_event(%s) failed in plugin %s", event, impl.plugin_name)
+
+
+def _hooks_of(plugin: Any) -> Any:
+    """What pluggy should scan for hookimpls: for a module, only its own ``pybofh_*`` globals.
+
+    pluggy looks at every name in ``dir(plugin)``; a plugin module whose lazy ``__getattr__``/``__dir__`` re-export
+    its API would otherwise have all of its heavy modules imported at start-up.
+    """
+    if isinstance(plugin, ModuleType):
+        hooks = SimpleNamespace(**{k: v for k, v in vars(plugin).items() if k.startswith("pybofh_")})
+        hooks.__name__ = plugin.__name__  # type: ignore[attr-defined]
+        return hooks
+    return plugin
 
 
 def _dist_of(entrypoint: Any) -> tuple[str | None, str | None]:
