@@ -16,6 +16,9 @@ from pybofh_core.settings import reset_settings
 
 ROOT = Path(__file__).resolve().parent
 
+# The VM test bed: needs_dm / vm_pair tests run inside a qemu guest when this kernel has no device-mapper.
+pytest_plugins = ["tests.vm.pytest_vm"]
+
 
 def corpus_dir() -> Path | None:
     """The shared corpus of real tool outputs (``../shared/corpus`` beside the checkout, or ``$PYBOFH_CORPUS``)."""

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from pybofh_core.errors import CommandError, CommandTimeoutError, PluginError, ValidationError
+from pybofh_core.errors import CommandError, CommandTimeoutError, NotFoundError, PluginError, ValidationError
 from pybofh_core.runner import (
     DryRunRunner,
     FakeRunner,
@@ -112,3 +112,30 @@ def test_sbin_tools_found_without_sbin_in_path(monkeypatch: pytest.MonkeyPatch) 
     assert LocalRunner().which("losetup") in ("/usr/sbin/losetup", "/sbin/losetup")
     assert LocalRunner().run(["losetup", "--version"]).returncode == 0
     assert os.environ["PATH"] == "/usr/bin:/bin"
+
+
+def test_path_kind_is_answered_where_commands_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Existence checks ask the runner: the kernel locally, ``stat`` on a remote transport, a table in tests."""
+    from pybofh_core.runner import Runner
+    from pybofh_core.validate import validate_path
+
+    class Remote(Runner):  # uses the generic implementation (one read-only stat), executed locally here
+        name = "remote-like"
+
+        def _execute(self, argv, data, timeout, *, readonly, env):  # type: ignore[no-untyped-def]
+            assert readonly
+            return LocalRunner()._execute(argv, data, timeout, readonly=readonly, env=env)
+
+    (tmp_path / "f").write_text("x")
+    for runner in (LocalRunner(), Remote()):
+        assert runner.path_kind(str(tmp_path)) == "dir"
+        assert runner.path_kind(str(tmp_path / "f")) == "file"
+        assert runner.path_kind("/dev/null") == "other"
+        assert runner.path_kind(str(tmp_path / "missing")) is None
+    fake = FakeRunner()
+    fake.paths = {"/dev/sdz": "block"}
+    with use_runner(fake):
+        assert validate_path("/dev/sdz", kind="block") == "/dev/sdz"
+        with pytest.raises(NotFoundError):
+            validate_path(str(tmp_path), must_exist=True)
+    assert fake.calls == []

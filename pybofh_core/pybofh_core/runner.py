@@ -151,6 +151,46 @@ class Runner:
         """A JSON-able description from which :func:`make_runner` can build an equivalent runner (for rollback)."""
         return {"runner": self.name, "host": self.host}
 
+    def path_kind(self, path: str) -> str | None:
+        """What ``path`` is where commands run: ``block``, ``dir``, ``file``, ``other``, or None if it is missing.
+
+        Remote transports answer with one read-only ``stat`` there; the local runner asks this kernel directly.
+        """
+        res = self.run(["stat", "-L", "-c", "%F", "--", path], readonly=True, check=False)
+        if res.returncode != 0:
+            if "No such file" in res.err or "Not a directory" in res.err:
+                return None
+            raise CommandError(res.argv, res.returncode, res.stdout, res.stderr, host=self.host)
+        kind = res.text.strip()
+        if kind == "block special file":
+            return "block"
+        if kind == "directory":
+            return "dir"
+        if kind in ("regular file", "regular empty file"):
+            return "file"
+        return "other"
+
+
+def local_path_kind(path: str) -> str | None:
+    """:meth:`Runner.path_kind` answered by this machine's kernel (no command)."""
+    import stat as _stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise ValidationError(f"cannot access {path}: {exc.strerror}") from None
+    except ValueError:  # embedded NUL
+        raise ValidationError(f"{path!r} is not a valid path") from None
+    if _stat.S_ISBLK(mode):
+        return "block"
+    if _stat.S_ISDIR(mode):
+        return "dir"
+    if _stat.S_ISREG(mode):
+        return "file"
+    return "other"
+
 
 def _shown(argv: Sequence[str], hidden: Sequence[str]) -> str:
     return redact(" ".join(argv), list(hidden) + known_secrets())
@@ -191,6 +231,10 @@ class LocalRunner(Runner):
 
     def __init__(self, **_: Any) -> None:
         self.host = None
+
+    def path_kind(self, path: str) -> str | None:
+        """Ask this kernel (no command)."""
+        return local_path_kind(path)
 
     def _execute(
         self,
@@ -270,6 +314,10 @@ class DryRunRunner(Runner):
         """Tools are looked up where the inner runner would run them."""
         return self.inner.which(tool)
 
+    def path_kind(self, path: str) -> str | None:
+        """Paths are looked up where the inner runner would run commands."""
+        return self.inner.path_kind(path)
+
 
 class UnexpectedCommandError(AssertionError):
     """A fake runner got a command no recording was given for: the test's expectations are wrong."""
@@ -312,6 +360,7 @@ class FakeRunner(Runner):
         self.inputs: list[bytes | None] = []
         self.host = host
         self.tools: set[str] | None = None  # None = every tool "exists"
+        self.paths: dict[str, str] | None = None  # path -> kind; None = ask this machine (no command either way)
 
     def expect(
         self,
@@ -345,6 +394,12 @@ class FakeRunner(Runner):
                     reply.effect(argv, data)
                 return Result(argv, reply.returncode, reply.stdout, reply.stderr)
         raise UnexpectedCommandError(f"fake runner: unexpected command {list(argv)!r}")
+
+    def path_kind(self, path: str) -> str | None:
+        """From ``paths`` when the test declared them, else from this machine; never a command."""
+        if self.paths is not None:
+            return self.paths.get(path)
+        return local_path_kind(path)
 
     def which(self, tool: str) -> str | None:
         """Every tool exists unless ``tools`` restricts them."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -133,18 +132,14 @@ def validate_path(
     if len(text) > 4095:
         raise ValidationError(f"{what}: path is longer than 4095 bytes")
     if must_exist or kind:
-        try:
-            st = os.stat(text)
-        except FileNotFoundError:
-            raise NotFoundError(f"{what}: {text} does not exist") from None
-        except OSError as exc:
-            raise ValidationError(f"{what}: cannot access {text}: {exc.strerror}") from None
-        if kind == "block" and not stat.S_ISBLK(st.st_mode):
-            raise ValidationError(f"{what}: {text} is not a block device")
-        if kind == "dir" and not stat.S_ISDIR(st.st_mode):
-            raise ValidationError(f"{what}: {text} is not a directory")
-        if kind == "file" and not stat.S_ISREG(st.st_mode):
-            raise ValidationError(f"{what}: {text} is not a regular file")
+        from .runner import get_runner
+
+        found = get_runner().path_kind(text)  # where commands run: this machine, or the remote host
+        if found is None:
+            raise NotFoundError(f"{what}: {text} does not exist")
+        if kind is not None and found != kind:
+            label = {"block": "a block device", "dir": "a directory", "file": "a regular file"}.get(kind, kind)
+            raise ValidationError(f"{what}: {text} is not {label}")
     return text
 
 
