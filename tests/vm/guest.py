@@ -39,6 +39,7 @@ DEFAULT_SOURCE = HERE.parents[1]
 GIB = 1024**3
 QEMU = "qemu-system-x86_64"
 GUEST_SITE = "/run/pybofh-site"
+SITE_MAX_AGE = 6 * 3600  # seconds an unused cached site folder is kept
 PAIR_SUBNET = "192.0.2."  # TEST-NET-1 (RFC 5737): never routed; lives only inside qemu's socket netdev
 IGNORED_PARTS = {
     ".git",
@@ -118,12 +119,14 @@ class GuestConfig:
     extra_shares: tuple[Path, ...] = ()
     projects: tuple[str, ...] | None = None
     accel: str = field(default_factory=lambda: os.environ.get("PYBOFH_VM_ACCEL", "auto"))
-    boot_timeout: float = 180.0
+    boot_timeout: float = 120.0
     kvm_probe_timeout: float = 20.0
     nics: tuple[Nic, ...] = ()
     hosts: tuple[tuple[str, str], ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     modules: tuple[str, ...] = ("dm_mod", "loop")
+    kernel_args: str = field(default_factory=lambda: os.environ.get("PYBOFH_VM_KERNEL_ARGS", ""))
+    machine: str = field(default_factory=lambda: os.environ.get("PYBOFH_VM_MACHINE", "pc"))
     tmp_root: Path | None = None
 
 
@@ -285,27 +288,30 @@ def prepare_site(projects: Sequence[Path]) -> Path | None:
             shutil.copytree(project, copy, symlinks=True, ignore=_ignore_for(project))
             copies.append(str(copy))
         site = Path(tmp) / "site"
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-deps",
-                "--no-compile",
-                "--no-warn-script-location",
-                "--target",
-                str(site),
-                *copies,
-            ],
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-        if proc.returncode != 0:
+        base = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-compile",
+            "--no-warn-script-location",
+            "--root-user-action=ignore",
+            "--target",
+            str(site),
+        ]
+        # Without build isolation it takes a few seconds instead of half a minute; isolation is the fallback
+        # for build back-ends the host's Python does not have.
+        for isolation in (["--no-build-isolation"], []):
+            shutil.rmtree(site, ignore_errors=True)
+            proc = subprocess.run(
+                [*base, *isolation, *copies], capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+            )
+            if proc.returncode == 0:
+                break
+        else:
             raise GuestError(f"pip install of {[str(p) for p in projects]} failed:\n{proc.stdout}{proc.stderr}")
         for script in (site / "bin").glob("*") if (site / "bin").is_dir() else ():
             text = script.read_bytes()
@@ -313,8 +319,11 @@ def prepare_site(projects: Sequence[Path]) -> Path | None:
                 script.write_bytes(b"#!/usr/bin/python3" + text[text.index(b"\n") :])
         with contextlib.suppress(OSError):
             site.rename(final)
-    for old in sorted(sites.iterdir(), key=lambda p: p.stat().st_mtime)[:-4]:
-        shutil.rmtree(old, ignore_errors=True)
+    cutoff = time.time() - SITE_MAX_AGE
+    for old in sites.iterdir():  # by age, not count: another session's running guest may still share it
+        with contextlib.suppress(OSError):
+            if old != final and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
     return final
 
 
@@ -323,7 +332,7 @@ def _ignore_for(project: Path) -> Callable[[str, list[str]], list[str]]:
 
     def ignore(directory: str, names: list[str]) -> list[str]:
         skip = [n for n in names if n in IGNORED_PARTS or n.endswith(".egg-info")]
-        if Path(directory) == project:
+        if Path(directory) == project:  # a project's own tests are not installed; a root project's plugins are apart
             skip += [n for n in names if n in ("plugins", "tests")]
         return skip
 
@@ -448,28 +457,39 @@ class Guest:
         return self.tmpdir / "ctl" / "out"
 
     def boot(self) -> None:
-        """Start qemu and wait for the agent; in auto mode try KVM first and fall back to TCG if it fails."""
+        """Start qemu and wait for the agent; in auto mode try KVM first and fall back to TCG if it fails.
+
+        A boot that times out is tried once more: an emulated boot that hangs is rare, and a retry is cheap.
+        """
         plan = accel_plan(self.config.accel)
         for accel in plan:
             probing = accel == "kvm" and len(plan) > 1
-            self.launch(accel)
-            try:
-                self.wait_ready(self.config.kvm_probe_timeout if probing else self.config.boot_timeout)
-            except GuestError as exc:
-                if not probing:
-                    raise
-                print(f"pybofh-vm: KVM did not boot the guest ({str(exc).splitlines()[0]}); using TCG", file=sys.stderr)
-                save_kvm_verdict("tcg")
-                self._kill_qemu()
-                continue
-            if probing:
-                save_kvm_verdict("kvm")
-            return
+            attempts = 1 if probing else 2
+            for attempt in range(1, attempts + 1):
+                self.launch(accel)
+                try:
+                    self.wait_ready(self.config.kvm_probe_timeout if probing else self.config.boot_timeout)
+                except GuestError as exc:
+                    first_line = str(exc).splitlines()[0]
+                    self._kill_qemu()
+                    if probing:
+                        print(f"pybofh-vm: KVM did not boot the guest ({first_line}); using TCG", file=sys.stderr)
+                        save_kvm_verdict("tcg")
+                        break
+                    if attempt == attempts or "not ready after" not in first_line:
+                        raise
+                    print(f"pybofh-vm: {first_line}; booting again", file=sys.stderr)
+                    continue
+                if probing:
+                    save_kvm_verdict("kvm")
+                return
+        raise GuestError(f"no accelerator of {plan} booted the guest")
 
     def qemu_argv(self, accel: str) -> list[str]:
         """Return qemu's argv for this guest with accelerator ``accel``."""
         assert self.image is not None and self.tmpdir is not None
         cfg, tmp = self.config, self.tmpdir
+        bus = "device" if cfg.machine.startswith("microvm") else "pci"  # microvm has virtio-mmio, no PCI
         argv = [
             QEMU,
             "-nodefaults",
@@ -478,7 +498,7 @@ class Guest:
             "none",
             "-no-reboot",
             "-machine",
-            "pc",
+            cfg.machine,
             "-m",
             str(cfg.memory_mb),
             "-smp",
@@ -489,55 +509,55 @@ class Guest:
             "-initrd",
             str(self.image.initrd),
             "-append",
-            "console=ttyS0 quiet panic=-1 mitigations=off",
+            f"console=ttyS0 quiet panic=-1 mitigations=off {cfg.kernel_args}".strip(),
             "-chardev",
             f"file,id=con,path={tmp / 'console.log'}",
             "-serial",
             "chardev:con",
             "-device",
-            "virtio-serial-pci,id=vser",
+            f"virtio-serial-{bus},id=vser",
             "-chardev",
             f"socket,id=agent,path={tmp / 'agent.sock'},server=on,wait=off",
             "-device",
             "virtserialport,bus=vser.0,chardev=agent,name=pybofh.agent",
             "-device",
-            "virtio-rng-pci",
+            f"virtio-rng-{bus}",
             "-fsdev",
             f"local,id=ctl,path={tmp / 'ctl'},security_model=none",
             "-device",
-            "virtio-9p-pci,fsdev=ctl,mount_tag=pybofh_ctl",
+            f"virtio-9p-{bus},fsdev=ctl,mount_tag=pybofh_ctl",
         ]
         if cfg.source_dir is not None:
             argv += [
                 "-fsdev",
                 f"local,id=src,path={cfg.source_dir},security_model=none,readonly=on",
                 "-device",
-                "virtio-9p-pci,fsdev=src,mount_tag=pybofh_src",
+                f"virtio-9p-{bus},fsdev=src,mount_tag=pybofh_src",
             ]
         for i, path in enumerate(cfg.extra_shares):
             argv += [
                 "-fsdev",
                 f"local,id=x{i},path={path},security_model=none,readonly=on",
                 "-device",
-                f"virtio-9p-pci,fsdev=x{i},mount_tag=pybofh_x{i}",
+                f"virtio-9p-{bus},fsdev=x{i},mount_tag=pybofh_x{i}",
             ]
         if self.site is not None:
             argv += [
                 "-fsdev",
                 f"local,id=site,path={self.site},security_model=none,readonly=on",
                 "-device",
-                "virtio-9p-pci,fsdev=site,mount_tag=pybofh_site",
+                f"virtio-9p-{bus},fsdev=site,mount_tag=pybofh_site",
             ]
         for i in range(len(cfg.disks)):
             argv += [
                 "-drive",
                 f"file={tmp / f'disk{i}.img'},if=none,id=disk{i},format=raw,cache=unsafe,discard=unmap",
                 "-device",
-                f"virtio-blk-pci,drive=disk{i},serial=pybofh-scratch-{i}",
+                f"virtio-blk-{bus},drive=disk{i},serial=pybofh-scratch-{i}",
             ]
         for i, nic in enumerate(cfg.nics):
             where = f"listen=127.0.0.1:{nic.listen}" if nic.listen else f"connect=127.0.0.1:{nic.connect}"
-            argv += ["-netdev", f"socket,id=net{i},{where}", "-device", f"virtio-net-pci,netdev=net{i},mac={nic.mac}"]
+            argv += ["-netdev", f"socket,id=net{i},{where}", "-device", f"virtio-net-{bus},netdev=net{i},mac={nic.mac}"]
         return argv
 
     def launch(self, accel: str) -> None:

@@ -14,7 +14,7 @@ ln -sf /proc/self/fd /dev/fd
 ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
-modprobe -a virtio_pci virtio_console virtio_rng 9pnet_virtio 9p virtio_blk virtio_net
+modprobe -a virtio_mmio virtio_pci virtio_console virtio_rng 9pnet_virtio 9p virtio_blk virtio_net
 mkdir -p /run/pybofh
 if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none pybofh_ctl /run/pybofh; then
     echo "PYBOFH-VM-FAILED: cannot mount the control share" >/dev/console

@@ -14,6 +14,7 @@ booted :class:`~tests.vm.guest.Guest`) and ``vm_pair`` (two guests on one networ
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -126,6 +127,7 @@ class VmTestBed:
         self._guest: Guest | None = None
         self._guest_error: str | None = None
         self._pair: GuestPair | None = None
+        self.boot_note: str | None = None
 
     def runs_locally(self) -> bool:
         """Whether needs_dm tests run in this process (inside the guest, or on a host with device-mapper)."""
@@ -159,6 +161,13 @@ class VmTestBed:
         if self.batch_done:
             return
         self.batch_done = True
+        capman = self.config.pluginmanager.get_plugin("capturemanager")
+        # Output capture is on during the stand-in's setup: suspend it so that progress reaches the terminal.
+        with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
+            self._run_batch()
+
+    def _run_batch(self) -> None:
+        """The body of run_batch (capture suspended)."""
         ids = [item.nodeid for item in self.remote]
         try:
             guest = self.session_guest()
@@ -185,6 +194,7 @@ class VmTestBed:
                 f"pybofh-vm: running {len(ids)} needs_dm test(s) in the guest "
                 f"(booted in {guest.boot_seconds or 0:.1f} s, {guest.accel})"
             )
+        live = _LivePrinter(tr) if tr is not None and self.config.option.verbose >= 2 else None
         t0 = time.monotonic()
         try:
             result = guest.run(
@@ -192,6 +202,8 @@ class VmTestBed:
                 cwd=str(rootdir),
                 env={"PYBOFH_VM_REPORT": "/run/pybofh/out/" + report.name},
                 timeout=float(os.environ.get("PYBOFH_VM_TIMEOUT", "2400")),
+                stdout=live,
+                stderr=live,
             )
         except GuestTimeout as exc:
             self.batch_error = str(exc)
@@ -258,6 +270,7 @@ class VmTestBed:
                 self._guest_error = f"{type(exc).__name__}: {exc}"
                 raise
             self._guest = guest
+            self.boot_note = f"guest booted in {guest.boot_seconds or 0:.1f} s ({guest.accel})"
         return self._guest
 
     def session_pair(self) -> GuestPair:
@@ -286,13 +299,12 @@ class VmTestBed:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Say how long the VM took, and show the guest's output when its pytest did not report everything."""
-        if not self.batch_done and self._guest is None:
+        if not self.batch_done and self.boot_note is None:
             return
         tr = terminalreporter
         tr.section("pybofh VM test bed")
-        guest = self._guest
-        if guest is not None and guest.boot_seconds is not None:
-            tr.write_line(f"guest booted in {guest.boot_seconds:.1f} s ({guest.accel})")
+        if self.boot_note:
+            tr.write_line(self.boot_note)
         if self.batch_seconds is not None:
             tr.write_line(f"{len(self.remote)} needs_dm test(s) ran in the guest in {self.batch_seconds:.1f} s")
         if self.batch_error:
@@ -300,6 +312,21 @@ class VmTestBed:
         missing = [item.nodeid for item in self.remote if item.nodeid not in self.reports]
         if self.batch_done and missing and self.guest_output:
             tr.write_line(self.guest_output_tail())
+
+
+class _LivePrinter:
+    """With -vv, show the guest pytest's output on the terminal as it comes, line by line, prefixed "[vm]"."""
+
+    def __init__(self, terminal: Any) -> None:
+        """Write to pytest's terminal reporter."""
+        self.terminal = terminal
+        self.partial = b""
+
+    def __call__(self, data: bytes) -> None:
+        """Print every complete line received so far."""
+        *lines, self.partial = (self.partial + data).split(b"\n")
+        for line in lines:
+            self.terminal.write_line("[vm] " + line.decode(errors="replace"))
 
 
 def _testbed(config: pytest.Config) -> VmTestBed:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from .guest import Guest, GuestConfig, GuestTimeout
+# Absolute import on purpose (see conftest.py): the fixtures' Guest comes from tests.vm.guest.
+from tests.vm.guest import Guest, GuestConfig, GuestTimeout
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -123,6 +124,7 @@ def test_timeout_kills_command_and_guest_stays_usable(vm_guest: Guest) -> None:
     assert vm_guest.run(["true"]).returncode == 0
 
 
+@pytest.mark.slow
 def test_vm_and_temp_files_gone_after_exception(tmp_path: Path) -> None:
     """Leaving the with-block, even by an exception, kills qemu and deletes every temp file."""
     root = tmp_path / "vmtmp"
@@ -138,6 +140,7 @@ def test_vm_and_temp_files_gone_after_exception(tmp_path: Path) -> None:
     assert qemu_processes_mentioning(str(root)) == []
 
 
+@pytest.mark.slow
 def test_cli_runs_command_and_cleans_up_on_sigint(tmp_path: Path) -> None:
     """run.py streams output and returns the exit code; on SIGINT mid-command it kills the VM, leaves nothing."""
     env = dict(os.environ, PYBOFH_VM_TMPDIR=str(tmp_path))
@@ -171,6 +174,7 @@ def test_cli_runs_command_and_cleans_up_on_sigint(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 @pytest.mark.vm_pair
 def test_pair_ping_and_tcp(vm_pair: tuple[Guest, Guest]) -> None:
     """Two guests on a qemu socket network reach each other: ping, and a TCP exchange between them."""
@@ -275,6 +279,7 @@ def run_inner_pytest(path: Path, *args: str, env: dict[str, str] | None = None) 
     return proc.returncode, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_plugin_round_trip(tmp_path: Path) -> None:
     """needs_dm tests run in the guest; the host reports pass, fail (guest's text), skip, xfail, error."""
     (tmp_path / "test_rt.py").write_text(PLUGIN_ROUND_TRIP)
