@@ -33,7 +33,7 @@ def unit(session: nox.Session) -> None:
     """Only tests that need neither root, loop devices nor the VM."""
     install_all(session)
     session.install("pytest", "hypothesis")
-    session.run("pytest", "-m", "not loopdev and not needs_dm and not vm_pair", *session.posargs)
+    session.run("pytest", "-m", "not loopdev and not needs_dm and not vm_pair", "--ignore=tests/vm", *session.posargs)
 
 
 @nox.session
@@ -42,6 +42,13 @@ def integration(session: nox.Session) -> None:
     install_all(session)
     session.install("pytest", "hypothesis")
     session.run("pytest", "-m", "loopdev or needs_dm or vm_pair", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def vm(session: nox.Session) -> None:
+    """Build the VM test bed's guest (cached) and run its self-tests."""
+    session.run("python3", "tests/vm/build.py")
+    session.run("python3", "-m", "pytest", "tests/vm", *session.posargs)
 
 
 @nox.session
