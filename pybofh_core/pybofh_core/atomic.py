@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .errors import IrreversibleOperationError, PybofhError, RollbackError, ValidationError
 from .journal import Journal, JournalWriter
@@ -80,7 +80,7 @@ class AtomicOperationSequence:
             raise AttributeError(f"no function {name!r} where this atomic block is written")
         return self(func)
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         self._active = False
         if exc is not None:
             self.rollback(exc)
@@ -203,7 +203,7 @@ class Atomic:
         self._tokens.append(("block", _block.set(self)))
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         try:
             if exc is None:
                 self._commit()

@@ -103,14 +103,14 @@ class PluginHost:
                 self.infos[ext.name] = info
                 log.warning("plugin %s failed to register: %s", ext.name, exc)
         self._load_extra(os.environ.get("PYBOFH_EXTRA_PLUGINS", ""), strict)
-        for entrypoint, exc in failures:
+        for entrypoint, error in failures:
             if strict:
-                raise PluginError(f"plugin {entrypoint.name} failed to load: {exc}") from exc
+                raise PluginError(f"plugin {entrypoint.name} failed to load: {error}") from error
             dist, version = _dist_of(entrypoint)
             self.infos[entrypoint.name] = PluginInfo(
-                entrypoint.name, entrypoint.value, dist, version, error=f"{type(exc).__name__}: {exc}"
+                entrypoint.name, entrypoint.value, dist, version, error=f"{type(error).__name__}: {error}"
             )
-            log.warning("plugin %s failed to load: %s", entrypoint.name, exc)
+            log.warning("plugin %s failed to load: %s", entrypoint.name, error)
 
     def _load_extra(self, spec: str, strict: bool) -> None:
         """Load site plugins named in ``PYBOFH_EXTRA_PLUGINS`` (``name=module,…``), like installed ones."""

@@ -450,9 +450,10 @@ def make_runner(name: str = "local", **options: Any) -> Runner:
     try:
         from stevedore import driver
 
-        mgr = driver.DriverManager(RUNNER_GROUP, name, invoke_on_load=True, invoke_kwds=options)
+        mgr: Any = driver.DriverManager(RUNNER_GROUP, name, invoke_on_load=True, invoke_kwds=options)
     except Exception as exc:
         if name in _BUILTIN:
             return _BUILTIN[name](**options)
         raise PluginError(f"runner transport {name!r} is not available: {exc}") from exc
-    return mgr.driver  # type: ignore[no-any-return]
+    runner: Runner = mgr.driver
+    return runner

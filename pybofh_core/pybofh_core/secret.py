@@ -17,6 +17,7 @@ class Secret:
     """A secret string: prints as ``***``; ``reveal()`` gives the value, for stdin or a key file only."""
 
     __slots__ = ("_value",)
+    _value: str
 
     def __init__(self, value: str | bytes | Secret) -> None:
         if isinstance(value, Secret):
