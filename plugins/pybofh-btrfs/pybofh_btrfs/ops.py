@@ -7,7 +7,6 @@ with ``--`` before positional paths, and returns a typed result from which its u
 from __future__ import annotations
 
 import os
-
 import posixpath
 import re
 from datetime import datetime
