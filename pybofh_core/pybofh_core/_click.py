@@ -10,6 +10,6 @@ try:
     from typer.exceptions import Abort, Exit
 except ImportError:  # pragma: no cover - typer < 0.29
     from click import Command, Context, HelpFormatter, get_current_context  # type: ignore[assignment,no-redef]
-    from click.exceptions import Abort, ClickException, Exit  # type: ignore[assignment]
+    from click.exceptions import Abort, ClickException, Exit  # type: ignore[assignment,no-redef]
 
 __all__ = ["Abort", "ClickException", "Command", "Context", "Exit", "HelpFormatter", "get_current_context"]
