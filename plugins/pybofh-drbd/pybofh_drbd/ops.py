@@ -22,23 +22,26 @@ from .types import ResizeResult, Role, RoleChange
 SIZE_STEP = 4096  # DRBD sizes devices in 4 KiB bitmap blocks
 
 
+def _resource_command(verb: str, res: str) -> str:
+    """Check that ``res`` is a defined resource, run ``drbdadm VERB RES``, and return the resource name."""
+    name = facts.require_resource(res)
+    run(facts.drbdadm(verb, name))
+    return name
+
+
 # --- up / down ------------------------------------------------------------------------------------------------------
 
 
 @operation(inverse=lambda res: undo(down, res), requires=["drbdadm"])
 def up(res: str) -> str:
     """Bring a resource up: attach its disks and start connecting (``drbdadm up``). Returns the resource name."""
-    name = facts.require_resource(res)
-    run(facts.drbdadm("up", name))
-    return name
+    return _resource_command("up", res)
 
 
 @operation(inverse=lambda res: undo(up, res), requires=["drbdadm"])
 def down(res: str) -> str:
     """Take a resource down: disconnect, detach, remove its devices (``drbdadm down``). Returns the name."""
-    name = facts.require_resource(res)
-    run(facts.drbdadm("down", name))
-    return name
+    return _resource_command("down", res)
 
 
 # --- primary / secondary ----------------------------------------------------------------------------------------------
@@ -89,33 +92,25 @@ def secondary(res: str) -> RoleChange:
 @operation(inverse=lambda res: undo(disconnect, res), requires=["drbdadm"])
 def connect(res: str) -> str:
     """Connect a resource to its peers (``drbdadm connect``)."""
-    name = facts.require_resource(res)
-    run(facts.drbdadm("connect", name))
-    return name
+    return _resource_command("connect", res)
 
 
 @operation(inverse=lambda res: undo(connect, res), requires=["drbdadm"])
 def disconnect(res: str) -> str:
     """Disconnect a resource from its peers; it goes StandAlone (``drbdadm disconnect``)."""
-    name = facts.require_resource(res)
-    run(facts.drbdadm("disconnect", name))
-    return name
+    return _resource_command("disconnect", res)
 
 
 @operation(inverse=lambda res: undo(detach, res), requires=["drbdadm"])
 def attach(res: str) -> str:
     """Attach the backing disks of an up resource (``drbdadm attach``)."""
-    name = facts.require_resource(res)
-    run(facts.drbdadm("attach", name))
-    return name
+    return _resource_command("attach", res)
 
 
 @operation(inverse=lambda res: undo(attach, res), requires=["drbdadm"])
 def detach(res: str) -> str:
     """Detach the backing disks; the node goes Diskless (``drbdadm detach``)."""
-    name = facts.require_resource(res)
-    run(facts.drbdadm("detach", name))
-    return name
+    return _resource_command("detach", res)
 
 
 # --- metadata, configuration, data ---------------------------------------------------------------------------------
@@ -150,9 +145,7 @@ def create_md(res: str, disk: str | None = None, *, max_peers: int | None = None
                         "are not recorded", requires=["drbdadm"])
 def adjust(res: str) -> str:
     """Make the running resource match its configuration file (``drbdadm adjust``)."""
-    name = facts.require_resource(res)
-    run(facts.drbdadm("adjust", name))
-    return name
+    return _resource_command("adjust", res)
 
 
 def _nothing_to_undo(_result: Any) -> None:
@@ -163,33 +156,25 @@ def _nothing_to_undo(_result: Any) -> None:
 @operation(inverse=_nothing_to_undo, requires=["drbdadm"])
 def verify(res: str) -> str:
     """Start an online verify against the peer (``drbdadm verify``); changes no data (nothing to undo)."""
-    name = facts.require_resource(res)
-    run(facts.drbdadm("verify", name))
-    return name
+    return _resource_command("verify", res)
 
 
 @operation(irreversible="discards this node's data; a full resync from the peer overwrites it", requires=["drbdadm"])
 def invalidate(res: str) -> str:
     """Mark the local data invalid and resync it from the peer (``drbdadm invalidate``)."""
-    name = facts.require_resource(res)
-    run(facts.drbdadm("invalidate", name))
-    return name
+    return _resource_command("invalidate", res)
 
 
 @operation(inverse=lambda res: undo(resume_sync, res), requires=["drbdadm"])
 def pause_sync(res: str) -> str:
     """Pause a running resync (``drbdadm pause-sync``)."""
-    name = facts.require_resource(res)
-    run(facts.drbdadm("pause-sync", name))
-    return name
+    return _resource_command("pause-sync", res)
 
 
 @operation(inverse=lambda res: undo(pause_sync, res), requires=["drbdadm"])
 def resume_sync(res: str) -> str:
     """Resume a paused resync (``drbdadm resume-sync``)."""
-    name = facts.require_resource(res)
-    run(facts.drbdadm("resume-sync", name))
-    return name
+    return _resource_command("resume-sync", res)
 
 
 def _resize_back(result: ResizeResult) -> Any:
