@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import uuid as uuidlib
 from typing import Any
 
@@ -19,20 +18,10 @@ _OPTION_RE = re.compile(r"^[A-Za-z0-9_.:@/=+-]+$")
 
 
 def _kind(path: str) -> str | None:
-    """``block``, ``dir``, ``file``, ``other`` or None (missing) for ``path``, following symlinks."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ValidationError(f"cannot access {path}: {exc.strerror}") from None
-    if stat.S_ISBLK(mode):
-        return "block"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISREG(mode):
-        return "file"
-    return "other"
+    """``block``, ``dir``, ``file``, ``other`` or None (missing) for ``path`` where commands run (the runner asks)."""
+    from pybofh_core.runner import get_runner
+
+    return get_runner().path_kind(path)
 
 
 def check_device(value: Any, *, what: str = "device") -> str:
