@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Sequence
 from typing import Any
 
 from pybofh_core.errors import CommandError, NotFoundError, ToolUnavailableError, ValidationError
-from pybofh_core.runner import Result, run
+from pybofh_core.runner import Result, get_runner, run
 from pybofh_core.secret import Secret
 from pybofh_core.validate import validate_name, validate_path
 
@@ -24,8 +22,7 @@ MAPPER = "/dev/mapper/"
 def check_device(value: Any, what: str = "LUKS device") -> str:
     """An existing block device or image file (cryptsetup accepts both), as an absolute path."""
     path = validate_path(value, what=what, must_exist=True)
-    mode = os.stat(path).st_mode
-    if not (stat.S_ISBLK(mode) or stat.S_ISREG(mode)):
+    if get_runner().path_kind(path) not in ("block", "file"):  # asked where cryptsetup will run
         raise ValidationError(f"{what}: {path} is neither a block device nor an image file")
     return path
 
