@@ -64,6 +64,18 @@ def check_subvolume(path: object, *, what: str = "subvolume") -> str:
 
 def is_subvolume_root(path: str, *, what: str = "subvolume") -> bool:
     """Whether ``path`` is the root directory of a btrfs subvolume; SubvolumeNotFoundError if it does not exist."""
+    from pybofh_core.runner import DryRunRunner, LocalRunner, get_runner, run
+
+    runner = get_runner()
+    inner = runner.inner if isinstance(runner, DryRunRunner) else runner
+    if not isinstance(inner, LocalRunner) and inner.name != "fake":  # remote: ask where the commands run
+        res = run(["stat", "-L", "-c", "%i %F", "--", path], readonly=True, check=False)
+        if res.returncode != 0:
+            if "No such file" in res.err:
+                raise SubvolumeNotFoundError(f"{what}: {path} does not exist")
+            raise ValidationError(f"{what}: cannot access {path}: {res.err.strip()}")
+        inode, _, kind = res.text.strip().partition(" ")
+        return inode == str(SUBVOLUME_ROOT_INODE) and kind == "directory"
     try:
         st = os.stat(path)
     except FileNotFoundError:

@@ -316,3 +316,19 @@ def test_rotation_deletions_need_permission_inside_atomic(fake_runner: FakeRunne
     with pytest.raises(IrreversibleOperationError), Atomic(registry=registry) as atomic:
         atomic.btrfs.rotate_snapshots(root, snaps, "data", 1, now="2024-01-05T00:00:00")
     assert fake_runner.calls[-1] == ("btrfs", "subvolume", "delete", "--", new)
+
+
+def test_subvolume_check_over_a_remote_runner_asks_there() -> None:
+    """Under a remote transport the subvolume check is one read-only ``stat`` where the commands run."""
+    from pybofh_btrfs.checks import is_subvolume_root
+    from pybofh_core.runner import FakeRunner, use_runner
+
+    class Remote(FakeRunner):
+        name = "remote-test"
+
+    remote = Remote().expect(["stat", "-L", "-c", "%i %F", "--", "/mnt/@home"], "256 directory\n")
+    remote.expect(["stat", "-L", "-c", "%i %F", "--", "/mnt/dir"], "1234 directory\n")
+    with use_runner(remote):
+        assert is_subvolume_root("/mnt/@home") is True
+        assert is_subvolume_root("/mnt/dir") is False
+    assert len(remote.calls) == 2
