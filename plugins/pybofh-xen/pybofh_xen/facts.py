@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pybofh_core.errors import CommandError, ParseError, ToolUnavailableError, ValidationError
-from pybofh_core.runner import Result, run
+from pybofh_core.errors import CommandError, ParseError, PybofhError, ToolUnavailableError, ValidationError
+from pybofh_core.runner import Result, get_runner, run
 from pybofh_core.settings import get_settings
 from pybofh_core.validate import validate_name, validate_path
 
@@ -182,12 +180,10 @@ def domu_disks(domu: DomU | str | Path, *, include_cdroms: bool = False) -> list
         if disk.path is None or (disk.is_cdrom and not include_cdroms):
             continue
         try:
-            mode = os.stat(disk.path).st_mode
-            kind = "block" if stat.S_ISBLK(mode) else "file" if stat.S_ISREG(mode) else "other"
-        except FileNotFoundError:
-            kind = "missing"
-        except OSError:
-            kind = "other"
+            found = get_runner().path_kind(disk.path)  # asked where xl runs (this host, or the --host)
+        except PybofhError:
+            found = "other"
+        kind = "missing" if found is None else found if found in ("block", "file") else "other"
         out.append(DiskBacking(vdev=disk.vdev, path=disk.path, kind=kind, writable=disk.access.value == "rw"))
     return out
 
