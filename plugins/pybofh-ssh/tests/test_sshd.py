@@ -224,3 +224,20 @@ def test_atomic_rollback_undoes_on_the_host_that_did_the_step(sshd, ssh_opts, ma
     assert state.status == "rolled-back"
     assert {s.runner["host"] for s in state.steps} == {"h2"}
     assert all(s.runner["runner"] == "ssh" for s in state.steps)
+
+
+def test_path_checks_run_on_the_remote_host(sshd, ssh_opts, tmp_path):
+    """Existence checks (``validate_path``) under ``on_host`` ask the remote side with one read-only stat."""
+    from pybofh_core.errors import NotFoundError
+    from pybofh_core.validate import validate_path
+
+    (tmp_path / "file").write_text("x")
+    with on_host("h1", **ssh_opts) as runner:
+        assert runner.path_kind(str(tmp_path)) == "dir"
+        assert runner.path_kind(str(tmp_path / "file")) == "file"
+        assert runner.path_kind(str(tmp_path / "missing")) is None
+        assert validate_path(str(tmp_path), kind="dir") == str(tmp_path)
+        with pytest.raises(NotFoundError):
+            validate_path(str(tmp_path / "missing"), must_exist=True)
+        with pytest.raises(ValidationError, match="not a block device"):
+            validate_path(str(tmp_path / "file"), kind="block")
