@@ -7,7 +7,7 @@ import re
 import uuid as uuidlib
 from typing import Any
 
-from pybofh_core.errors import NotFoundError, ValidationError
+from pybofh_core.errors import ValidationError
 from pybofh_core.validate import validate_path
 
 from .types import FILESYSTEMS
@@ -26,13 +26,7 @@ def _kind(path: str) -> str | None:
 
 def check_device(value: Any, *, what: str = "device") -> str:
     """An existing block device path (absolute, not option-like); NotFoundError when missing."""
-    path = validate_path(value, what=what)
-    kind = _kind(path)
-    if kind is None:
-        raise NotFoundError(f"{what}: {path} does not exist")
-    if kind != "block":
-        raise ValidationError(f"{what}: {path} is not a block device")
-    return path
+    return validate_path(value, what=what, kind="block")
 
 
 def check_loop_device(value: Any) -> str:
@@ -45,24 +39,12 @@ def check_loop_device(value: Any) -> str:
 
 def check_file(value: Any, *, what: str = "backing file") -> str:
     """An existing regular file (absolute path)."""
-    path = validate_path(value, what=what)
-    kind = _kind(path)
-    if kind is None:
-        raise NotFoundError(f"{what}: {path} does not exist")
-    if kind != "file":
-        raise ValidationError(f"{what}: {path} is not a regular file")
-    return path
+    return validate_path(value, what=what, kind="file")
 
 
 def check_directory(value: Any, *, what: str = "mountpoint") -> str:
     """An existing directory (absolute path), normalised without a trailing slash."""
-    path = validate_path(value, what=what)
-    kind = _kind(path)
-    if kind is None:
-        raise NotFoundError(f"{what}: {path} does not exist")
-    if kind != "dir":
-        raise ValidationError(f"{what}: {path} is not a directory")
-    return os.path.normpath(path)
+    return os.path.normpath(validate_path(value, what=what, kind="dir"))
 
 
 def check_fstype(value: Any) -> str:

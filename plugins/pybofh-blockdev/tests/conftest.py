@@ -62,5 +62,5 @@ def fake_nodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]
         kinds.update({p: "dir" for p in dirs})
         kinds.update({p: "file" for p in files})
 
-    monkeypatch.setattr("pybofh_blockdev.checks._kind", lambda path: kinds.get(path))
+    monkeypatch.setattr("pybofh_core.runner.local_path_kind", lambda path: kinds.get(path))
     yield declare

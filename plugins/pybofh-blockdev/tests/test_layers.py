@@ -105,7 +105,7 @@ def other_plugin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     probes = {"/dev/vg/lv": {"TYPE": "crypto_LUKS"}, "/dev/mapper/fake": {"TYPE": "fakefs"}}
     monkeypatch.setattr("pybofh_blockdev.facts.probe", lambda dev: probes[dev])
     monkeypatch.setattr("pybofh_blockdev.facts.get_size", lambda dev: 1024 * 1024**2)
-    monkeypatch.setattr("pybofh_blockdev.checks._kind", lambda path: "block")
+    monkeypatch.setattr("pybofh_core.runner.local_path_kind", lambda path: "block")
     CALLS.clear()
     try:
         yield
