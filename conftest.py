@@ -111,6 +111,9 @@ def _release_loop(dev: str) -> None:
             parts = line.split(" ", 1)
             if len(parts) == 2 and (parts[0] == dev or parts[0].startswith(dev + "p")):
                 subprocess.run(["umount", "-l", parts[1].encode().decode("unicode_escape")], capture_output=True)
+        # Partitions added with partx (no partscan flag) outlive the detach and would show up on the next device
+        # attached to this loop number, which then looks "in use".
+        subprocess.run(["partx", "-d", dev], capture_output=True)
         subprocess.run(["losetup", "-d", dev], capture_output=True)
     except OSError:
         pass

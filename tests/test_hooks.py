@@ -218,13 +218,17 @@ def test_every_hook_has_a_test() -> None:
 
 
 def test_every_registered_operation_declares_undo_or_why_not() -> None:
-    """Every operation of every installed plugin has an inverse, is marked irreversible, or is composite."""
+    """Every operation of every installed plugin has an inverse, is marked irreversible, says why it needs no undo
+    (``no_undo=``), or is composite; an operation with a data check takes ``force``."""
     missing = [
         s.qualname
         for s in get_host().operations.specs()
-        if s.inverse is None and not s.irreversible and not s.composite
+        if s.inverse is None and not s.irreversible and not s.no_undo and not s.composite
     ]
     assert missing == []
+    for spec in get_host().operations.specs():
+        if spec.check is not None:
+            assert "force" in inspect.signature(spec.func).parameters, spec.qualname
     for spec in get_host().operations.specs():
         assert (spec.func.__doc__ or "").strip(), f"{spec.qualname} has no docstring"
 

@@ -7,28 +7,39 @@ irreversible operations.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .errors import IrreversibleOperationError, PybofhError, RollbackError, ValidationError
+from . import signals
+from .errors import (
+    IdentityMismatchError,
+    IrreversibleOperationError,
+    JournalError,
+    PybofhError,
+    RollbackError,
+    ValidationError,
+)
 from .journal import Journal, JournalWriter
 from .operations import (
     INSIDE_STEP,
     OperationRegistry,
     OperationSpec,
     Undo,
+    _ahead,
     _block,
     _recorder,
     bind,
+    data_check,
     ensure_registered,
     redacted_args,
     refuse_irreversible,
-    same_object,
     spec_of,
     target_of,
 )
+from .rollback import Outcome, perform
 from .runner import DryRunRunner, PlannedCommand, Runner, get_runner, use_runner
 from .secret import scrub
 
@@ -112,6 +123,9 @@ class Step:
     undo: Undo | None = None
     commands: list[PlannedCommand] = field(default_factory=list)
     undo_commands: list[PlannedCommand] = field(default_factory=list)
+    #: the step failed, but an undo was journalled ahead of its command: rollback checks whether its effect is there
+    uncertain: bool = False
+    outcome: Outcome | None = None
 
     def describe(self) -> str:
         """``op(args)`` with secrets masked."""
@@ -168,6 +182,7 @@ class Atomic:
         self._outer: Atomic | None = None
         self._open = False
         self._counter = 0
+        self.outcomes: list[tuple[Step, Outcome]] = []
 
     # --- set-up -------------------------------------------------------------------------------------------------
     @property
@@ -187,7 +202,6 @@ class Atomic:
     def __enter__(self) -> Atomic:
         if self._open:
             raise PybofhError("this Atomic block is already open")
-        self._open = True
         self._outer = _block.get()
         current = get_runner()
         if isinstance(current, DryRunRunner):  # e.g. inside `bofh --dry-run`: plan into the same recorder
@@ -195,22 +209,33 @@ class Atomic:
             self._dry = current
         elif self.dry_run:
             self._dry = DryRunRunner(current)
-            self._tokens.append(("runner", use_runner(self._dry)))
+            self._tokens.append(("cm", use_runner(self._dry)))
             self._tokens[-1][1].__enter__()
         elif self._journal_opt:
             journal = self._journal_opt if isinstance(self._journal_opt, Journal) else Journal()
-            self._writer = journal.create(self.label)
+            self._writer = journal.create(self.label)  # a journal that cannot be written: nothing runs
+        if not self.dry_run:
+            self._tokens.append(("cm", signals.guard()))  # SIGINT/SIGTERM/SIGHUP roll the block back
+            self._tokens[-1][1].__enter__()
         self._tokens.append(("block", _block.set(self)))
+        self._open = True
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         try:
             if exc is None:
-                self._commit()
+                try:
+                    self._commit()
+                except JournalError as err:  # the commit record could not be written: undo, say why
+                    self.rollback(err)
+                    raise
             else:
                 self.rollback(exc)
         finally:
             self._close()
+        late = signals.pending() if not self.dry_run else None
+        if late is not None and not isinstance(exc, signals.Interrupted):
+            raise signals.Interrupted(late) from exc  # a signal came during the rollback: report it too
         return False
 
     def _close(self) -> None:
@@ -253,24 +278,37 @@ class Atomic:
 
         return call
 
+    def _created_here(self, target: Any) -> bool:
+        """Whether ``target`` names something this block (or an enclosing one) created."""
+        if target is None:
+            return False
+        block: Atomic | None = self
+        while block is not None:
+            if any(_same_object(str(target), c) for c in block.created):
+                return True
+            block = block._outer
+        return False
+
     def _check_irreversible(self, spec: OperationSpec, bound: dict[str, Any]) -> None:
         """Refuse an irreversible operation unless its target was created by this block (or an outer one)."""
         if self.allow_irreversible:
             return
         if spec.target is not None:
-            target = target_of(spec, bound)
-            block: Atomic | None = self
-            while block is not None and target is not None:
-                if any(same_object(str(target), c) for c in block.created):
-                    return
-                block = block._outer
+            if self._created_here(target_of(spec, bound)):
+                return
             raise refuse_irreversible(spec, bound, "its target was not created in this atomic block")
         raise refuse_irreversible(spec, bound, "it is not allowed inside an atomic block")
 
     def _record(
         self, spec: OperationSpec, wrapper: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        """Run one operation as a journalled step (called by the operation wrapper while this block records)."""
+        """Run one operation as a journalled step (called by the operation wrapper while this block records).
+
+        Order: arguments bound, irreversibility and data checks (nothing journalled for a refused call), the
+        ``step`` record, the operation (an undo it announces with ``undo_ahead`` is journalled before its command),
+        the ``done`` record with the undo. Signals that arrive once the step changed something wait until its
+        outcome is journalled; a journal that cannot be written stops the block, which undoes what finished.
+        """
         if spec.domain is None and self._registry is None:
             ensure_registered(spec)
         try:
@@ -279,6 +317,7 @@ class Atomic:
             raise ValidationError(f"{spec.qualname}: {exc}") from None
         if spec.irreversible:
             self._check_irreversible(spec, bound)
+        data_check(spec, args, kwargs)
         self._counter += 1
         index = self._counter
         runner = get_runner()
@@ -290,35 +329,66 @@ class Atomic:
                     "op": spec.qualname,
                     "args": redacted_args(bound),
                     "runner": runner.describe(),
+                    "kind": _undo_kind(spec),
                 }
             )
         plan_start = len(self._dry.plan) if self._dry else 0
         first_inner = len(self.steps)
-        token = _recorder.set(self if spec.composite else INSIDE_STEP)
-        try:
-            result = spec.func(*args, **kwargs)
-            undo = spec.undo_for(result, bound)
-        except BaseException as exc:
-            _recorder.reset(token)
+        ahead: list[Undo] = []
+
+        def announce(u: Undo) -> None:
+            ahead.append(u)
             if self._writer:
-                self._writer.append({"type": "failed", "step": index, "error": scrub(str(exc))})
-            self._emit("step-failed", Step(index, spec, bound, runner))
-            if spec.composite and len(self.steps) > first_inner:
-                inner = self.steps[first_inner:]
-                del self.steps[first_inner:]
-                self._undo_steps(inner, exc, f"{spec.qualname} failed and its finished parts were undone")
-            raise
-        _recorder.reset(token)
-        step = Step(index, spec, bound, runner, undo)
-        if self._dry:
-            step.commands = self._dry.plan[plan_start:]
-        if spec.creates is not None and result is not None:
-            self.created.extend(str(p) for p in spec.creates(result))
-        if self._writer:
-            self._writer.append({"type": "done", "step": index, "undo": undo.to_json() if undo else None})
-        self.steps.append(step)
+                self._writer.append({"type": "ahead", "step": index, "undo": u.to_json()})
+
+        with signals.step_scope() as scope:
+            tokens = (_recorder.set(self if spec.composite else INSIDE_STEP),
+                      _ahead.set(None if spec.composite else announce))
+            try:
+                result = spec.func(*args, **kwargs)
+                undo = spec.undo_for(result, bound)
+            except BaseException as exc:
+                _ahead.reset(tokens[1])
+                _recorder.reset(tokens[0])
+                try:
+                    self._step_failed(spec, index, bound, runner, ahead, exc, first_inner)
+                finally:
+                    scope.release(raise_pending=False)  # the block's rollback hears about a deferred signal
+                raise
+            _ahead.reset(tokens[1])
+            _recorder.reset(tokens[0])
+            step = Step(index, spec, bound, runner, undo)
+            if self._dry:
+                step.commands = self._dry.plan[plan_start:]
+            if spec.creates is not None and result is not None:
+                self.created.extend(str(p) for p in spec.creates(result))
+            self.steps.append(step)  # memory first: it is what a rollback undoes, whatever the disk says
+            try:
+                if self._writer:
+                    self._writer.append({"type": "done", "step": index, "undo": undo.to_json() if undo else None})
+            finally:
+                scope.release(raise_pending=False)
         self._emit("step-done", step)
+        late = signals.pending() if signals.active() and not self.dry_run else None
+        if late is not None:
+            raise signals.Interrupted(late)
         return result
+
+    def _step_failed(
+        self, spec: OperationSpec, index: int, bound: dict[str, Any], runner: Runner, ahead: list[Undo],
+        exc: BaseException, first_inner: int,
+    ) -> None:
+        """Record a failed step; keep its write-ahead undo (its effect may be there); undo a composite's parts."""
+        if self._writer:
+            self._writer.note({"type": "failed", "step": index, "error": scrub(str(exc))})
+        step = Step(index, spec, bound, runner, ahead[-1] if ahead else None, uncertain=bool(ahead))
+        self._emit("step-failed", step)
+        if spec.composite and len(self.steps) > first_inner:
+            inner = self.steps[first_inner:]
+            del self.steps[first_inner:]
+            self._undo_steps(inner, exc, f"{spec.qualname} failed and its finished parts were undone")
+        if step.uncertain:
+            self.steps.append(step)
 
     # --- the end of the block ------------------------------------------------------------------------------------
     def _commit(self) -> None:
@@ -352,22 +422,27 @@ class Atomic:
         self.created.extend(created)
 
     def rollback(self, cause: BaseException | None = None) -> None:
-        """Undo every recorded step, newest first, continuing past failures; raise RollbackError if any failed."""
+        """Undo every recorded step, newest first, continuing past failures; raise RollbackError if any failed or
+        was left alone (the journal then says ``needs-attention``). Signals during the rollback do not cut it short.
+        """
         if self._writer:
-            self._writer.append({"type": "rollback_start"})
+            self._writer.note({"type": "rollback_start", "pid": os.getpid()})
         steps, self.steps = self.steps, []
         try:
-            self._undo_steps(steps, cause, "rollback incomplete")
+            with signals.defer(raise_pending=False):
+                self._undo_steps(steps, cause, "rollback incomplete")
         except RollbackError:
             if self._writer:
-                self._writer.append({"type": "rollback_end", "ok": False})
+                self._writer.note({"type": "rollback_end", "ok": False, "status": "needs-attention"})
             raise
         if self._writer:
-            self._writer.append({"type": "rollback_end", "ok": True})
+            self._writer.note({"type": "rollback_end", "ok": True, "status": "rolled-back"})
         undone = sum(1 for s in steps if s.undo is not None)
         if cause is not None and undone:
+            broken = self._writer.broken if self._writer else None
             cause.add_note(
                 f"pybofh: rolled back {undone} step(s)" + (f" (journal {self.journal_id})" if self.journal_id else "")
+                + (f"; the journal could not be written ({broken})" if broken else "")
             )
 
     def _emit(self, event: str, step: Step | None) -> None:
@@ -380,26 +455,30 @@ class Atomic:
             host.emit(event, self.journal_id, info)
 
     def _undo_steps(self, steps: list[Step], cause: BaseException | None, what: str) -> None:
+        """Undo ``steps`` newest first through :func:`~pybofh_core.rollback.perform` (identity, then the call)."""
+        from .journal import _outcome_record
+
         failures: list[Exception] = []
         for step in reversed(steps):
             if step.undo is None:
                 continue
-            token = _recorder.set(INSIDE_STEP)
-            try:
-                with use_runner(step.runner):
-                    step.undo()
-            except Exception as err:  # noqa: BLE001 - collected and re-raised as a group
+            u = step.undo
+            outcome = perform(u.func, u.args, u.kwargs, u.identity, step.runner)
+            step.outcome = outcome
+            self.outcomes.append((step, outcome))
+            if self._writer:
+                self._writer.note(_outcome_record(step.index, outcome))
+            if outcome.state == "failed":
+                err = outcome.error if isinstance(outcome.error, Exception) else PybofhError(outcome.detail)
                 err.add_note(f"while undoing step {step.index}: {step.describe()}")
                 failures.append(err)
-                if self._writer:
-                    self._writer.append({"type": "undo_failed", "step": step.index, "error": scrub(str(err))})
+                self._emit("undo-failed", step)
+            elif outcome.state == "left-alone":
+                failures.append(IdentityMismatchError(
+                    f"step {step.index} {step.spec.qualname}: {outcome.detail}; left alone"))
                 self._emit("undo-failed", step)
             else:
-                if self._writer:
-                    self._writer.append({"type": "undone", "step": step.index})
                 self._emit("undone", step)
-            finally:
-                _recorder.reset(token)
         _raise_rollback(failures, cause, what)
 
     # --- dry run --------------------------------------------------------------------------------------------------
@@ -408,14 +487,8 @@ class Atomic:
             if step.undo is None:
                 continue
             recorder = DryRunRunner(step.runner.inner if isinstance(step.runner, DryRunRunner) else step.runner)
-            token = _recorder.set(INSIDE_STEP)
-            try:
-                with use_runner(recorder):
-                    step.undo()
-            except PybofhError:
-                pass
-            finally:
-                _recorder.reset(token)
+            u = step.undo
+            step.outcome = perform(u.func, u.args, u.kwargs, None, recorder)
             step.undo_commands = list(recorder.plan)
 
     @property
@@ -445,6 +518,28 @@ class Atomic:
             elif item["irreversible"]:
                 lines.append(f"   undo: none (irreversible: {item['irreversible']})")
         return "\n".join(lines)
+
+
+def _undo_kind(spec: OperationSpec) -> str:
+    """How a step's effect is undone, for the journal: by an inverse, not at all (irreversible), or not needed."""
+    if spec.composite:
+        return "composite"
+    if spec.inverse is not None:
+        return "inverse"
+    if spec.irreversible is not None:
+        return "irreversible"
+    return "no_undo"
+
+
+def _same_object(a: str, b: str) -> bool:
+    """Whether two paths name the same object where commands run (equal, or resolving to the same path)."""
+    if a == b:
+        return True
+    try:
+        runner = get_runner()
+        return runner.realpath(a) == runner.realpath(b) and runner.stat(a) is not None
+    except (PybofhError, OSError, ValueError):
+        return False
 
 
 __all__ = ["Atomic", "AtomicOperationSequence", "IrreversibleOperationError", "RollbackError"]

@@ -271,62 +271,154 @@ def journal_show(jid: Annotated[str, typer.Argument(metavar="ID")]) -> None:
 
 @journal_app.command("rollback")
 def journal_rollback(jid: Annotated[str, typer.Argument(metavar="ID")]) -> None:
-    """Undo what an interrupted block finished, newest first (safe to repeat: undone steps are skipped)."""
+    """Undo what an interrupted block finished, newest first (safe to repeat: undone steps are skipped).
+
+    Each undo first checks that its object is the one the step made: a gone object counts as already undone, a
+    different one is left alone and reported. With --dry-run nothing changes: the undo plan is printed.
+    """
+    from .errors import NeedsAttentionError
     from .journal import Journal
     from .plugins import get_host
     from .runner import make_runner
 
     host = get_host()
+    ctx = get_context()
 
     def runner_for(desc: dict[str, Any]) -> Any:
         options = {k: v for k, v in desc.items() if k != "runner" and v is not None}
         return make_runner(desc.get("runner") or "local", **options)
 
-    report = Journal().rollback(jid, host.operations.get, runner_for)
-    ctx = get_context()
+    report = Journal().rollback(jid, host.operations.get, runner_for, dry_run=ctx.dry_run)
     if ctx.json:
-        output(
-            {
-                "id": report.id,
-                "undone": report.undone,
-                "failed": [[op, str(e)] for op, e in report.failed],
-                "in_flight": report.in_flight,
-            }
-        )
+        output(_report_json(report))
     else:
-        for op in report.undone:
-            typer.echo(f"undone: {op}")
-        for op in report.in_flight:
+        _print_report(report)
+    if report.already_rolled_back or report.complete:
+        return
+    problems = [f"{op}: {detail}" for op, detail in report.left_alone]
+    problems += [f"{op}: {scrub(str(e))}" for op, e in report.failed]
+    problems += [f"{op}: was running when its process died; its effect is unknown" for op in report.unknown]
+    if not report.dry_run:
+        raise NeedsAttentionError(f"journal {jid} needs attention: {len(problems)} step(s) not undone", jid,
+                                  problems)
+
+
+def _report_json(report: Any) -> dict[str, Any]:
+    """``bofh --json journal rollback``: what each step's undo did (or, in a dry run, would do)."""
+    out: dict[str, Any] = {
+        "id": report.id,
+        "dry_run": report.dry_run,
+        "already_rolled_back": report.already_rolled_back,
+        "status": "rolled-back" if report.already_rolled_back or report.complete else "needs-attention",
+        "undone": report.undone,
+        "already_undone": [{"op": op, "detail": d} for op, d in report.already],
+        "left_alone": [{"op": op, "detail": d} for op, d in report.left_alone],
+        "failed": [[op, scrub(str(e))] for op, e in report.failed],
+        "in_flight": report.in_flight,
+        "unknown": report.unknown,
+    }
+    if report.dry_run:
+        out["steps"] = [
+            {"op": op, "undo": undo.get("op"), "args": undo.get("args", []), "kwargs": undo.get("kwargs", {}),
+             "identity": undo.get("identity"), "verdict": outcome.state, "detail": outcome.detail,
+             "undo_commands": commands}
+            for op, undo, commands, outcome in report.plan
+        ]
+    return out
+
+
+def _print_report(report: Any) -> None:
+    """Tell what a journal rollback did, a line per step; problems go to stderr."""
+    if report.already_rolled_back:
+        typer.echo(f"journal {report.id} was already rolled back; nothing to do", err=True)
+        return
+    if report.dry_run:
+        typer.echo(f"dry run: nothing was changed; rolling back journal {report.id} would:", err=True)
+        for op, undo, commands, outcome in report.plan:
+            verdict = {"undone": "undo", "already": "skip (already undone)", "left-alone": "leave alone",
+                       "failed": "fail"}[outcome.state]
+            typer.echo(f"  {verdict}: {op} → {undo.get('op')}" + (f" ({outcome.detail})" if outcome.detail else ""),
+                       err=True)
+            for cmd in commands:
+                typer.echo(f"    $ {cmd}", err=True)
+        if not report.plan:
+            typer.echo("  (nothing to undo)", err=True)
+        return
+    for op in report.undone:
+        typer.echo(f"undone: {op}")
+    for op, detail in report.already:
+        typer.echo(f"already undone: {op} ({detail})")
+    for op, detail in report.left_alone:
+        typer.echo(f"left alone: {op}: {detail}", err=True)
+    for op in report.in_flight:
+        if op in report.unknown:
             typer.echo(f"warning: {op} was running when the process died; check its effect by hand", err=True)
-    if report.failed:
-        raise RollbackError(
-            f"rollback of journal {jid} incomplete",
-            [e if isinstance(e, Exception) else Exception(str(e)) for _, e in report.failed],
-        )
+        else:
+            typer.echo(f"note: {op} was running when the process died (its undo was journalled ahead, or it "
+                       "needs none)", err=True)
+    if report.journal_broken:
+        typer.echo(f"warning: the journal could not be written ({report.journal_broken})", err=True)
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a terminal that is gone (EIO after SIGHUP) must not turn an exit code into a traceback."""
+    try:
+        typer.echo(line, err=True)
+    except OSError:
+        pass
 
 
 @contextlib.contextmanager
 def _errors_to_exit() -> Iterator[None]:
+    """Map every failure to one stderr line and an exit code (never a traceback):
+    0 done, 1 failed and fully undone, 2 bad input and nothing ran, 3 not fully undone, 128+N after signal N."""
+    from .errors import NeedsAttentionError
+    from .signals import Interrupted
+
     try:
         yield
     except RollbackError as exc:
-        typer.echo(f"bofh: error: {scrub(str(exc.__cause__ or exc.message))}", err=True)
+        _say(f"bofh: error: {scrub(str(exc.__cause__ or exc.message))}")
         for sub in exc.exceptions:
-            typer.echo(f"bofh: rollback failure: {scrub(str(sub))}", err=True)
-        raise SystemExit(1) from None
-    except PybofhError as exc:
-        typer.echo(f"bofh: error: {scrub(str(exc))}", err=True)
-        for note in getattr(exc, "__notes__", []):
-            typer.echo(f"bofh: {scrub(note)}", err=True)
+            _say(f"bofh: rollback failure: {scrub(str(sub))}")
+        _say("bofh: not everything was undone; see 'bofh journal list'")
         raise SystemExit(exc.exit_code) from None
+    except NeedsAttentionError as exc:
+        _say(f"bofh: error: {scrub(str(exc))}")
+        for detail in exc.details:
+            _say(f"bofh: {scrub(detail)}")
+        raise SystemExit(exc.exit_code) from None
+    except PybofhError as exc:
+        _say(f"bofh: error: {scrub(str(exc))}")
+        for note in getattr(exc, "__notes__", []):
+            _say(f"bofh: {scrub(note)}")
+        raise SystemExit(exc.exit_code) from None
+    except Interrupted as exc:
+        rolled = [n for n in getattr(exc, "__notes__", [])]
+        _say(f"bofh: {exc}" + ("" if rolled else "; nothing was left to undo"))
+        for note in rolled:
+            _say(f"bofh: {scrub(note)}")
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        _say("bofh: interrupted")
+        raise SystemExit(130) from None
     except click.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except click.Abort:
-        typer.echo("bofh: aborted", err=True)
+        _say("bofh: aborted")
         raise SystemExit(1) from None
     except click.ClickException as exc:
-        exc.show()
+        try:
+            exc.show()
+        except OSError:
+            pass
         raise SystemExit(2 if exc.exit_code == 2 else exc.exit_code) from None
+    except OSError as exc:
+        _say(f"bofh: error: {scrub(exc.strerror or str(exc))}" + (f": {exc.filename}" if exc.filename else ""))
+        raise SystemExit(1) from None
+    except Exception as exc:  # noqa: BLE001 - a bug, but still one line and an exit code
+        _say(f"bofh: internal error: {type(exc).__name__}: {scrub(str(exc))} (please report it)")
+        raise SystemExit(1) from None
 
 
 GLOBAL_FLAGS = ("--json", "--dry-run")

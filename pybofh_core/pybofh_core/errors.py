@@ -14,7 +14,7 @@ REDACTED = "***"
 class PybofhError(Exception):
     """Base class of every error pybofh raises."""
 
-    #: CLI exit code for this kind of error (1 = operation failed, 2 = bad input).
+    #: CLI exit code: 1 failed (and whatever ran was undone), 2 bad input (nothing ran), 3 not fully undone.
     exit_code = 1
 
 
@@ -95,6 +95,17 @@ class ParseError(PybofhError):
         super().__init__(f"cannot parse {tool} output{where}: {message}" + (f" (near {snippet!r})" if snippet else ""))
 
 
+class DataAtRiskError(ValidationError):
+    """An operation would destroy or hide data its target holds (a signature, a mount, a holder, used space);
+    nothing ran. ``force=True`` / ``--force`` overrides the check."""
+
+
+class IdentityMismatchError(PybofhError):
+    """An undo found a different object where the one its step made should be, and left it alone."""
+
+    exit_code = 3
+
+
 class IrreversibleOperationError(PybofhError):
     """An irreversible operation was refused inside an atomic block."""
 
@@ -110,11 +121,25 @@ class SettingsError(ValidationError):
 
 
 class JournalError(PybofhError):
-    """A journal file is unreadable, locked by a running process, or refers to unknown operations."""
+    """A journal file is unreadable, unwritable, locked by a running process, or refers to unknown operations."""
+
+
+class NeedsAttentionError(PybofhError):
+    """A rollback finished but could not undo everything: steps were left alone (another object is there now) or
+    their outcome is unknown. The journal says ``needs-attention``; ``journal_id`` names it."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, journal_id: str | None = None, details: Sequence[str] = ()) -> None:
+        self.journal_id = journal_id
+        self.details = list(details)
+        super().__init__(message)
 
 
 class RollbackError(ExceptionGroup, PybofhError):  # type: ignore[misc]
     """Some undo steps failed during rollback; ``exceptions`` holds each failure, ``__cause__`` the original error."""
+
+    exit_code = 3
 
     def derive(self, excs):  # type: ignore[no-untyped-def,override]
         """Keep the class when ``except*`` splits the group."""

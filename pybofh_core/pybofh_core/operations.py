@@ -25,13 +25,18 @@ from .secret import Secret
 
 if TYPE_CHECKING:
     from .atomic import Atomic
+    from .identity import Verdict
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
 class OperationSpec:
-    """What pybofh knows about one operation: its function, inverse, and irreversibility."""
+    """What pybofh knows about one operation: the contract declared on ``@operation`` next to the function.
+
+    Its inverse (or why it has none), its data check (what ``force`` overrides), how it recognises its object when
+    it runs as an undo (``identify``), its target, what it creates, the tools it needs, its secret parameters.
+    """
 
     func: Callable[..., Any]
     inverse: Callable[..., Any] | None = None
@@ -43,6 +48,9 @@ class OperationSpec:
     requires: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
     domain: str | None = None
+    check: Callable[[Mapping[str, Any]], None] | None = None
+    identify: Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict] | None = None
+    no_undo: str | None = None
 
     @property
     def name(self) -> str:
@@ -75,15 +83,29 @@ class OperationSpec:
 
 @dataclass(frozen=True)
 class Undo:
-    """A call that undoes a step: an operation (or plain function) with its arguments."""
+    """A call that undoes a step: an operation (or plain function) with its arguments, and the identity of the
+    object the step made or changed (checked before the call by the undo operation's ``identify``)."""
 
     func: Callable[..., Any]
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    identity: Mapping[str, Any] | None = None
 
     def __call__(self) -> Any:
-        """Run the undo."""
+        """Run the undo (without its identity check; :func:`pybofh_core.rollback.perform` does both)."""
         return self.func(*self.args, **dict(self.kwargs))
+
+    def expecting(self, **identity: Any) -> Undo:
+        """This undo, acting only on the object with ``identity`` (UUIDs, inode, boot id…; JSON-able values).
+
+        The undo operation must declare ``identify=``: before the call it compares the object it finds with this
+        identity — gone counts as already undone, a different object is left alone.
+        """
+        spec = spec_of(self.func)
+        if spec is None or spec.identify is None:
+            name = getattr(self.func, "__name__", repr(self.func))
+            raise PluginError(f"undo {name} declares no identify= on its @operation, so it cannot check an identity")
+        return Undo(self.func, self.args, self.kwargs, {**(self.identity or {}), **identity})
 
     @property
     def op(self) -> str:
@@ -108,12 +130,44 @@ class Undo:
         replayable = spec is not None and spec.domain is not None
         args, ok_a = to_jsonable(list(self.args))
         kwargs, ok_k = to_jsonable(dict(self.kwargs))
-        return {"op": self.op, "args": args, "kwargs": kwargs, "replayable": replayable and ok_a and ok_k}
+        out = {"op": self.op, "args": args, "kwargs": kwargs, "replayable": replayable and ok_a and ok_k}
+        if self.identity is not None:
+            out["identity"], _ = to_jsonable(dict(self.identity))
+        return out
 
 
 def undo(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Undo:
-    """Build an :class:`Undo` for an ``inverse=`` lambda: ``inverse=lambda lv: undo(remove_lv, lv.vg, lv.name)``."""
+    """Build an :class:`Undo` for an ``inverse=`` lambda: ``inverse=lambda lv: undo(remove_lv, lv.vg, lv.name)``;
+    add the identity of the object with ``.expecting(uuid=lv.uuid)``."""
     return Undo(func, args, kwargs)
+
+
+# Where an undo known before its step's command goes (set by the atomic block while it records a step).
+_ahead: contextvars.ContextVar[Callable[[Undo], None] | None] = contextvars.ContextVar("pybofh_ahead", default=None)
+# True while an undo runs: its object was identified, so data checks (what force overrides) do not apply.
+_undoing: contextvars.ContextVar[bool] = contextvars.ContextVar("pybofh_undoing", default=False)
+
+
+def undo_ahead(u: Undo | Callable[[], Undo | None] | None) -> None:
+    """Journal ``u`` as the undo of the running step *before* its command runs (write-ahead undo).
+
+    Call it in an operation once the undo is known (the old size, the old name, the old label) and before the
+    mutating command. If the process dies during the command, ``bofh journal rollback`` runs ``u`` — so it must be
+    idempotent and carry an identity. ``u`` may be a function building the undo: it is called only inside an
+    atomic block (outside one this does nothing, and reads nothing).
+    """
+    sink = _ahead.get()
+    if sink is None:
+        return
+    if u is not None and not isinstance(u, Undo):
+        u = u()
+    if u is not None:
+        sink(u)
+
+
+def undoing() -> bool:
+    """Whether the code runs as an undo (identity checked; data checks do not apply)."""
+    return _undoing.get()
 
 
 def ensure_registered(spec: OperationSpec) -> None:
@@ -146,8 +200,11 @@ def operation(
     *,
     inverse: Callable[..., Undo | None] | None = None,
     irreversible: str | None = None,
+    no_undo: str | None = None,
     target: str | Callable[[Mapping[str, Any]], Any] | None = None,
     creates: Callable[[Any], Iterable[str]] | None = None,
+    check: Callable[[Mapping[str, Any]], None] | None = None,
+    identify: Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict] | None = None,
     composite: bool = False,
     aliases: Iterable[str] = (),
     requires: Iterable[str] = (),
@@ -155,22 +212,32 @@ def operation(
 ) -> Callable[[F], F]:
     """Mark a plugin function as an operation.
 
-    :param inverse: ``f(result, **named_args) -> Undo | None``, computed after the operation ran.
+    :param inverse: ``f(result, **named_args) -> Undo | None``, computed after the operation ran. An undo known
+        before the command runs is also handed to :func:`undo_ahead` (write-ahead).
     :param irreversible: why it cannot be undone (mkfs, luksFormat, removals); refused inside an atomic block
         unless its ``target`` argument names something the same block created, or the block allows it.
-    :param target: the parameter naming the object an irreversible operation destroys or overwrites, or a function
+    :param no_undo: why it needs no undo (it changes nothing that could be restored: a read-only check, a wait).
+    :param target: the parameter naming the object the operation destroys, overwrites or shrinks, or a function
         of the bound arguments returning it (``target=lambda a: f"/dev/{a['vg']}/{a['name']}"``).
     :param creates: ``f(result) -> paths`` the operation created (so later irreversible steps may use them).
+    :param check: the data check, ``f(bound_args)`` raising :class:`~pybofh_core.errors.DataAtRiskError` when the
+        call would destroy or hide data (signatures, mounts, holders, used space). It runs before the operation
+        unless ``force=True`` was passed (the operation must take ``force``), the target was created by the same
+        atomic block, or the operation runs as an identified undo. It may run read-only commands.
+    :param identify: ``f(bound_args, identity) -> Verdict`` for an operation that undoes other steps: before it runs
+        as an undo, whether the object it would act on is the one ``identity`` names (``act``), is gone or already
+        as the undo would leave it (``already``), or is another object (``other``: left alone, reported).
     :param composite: the operation is made of other operations, each recorded as its own step.
     :param aliases: other names (the seed's camelCase ones) under which it is registered.
     :param requires: external tools it needs, shown by ``bofh plugins``.
     :param secrets: parameters holding passphrases or keys: a plain ``str`` given there is wrapped in
         :class:`~pybofh_core.secret.Secret` before anything (journal, logs, errors) can see it.
     """
-    if inverse is not None and irreversible is not None:
-        raise PluginError("an operation has an inverse or is irreversible, not both")
-    if irreversible is not None and not irreversible.strip():
-        raise PluginError("irreversible= must say why")
+    if sum(x is not None for x in (inverse, irreversible, no_undo)) > 1:
+        raise PluginError("an operation has an inverse, is irreversible, or needs no undo: one of them")
+    for what, why in (("irreversible", irreversible), ("no_undo", no_undo)):
+        if why is not None and not why.strip():
+            raise PluginError(f"{what}= must say why")
 
     def deco(func: F) -> F:
         spec = OperationSpec(
@@ -183,6 +250,9 @@ def operation(
             aliases=tuple(aliases),
             requires=tuple(requires),
             secrets=tuple(secrets),
+            check=check,
+            identify=identify,
+            no_undo=no_undo,
         )
         sig = inspect.signature(func)
         for name in spec.secrets:
@@ -190,6 +260,8 @@ def operation(
                 raise PluginError(f"operation {func.__name__}: secret {name!r} is not one of its parameters")
         if isinstance(target, str) and target not in inspect.signature(func).parameters:
             raise PluginError(f"operation {func.__name__}: target {target!r} is not one of its parameters")
+        if check is not None and "force" not in sig.parameters:
+            raise PluginError(f"operation {func.__name__}: a data check needs a 'force' parameter to override it")
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -197,12 +269,14 @@ def operation(
                 args, kwargs = _wrap_secrets(sig, spec.secrets, args, kwargs)
             recorder = _recorder.get()
             if recorder is INSIDE_STEP:
+                data_check(spec, args, kwargs)
                 return func(*args, **kwargs)
             if recorder is not None:
                 return recorder._record(spec, wrapper, args, kwargs)
             block = _block.get()
             if block is not None and spec.irreversible:
                 block._check_irreversible(spec, bind(spec, args, kwargs))
+            data_check(spec, args, kwargs)
             return func(*args, **kwargs)
 
         wrapper.__pybofh_operation__ = spec  # type: ignore[attr-defined]
@@ -225,6 +299,23 @@ def _wrap_secrets(
         if isinstance(value, (str, bytes)):
             bound.arguments[name] = Secret(value)
     return bound.args, bound.kwargs
+
+
+def data_check(spec: OperationSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """Run ``spec``'s data check unless ``force`` was passed, its target was created by the open atomic block, or
+    it runs as an identified undo. A call that does not bind is left for the operation to report."""
+    if spec.check is None or _undoing.get():
+        return
+    try:
+        bound = bind(spec, args, kwargs)
+    except TypeError:
+        return
+    if bound.get("force"):
+        return
+    block = _block.get()
+    if block is not None and spec.target is not None and block._created_here(target_of(spec, bound)):
+        return
+    spec.check(bound)
 
 
 def bind(spec: OperationSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -354,7 +445,10 @@ __all__ = [
     "OperationSpec",
     "Secret",
     "Undo",
+    "data_check",
     "operation",
     "spec_of",
     "undo",
+    "undo_ahead",
+    "undoing",
 ]

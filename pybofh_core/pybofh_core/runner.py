@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from . import signals
 from .errors import CommandError, CommandTimeoutError, PluginError, ToolUnavailableError, ValidationError, redact
-from .secret import Secret, known_secrets
+from .secret import Secret, SecretFile, known_secrets
 
 log = logging.getLogger("pybofh.runner")
 
@@ -49,12 +50,32 @@ class Result:
         return self.stderr.decode("utf-8", "replace")
 
 
+SECRET_FILE_SHOWN = "<secret file>"  # noqa: S105 - a placeholder, not a secret
+"""How a :class:`~pybofh_core.secret.SecretFile` argument appears in logs, plans and errors."""
+
+
+@dataclass(frozen=True, slots=True)
+class PathInfo:
+    """What a path is where commands run: its kind (``block``, ``dir``, ``file``, ``other``), device and inode."""
+
+    kind: str
+    dev: int = 0
+    ino: int = 0
+
+
 def check_argv(argv: Sequence[Any]) -> tuple[str, ...]:
-    """Validate an argv list: non-empty strings (or paths) without NUL bytes, and never a Secret."""
+    """Validate an argv list: non-empty strings (or paths) without NUL bytes, and never a Secret.
+
+    A :class:`~pybofh_core.secret.SecretFile` is shown as ``<secret file>``; :meth:`Runner.run` hands its content
+    to the command as a file that exists only for that command.
+    """
     if isinstance(argv, (str, bytes)) or not argv:
         raise ValidationError("a command must be a non-empty argv list, not a string")
     out = []
     for arg in argv:
+        if isinstance(arg, SecretFile):
+            out.append(SECRET_FILE_SHOWN)
+            continue
         if isinstance(arg, Secret):
             raise ValidationError("a secret must travel on stdin or in a key file, never in argv")
         if isinstance(arg, os.PathLike):
@@ -87,6 +108,9 @@ class Runner:
     host: str | None = None
     #: True for transports that record mutating commands instead of running them.
     dry_run: ClassVar[bool] = False
+    #: True for transports that can hand a command a secret as a file that exists only for it (``/dev/fd/N``).
+    secret_files: ClassVar[bool] = False
+    _boot_id: str | None = None
 
     def run(
         self,
@@ -102,20 +126,31 @@ class Runner:
     ) -> Result:
         """Run ``argv`` and return its :class:`Result`; raise :class:`CommandError` on an exit code not in ``ok_codes``.
 
-        ``readonly=True`` marks a command that only reads state (a dry run still executes it).
+        ``readonly=True`` marks a command that only reads state (a dry run still executes it); any other command
+        runs with SIGINT/SIGTERM/SIGHUP deferred until it ends, so a signal never cuts a tool off mid-write.
         ``secrets`` lists extra values to redact from logs and errors (stdin secrets are redacted anyway).
+        A :class:`~pybofh_core.secret.SecretFile` in ``argv`` reaches the command as ``/dev/fd/N`` (a memfd),
+        never as a file on disk; transports that cannot do that refuse it.
         """
         args = check_argv(argv)
+        files = tuple((i, a.secret.encode()) for i, a in enumerate(argv) if isinstance(a, SecretFile))
+        if files and not self.accepts_secret_files():
+            raise ValidationError(
+                f"the {self.name} transport cannot hand a command a secret file; pass the key on stdin instead"
+            )
         data, hidden = _input_bytes(input)
         hidden += [s.reveal() if isinstance(s, Secret) else s for s in secrets]
+        hidden += [a.secret.reveal() for a in argv if isinstance(a, SecretFile)]
         if env:
             for key, value in env.items():
                 if any(h and h in value for h in hidden):
                     raise ValidationError(f"environment variable {key} would carry a secret; use stdin")
         log.debug("run%s: %s", f" on {self.host}" if self.host else "", _shown(args, hidden))
         started = time.monotonic()
+        extra: dict[str, Any] = {"files": files} if files else {}
         try:
-            res = self._execute(args, data, timeout or DEFAULT_TIMEOUT, readonly=readonly, env=env)
+            with contextlib.nullcontext() if readonly else signals.mutating():
+                res = self._execute(args, data, timeout or DEFAULT_TIMEOUT, readonly=readonly, env=env, **extra)
         except CommandError as exc:
             raise _redacted_error(exc, hidden) from None
         log.debug("exit %s after %.3fs", res.returncode, time.monotonic() - started)
@@ -135,6 +170,10 @@ class Runner:
         env: Mapping[str, str] | None,
     ) -> Result:
         raise NotImplementedError
+
+    def accepts_secret_files(self) -> bool:
+        """Whether this transport can hand a command a :class:`~pybofh_core.secret.SecretFile`."""
+        return self.secret_files
 
     def which(self, tool: str) -> str | None:
         """Return the path of ``tool`` where commands run (PATH plus the sbin directories), or None."""
@@ -156,40 +195,63 @@ class Runner:
 
         Remote transports answer with one read-only ``stat`` there; the local runner asks this kernel directly.
         """
-        res = self.run(["stat", "-L", "-c", "%F", "--", path], readonly=True, check=False)
+        info = self.stat(path)
+        return None if info is None else info.kind
+
+    def stat(self, path: str) -> PathInfo | None:
+        """Kind, device and inode of ``path`` (symlinks followed) where commands run; None if it is missing."""
+        res = self.run(["stat", "-L", "-c", "%F|%d|%i", "--", path], readonly=True, check=False)
         if res.returncode != 0:
             if "No such file" in res.err or "Not a directory" in res.err:
                 return None
             raise CommandError(res.argv, res.returncode, res.stdout, res.stderr, host=self.host)
-        kind = res.text.strip()
-        if kind == "block special file":
-            return "block"
-        if kind == "directory":
-            return "dir"
-        if kind in ("regular file", "regular empty file"):
-            return "file"
-        return "other"
+        kind, _, rest = res.text.strip().partition("|")
+        dev, _, ino = rest.partition("|")
+        names = {"block special file": "block", "directory": "dir", "regular file": "file",
+                 "regular empty file": "file"}
+        return PathInfo(names.get(kind, "other"), int(dev or 0), int(ino or 0))
+
+    def realpath(self, path: str) -> str:
+        """``path`` with every symlink resolved where commands run (missing trailing parts are kept as given)."""
+        res = self.run(["realpath", "-m", "--", path], readonly=True)
+        return res.text.strip() or path
+
+    def boot_id(self) -> str:
+        """The kernel's boot id where commands run (changes at every boot; identities of mounts, mappings and loops
+        that do not survive a reboot include it)."""
+        if self._boot_id is None:
+            self._boot_id = self.run(["cat", "/proc/sys/kernel/random/boot_id"], readonly=True).text.strip()
+        return self._boot_id
 
 
-def local_path_kind(path: str) -> str | None:
-    """:meth:`Runner.path_kind` answered by this machine's kernel (no command)."""
+def local_stat(path: str) -> PathInfo | None:
+    """:meth:`Runner.stat` answered by this machine's kernel (no command)."""
     import stat as _stat
 
     try:
-        mode = os.stat(path).st_mode
+        st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
         raise ValidationError(f"cannot access {path}: {exc.strerror}") from None
     except ValueError:  # embedded NUL
         raise ValidationError(f"{path!r} is not a valid path") from None
-    if _stat.S_ISBLK(mode):
-        return "block"
-    if _stat.S_ISDIR(mode):
-        return "dir"
-    if _stat.S_ISREG(mode):
-        return "file"
-    return "other"
+    mode = st.st_mode
+    kind = ("block" if _stat.S_ISBLK(mode) else "dir" if _stat.S_ISDIR(mode)
+            else "file" if _stat.S_ISREG(mode) else "other")
+    return PathInfo(kind, st.st_dev, st.st_ino)
+
+
+def local_path_kind(path: str) -> str | None:
+    """:meth:`Runner.path_kind` answered by this machine's kernel (no command)."""
+    info = local_stat(path)
+    return None if info is None else info.kind
+
+
+def local_boot_id() -> str:
+    """This machine's boot id."""
+    with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+        return fh.read().strip()
 
 
 def _shown(argv: Sequence[str], hidden: Sequence[str]) -> str:
@@ -228,6 +290,7 @@ class LocalRunner(Runner):
     """Runs commands on this machine with :mod:`subprocess` (no shell, stdin closed unless data given)."""
 
     name = "local"
+    secret_files = True
 
     def __init__(self, **_: Any) -> None:
         self.host = None
@@ -235,6 +298,18 @@ class LocalRunner(Runner):
     def path_kind(self, path: str) -> str | None:
         """Ask this kernel (no command)."""
         return local_path_kind(path)
+
+    def stat(self, path: str) -> PathInfo | None:
+        """Ask this kernel (no command)."""
+        return local_stat(path)
+
+    def realpath(self, path: str) -> str:
+        """Resolve with this kernel (no command)."""
+        return os.path.realpath(path)
+
+    def boot_id(self) -> str:
+        """Read this kernel's boot id (no command)."""
+        return local_boot_id()
 
     def _execute(
         self,
@@ -244,19 +319,27 @@ class LocalRunner(Runner):
         *,
         readonly: bool,
         env: Mapping[str, str] | None,
+        files: Sequence[tuple[int, bytes]] = (),
     ) -> Result:
         full_env = dict(os.environ)
         full_env.update(env or {})
         full_env.update({"LC_ALL": "C", "LANG": "C", "PATH": _search_path()})
+        fds = [_memfd(content) for _, content in files]
+        cmd = list(argv)
+        for (index, _), fd in zip(files, fds, strict=True):
+            cmd[index] = f"/dev/fd/{fd}"
         try:
+            # Own process group: a terminal's Ctrl-C reaches pybofh, which lets a mutating tool finish.
             proc = subprocess.run(
-                list(argv),
+                cmd,
                 input=data,
                 stdin=None if data is not None else subprocess.DEVNULL,
                 capture_output=True,
                 timeout=timeout,
                 env=full_env,
                 check=False,
+                process_group=0,
+                pass_fds=fds,
             )
         except FileNotFoundError:
             raise CommandError(argv, None, reason=f"cannot run {argv[0]}: not installed") from None
@@ -266,7 +349,24 @@ class LocalRunner(Runner):
             raise CommandTimeoutError(
                 argv, None, exc.stdout or b"", exc.stderr or b"", reason=f"timed out after {timeout:g}s"
             ) from None
+        finally:
+            for fd in fds:
+                os.close(fd)
         return Result(argv, proc.returncode, proc.stdout, proc.stderr)
+
+
+def _memfd(content: bytes) -> int:
+    """An anonymous in-memory file holding ``content``, positioned at its start; never on any filesystem."""
+    fd = os.memfd_create("pybofh-secret", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view):]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,9 +404,11 @@ class DryRunRunner(Runner):
         *,
         readonly: bool,
         env: Mapping[str, str] | None,
+        files: Sequence[tuple[int, bytes]] = (),
     ) -> Result:
         if readonly:
-            return self.inner._execute(argv, data, timeout, readonly=True, env=env)
+            extra: dict[str, Any] = {"files": files} if files else {}
+            return self.inner._execute(argv, data, timeout, readonly=True, env=env, **extra)
         self.plan.append(PlannedCommand(argv, self.host, data is not None))
         return Result(argv, 0, b"", b"")
 
@@ -314,9 +416,29 @@ class DryRunRunner(Runner):
         """Tools are looked up where the inner runner would run them."""
         return self.inner.which(tool)
 
+    def accepts_secret_files(self) -> bool:
+        """A plan refuses what the real run would refuse."""
+        return self.inner.accepts_secret_files()
+
     def path_kind(self, path: str) -> str | None:
         """Paths are looked up where the inner runner would run commands."""
         return self.inner.path_kind(path)
+
+    def stat(self, path: str) -> PathInfo | None:
+        """Paths are looked up where the inner runner would run commands."""
+        return self.inner.stat(path)
+
+    def realpath(self, path: str) -> str:
+        """Paths are resolved where the inner runner would run commands."""
+        return self.inner.realpath(path)
+
+    def boot_id(self) -> str:
+        """The boot id where the inner runner runs commands."""
+        return self.inner.boot_id()
+
+    def describe(self) -> dict[str, Any]:
+        """A plan is made for the inner runner's machine."""
+        return self.inner.describe()
 
 
 class UnexpectedCommandError(AssertionError):
@@ -358,9 +480,12 @@ class FakeRunner(Runner):
         self.replies: list[Reply] = list(replies)
         self.calls: list[tuple[str, ...]] = []
         self.inputs: list[bytes | None] = []
+        self.files: list[tuple[bytes, ...]] = []  # per call: the secret files it was handed (as /dev/fd/N)
         self.host = host
         self.tools: set[str] | None = None  # None = every tool "exists"
         self.paths: dict[str, str] | None = None  # path -> kind; None = ask this machine (no command either way)
+        self.links: dict[str, str] = {}  # path -> what it resolves to (realpath); others resolve to themselves
+        self.fake_boot_id = "00000000-0000-4000-8000-000000000000"
 
     def expect(
         self,
@@ -376,6 +501,8 @@ class FakeRunner(Runner):
         self.replies.insert(0, Reply(tuple(argv), _b(stdout), _b(stderr), returncode, times, effect))
         return self
 
+    secret_files = True
+
     def _execute(
         self,
         argv: tuple[str, ...],
@@ -384,9 +511,16 @@ class FakeRunner(Runner):
         *,
         readonly: bool,
         env: Mapping[str, str] | None,
+        files: Sequence[tuple[int, bytes]] = (),
     ) -> Result:
+        if files:
+            cmd = list(argv)
+            for n, (index, _) in enumerate(files):
+                cmd[index] = f"/dev/fd/{3 + n}"
+            argv = tuple(cmd)
         self.calls.append(argv)
         self.inputs.append(data)
+        self.files.append(tuple(content for _, content in files))
         for reply in self.replies:
             if reply.matches(argv):
                 reply.used += 1
@@ -397,9 +531,31 @@ class FakeRunner(Runner):
 
     def path_kind(self, path: str) -> str | None:
         """From ``paths`` when the test declared them, else from this machine; never a command."""
+        info = self.stat(path)
+        return None if info is None else info.kind
+
+    def stat(self, path: str) -> PathInfo | None:
+        """From ``paths`` (inode: a stable number derived from the path) when declared, else from this machine."""
+        import zlib
+
         if self.paths is not None:
-            return self.paths.get(path)
-        return local_path_kind(path)
+            kind = self.paths.get(self.realpath(path))
+        else:
+            kind = local_path_kind(path)  # tests may patch this one function to fake a machine's paths
+        if kind is None:
+            return None
+        real = local_stat(path) if self.paths is None else None
+        if real is not None and real.kind == kind:
+            return real
+        return PathInfo(kind, 1, zlib.crc32(self.realpath(path).encode()))
+
+    def realpath(self, path: str) -> str:
+        """From ``links`` when the test declared the path there, else the path itself (never this machine's)."""
+        return self.links.get(path, path)
+
+    def boot_id(self) -> str:
+        """A fixed boot id (``fake_boot_id``; change it to simulate a reboot)."""
+        return self.fake_boot_id
 
     def which(self, tool: str) -> str | None:
         """Every tool exists unless ``tools`` restricts them."""

@@ -71,3 +71,19 @@ def scrub(text: str) -> str:
     from .errors import redact
 
     return redact(text, known_secrets()) if _LIVE else text
+
+
+class SecretFile:
+    """A secret handed to one command as a file path (``/dev/fd/N`` of an in-memory file), for tools that read a
+    key only from a file: it never exists on any filesystem, so nothing is left behind, even after ``kill -9``.
+
+    Put it in argv where the tool expects the file's path: ``run(["cryptsetup", …, SecretFile(new_key)])``.
+    """
+
+    __slots__ = ("secret",)
+
+    def __init__(self, secret: Secret | str | bytes) -> None:
+        self.secret = as_secret(secret)
+
+    def __repr__(self) -> str:
+        return "SecretFile(***)"

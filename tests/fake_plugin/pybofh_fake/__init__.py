@@ -16,7 +16,7 @@ def pybofh_register_operations(registry: Any) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("create_marker", "remove_marker", "fail", "hang"):
+    if name in ("create_marker", "remove_marker", "chmod_marker", "empty_marker", "fail", "hang"):
         from . import ops
 
         return getattr(ops, name)

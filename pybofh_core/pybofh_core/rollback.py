@@ -1,0 +1,74 @@
+"""One undo, however it is reached — an atomic block rolling back in-process, or ``bofh journal rollback`` replaying
+a journal in a new process: check the identity of the object, then run the undo operation.
+
+Outcomes: ``undone``; ``already`` (the object is gone or already as the undo leaves it — recorded as undone, not a
+failure); ``left-alone`` (another object is there now; reported, the journal needs attention); ``failed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import NotFoundError
+from .operations import INSIDE_STEP, _recorder, _undoing, bind, spec_of
+from .runner import Runner, use_runner
+from .secret import scrub
+
+State = Literal["undone", "already", "left-alone", "failed"]
+
+
+@dataclass
+class Outcome:
+    """What one undo did."""
+
+    state: State
+    detail: str = ""
+    error: BaseException | None = None
+
+    @property
+    def settled(self) -> bool:
+        """Whether the step's effect is gone now (undone, or already undone)."""
+        return self.state in ("undone", "already")
+
+
+def perform(
+    func: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    identity: Mapping[str, Any] | None,
+    runner: Runner,
+) -> Outcome:
+    """Run one undo on ``runner``: its operation's ``identify`` first (when an identity was recorded), then the call.
+
+    A ``NotFoundError`` from the undo means its object is gone: already undone (undos are idempotent).
+    """
+    spec = spec_of(func)
+    tokens = (_undoing.set(True), _recorder.set(INSIDE_STEP))
+    try:
+        with use_runner(runner):
+            if identity is not None and spec is not None and spec.identify is not None:
+                try:
+                    verdict = spec.identify(bind(spec, tuple(args), kwargs), identity)
+                except NotFoundError as exc:
+                    return Outcome("already", scrub(str(exc)))
+                except Exception as exc:  # noqa: BLE001 - reported as this undo's failure
+                    return Outcome("failed", f"identity check failed: {scrub(str(exc))}", exc)
+                if verdict.action == "already":
+                    return Outcome("already", verdict.detail)
+                if verdict.action == "other":
+                    return Outcome("left-alone", verdict.detail)
+            try:
+                func(*args, **dict(kwargs))
+            except NotFoundError as exc:
+                return Outcome("already", scrub(str(exc)))
+            except Exception as exc:  # noqa: BLE001 - reported as this undo's failure
+                return Outcome("failed", scrub(str(exc)), exc)
+            return Outcome("undone")
+    finally:
+        _recorder.reset(tokens[1])
+        _undoing.reset(tokens[0])
+
+
+__all__ = ["Outcome", "perform"]

@@ -1,0 +1,207 @@
+"""Data checks: what a device or directory holds, asked by pybofh itself before anything that could destroy or hide it.
+
+Operations declare these in ``@operation(check=...)``; the core runs the check unless ``force=True`` was passed, the
+target was made by the same atomic block, or the operation runs as an identified undo. A refusal is a
+:class:`~pybofh_core.errors.DataAtRiskError` (exit 2: nothing ran) that names what was found and how to override it.
+
+Signatures come from ``wipefs --no-act --json`` (every signature, not only the first one blkid reports), mounts and
+holders (device-mapper devices, partitions stacked on the device) from ``lsblk --tree``; both run where commands run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import DataAtRiskError, ParseError
+from .runner import get_runner
+
+FORCE_HINT = "pass --force (force=True) to go ahead anyway"
+PARTITION_TABLES = ("dos", "gpt", "PMBR", "atari", "bsd", "mac", "sgi", "sun", "aix", "amiga")
+
+#: Directories nothing may be mounted on without ``force`` (a mount there hides the running system).
+SYSTEM_DIRS = ("/", "/etc", "/usr", "/boot", "/proc", "/sys", "/dev", "/run", "/var", "/bin", "/sbin", "/lib",
+               "/lib64")
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """One on-disk signature: a filesystem, LUKS header, LVM PV label, partition table, RAID member…"""
+
+    type: str
+    offset: int
+    uuid: str | None = None
+    label: str | None = None
+
+    def __str__(self) -> str:
+        extra = ", ".join(x for x in (f"UUID {self.uuid}" if self.uuid else "",
+                                      f"label {self.label!r}" if self.label else "") if x)
+        name = f"a {self.type} partition table" if self.type in PARTITION_TABLES else self.type
+        return name + (f" ({extra})" if extra else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """What a block device holds: its signatures, where it is mounted, and what is stacked on it."""
+
+    device: str
+    signatures: tuple[Signature, ...] = ()
+    mountpoints: tuple[str, ...] = ()
+    holders: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """Nothing found: no signature, no mount, nothing stacked on it."""
+        return not (self.signatures or self.mountpoints or self.holders)
+
+    @property
+    def in_use(self) -> bool:
+        """Mounted, or something (a mapping, a partition, an LV) is stacked on it."""
+        return bool(self.mountpoints or self.holders)
+
+    def describe(self) -> str:
+        """``ext4 (UUID …), mounted on /srv, held by /dev/mapper/x`` — what a refusal names."""
+        parts = [", ".join(map(str, self.signatures))] if self.signatures else []
+        if self.mountpoints:
+            parts.append(f"mounted on {', '.join(self.mountpoints)}")
+        if self.holders:
+            parts.append(f"in use by {', '.join(self.holders)}")
+        return "; ".join(parts) or "nothing"
+
+
+def signatures(device: str) -> tuple[Signature, ...]:
+    """Every signature ``wipefs`` finds on ``device`` (read-only)."""
+    res = get_runner().run(["wipefs", "--no-act", "--json", "--", device], readonly=True)
+    if not res.stdout.strip():
+        return ()
+    try:
+        data = json.loads(res.text)
+        out = []
+        for sig in data.get("signatures", []):
+            offset = sig.get("offset", 0)
+            out.append(Signature(str(sig.get("type") or "unknown"),
+                                 int(offset, 16) if isinstance(offset, str) else int(offset or 0),
+                                 sig.get("uuid") or None, sig.get("label") or None))
+        return tuple(out)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ParseError("wipefs", str(exc), res.text, "wipefs --no-act --json") from None
+
+
+def _walk(node: dict[str, Any], depth: int, mounts: list[str], holders: list[str]) -> None:
+    for mp in node.get("mountpoints") or ([node["mountpoint"]] if node.get("mountpoint") else []):
+        if mp:
+            mounts.append(mp)
+    for child in node.get("children") or []:
+        holders.append(f"{child.get('path') or child.get('name')} ({child.get('type') or 'device'})")
+        _walk(child, depth + 1, mounts, holders)
+
+
+def usage(device: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Where ``device`` (or anything stacked on it) is mounted, and what is stacked on it, from one ``lsblk``."""
+    res = get_runner().run(["lsblk", "--json", "--bytes", "--tree", "-o", "PATH,TYPE,MOUNTPOINTS", "--", device],
+                           readonly=True)
+    try:
+        data = json.loads(res.text)
+        mounts: list[str] = []
+        holders: list[str] = []
+        for node in data.get("blockdevices", []):
+            _walk(node, 0, mounts, holders)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ParseError("lsblk", str(exc), res.text, "lsblk --json --tree") from None
+    return tuple(dict.fromkeys(mounts)), tuple(dict.fromkeys(holders))
+
+
+def inspect(device: str) -> Content:
+    """Signatures, mounts and holders of ``device`` (two read-only commands)."""
+    mounts, holders = usage(device)
+    return Content(device, signatures(device), mounts, holders)
+
+
+def refuse_if_holds_data(device: str, action: str, *, ignore: tuple[str, ...] = ()) -> Content:
+    """Raise :class:`DataAtRiskError` when ``device`` holds anything (signature types in ``ignore`` aside).
+
+    ``action`` completes "… would destroy it", e.g. ``"formatting it as LUKS"``.
+    """
+    content = inspect(device)
+    kept = tuple(s for s in content.signatures if s.type not in ignore)
+    found = Content(device, kept, content.mountpoints, content.holders)
+    if not found.empty:
+        raise DataAtRiskError(f"{device} already contains {found.describe()}; {action} would destroy it — "
+                              f"{FORCE_HINT}")
+    return content
+
+
+def content_extent(device: str) -> int | None:
+    """Bytes at the start of ``device`` its content needs (header plus the content's own size), 0 when it holds
+    nothing, None when no installed plugin can tell (a closed LUKS volume, xfs, an unknown signature).
+
+    Asks the ``pybofh_probe_layer`` hook, so every installed plugin's layer (LUKS, PV, filesystems) answers.
+    """
+    from .plugins import get_host
+
+    runner = get_runner()
+    res = runner.run(["blkid", "-p", "-o", "export", "--", device], readonly=True, check=False)
+    probe: dict[str, str] = {}
+    if res.returncode == 0:
+        for line in res.text.splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key != "DEVNAME":
+                probe[key] = value
+    elif res.returncode != 2:  # 2 = nothing found
+        return None
+    if not probe and not signatures(device):
+        return 0
+    layer = get_host().pm.hook.pybofh_probe_layer(device=device, probe=probe)
+    if layer is None:
+        return None
+    size = layer.current_size()
+    if size is None:
+        return None
+    return int(layer.overhead) + int(size)
+
+
+def refuse_shrink(device: str, new_size: int, what: str, how: str) -> None:
+    """Raise :class:`DataAtRiskError` unless ``device``'s content is known to fit in ``new_size`` bytes.
+
+    ``what`` names the object (``LV vg0/data``), ``how`` the stack-aware way to shrink it with its content.
+    """
+    from .validate import format_size
+
+    need = content_extent(device)
+    if need is not None and need <= new_size:
+        return
+    content = inspect(device)
+    found = content.describe() if not content.empty else "content pybofh cannot measure"
+    if need is None:
+        why = f"it holds {found}, whose size pybofh cannot tell"
+    else:
+        why = f"its content ({found}) needs {format_size(need)} ({need} bytes)"
+    raise DataAtRiskError(
+        f"shrinking {what} to {format_size(new_size)} ({new_size} bytes) would cut off data: {why}; "
+        f"shrink the content first ({how}), or {FORCE_HINT}"
+    )
+
+
+def refuse_mountpoint(path: str, resolved: str) -> None:
+    """Raise :class:`DataAtRiskError` when mounting on ``resolved`` (``path`` with symlinks resolved) would hide
+    the running system (a system directory) or files (a non-empty directory)."""
+    via = f" ({path} resolves to it)" if resolved != path else ""
+    if (resolved.rstrip("/") or "/") in SYSTEM_DIRS:
+        raise DataAtRiskError(f"{resolved}{via} is a system directory; mounting on it would hide the running "
+                              f"system — {FORCE_HINT}")
+    res = get_runner().run(["find", resolved, "-mindepth", "1", "-maxdepth", "1", "-print", "-quit"],
+                           readonly=True, check=False)
+    if res.returncode == 0 and res.text.strip():
+        raise DataAtRiskError(f"mountpoint {resolved}{via} is not empty (it holds {res.text.strip()}); mounting "
+                              f"on it would hide its files — {FORCE_HINT}")
+
+
+def directory_is_empty(path: str) -> bool:
+    """Whether directory ``path`` has no entries (asked where commands run)."""
+    res = get_runner().run(["find", path, "-mindepth", "1", "-maxdepth", "1", "-print", "-quit"], readonly=True)
+    return not res.text.strip()
+
+
+__all__ = ["Content", "Signature", "content_extent", "inspect", "refuse_if_holds_data", "refuse_mountpoint",
+           "refuse_shrink", "signatures", "usage"]

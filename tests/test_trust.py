@@ -1,0 +1,466 @@
+"""The trust guarantees of the core, with the fake plugin's real marker directories and real processes:
+undo by identity, idempotent undos, write-ahead undos of steps in flight, data checks and ``force``, signals,
+a journal on a full disk, concurrent rollbacks, and a dry run of ``bofh journal rollback`` that changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pybofh_core.atomic import Atomic
+from pybofh_core.errors import DataAtRiskError, IdentityMismatchError, JournalError, RollbackError
+from pybofh_core.journal import Journal, iter_records
+from pybofh_core.operations import OperationRegistry
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE = ROOT / "tests" / "fake_plugin"
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[OperationRegistry, object]]:
+    """The fake plugin's operations in a registry of their own (domain ``fake``), imported from the test tree."""
+    sys.path.insert(0, str(FAKE))
+    try:
+        from pybofh_fake import ops
+
+        registry = OperationRegistry()
+        registry.add_module("fake", ops)
+        yield registry, ops
+    finally:
+        sys.path.remove(str(FAKE))
+
+
+def env_for(journal: Path) -> dict[str, str]:
+    """Environment for a child process that loads the fake plugin as a site plugin and journals to ``journal``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(FAKE), env.get("PYTHONPATH", "")])
+    env["PYBOFH_EXTRA_PLUGINS"] = "fake=pybofh_fake"
+    env["PYBOFH_JOURNAL_DIR"] = str(journal)
+    env["PYBOFH_STRICT_PLUGINS"] = "1"
+    return env
+
+
+def bofh(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The real ``bofh`` CLI in a child process."""
+    return subprocess.run([sys.executable, "-m", "pybofh_core.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def wait_for(path: Path, child: subprocess.Popen[bytes], timeout: float = 60) -> str:
+    """Wait until ``child`` wrote ``path``; return its content."""
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and path.read_text()):
+        assert child.poll() is None, f"child ended early with {child.returncode}"
+        assert time.monotonic() < deadline, "child never reached the point"
+        time.sleep(0.05)
+    return path.read_text()
+
+
+# --- undo by identity ---------------------------------------------------------------------------------------------
+
+
+def test_in_process_undo_leaves_a_same_named_new_object_alone(fake, tmp_path: Path) -> None:
+    """A marker removed and made again by someone else is not the step's: the rollback leaves it, says so, and
+    the journal needs attention."""
+    registry, _ = fake
+    marker = tmp_path / "m"
+    with pytest.raises(RollbackError) as info, Atomic(registry=registry, label="identity") as atomic:
+        atomic.fake.create_marker(str(marker))
+        marker.rmdir()
+        marker.mkdir()  # same name, another inode
+        (marker / "precious").write_text("data")
+        raise RuntimeError("fail after the swap")
+    assert isinstance(info.value.__cause__, RuntimeError)
+    [err] = info.value.exceptions
+    assert isinstance(err, IdentityMismatchError) and "not" in str(err) and "left alone" in str(err)
+    assert (marker / "precious").read_text() == "data"
+    state = Journal().list()[-1]
+    assert state.status == "needs-attention"
+    assert [s.state for s in state.steps] == ["left-alone"]
+
+
+def test_in_process_undo_of_a_gone_object_counts_as_undone(fake, tmp_path: Path) -> None:
+    """An object already gone (cleaned up by hand) is 'already undone', not a rollback failure."""
+    registry, _ = fake
+    marker = tmp_path / "m"
+    with pytest.raises(RuntimeError), Atomic(registry=registry) as atomic:
+        atomic.fake.create_marker(str(marker))
+        marker.rmdir()
+        raise RuntimeError("boom")
+    state = Journal().list()[-1]
+    assert state.status == "rolled-back"
+    assert [s.state for s in state.steps] == ["already"]
+    records = [r for r in iter_records(state.path) if r["type"] == "undone"]
+    assert records[0]["how"] == "already" and "gone" in records[0]["detail"]
+
+
+def test_undo_operations_skip_the_data_check_they_act_on_what_their_step_made(fake, tmp_path: Path) -> None:
+    """Inside a block, an irreversible data-checked operation on what the block created needs no force; on
+    anything else it is refused before any command, and force passes the check."""
+    registry, ops = fake
+    made = tmp_path / "made"
+    with Atomic(registry=registry, journal=False) as atomic:
+        atomic.fake.create_marker(str(made))
+        (made / "f").write_text("x")
+        atomic.fake.empty_marker(str(made))  # created here: no force needed
+    assert list(made.iterdir()) == []
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep").write_text("x")
+    with pytest.raises(DataAtRiskError, match=r"not empty.*force=True"):
+        ops.empty_marker(str(other))
+    assert (other / "keep").exists()
+    ops.empty_marker(str(other), force=True)
+    assert list(other.iterdir()) == []
+
+
+# --- journal rollback in a new process ----------------------------------------------------------------------------
+
+JOB = textwrap.dedent(
+    """
+    import sys, time
+    from pybofh import Atomic, fake
+    base, ready, mode = sys.argv[1:4]
+    with Atomic(label="trust-job") as atomic:
+        atomic.fake.create_marker(base + "/a")
+        atomic.fake.create_marker(base + "/b", undo_pause=float(sys.argv[4]) if len(sys.argv) > 4 else 0.0)
+        if mode == "chmod-in-flight":
+            open(ready, "w").write(atomic.journal_id)
+            atomic.fake.chmod_marker(base + "/a", "700", pause=3600)
+        else:
+            open(ready, "w").write(atomic.journal_id)
+            time.sleep(3600)
+    """
+)
+
+
+def start_job(tmp_path: Path, mode: str, *extra: str) -> tuple[subprocess.Popen[bytes], Path, Path, dict[str, str]]:
+    """Start the job above in a child process; return it, its marker dir, its ready file and its environment."""
+    base = tmp_path / "markers"
+    base.mkdir()
+    ready = tmp_path / "ready"
+    env = env_for(tmp_path / "journal")
+    child = subprocess.Popen([sys.executable, "-c", JOB, str(base), str(ready), mode, *extra], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return child, base, ready, env
+
+
+def kill9(child: subprocess.Popen[bytes]) -> None:
+    """SIGKILL ``child`` and reap it."""
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+
+
+def test_journal_rollback_after_kill_leaves_a_new_same_named_object_alone(tmp_path: Path) -> None:
+    """kill -9, then an administrator cleans up by hand and makes a new 'b': the rollback removes 'a', leaves the
+    new 'b' and its data alone, exits 3 and the journal says needs-attention."""
+    child, base, ready, env = start_job(tmp_path, "sleep")
+    try:
+        jid = wait_for(ready, child)
+        kill9(child)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    (base / "b").rmdir()
+    (base / "b").mkdir()
+    (base / "b" / "data").write_text("new")
+    result = bofh("journal", "rollback", jid, env=env)
+    assert result.returncode == 3, result.stderr
+    assert "left alone: fake.create_marker" in result.stderr and "needs attention" in result.stderr
+    assert result.stdout.splitlines() == ["undone: fake.create_marker"]
+    assert sorted(p.name for p in base.iterdir()) == ["b"] and (base / "b" / "data").read_text() == "new"
+    listed = json.loads(bofh("--json", "journal", "list", env=env).stdout)
+    assert next(r for r in listed if r["id"] == jid)["status"] == "needs-attention"
+
+
+def test_journal_rollback_after_a_reboot_like_cleanup_finishes_with_exit_0(tmp_path: Path) -> None:
+    """Everything the job made is already gone (as after a reboot): the rollback records 'already undone', exits 0,
+    and a second rollback says there is nothing left to do."""
+    child, base, ready, env = start_job(tmp_path, "sleep")
+    try:
+        jid = wait_for(ready, child)
+        kill9(child)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    for p in base.iterdir():
+        p.rmdir()
+    result = bofh("journal", "rollback", jid, env=env)
+    assert result.returncode == 0, result.stderr
+    assert [ln.split(" (")[0] for ln in result.stdout.splitlines()] == ["already undone: fake.create_marker"] * 2
+    assert Journal(tmp_path / "journal").load(jid).status == "rolled-back"
+    again = bofh("journal", "rollback", jid, env=env)
+    assert again.returncode == 0 and "already rolled back" in again.stderr
+
+
+def test_a_step_killed_after_its_effect_is_undone_from_its_write_ahead_undo(tmp_path: Path) -> None:
+    """kill -9 while chmod_marker's step is in flight (after chmod ran): its undo was journalled ahead, so the
+    rollback restores the mode (and removes both markers), and the journal ends rolled-back, not needs-attention."""
+    child, base, ready, env = start_job(tmp_path, "chmod-in-flight")
+    try:
+        jid = wait_for(ready, child)
+        deadline = time.monotonic() + 30
+        while (base / "a").stat().st_mode & 0o777 != 0o700:
+            assert time.monotonic() < deadline, "chmod never ran"
+            time.sleep(0.05)
+        kill9(child)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    state = Journal(tmp_path / "journal").load(jid)
+    assert [s.state for s in state.steps] == ["done", "done", "started"] and state.steps[2].ahead is not None
+    result = bofh("journal", "rollback", jid, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["undone: fake.chmod_marker"] + ["undone: fake.create_marker"] * 2
+    assert list(base.iterdir()) == []
+    assert Journal(tmp_path / "journal").load(jid).status == "rolled-back"
+
+
+def test_dry_run_journal_rollback_changes_nothing_and_prints_the_undo_plan(tmp_path: Path) -> None:
+    """``bofh --dry-run journal rollback`` runs no mutating command and writes nothing to the journal."""
+    child, base, ready, env = start_job(tmp_path, "sleep")
+    try:
+        jid = wait_for(ready, child)
+        kill9(child)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    path = Journal(tmp_path / "journal").path_of(jid)
+    before = path.read_bytes()
+    result = bofh("--dry-run", "journal", "rollback", jid, env=env)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in base.iterdir()) == ["a", "b"]
+    assert path.read_bytes() == before
+    assert f"$ rmdir -- {base}/b" in result.stderr and f"$ rmdir -- {base}/a" in result.stderr
+    as_json = json.loads(bofh("--dry-run", "--json", "journal", "rollback", jid, env=env).stdout)
+    assert [s["undo_commands"] for s in as_json["steps"]] == [[f"rmdir -- {base}/b"], [f"rmdir -- {base}/a"]]
+    assert all(s["identity"]["inode"] for s in as_json["steps"])
+    assert path.read_bytes() == before
+
+
+def test_two_rollbacks_at_once_the_loser_is_told_the_truth(tmp_path: Path) -> None:
+    """While one rollback runs (its undo is slow), a second is told who is rolling back, and after it the journal
+    is 'already rolled back'."""
+    child, base, ready, env = start_job(tmp_path, "sleep", "3")
+    try:
+        jid = wait_for(ready, child)
+        kill9(child)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    first = subprocess.Popen([sys.executable, "-m", "pybofh_core.cli", "journal", "rollback", jid], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        path = Journal(tmp_path / "journal").path_of(jid)
+        deadline = time.monotonic() + 30
+        while b"rollback_start" not in path.read_bytes():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        second = bofh("journal", "rollback", jid, env=env)
+        assert second.returncode == 1
+        assert f"is being rolled back by pid {first.pid}" in second.stderr, second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1
+    finally:
+        _out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    third = bofh("journal", "rollback", jid, env=env)
+    assert third.returncode == 0 and "already rolled back" in third.stderr
+    assert list(base.iterdir()) == []
+
+
+def test_rollback_of_a_running_block_names_its_pid(tmp_path: Path) -> None:
+    """A block that still runs is not rolled back from under it; the message names its pid."""
+    child, _base, ready, env = start_job(tmp_path, "sleep")
+    try:
+        jid = wait_for(ready, child)
+        result = bofh("journal", "rollback", jid, env=env)
+        assert result.returncode == 1
+        assert f"still running (pid {child.pid})" in result.stderr
+    finally:
+        kill9(child)
+
+
+# --- signals ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_inside_a_block_rolls_it_back_and_exits_128_plus_n(tmp_path: Path, sig: int) -> None:
+    """SIGTERM, SIGHUP (an ssh session dropping) and SIGINT roll the block back; the process exits 128+N."""
+    job = textwrap.dedent(
+        """
+        import sys, time
+        from pybofh import Atomic, fake
+        from pybofh_core.cli import _errors_to_exit
+        base, ready = sys.argv[1:3]
+        with _errors_to_exit():
+            with Atomic(label="signalled") as atomic:
+                atomic.fake.create_marker(base + "/a")
+                atomic.fake.create_marker(base + "/b")
+                open(ready, "w").write(atomic.journal_id)
+                time.sleep(3600)
+        """
+    )
+    base = tmp_path / "m"
+    base.mkdir()
+    ready = tmp_path / "ready"
+    env = env_for(tmp_path / "journal")
+    child = subprocess.Popen([sys.executable, "-c", job, str(base), str(ready)], env=env, stderr=subprocess.PIPE)
+    try:
+        jid = wait_for(ready, child)
+        child.send_signal(sig)
+        child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 128 + sig
+    err = child.stderr.read().decode() if child.stderr else ""
+    assert f"interrupted by {signal.Signals(sig).name}" in err and "rolled back 2 step(s)" in err
+    assert list(base.iterdir()) == []
+    assert Journal(tmp_path / "journal").load(jid).status == "rolled-back"
+
+
+def test_more_signals_during_a_rollback_do_not_cut_it_short(tmp_path: Path) -> None:
+    """Ctrl-C, then Ctrl-C twice more and a SIGTERM while the (slow) rollback runs: every step is still undone."""
+    child, base, ready, _env = start_job(tmp_path, "sleep", "2")
+    try:
+        wait_for(ready, child)
+        child.send_signal(signal.SIGINT)
+        time.sleep(0.7)  # the first undo (2 s) is running
+        child.send_signal(signal.SIGINT)
+        child.send_signal(signal.SIGINT)
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert list(base.iterdir()) == []
+    jid = ready.read_text()
+    assert Journal(tmp_path / "journal").load(jid).status == "rolled-back"
+    assert child.returncode != 0
+
+
+def test_sighup_with_the_terminal_gone_still_rolls_back(tmp_path: Path) -> None:
+    """The terminal disappears (a pty closed, so writes fail with EIO) and SIGHUP arrives: the rollback finishes
+    and the exit status is 128+1, with no traceback attempt breaking it."""
+    import pty
+
+    job = textwrap.dedent(
+        """
+        import sys, time
+        from pybofh import Atomic, fake
+        from pybofh_core.cli import _errors_to_exit
+        base, ready = sys.argv[1:3]
+        with _errors_to_exit():
+            with Atomic(label="hup") as atomic:
+                atomic.fake.create_marker(base + "/a")
+                open(ready, "w").write(atomic.journal_id)
+                time.sleep(3600)
+        """
+    )
+    base = tmp_path / "m"
+    base.mkdir()
+    ready = tmp_path / "ready"
+    master, slave = pty.openpty()
+    child = subprocess.Popen([sys.executable, "-c", job, str(base), str(ready)], env=env_for(tmp_path / "journal"),
+                             stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    try:
+        wait_for(ready, child)
+        os.close(master)  # the terminal is gone
+        child.send_signal(signal.SIGHUP)
+        child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 128 + signal.SIGHUP
+    assert list(base.iterdir()) == []
+
+
+# --- a journal that cannot be written -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs (needs root); unmounted at the end."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    where = tmp_path / "tiny"
+    where.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tiny", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill(where: Path) -> None:
+    """Fill the filesystem at ``where`` to the last byte (it may be full already: then not even a file fits)."""
+    try:
+        with open(where / "filler", "wb", buffering=0) as fh:
+            while True:
+                fh.write(b"\0" * 4096)
+    except OSError:
+        pass
+    probe = os.statvfs(where)
+    assert probe.f_bavail == 0
+
+
+def test_a_full_journal_disk_runs_nothing_and_leaves_no_file(fake, tiny_tmpfs: Path, tmp_path: Path) -> None:
+    """The begin record cannot be written: JournalError, no journal file, no step ran."""
+    registry, _ = fake
+    journal = tiny_tmpfs / "journal"
+    journal.mkdir()
+    fill(tiny_tmpfs)
+    marker = tmp_path / "never"
+    with pytest.raises(JournalError, match="No space left on device; nothing was run"):
+        with Atomic(registry=registry, journal=Journal(journal)) as atomic:
+            atomic.fake.create_marker(str(marker))
+    assert list(journal.iterdir()) == []
+    assert not marker.exists()
+
+
+def test_a_disk_filling_mid_block_undoes_every_finished_step(fake, tiny_tmpfs: Path, tmp_path: Path) -> None:
+    """The journal's disk fills mid-block: records still fit in the file's last page for a while, then one fails;
+    the block stops there and undoes every finished step from memory, and says the journal could not be written."""
+    registry, _ = fake
+    journal = tiny_tmpfs / "journal"
+    journal.mkdir()
+    base = tmp_path / "m"
+    base.mkdir()
+    made = 0
+    with pytest.raises(JournalError, match="could not be written: No space left on device") as info:
+        with Atomic(registry=registry, journal=Journal(journal)) as atomic:
+            atomic.fake.create_marker(str(base / "first"))
+            fill(tiny_tmpfs)
+            for made in range(1, 500):
+                atomic.fake.create_marker(str(base / f"m{made}"))
+    assert made > 1, "the journal failed at once; the test wants it to fail mid-block"
+    assert list(base.iterdir()) == []
+    assert any("rolled back" in n and "could not be written" in n for n in info.value.__notes__)
+
+
+def test_cli_on_a_full_journal_disk_is_one_line_and_an_exit_code(tiny_tmpfs: Path, loop_factory) -> None:
+    """``bofh blockdev resize`` journals; with the journal on a full disk it prints one line, exits 1, leaves no
+    journal file, and the loop device keeps its size."""
+    loop = loop_factory(64 * 1024**2)
+    journal = tiny_tmpfs / "journal"
+    journal.mkdir()
+    fill(tiny_tmpfs)
+    env = dict(os.environ, PYBOFH_JOURNAL_DIR=str(journal))
+    result = bofh("blockdev", "resize", loop, "128M", env=env)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"bofh: error: cannot write a journal in {journal}: No space left on device; nothing was run"]
+    assert list(journal.iterdir()) == []
+    size = subprocess.run(["blockdev", "--getsize64", loop], capture_output=True, text=True, check=True).stdout
+    assert int(size) == 64 * 1024**2
