@@ -14,7 +14,7 @@ from .types import BlockDevice, DeviceTree, LoopDevice, Mount
 
 LSBLK_ARGV = ["lsblk", "-J", "-b", "-O"]
 FINDMNT_ARGV = ["findmnt", "-J", "-o", "TARGET,SOURCE,FSTYPE,OPTIONS,FSROOT"]
-LOSETUP_ARGV = ["losetup", "--list", "--json", "-O", "NAME,BACK-FILE,RO,SIZELIMIT,OFFSET"]
+LOSETUP_ARGV = ["losetup", "--list", "--json", "-O", "NAME,BACK-FILE,RO,SIZELIMIT,OFFSET,BACK-INO,BACK-MAJ:MIN"]
 
 
 def list_devices() -> DeviceTree:
@@ -172,3 +172,19 @@ def btrfs_minimum_size(mountpoint: str, devid: int) -> int:
     """The smallest size in bytes device ``devid`` of the btrfs on ``mountpoint`` can shrink to."""
     res = run(["btrfs", "inspect-internal", "min-dev-size", f"--id={devid}", mountpoint], readonly=True)
     return parsers.parse_btrfs_min_dev_size(res.stdout)
+
+
+def content_size(device: str, fstype: str) -> int | None:
+    """How many bytes of ``device`` the filesystem or swap on it uses (its own size), None when unknown."""
+    if fstype in ("ext2", "ext3", "ext4"):
+        return int(ext_info(device)["size"])
+    if fstype == "btrfs":
+        res = run(["btrfs", "inspect-internal", "dump-super", device], readonly=True)
+        return parsers.parse_btrfs_dev_total_bytes(res.stdout, source=f"btrfs inspect-internal dump-super {device}")
+    if fstype == "xfs":
+        res = run(["xfs_db", "-r", "-c", "sb 0", "-c", "p dblocks", "-c", "p blocksize", device], readonly=True)
+        return parsers.parse_xfs_db_size(res.stdout, source=f"xfs_db {device}")
+    if fstype == "swap":
+        res = run(["dd", f"if={device}", f"bs={parsers.SWAP_PAGE}", "count=1", "status=none"], readonly=True)
+        return parsers.parse_swap_header(res.stdout, source=f"swap header of {device}")
+    return None

@@ -104,10 +104,8 @@ class FilesystemLayer(SizedLayer):
         return 4096
 
     def current_size(self) -> int | None:
-        """The filesystem's own size where cheaply known (ext: superblock), else None."""
-        if self.kind in EXT_FAMILY:
-            return int(facts.ext_info(self.device)["size"])
-        return None
+        """The filesystem's own size, read from its superblock (ext, xfs, btrfs's device item, the swap header)."""
+        return facts.content_size(self.device, self.kind)
 
     def minimum_size(self) -> int:
         """ext: ``resize2fs -P``; btrfs: the kernel's 256 MiB floor (its data minimum is checked while mounted)."""

@@ -1,7 +1,11 @@
 """Operations on block devices, each with its inverse right beside it: loops, filesystems, labels, mounts, resizes.
 
 Every function validates its input before the first command, runs its commands through the core runner, and
-returns what its undo needs (old sizes, old labels, mount options).
+returns what its undo needs (old sizes, old labels, mount options). Each undo names its object by identity: a loop
+device by the device and inode of its backing file, a filesystem by its UUID, a mount by its target, the UUID of
+what is mounted and the boot id (a mount never survives a reboot). Undos known before a command (old sizes, old
+labels, the unmount of a new mount) are journalled ahead of it. Operations that could destroy or hide data (mkfs,
+a repairing fsck, shrinking a loop device, mounting over files) check first and need ``force`` to go on.
 """
 
 from __future__ import annotations
@@ -9,11 +13,15 @@ from __future__ import annotations
 import os
 import re
 import uuid as uuidlib
+from collections.abc import Mapping
 from typing import Any
 
 from pybofh_core import operation, undo
-from pybofh_core.errors import CommandError, NotFoundError, ParseError, PybofhError, ValidationError
+from pybofh_core.errors import CommandError, DataAtRiskError, NotFoundError, ParseError, PybofhError, ValidationError
+from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_boot
+from pybofh_core.operations import undo_ahead
 from pybofh_core.runner import DryRunRunner, get_runner, run
+from pybofh_core.safety import refuse_if_holds_data, refuse_mountpoint, refuse_shrink
 from pybofh_core.validate import parse_size
 
 from . import checks, facts
@@ -33,7 +41,7 @@ NEXT_FREE_LOOP = "(next free loop device)"
 
 
 class FilesystemErrorsLeft(PybofhError):
-    """A filesystem check found errors it could not repair."""
+    """A filesystem check found errors it could not repair (or that only a forced repair may touch)."""
 
 
 class MountPoolExhaustedError(PybofhError):
@@ -43,7 +51,59 @@ class MountPoolExhaustedError(PybofhError):
 # --- loop devices -------------------------------------------------------------------------------------------------
 
 
-@operation(inverse=lambda loop: undo(detach_loop, loop.path), creates=lambda loop: [loop.path], requires=["losetup"])
+def _back(loop: LoopDevice) -> str:
+    """``maj:min:inode`` of the file behind ``loop`` (what losetup holds open, even if the file was renamed)."""
+    return f"{loop.back_dev}:{loop.back_ino}"
+
+
+def _loop_identity(loop: LoopDevice) -> dict[str, Any]:
+    return ephemeral(back=_back(loop), file=loop.backing_file)
+
+
+def _file_back(path: str) -> str | None:
+    info = get_runner().stat(path)
+    return None if info is None else f"{os.major(info.dev)}:{os.minor(info.dev)}:{info.ino}"
+
+
+def _identify_loop(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """A loop device is the step's if, in the same boot, it is attached to the same backing inode."""
+    device = str(args["device"])
+    if not same_boot(identity):
+        return already(f"{device} was attached before a reboot")
+    loop = next((lp for lp in facts.list_loops() if facts._same(lp.path, device)), None)
+    if loop is None:
+        return already(f"{device} is not attached any more")
+    if _back(loop) != identity.get("back"):
+        return other(f"{device} is now attached to {loop.backing_file} (inode {_back(loop)}), not to "
+                     f"{identity.get('file')} (inode {identity.get('back')})")
+    return ACT
+
+
+def _identify_reattach(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """Re-attaching (the undo of a detach) is done when the loop device holds the file again; refused when the
+    backing file was replaced, or the loop device is taken by another file."""
+    device, file = args.get("device"), str(args["file"])
+    if not same_boot(identity):
+        return already(f"{device} was detached before a reboot")
+    loop = next((lp for lp in facts.list_loops() if device and facts._same(lp.path, str(device))), None)
+    if loop is not None:
+        if _back(loop) == identity.get("back"):
+            return already(f"{device} is attached to {file} again")
+        return other(f"{device} is now attached to {loop.backing_file}, not {file}")
+    now = _file_back(file)
+    if now != identity.get("back"):
+        return other(f"backing file {file} is {'gone' if now is None else 'another file now'} "
+                     f"(inode {now}, the step's was {identity.get('back')})")
+    return ACT
+
+
+def _attach_undo(loop: LoopDevice) -> Any:
+    if loop.path == NEXT_FREE_LOOP:  # a dry run: the device is not known yet
+        return undo(detach_loop, loop.path)
+    return undo(detach_loop, loop.path).expecting(**_loop_identity(loop))
+
+
+@operation(inverse=_attach_undo, creates=lambda loop: [loop.path], requires=["losetup"], identify=_identify_reattach)
 def attach_loop(
     file: str, *, device: str | None = None, read_only: bool = False, partscan: bool = False
 ) -> LoopDevice:
@@ -59,19 +119,20 @@ def attach_loop(
     argv += ["--", device, file] if device else ["--find", "--", file]
     out = run(argv).text.strip()
     if not out:  # a dry run prints nothing
-        out = device or NEXT_FREE_LOOP
-    elif not re.fullmatch(r"/dev/loop[0-9]+", out):
+        return LoopDevice(path=device or NEXT_FREE_LOOP, backing_file=file, read_only=read_only)
+    if not re.fullmatch(r"/dev/loop[0-9]+", out):
         raise ParseError("losetup", "expected the /dev/loopN it attached", out, "losetup --show")
-    return LoopDevice(path=out, backing_file=file, read_only=read_only)
+    return facts.get_loop(out)  # read back: the backing inode is the loop's identity
 
 
 def _undo_detach(loop: LoopDevice) -> Any:
     if not loop.backing_file or loop.backing_file.endswith("(deleted)"):
         return None  # the file is gone: nothing can be attached again
-    return undo(attach_loop, loop.backing_file, device=loop.path, read_only=loop.read_only)
+    return undo(attach_loop, loop.backing_file, device=loop.path, read_only=loop.read_only).expecting(
+        **_loop_identity(loop))
 
 
-@operation(inverse=_undo_detach, requires=["losetup"])
+@operation(inverse=_undo_detach, requires=["losetup"], identify=_identify_loop)
 def detach_loop(device: str) -> LoopDevice:
     """Detach loop device ``device``; refuses while it (or a partition of it) is mounted."""
     device = check_loop_device(device)
@@ -80,16 +141,32 @@ def detach_loop(device: str) -> LoopDevice:
             if m.device == device or re.fullmatch(re.escape(device) + r"p[0-9]+", m.device)]
     if busy:
         raise ValidationError(f"{device} is mounted on {', '.join(busy)}; unmount it before detaching")
+    if loop.backing_file and not loop.backing_file.endswith("(deleted)"):
+        undo_ahead(lambda: _undo_detach(loop))
     run(["losetup", "--detach", device])
     return loop
 
 
-@operation(inverse=lambda res: undo(resize_loop, res.device, res.old), requires=["losetup", "truncate"])
-def resize_loop(device: str, size: int | str) -> Resized:
+def _check_loop_shrink(args: Mapping[str, Any]) -> None:
+    """Shrinking a loop device cuts the end of its backing file: refused unless its content is known to fit."""
+    device = check_loop_device(args["device"])
+    new = parse_size(args["size"], what="loop size", minimum=512, multiple_of=512)
+    if new < facts.get_size(device):
+        refuse_shrink(device, new, f"loop device {device}", f"bofh blockdev resize {device} SIZE shrinks it with "
+                                                            "its content")
+
+
+def _resize_loop_undo(res: Resized, loop: LoopDevice) -> Any:
+    return undo(resize_loop, res.device, res.old, force=True).expecting(**_loop_identity(loop))
+
+
+@operation(inverse=lambda res: _resize_loop_undo(res, facts.get_loop(res.device)) if res.old != res.new else None,
+           requires=["losetup", "truncate"], target="device", check=_check_loop_shrink, identify=_identify_loop)
+def resize_loop(device: str, size: int | str, *, force: bool = False) -> Resized:
     """Resize loop device ``device`` to ``size`` bytes by resizing its backing file (``truncate`` + ``losetup -c``).
 
-    Shrinking cuts the end of the file: shrink what is inside first (:class:`~pybofh_blockdev.layers.BlockDeviceStack`
-    does that).
+    Shrinking cuts the end of the file, so it is refused unless what the device holds is known to fit (shrink it
+    first; :class:`~pybofh_blockdev.layers.BlockDeviceStack` does that), or ``force``.
     """
     device = check_loop_device(device)
     new = parse_size(size, what="loop size", minimum=512, multiple_of=512)
@@ -99,13 +176,8 @@ def resize_loop(device: str, size: int | str) -> Resized:
     if not loop.backing_file.startswith("/") or loop.backing_file.endswith("(deleted)"):
         raise ValidationError(f"{device} has no resizable backing file ({loop.backing_file!r})")
     old = facts.get_size(device)
-    if new < old:
-        content = facts.probe(device)
-        if content.get("TYPE") in EXT_FAMILY and int(facts.ext_info(device)["size"]) > new:
-            raise ValidationError(
-                f"{device} holds a {content['TYPE']} filesystem larger than {new} bytes; shrink it first"
-            )
     if new != old:
+        undo_ahead(lambda: _resize_loop_undo(Resized(device=device, kind="loop", old=old, new=new), loop))
         run(["truncate", "-s", str(new), "--", loop.backing_file])
         run(["losetup", "--set-capacity", device])
     return Resized(device=device, kind="loop", old=old, new=new)
@@ -130,16 +202,8 @@ def _mkfs_argv(fstype: str, device: str, label: str | None, uuid: str | None, fo
     return [*argv, "--", device]
 
 
-@operation(irreversible="mkfs destroys what the device held", target="device", aliases=["createFilesystem"],
-           requires=["mkfs.ext4", "mkfs.xfs", "mkfs.btrfs", "mkswap"])
-def create_filesystem(
-    device: str, fstype: str = "ext4", label: str | None = None, force: bool = False, uuid: str | None = None
-) -> Filesystem:
-    """Make a ``fstype`` filesystem (ext2/3/4, xfs, btrfs, swap) on ``device``.
-
-    Refuses a mounted device, and (unless ``force``) a device where blkid finds any signature: a filesystem,
-    partition table, LUKS header or PV.
-    """
+def _mkfs_request(device: Any, fstype: Any, label: Any, uuid: Any) -> tuple[str, str, str | None, str | None]:
+    """The checked arguments of :func:`create_filesystem` (no command runs)."""
     device = check_device(device)
     fstype = check_fstype(fstype)
     if label is not None:
@@ -148,16 +212,29 @@ def create_filesystem(
             raise ValidationError(f"label {label!r}: xfs labels cannot contain spaces here (xfs_admin splits them)")
     if uuid is not None:
         uuid = check_uuid(uuid)
+    return device, fstype, label, uuid
+
+
+def _check_mkfs(args: Mapping[str, Any]) -> None:
+    """mkfs destroys whatever the device holds: refused when wipefs finds any signature or it is in use."""
+    device, fstype, _, _ = _mkfs_request(args["device"], args["fstype"], args["label"], args["uuid"])
+    refuse_if_holds_data(device, f"making {fstype} on it")
+
+
+@operation(irreversible="mkfs destroys what the device held", target="device", aliases=["createFilesystem"],
+           requires=["mkfs.ext4", "mkfs.xfs", "mkfs.btrfs", "mkswap"], check=_check_mkfs)
+def create_filesystem(
+    device: str, fstype: str = "ext4", label: str | None = None, force: bool = False, uuid: str | None = None
+) -> Filesystem:
+    """Make a ``fstype`` filesystem (ext2/3/4, xfs, btrfs, swap) on ``device``.
+
+    Refuses a mounted device, and (unless ``force``) a device where wipefs finds any signature — a filesystem,
+    partition table, LUKS header or PV — or that something is stacked on.
+    """
+    device, fstype, label, uuid = _mkfs_request(device, fstype, label, uuid)
     facts.require_unmounted(device, "making a filesystem on it")
     if device in facts.active_swaps():
         raise ValidationError(f"{device} is an active swap; swapoff it first")
-    if not force:
-        found = facts.probe(device)
-        what = found.get("TYPE") or (found.get("PTTYPE") and f"a {found['PTTYPE']} partition table")
-        if what or found:
-            raise ValidationError(
-                f"{device} already contains {what or 'several signatures'}; pass force=True to overwrite it"
-            )
     run(_mkfs_argv(fstype, device, label, uuid, force))
     return Filesystem(device=device, fstype=fstype, label=label, uuid=uuid)
 
@@ -183,13 +260,8 @@ def _fsck_status(fstype: str, rc: int, repair: bool) -> FsckStatus:
     return FsckStatus.ERRORS
 
 
-@operation(inverse=lambda res: None, requires=["e2fsck", "xfs_repair", "btrfs"])
-def check_filesystem(device: str, repair: bool = False) -> FsckResult:
-    """Check the (unmounted) filesystem on ``device``; with ``repair`` fix what can be fixed. Nothing to undo.
-
-    e2fsck exit 1 (errors fixed) and 2 (fixed, reboot needed) count as success; 4 and up mean errors left.
-    btrfs is only checked read-only: ``btrfs check --repair`` is too dangerous to run unattended.
-    """
+def _fsck(device: str, repair: bool) -> FsckResult:
+    """Run the filesystem's checker read-only, or repairing (``e2fsck -y``, ``xfs_repair``)."""
     device = check_device(device)
     fstype = _fstype_of(device)
     if fstype == "btrfs" and repair:
@@ -210,6 +282,59 @@ def check_filesystem(device: str, repair: bool = False) -> FsckResult:
     res = run(argv, ok_codes=ok, readonly=not repair)
     status = _fsck_status(fstype, res.returncode, repair)
     return FsckResult(device, fstype, status, res.returncode, res.text + res.err)
+
+
+@operation(no_undo="a read-only check changes nothing (repair=True runs repair_filesystem)",
+           requires=["e2fsck", "xfs_repair", "btrfs"])
+def check_filesystem(device: str, repair: bool = False) -> FsckResult:
+    """Check the (unmounted) filesystem on ``device`` read-only; ``repair=True`` is :func:`repair_filesystem`.
+
+    e2fsck exit 1 (errors fixed) and 2 (fixed, reboot needed) count as success; 4 and up mean errors left.
+    btrfs is only checked read-only: ``btrfs check --repair`` is too dangerous to run unattended.
+    """
+    if repair:
+        return repair_filesystem(device)
+    return _fsck(device, repair=False)
+
+
+def _repairable(device: Any) -> str:
+    """The checked device of :func:`repair_filesystem` (btrfs is refused: ``btrfs check --repair`` is dangerous)."""
+    device = check_device(device)
+    if _fstype_of(device) == "btrfs":
+        raise ValidationError("btrfs check --repair is dangerous; run it by hand after reading btrfs-check(8)")
+    return device
+
+
+def _check_repair(args: Mapping[str, Any]) -> None:
+    """A repair may delete damaged files: a read-only check runs first, and errors it finds need ``force``."""
+    found = _fsck(_repairable(args["device"]), repair=False)
+    if found.status is not FsckStatus.CLEAN:
+        raise DataAtRiskError(
+            f"{found.device}: {found.fstype} check found errors (exit {found.returncode}); repairing them may delete "
+            "damaged files and directories — run the read-only check and read its report, then pass --force "
+            "(force=True) to repair"
+        )
+
+
+@operation(irreversible="a repair may delete damaged files", target="device", check=_check_repair,
+           requires=["e2fsck", "xfs_repair"])
+def repair_filesystem(device: str, force: bool = False) -> FsckResult:
+    """Check and repair the (unmounted) filesystem on ``device`` (``e2fsck -f -y``, ``xfs_repair``).
+
+    Refused, unless ``force``, when a read-only check first finds errors: repairing is what may delete data.
+    """
+    return _fsck(_repairable(device), repair=True)
+
+
+def _preen(device: str, why: str) -> None:
+    """``e2fsck -f -p`` before a resize or UUID change: fixes only what is safe unattended; errors that need a
+    real repair stop the operation (exit 4) and are left for ``repair_filesystem``."""
+    res = run(["e2fsck", "-f", "-p", device], ok_codes=(0, 1, 2, 4))
+    if res.returncode >= 4:
+        raise FilesystemErrorsLeft(
+            f"e2fsck found errors on {device} it will not fix unattended; not {why} — check it, then run "
+            f"'bofh blockdev fsck --repair --force {device}'"
+        )
 
 
 def _need_mountpoint(device: str, fstype: str, temp_mount: bool) -> tuple[str, bool]:
@@ -241,15 +366,35 @@ def _multiple(value: int, step: int, what: str) -> None:
         raise ValidationError(f"{what} {value} is not a multiple of the {step}-byte block; use {lower} or {upper}")
 
 
-def _resize_undo(res: Resized) -> Any:
+def _fs_uuid(device: str) -> str | None:
+    """The UUID of the filesystem on ``device`` (blkid -p), None when it has none."""
+    return facts.probe(device).get("UUID") or None
+
+
+def _identify_fs(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """A filesystem is the step's if its UUID is the one recorded (the device path alone may hold another now)."""
+    device = str(args["device"])
+    if get_runner().stat(device) is None:
+        return already(f"{device} is gone")
+    now = _fs_uuid(device)
+    if now != identity.get("uuid"):
+        return other(f"{device} now holds filesystem {now or '(none)'}, not {identity.get('uuid')}")
+    return ACT
+
+
+def _resize_undo(res: Resized, uuid: str | None = None) -> Any:
     if res.old == res.new or res.kind == "xfs":
         return None  # xfs cannot shrink back; nothing else changed
     if res.kind == "btrfs":
-        return undo(resize_filesystem, res.device, res.old, temp_mount=True)
-    return undo(resize_filesystem, res.device, res.old, remount=True)  # ext grown online shrinks only unmounted
+        u = undo(resize_filesystem, res.device, res.old, temp_mount=True)
+    else:
+        u = undo(resize_filesystem, res.device, res.old, remount=True)  # ext grown online shrinks only unmounted
+    uuid = uuid if uuid is not None else _fs_uuid(res.device)
+    return u.expecting(uuid=uuid) if uuid else u
 
 
-@operation(inverse=_resize_undo, requires=["resize2fs", "e2fsck", "xfs_growfs", "btrfs", "mkswap"])
+@operation(inverse=_resize_undo, requires=["resize2fs", "e2fsck", "xfs_growfs", "btrfs", "mkswap"],
+           identify=_identify_fs)
 def resize_filesystem(
     device: str, size: int | str | None = None, *, temp_mount: bool = False, remount: bool = False
 ) -> Resized:
@@ -309,9 +454,8 @@ def _resize_ext(device: str, fstype: str, target: int | None, dev_size: int, rem
         finally:
             mount(gone.device, gone.target, _remount_options(gone))
     if not where:
-        checked = check_filesystem(device, repair=True)
-        if checked.status is FsckStatus.ERRORS:
-            raise FilesystemErrorsLeft(f"e2fsck left errors on {device} (exit {checked.returncode}); not resizing")
+        _preen(device, "resizing it")
+    undo_ahead(lambda: _resize_undo(Resized(device, fstype, old, new)))  # back to the old size, should this step be cut
     run(["resize2fs", device, f"{new // 1024}K"])
     return Resized(device, fstype, old, new)
 
@@ -347,6 +491,7 @@ def _resize_btrfs(device: str, mp: str, target: int | None, dev_size: int) -> Re
         minimum = facts.btrfs_minimum_size(mp, devid)
         if new < minimum:
             raise ValidationError(f"{device}: {new} bytes is below the btrfs minimum of {minimum} bytes")
+    undo_ahead(lambda: _resize_undo(Resized(device, "btrfs", old, new)))
     run(["btrfs", "filesystem", "resize", f"{devid}:{'max' if target is None else new}", mp])
     return Resized(device, "btrfs", old, new)
 
@@ -369,8 +514,13 @@ def _resize_swap(device: str, target: int | None, dev_size: int) -> Resized:
 # --- labels and UUIDs ---------------------------------------------------------------------------------------------
 
 
-@operation(inverse=lambda res: undo(set_label, res.device, res.old or ""),
-           requires=["e2label", "xfs_admin", "btrfs", "swaplabel"])
+def _label_undo(device: str, old: str | None, uuid: str | None) -> Any:
+    u = undo(set_label, device, old or "")
+    return u.expecting(uuid=uuid) if uuid else u
+
+
+@operation(inverse=lambda res: _label_undo(res.device, res.old, _fs_uuid(res.device)),
+           requires=["e2label", "xfs_admin", "btrfs", "swaplabel"], identify=_identify_fs)
 def set_label(device: str, label: str) -> Relabelled:
     """Set (``""``: clear) the label of the filesystem or swap on ``device``; returns the old label for the undo."""
     device = check_device(device)
@@ -381,6 +531,7 @@ def set_label(device: str, label: str) -> Relabelled:
         raise ValidationError(f"{device} holds {fstype or 'nothing blkid recognises'}; cannot label it")
     label = check_label(label, fstype)
     old = found.get("LABEL")
+    undo_ahead(lambda: _label_undo(device, old, found.get("UUID")))
     if fstype in EXT_FAMILY:
         run(["e2label", device, label])
     elif fstype == "xfs":
@@ -396,8 +547,22 @@ def set_label(device: str, label: str) -> Relabelled:
     return Relabelled(device, fstype, old, label or None)
 
 
-@operation(inverse=lambda res: undo(set_uuid, res.device, res.old) if res.old else None,
-           requires=["tune2fs", "xfs_admin", "btrfstune", "swaplabel"])
+def _identify_uuid_change(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """Setting the UUID back: done when the filesystem has the old UUID again; the step's filesystem is the one
+    with the UUID the step gave it."""
+    device = str(args["device"])
+    if get_runner().stat(device) is None:
+        return already(f"{device} is gone")
+    now = _fs_uuid(device)
+    if now == args.get("uuid"):
+        return already(f"{device} has UUID {now} again")
+    if now != identity.get("uuid"):
+        return other(f"{device} now holds filesystem {now or '(none)'}, not {identity.get('uuid')}")
+    return ACT
+
+
+@operation(inverse=lambda res: undo(set_uuid, res.device, res.old).expecting(uuid=res.new) if res.old else None,
+           requires=["tune2fs", "xfs_admin", "btrfstune", "swaplabel"], identify=_identify_uuid_change)
 def set_uuid(device: str, uuid: str | None = None) -> Relabelled:
     """Give the unmounted filesystem or swap on ``device`` a new UUID (random when None); returns the old one."""
     device = check_device(device)
@@ -407,10 +572,10 @@ def set_uuid(device: str, uuid: str | None = None) -> Relabelled:
     if fstype not in ("ext2", "ext3", "ext4", "xfs", "btrfs", "swap"):
         raise ValidationError(f"{device} holds {fstype or 'nothing blkid recognises'}; cannot change its UUID")
     facts.require_unmounted(device, "changing its UUID")
+    if found.get("UUID"):
+        undo_ahead(lambda: undo(set_uuid, device, found["UUID"]).expecting(uuid=new))
     if fstype in EXT_FAMILY:
-        checked = check_filesystem(device, repair=True)  # tune2fs -U wants a freshly checked filesystem
-        if checked.status is FsckStatus.ERRORS:
-            raise FilesystemErrorsLeft(f"e2fsck left errors on {device}; not changing its UUID")
+        _preen(device, "changing its UUID")  # tune2fs -U wants a freshly checked filesystem
         run(["tune2fs", "-U", new, device])
     elif fstype == "xfs":
         run(["xfs_admin", "-U", new, device])
@@ -424,20 +589,96 @@ def set_uuid(device: str, uuid: str | None = None) -> Relabelled:
 # --- mounts -------------------------------------------------------------------------------------------------------
 
 
-@operation(inverse=lambda m: undo(unmount, m.target), requires=["mount"])
-def mount(device: str, mountpoint: str, options: Any = (), fstype: str | None = None) -> Mount:
-    """Mount ``device`` on the existing directory ``mountpoint`` with ``options`` (``["ro", "noatime"]``)."""
+def _resolved_mountpoint(value: Any) -> tuple[str, str]:
+    """The mountpoint as given (checked: an existing directory) and with every symlink resolved where commands run."""
+    mountpoint = check_directory(value)
+    resolved = get_runner().realpath(mountpoint)
+    return mountpoint, check_directory(resolved)
+
+
+def _mount_request(device: Any, mountpoint: Any, options: Any, fstype: Any) -> tuple[str, str, str, tuple[str, ...]]:
+    """The checked arguments of :func:`mount`: device, mountpoint as given and resolved, options (no command)."""
     device = check_device(device)
-    mountpoint = check_directory(mountpoint)
+    given, resolved = _resolved_mountpoint(mountpoint)
     opts = check_options(options)
     if fstype is not None and not re.fullmatch(r"[a-z0-9_.]+", str(fstype)):
         raise ValidationError(f"filesystem type {fstype!r} is not a plain name")
+    return device, given, resolved, opts
+
+
+def _check_mountpoint(args: Mapping[str, Any]) -> None:
+    """Mounting hides what the directory holds: refused on system directories and non-empty ones (resolved)."""
+    _, given, resolved, _ = _mount_request(args["device"], args["mountpoint"], args["options"], args["fstype"])
+    _refuse_busy(resolved)
+    refuse_mountpoint(given, resolved)
+
+
+def _refuse_busy(mountpoint: str) -> None:
     busy = facts.mount_at(mountpoint)
     if busy is not None:
         raise ValidationError(f"mountpoint {mountpoint} is busy: {busy.source} is mounted there")
+
+
+def _mount_identity(device: str, target: str) -> dict[str, Any]:
+    return ephemeral(target=target, source=device, uuid=_fs_uuid(device))
+
+
+def _identify_mount(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """A mount is the step's if, in the same boot, what is mounted on the target has the recorded UUID."""
+    target = str(args["target"])
+    if not same_boot(identity):
+        return already(f"the mount on {target} was made before a reboot")
+    found = facts.mount_at(target)
+    if found is None:
+        return already(f"nothing is mounted on {target} any more")
+    want = identity.get("uuid")
+    now = _fs_uuid(found.device) if found.device.startswith("/dev/") else None
+    if (want and now != want) or (not want and not facts._same(found.device, str(identity.get("source")))):
+        return other(f"{target} now has {found.source} (UUID {now}) mounted, not {identity.get('source')} "
+                     f"(UUID {want})")
+    return ACT
+
+
+def _identify_remount(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """Mounting again (the undo of an unmount) is done when the same filesystem is on the target again, and refused
+    when another filesystem is there or the device now holds another one."""
+    device, target = str(args["device"]), str(args["mountpoint"])
+    if not same_boot(identity):
+        return already(f"{target} was unmounted before a reboot")
+    found = facts.mount_at(target)
+    want = identity.get("uuid")
+    if found is not None:
+        now = _fs_uuid(found.device) if found.device.startswith("/dev/") else None
+        if now == want or facts._same(found.device, device):
+            return already(f"{found.source} is mounted on {target} again")
+        return other(f"{target} now has {found.source} mounted")
+    if get_runner().stat(device) is None:
+        return other(f"{device} is gone; cannot mount it on {target} again")
+    if want and _fs_uuid(device) != want:
+        return other(f"{device} now holds filesystem {_fs_uuid(device)}, not {want}")
+    return ACT
+
+
+def _unmount_undo(m: Mount) -> Any:
+    return undo(unmount, m.target).expecting(**_mount_identity(m.source, m.target))
+
+
+@operation(inverse=_unmount_undo, requires=["mount"], target="mountpoint", check=_check_mountpoint,
+           identify=_identify_remount)
+def mount(device: str, mountpoint: str, options: Any = (), fstype: str | None = None, *,
+          force: bool = False) -> Mount:
+    """Mount ``device`` on the existing directory ``mountpoint`` with ``options`` (``["ro", "noatime"]``).
+
+    The mountpoint is resolved first (a symlink is followed, and the mount made on its target); mounting on a system
+    directory (``/``, ``/etc``, ``/usr``, …) or a non-empty one hides what is there, so it needs ``force``.
+    """
+    device, _, mountpoint, opts = _mount_request(device, mountpoint, options, fstype)
+    _refuse_busy(mountpoint)
+    result = Mount(target=mountpoint, source=device, fstype=fstype or "", options=opts)
+    undo_ahead(lambda: _unmount_undo(result))
     argv = ["mount"] + (["-t", fstype] if fstype else []) + (["-o", ",".join(opts)] if opts else [])
     run([*argv, "--", device, mountpoint])
-    return Mount(target=mountpoint, source=device, fstype=fstype or "", options=opts)
+    return result
 
 
 def _remount_options(m: Mount) -> list[str]:
@@ -447,7 +688,11 @@ def _remount_options(m: Mount) -> list[str]:
     return opts
 
 
-@operation(inverse=lambda m: undo(mount, m.device, m.target, _remount_options(m)), requires=["umount"])
+def _remount_undo(m: Mount) -> Any:
+    return undo(mount, m.device, m.target, _remount_options(m)).expecting(**_mount_identity(m.device, m.target))
+
+
+@operation(inverse=_remount_undo, requires=["umount"], identify=_identify_mount)
 def unmount(target: str) -> Mount:
     """Unmount the filesystem on directory ``target``, or the single mount of device ``target``."""
     from pybofh_core.validate import validate_path
@@ -465,6 +710,8 @@ def unmount(target: str) -> Mount:
             raise ValidationError(f"{target} is mounted {len(where)} times ({', '.join(m.target for m in where)}); "
                                   "name the mountpoint")
         found = where[0]
+    if found.device.startswith("/dev/"):
+        undo_ahead(lambda: _remount_undo(found))
     try:
         run(["umount", "--", found.target])
     except CommandError as exc:

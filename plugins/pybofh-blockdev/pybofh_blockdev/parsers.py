@@ -627,7 +627,8 @@ def _int(value: Any, what: str, tool: str, source: str | None) -> int:
 
 
 def parse_losetup_json(data: Data, *, source: str | None = None) -> list[LoopDevice]:
-    """Parse ``losetup --list --json -O NAME,BACK-FILE,RO,SIZELIMIT,OFFSET`` (util-linux 2.27 to 2.41).
+    """Parse ``losetup --list --json -O NAME,BACK-FILE,RO,SIZELIMIT,OFFSET[,BACK-INO,BACK-MAJ:MIN]`` (util-linux 2.27
+    to 2.41); the backing file's inode and device identify a loop device's file even after it was renamed.
 
     Numbers and booleans may be JSON values (2.33+) or strings (older); an empty output means no loop device.
     """
@@ -648,6 +649,8 @@ def parse_losetup_json(data: Data, *, source: str | None = None) -> list[LoopDev
             read_only=bool(_flag(row.get("ro", False), "RO", tool, source)),
             offset=_int(row.get("offset", 0), "offset", tool, source),
             sizelimit=_int(row.get("sizelimit", 0), "sizelimit", tool, source),
+            back_dev=str(row.get("back-maj:min") or "0:0").strip() or "0:0",
+            back_ino=_int(row.get("back-ino") or 0, "back-ino", tool, source),
         ))
     return out
 
@@ -724,3 +727,44 @@ def parse_btrfs_min_dev_size(data: Data, *, source: str | None = None) -> int:
     if not m:
         raise ParseError("btrfs", "expected 'N bytes (...)'", _text(data), source)
     return int(m.group(1))
+
+
+# --- filesystem sizes for data checks (how much of a device its content needs) -------------------------------------
+
+
+def parse_btrfs_dev_total_bytes(data: Data, *, source: str | None = None) -> int:
+    """Parse ``btrfs inspect-internal dump-super DEV``: this device's size inside the filesystem
+    (``dev_item.total_bytes``)."""
+    for line in _text(data).splitlines():
+        key, _, value = line.strip().partition("\t")
+        if key.strip() == "dev_item.total_bytes" and value.strip().isdigit():
+            return int(value.strip())
+    raise ParseError("btrfs", "no dev_item.total_bytes line", _text(data), source)
+
+
+def parse_xfs_db_size(data: Data, *, source: str | None = None) -> int:
+    """Parse ``xfs_db -r -c 'sb 0' -c 'p dblocks' -c 'p blocksize'``: the data section's size in bytes."""
+    fields: dict[str, int] = {}
+    for line in _text(data).splitlines():
+        key, sep, value = line.partition("=")
+        if sep and value.strip().isdigit():
+            fields[key.strip()] = int(value.strip())
+    if "dblocks" not in fields or "blocksize" not in fields:
+        raise ParseError("xfs_db", "no dblocks/blocksize lines", _text(data), source)
+    return fields["dblocks"] * fields["blocksize"]
+
+
+SWAP_PAGE = 4096
+
+
+def parse_swap_header(data: bytes, *, source: str | None = None) -> int:
+    """Parse the first page of a swap area (``SWAPSPACE2``, little-endian): its size in bytes,
+    ``(last_page + 1) * 4096``."""
+    import struct
+
+    if len(data) < SWAP_PAGE or data[SWAP_PAGE - 10:SWAP_PAGE] != b"SWAPSPACE2":
+        raise ParseError("swap", "not a SWAPSPACE2 header of 4096-byte pages", data[:64], source)
+    version, last_page = struct.unpack_from("<II", data, 1024)
+    if version != 1:
+        raise ParseError("swap", f"swap header version {version} is not 1", data[:64], source)
+    return (last_page + 1) * SWAP_PAGE

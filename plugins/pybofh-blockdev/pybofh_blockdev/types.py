@@ -191,6 +191,9 @@ class LoopDevice:
     read_only: bool = False
     offset: int = 0
     sizelimit: int = 0
+    #: ``maj:min`` of the filesystem holding the backing file and its inode: the file's identity (0s: unknown)
+    back_dev: str = "0:0"
+    back_ino: int = 0
 
 
 class FsckStatus(enum.Enum):

@@ -29,7 +29,8 @@ def sh(argv: list[str], *, check: bool = True, input: bytes | None = None) -> su
 
 def version(tool: str) -> str:
     """The version of the package providing ``tool``."""
-    pkg = {"util-linux": "util-linux", "e2fsprogs": "e2fsprogs", "xfsprogs": "xfsprogs", "btrfs": "btrfs-progs"}[tool]
+    pkg = {"util-linux": "util-linux", "e2fsprogs": "e2fsprogs", "xfsprogs": "xfsprogs", "btrfs": "btrfs-progs",
+           "findutils": "findutils"}[tool]
     out = sh(["dpkg-query", "-W", "-f", "${Version}", pkg]).stdout.decode()
     return re.split(r"[-+~]", out)[0]
 

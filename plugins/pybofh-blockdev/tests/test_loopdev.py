@@ -19,7 +19,7 @@ from pybofh_blockdev import facts, ops
 from pybofh_blockdev.layers import BlockDeviceStack, resize_stack
 from pybofh_blockdev.mountpool import Mounted, MountPool
 from pybofh_core.atomic import Atomic
-from pybofh_core.errors import CommandError, ValidationError
+from pybofh_core.errors import CommandError, DataAtRiskError, ValidationError
 from pybofh_core.runner import LocalRunner, use_runner
 
 pytestmark = pytest.mark.loopdev
@@ -50,6 +50,7 @@ def area(tmp_path: Path) -> Iterator[Path]:
     for target in sorted((t for t in mounted_targets() if t.startswith(str(tmp_path))), reverse=True):
         subprocess.run(["umount", "-l", target], capture_output=True)
     for dev in loops_backed_by(tmp_path):
+        subprocess.run(["partx", "-d", dev], capture_output=True)  # partx-added partitions outlive a detach
         subprocess.run(["losetup", "-d", dev], capture_output=True)
     assert not loops_backed_by(tmp_path), "a loop device of this test survived cleanup"
 
@@ -266,13 +267,18 @@ def test_set_label_and_uuid_and_back(area: Path, fstype: str, size: int) -> None
 
 
 def test_check_finds_and_fixes_errors(area: Path) -> None:
-    """A damaged ext4: the check reports errors (e2fsck exit 4), the repair fixes them (exit 1 = success)."""
+    """A damaged ext4: the check reports errors (e2fsck exit 4); a repair, which may delete the damaged files, is
+    refused until forced, then fixes them (exit 1 = success)."""
     loop = ops.attach_loop(image(area, "d.img", 32 * MiB)).path
     ops.create_filesystem(loop)
     assert ops.check_filesystem(loop).status is ops.FsckStatus.CLEAN
+    assert ops.repair_filesystem(loop).status is ops.FsckStatus.CLEAN  # nothing to repair: no force needed
     sh("debugfs", "-w", "-R", "clri <11>", loop)
     assert ops.check_filesystem(loop).status is ops.FsckStatus.ERRORS
-    assert ops.check_filesystem(loop, repair=True).status is ops.FsckStatus.FIXED
+    with pytest.raises(DataAtRiskError, match=r"found errors.*--force"):
+        ops.check_filesystem(loop, repair=True)
+    assert ops.check_filesystem(loop).status is ops.FsckStatus.ERRORS  # still untouched
+    assert ops.repair_filesystem(loop, force=True).status is ops.FsckStatus.FIXED
     assert ops.check_filesystem(loop).status is ops.FsckStatus.CLEAN
 
 

@@ -11,11 +11,11 @@ import pytest
 
 from pybofh_blockdev import ops
 from pybofh_core.atomic import Atomic
-from pybofh_core.errors import IrreversibleOperationError, NotFoundError, ValidationError
+from pybofh_core.errors import DataAtRiskError, IrreversibleOperationError, NotFoundError, ValidationError
 from pybofh_core.operations import spec_of
 
 FINDMNT = ("findmnt", "-J", "-o", "TARGET,SOURCE,FSTYPE,OPTIONS,FSROOT")
-LOSETUP_LIST = ("losetup", "--list", "--json", "-O", "NAME,BACK-FILE,RO,SIZELIMIT,OFFSET")
+LOSETUP_LIST = ("losetup", "--list", "--json", "-O", "NAME,BACK-FILE,RO,SIZELIMIT,OFFSET,BACK-INO,BACK-MAJ:MIN")
 SWAPON = ("swapon", "--show=NAME", "--noheadings", "--raw")
 
 
@@ -33,9 +33,15 @@ def undo_of(func, result, **bound):
     return spec_of(func).undo_for(result, bound)
 
 
+def holds(fake_runner, recording, name: str) -> None:
+    """Answer the data check's wipefs and lsblk for the recorded device ``name`` (empty, ext4, parts, btrfs)."""
+    replay(fake_runner, recording("wipefs", f"json-{name}"))
+    replay(fake_runner, recording("lsblk", f"tree-usage-{name}"))
+
+
 def mutating(calls) -> list[tuple[str, ...]]:
     """Calls that change the system (everything but the read-only queries)."""
-    readonly = {"findmnt", "blkid", "blockdev", "dumpe2fs", "swapon", "xfs_info"}
+    readonly = {"findmnt", "blkid", "blockdev", "dumpe2fs", "swapon", "xfs_info", "wipefs", "lsblk", "find"}
     return [c for c in calls if c[0] not in readonly and c[:2] != ("losetup", "--list") and c[:2] != ("resize2fs", "-P")
             and c[:3] not in (("btrfs", "filesystem", "show"), ("btrfs", "inspect-internal", "min-dev-size"))]
 
@@ -49,12 +55,13 @@ def test_attach_loop_and_its_inverse_detach(fake_runner, recording, fake_nodes) 
     d = recording("losetup", "detach").devices  # recorded after the device was known
     fake_nodes(files=[d["spare_file"]], block=[d["spare"]])
     replay(fake_runner, attach)
-    replay(fake_runner, recording("losetup", "list-json-all"))
+    replay(fake_runner, recording("losetup", "list-json-ids"))
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, recording("losetup", "detach"))
     with pytest.raises(Boom), Atomic(journal=False) as atomic:
         loop = atomic.blockdev.attach_loop(d["spare_file"])
         assert loop.path == d["spare"] and atomic.created == [d["spare"]]
+        assert atomic.steps[0].undo.identity["back"] == f"{loop.back_dev}:{loop.back_ino}" != "0:0:0"
         raise Boom
     assert mutating(fake_runner.calls) == [
         ("losetup", "--show", "--find", "--", d["spare_file"]),
@@ -67,7 +74,7 @@ def test_detach_loop_inverse_reattaches_same_device_and_file(fake_runner, record
     rec = recording("losetup", "detach")
     d = rec.devices
     fake_nodes(files=[d["spare_file"]], block=[d["spare"]])
-    replay(fake_runner, recording("losetup", "list-json-all"))
+    replay(fake_runner, recording("losetup", "list-json-ids"))
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, rec)
     loop = ops.detach_loop(d["spare"])
@@ -77,15 +84,17 @@ def test_detach_loop_inverse_reattaches_same_device_and_file(fake_runner, record
         ops.attach_loop, (d["spare_file"],), {"device": d["spare"], "read_only": False})
     attached = recording("losetup", "attach-find-show").stdout  # what losetup --show printed for that device
     fake_runner.expect(["losetup", "--show", "--", d["spare"], d["spare_file"]], attached)
+    replay(fake_runner, recording("losetup", "list-json-ids"))  # read back: the loop's backing inode
     inverse()
-    assert fake_runner.calls[-1] == ("losetup", "--show", "--", d["spare"], d["spare_file"])
+    assert mutating(fake_runner.calls)[-1] == ("losetup", "--show", "--", d["spare"], d["spare_file"])
+    assert inverse.identity["file"] == d["spare_file"] and inverse.identity["boot_id"]
 
 
 def test_detach_refuses_a_mounted_loop(fake_runner, recording, fake_nodes) -> None:
     """A mounted loop device is not detached (losetup -d would only set autoclear)."""
     d = recording("findmnt", "json-all").devices
     fake_nodes(block=[d["ext4"]])
-    replay(fake_runner, recording("losetup", "list-json-all"))
+    replay(fake_runner, recording("losetup", "list-json-ids"))
     replay(fake_runner, recording("findmnt", "json-all"))
     with pytest.raises(ValidationError, match="mounted"):
         ops.detach_loop(d["ext4"])
@@ -96,13 +105,14 @@ def test_detach_refuses_a_mounted_loop(fake_runner, recording, fake_nodes) -> No
 
 
 def test_create_filesystem_on_an_empty_device(fake_runner, recording, fake_nodes) -> None:
-    """mkfs checks mounts, swaps and signatures (read-only) and then runs ``mkfs.ext4 -q -L LABEL -- DEV``."""
+    """mkfs checks signatures and holders (wipefs, lsblk), mounts and swaps (read-only) and then runs
+    ``mkfs.ext4 -q -L LABEL -- DEV``."""
     mkfs = recording("mkfs.ext4", "quiet-label")
     d = mkfs.devices
     fake_nodes(block=[d["empty"]])
+    holds(fake_runner, recording, "empty")
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, recording("swapon", "show-none"))
-    replay(fake_runner, recording("blkid", "probe-empty"))
     replay(fake_runner, mkfs)
     fs = ops.create_filesystem(d["empty"], label="fresh")
     assert (fs.device, fs.fstype, fs.label) == (d["empty"], "ext4", "fresh")
@@ -124,26 +134,26 @@ def test_create_filesystem_argv_per_type(fake_runner, recording, fake_nodes, fst
     """Each filesystem's mkfs gets its own flags, ``--`` before the device."""
     d = recording("blkid", "probe-empty").devices
     fake_nodes(block=[d["empty"]])
+    holds(fake_runner, recording, "empty")
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, recording("swapon", "show-none"))
-    replay(fake_runner, recording("blkid", "probe-empty"))
     fake_runner.expect([*argv, "--", d["empty"]])  # mkfs -q prints nothing; not parsed
     ops.create_filesystem(d["empty"], fstype, **kwargs)
     assert mutating(fake_runner.calls) == [(*argv, "--", d["empty"])]
 
 
 def test_create_filesystem_refuses_existing_data_without_force(fake_runner, recording, fake_nodes) -> None:
-    """A device holding a filesystem (or a partition table) is not overwritten unless force=True."""
+    """A device holding a filesystem (or a partition table, or partitions in use) is not overwritten unless
+    force=True; the refusal names what wipefs and lsblk found and the flag that overrides it."""
     d = recording("blkid", "probe-gpt").devices
-    fake_nodes(block=[d["parts"], d["part1"]])
-    replay(fake_runner, recording("findmnt", "json-all"))
-    replay(fake_runner, recording("swapon", "show-none"))
-    replay(fake_runner, recording("blkid", "probe-gpt"))
-    replay(fake_runner, recording("blkid", "probe-ext4-utf8-label"))
-    with pytest.raises(ValidationError, match="gpt partition table"):
+    fake_nodes(block=[d["parts"], d["btrfs"]])
+    holds(fake_runner, recording, "parts")
+    holds(fake_runner, recording, "btrfs")
+    with pytest.raises(DataAtRiskError, match=r"gpt partition table.*in use by /dev/loop1p1 .part.") as info:
         ops.create_filesystem(d["parts"])
-    with pytest.raises(ValidationError, match="already contains ext4"):
-        ops.create_filesystem(d["part1"], "xfs")
+    assert "pass --force (force=True)" in str(info.value)
+    with pytest.raises(DataAtRiskError, match=r"already contains btrfs .UUID .*label 'pool'.*mounted on"):
+        ops.create_filesystem(d["btrfs"], "xfs")
     assert mutating(fake_runner.calls) == []
 
 
@@ -167,7 +177,8 @@ def test_create_filesystem_in_atomic_only_on_what_the_block_created(fake_runner,
 
 
 def test_check_filesystem_statuses(fake_runner, recording, fake_nodes) -> None:
-    """e2fsck: exit 0 clean; -n exit 4 errors left; -y exit 1 fixed (success)."""
+    """e2fsck: exit 0 clean; -n exit 4 errors left; a repair is refused after the read-only check found errors,
+    and with force ``-y`` exits 1 fixed (success)."""
     rec = recording("e2fsck", "repair-fixed")
     d = rec.devices
     fake_nodes(block=[d["ext4"], d["dirty"]])
@@ -176,11 +187,15 @@ def test_check_filesystem_statuses(fake_runner, recording, fake_nodes) -> None:
     replay(fake_runner, recording("e2fsck", "check-clean"))
     assert ops.check_filesystem(d["ext4"]).status is ops.FsckStatus.CLEAN
     assert undo_of(ops.check_filesystem, None) is None  # a check has nothing to undo
+    assert spec_of(ops.check_filesystem).no_undo and spec_of(ops.repair_filesystem).irreversible
     replay(fake_runner, recording("blkid", "probe-ext4-damaged"))
     replay(fake_runner, recording("e2fsck", "check-errors"))
     replay(fake_runner, rec)
     assert ops.check_filesystem(d["dirty"]).status is ops.FsckStatus.ERRORS
-    fixed = ops.check_filesystem(d["dirty"], repair=True)
+    with pytest.raises(DataAtRiskError, match="found errors"):
+        ops.check_filesystem(d["dirty"], repair=True)
+    assert ("e2fsck", "-f", "-y", d["dirty"]) not in fake_runner.calls
+    fixed = ops.repair_filesystem(d["dirty"], force=True)
     assert (fixed.status, fixed.returncode) == (ops.FsckStatus.FIXED, 1)
     assert fake_runner.calls[-1] == ("e2fsck", "-f", "-y", d["dirty"])
 
@@ -205,23 +220,27 @@ def _ext4_unmounted(fake_runner, recording) -> dict[str, str]:
     replay(fake_runner, recording("blockdev", "getsize64-ext4"))
     replay(fake_runner, recording("dumpe2fs", "header-ext4"))
     replay(fake_runner, recording("resize2fs", "minimum-ext4"))
-    replay(fake_runner, recording("e2fsck", "repair-clean"))
+    replay(fake_runner, recording("e2fsck", "preen-clean"))
     return d
 
 
 def test_ext4_shrink_runs_e2fsck_first_and_undo_grows_back(fake_runner, recording, fake_nodes) -> None:
-    """Unmounted ext4 shrink: ``e2fsck -f -y`` then ``resize2fs DEV 32768K``; the undo resizes to the old size."""
+    """Unmounted ext4 shrink: ``e2fsck -f -p`` (safe fixes only) then ``resize2fs DEV 32768K``; the undo resizes to
+    the old size of the filesystem with the same UUID."""
     d = _ext4_unmounted(fake_runner, recording)
     fake_nodes(block=[d["ext4"]])
     replay(fake_runner, recording("resize2fs", "shrink-ext4"))
     res = ops.resize_filesystem(d["ext4"], "32M")
     assert (res.kind, res.old, res.new) == ("ext4", 64 * 1024**2, 32 * 1024**2)
-    assert mutating(fake_runner.calls) == [("e2fsck", "-f", "-y", d["ext4"]), ("resize2fs", d["ext4"], "32768K")]
+    assert mutating(fake_runner.calls) == [("e2fsck", "-f", "-p", d["ext4"]), ("resize2fs", d["ext4"], "32768K")]
     replay(fake_runner, recording("dumpe2fs", "header-ext4-after-shrink"))
     replay(fake_runner, recording("resize2fs", "grow-ext4"))
     fake_runner.calls.clear()
-    undo_of(ops.resize_filesystem, res)()
-    assert mutating(fake_runner.calls) == [("e2fsck", "-f", "-y", d["ext4"]), ("resize2fs", d["ext4"], "65536K")]
+    inverse = undo_of(ops.resize_filesystem, res)
+    assert inverse.identity == {"uuid": recording("blkid", "probe-ext4-spaced-label").text.split("UUID=")[1].split()[0]}
+    fake_runner.calls.clear()
+    inverse()
+    assert mutating(fake_runner.calls) == [("e2fsck", "-f", "-p", d["ext4"]), ("resize2fs", d["ext4"], "65536K")]
 
 
 def test_ext4_shrink_below_minimum_is_refused_before_e2fsck(fake_runner, recording, fake_nodes) -> None:
@@ -327,6 +346,8 @@ def test_mount_and_its_inverse_unmount(fake_runner, recording, fake_nodes) -> No
     d = rec.devices
     fake_nodes(block=[d["ext4"]], dirs=[d["ext4_mountpoint"]])
     replay(fake_runner, recording("findmnt", "json-ext4-unmounted"))
+    replay(fake_runner, recording("find", "first-entry-empty-dir"))
+    replay(fake_runner, recording("blkid", "probe-ext4-spaced-label"))
     replay(fake_runner, rec)
     with pytest.raises(Boom), Atomic(journal=False) as atomic:
         atomic.blockdev.mount(d["ext4"], d["ext4_mountpoint"])
@@ -345,10 +366,13 @@ def test_unmount_inverse_remounts_read_only_when_it_was(fake_runner, recording, 
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, rec)
     m = ops.unmount(d["ext4_mountpoint"])
+    fake_nodes(block=[d["ext4"]], dirs=[d["ext4_mountpoint"]])
+    replay(fake_runner, recording("blkid", "probe-ext4-spaced-label"))
     inverse = undo_of(ops.unmount, m)
     assert (inverse.func, inverse.args) == (ops.mount, (d["ext4"], d["ext4_mountpoint"], ["ro"]))
-    fake_nodes(block=[d["ext4"]], dirs=[d["ext4_mountpoint"]])
+    assert inverse.identity["target"] == d["ext4_mountpoint"] and inverse.identity["uuid"]
     replay(fake_runner, recording("findmnt", "json-ext4-unmounted"))
+    replay(fake_runner, recording("find", "first-entry-empty-dir"))
     fake_runner.expect(["mount", "-o", "ro", "--", d["ext4"], d["ext4_mountpoint"]])
     inverse()
     assert mutating(fake_runner.calls) == [("umount", "--", d["ext4_mountpoint"]),
@@ -414,7 +438,8 @@ def test_bad_input_raises_before_any_command(fake_runner, fake_nodes, call, erro
 
 
 def test_every_operation_declares_an_inverse_or_why_not() -> None:
-    """Each registered blockdev operation has an inverse, an irreversible reason, or is a composite."""
+    """Each registered blockdev operation has an inverse, an irreversible reason, no undo (and why), or is a
+    composite."""
     from pybofh_core.plugins import get_host
 
     specs = list(get_host().operations.specs("blockdev"))
@@ -422,4 +447,4 @@ def test_every_operation_declares_an_inverse_or_why_not() -> None:
                                        "check_filesystem", "resize_filesystem", "set_label", "set_uuid", "mount",
                                        "unmount", "resize_stack"}
     for spec in specs:
-        assert spec.inverse is not None or spec.irreversible or spec.composite, spec.name
+        assert spec.inverse is not None or spec.irreversible or spec.no_undo or spec.composite, spec.name
