@@ -1,9 +1,10 @@
 """Build, once, and cache the VM test bed's guest: Debian 12's kernel plus an initramfs holding a minimal root.
 
-Everything comes from Debian's packages (debootstrap, apt-get download) and PyPI (pip), so a fresh machine
-gets the same guest. The result lives in ``${PYBOFH_VM_CACHE:-/var/cache/pybofh-vm}/images/<key>``, where
-``<key>`` hashes the recipe (this file, the package lists, init.sh, the resolved pip requirements): a rebuild
-happens only when the recipe changes. Run ``python3 tests/vm/build.py`` to build ahead of time.
+Everything comes from Debian's packages (debootstrap, apt-get download) and PyPI (pip, at the versions of the
+repository's constraints.txt), so a fresh machine gets the same guest. The result lives in
+``${PYBOFH_VM_CACHE:-/var/cache/pybofh-vm}/images/<key>``, where ``<key>`` hashes the recipe (this file, the
+package lists, init.sh, the pinned pip requirements and constraints): a rebuild happens only when the recipe
+changes. Run ``python3 tests/vm/build.py`` to build ahead of time.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+#: exact versions of everything pip takes from PyPI, for the host's venvs and the guest alike (``nox -s lock``).
+CONSTRAINTS = HERE.parents[1] / "constraints.txt"
 RECIPE_VERSION = 3
 SUITE = "bookworm"
 KERNEL_META_PACKAGE = "linux-image-amd64"
@@ -143,13 +146,41 @@ def _read_list(name: str) -> list[str]:
     return [line for line in lines if line]
 
 
-def guest_requirements() -> list[str]:
-    """Return the guest's pip requirements, pinning bare names to the host's installed version if any."""
+def _canonical(name: str) -> str:
+    """Return a distribution name as pip compares it (PEP 503: lower case, runs of ``-_.`` as one ``-``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_constraints(path: Path | None = None) -> dict[str, str]:
+    """Return the pins of constraints.txt (or ``path``) as {canonical name: version}."""
+    path = path or CONSTRAINTS
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9_.-]*)==([^\s=;]+)", line)
+        if not match:
+            raise BuildError(f"{path}: not an exact pin (name==version): {line!r}")
+        pins[_canonical(match.group(1))] = match.group(2)
+    return pins
+
+
+def guest_requirements(constraints: Path | None = None) -> list[str]:
+    """Return the guest's pip requirements, each bare name pinned to its version in constraints.txt.
+
+    A name constraints.txt does not pin is an error: the guest gets nothing that CI did not resolve and test.
+    """
+    pins = read_constraints(constraints)
     out = []
     for req in _read_list("guest-requirements.txt"):
         if re.fullmatch(r"[A-Za-z0-9_.-]+", req):
-            with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-                req = f"{req}=={importlib.metadata.version(req)}"
+            if _canonical(req) not in pins:
+                raise BuildError(
+                    f"{req} (tests/vm/guest-requirements.txt) has no pin in {constraints or CONSTRAINTS}: "
+                    "add what installs it to the lock (noxfile.py, session lock) and run nox -s lock"
+                )
+            req = f"{req}=={pins[_canonical(req)]}"
         out.append(req)
     return out
 
@@ -162,6 +193,8 @@ def recipe() -> dict[str, object]:
         "kernel": KERNEL_META_PACKAGE,
         "packages": _read_list("guest-packages.txt"),
         "requirements": guest_requirements(),
+        # the transitive dependencies the guest's pip resolves are pinned by constraints.txt too
+        "constraints": [f"{name}=={version}" for name, version in sorted(read_constraints().items())],
         "files": {n: hashlib.sha256((HERE / n).read_bytes()).hexdigest() for n in RECIPE_FILES},
     }
 
@@ -304,10 +337,13 @@ def _build(work: Path, key: str) -> None:
             "cp",
             "--abi",
             f"cp{GUEST_PYTHON.replace('.', '')}",
+            "--constraint",
+            CONSTRAINTS,
             *requirements,
         ]
     )
     t_pip = time.monotonic()
+    pip_packages = _installed_distributions(root / GUEST_SITE)
     _configure_root(root)
     _log("byte-compiling the guest's Python")
     _run(
@@ -339,6 +375,7 @@ def _build(work: Path, key: str) -> None:
         "recipe": recipe(),
         "kernel_version": kversion,
         "debian_packages": [v for v in versions if v],
+        "pip_packages": pip_packages,
         "initrd_bytes": (work / "initrd.img").stat().st_size,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seconds": {
@@ -352,6 +389,12 @@ def _build(work: Path, key: str) -> None:
     }
     (work / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     _log(f"built image {key} in {manifest['seconds']['total']} s")  # type: ignore[index]
+
+
+def _installed_distributions(site: Path) -> list[str]:
+    """Return ``name==version`` of every distribution pip installed into ``site`` (from the *.dist-info folders)."""
+    dists = importlib.metadata.distributions(path=[str(site)])
+    return sorted(f"{_canonical(d.metadata['Name'])}=={d.version}" for d in dists)
 
 
 def _install_kernel(work: Path, root: Path) -> str:

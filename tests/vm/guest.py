@@ -303,11 +303,18 @@ def prepare_site(projects: Sequence[Path]) -> Path | None:
             str(site),
         ]
         # Without build isolation it takes a few seconds instead of half a minute; isolation is the fallback
-        # for build back-ends the host's Python does not have.
+        # for build back-ends the host's Python does not have, which then come at constraints.txt's versions
+        # (PIP_CONSTRAINT reaches the build environment of older pip, PIP_BUILD_CONSTRAINT that of pip >= 25.3).
+        pinned = {"PIP_CONSTRAINT": str(build.CONSTRAINTS), "PIP_BUILD_CONSTRAINT": str(build.CONSTRAINTS)}
         for isolation in (["--no-build-isolation"], []):
             shutil.rmtree(site, ignore_errors=True)
             proc = subprocess.run(
-                [*base, *isolation, *copies], capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+                [*base, *isolation, *copies],
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                check=False,
+                env={**os.environ, **pinned},
             )
             if proc.returncode == 0:
                 break
