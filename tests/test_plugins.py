@@ -96,6 +96,10 @@ def third_party_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
         text=True,
         check=True,
     ).stdout.strip()
+    # Their build back-end (setuptools, from PyPI) comes at the version of constraints.txt: PIP_CONSTRAINT reaches
+    # the build environment of older pip (the venv's is ensurepip's), PIP_BUILD_CONSTRAINT that of pip >= 25.3.
+    constraints = str(ROOT / "constraints.txt")
+    env = {**os.environ, "PIP_CONSTRAINT": constraints, "PIP_BUILD_CONSTRAINT": constraints}
     for pkg in ("fake_plugin", "broken_plugin"):
         src = shutil.copytree(ROOT / "tests" / pkg, base / pkg)  # building in place would litter the checkout
         subprocess.run(
@@ -104,6 +108,7 @@ def third_party_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
             capture_output=True,
             text=True,
             timeout=300,
+            env=env,
         )
     # Then let the venv see pybofh-core and its dependencies as this interpreter does (not its stdlib).
     stdlib = {os.path.realpath(p) for p in sys.path if p and not p.endswith("site-packages") and sys.base_prefix in p}
