@@ -129,7 +129,10 @@ class Undo:
             ensure_registered(spec)
         replayable = spec is not None and spec.domain is not None
         args, ok_a = to_jsonable(list(self.args))
-        kwargs, ok_k = to_jsonable(dict(self.kwargs))
+        # A secret given by keyword to an operation that declares it (secrets=) is never written: a replay passes
+        # None, and the operation finds its key itself (key providers, key files) or says how to give one.
+        hidden = set(spec.secrets) if spec is not None else set()
+        kwargs, ok_k = to_jsonable({k: None if k in hidden else v for k, v in self.kwargs.items()})
         out = {"op": self.op, "args": args, "kwargs": kwargs, "replayable": replayable and ok_a and ok_k}
         if self.identity is not None:
             out["identity"], _ = to_jsonable(dict(self.identity))

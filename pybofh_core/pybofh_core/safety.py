@@ -62,7 +62,8 @@ class Content:
 
     def describe(self) -> str:
         """``ext4 (UUID …), mounted on /srv, held by /dev/mapper/x`` — what a refusal names."""
-        parts = [", ".join(map(str, self.signatures))] if self.signatures else []
+        names = list(dict.fromkeys(map(str, self.signatures)))  # LUKS2 and btrfs keep copies of their header
+        parts = [", ".join(names)] if names else []
         if self.mountpoints:
             parts.append(f"mounted on {', '.join(self.mountpoints)}")
         if self.holders:
@@ -98,9 +99,27 @@ def _walk(node: dict[str, Any], depth: int, mounts: list[str], holders: list[str
 
 
 def usage(device: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Where ``device`` (or anything stacked on it) is mounted, and what is stacked on it, from one ``lsblk``."""
-    res = get_runner().run(["lsblk", "--json", "--bytes", "--tree", "-o", "PATH,TYPE,MOUNTPOINTS", "--", device],
-                           readonly=True)
+    """Where ``device`` (or anything stacked on it) is mounted, and what is stacked on it, from one ``lsblk``.
+
+    An image file's users are the loop devices attached to it (``losetup -j``) and whatever is stacked on those.
+    """
+    runner = get_runner()
+    info = runner.stat(device)
+    if info is not None and info.kind == "file":
+        res = runner.run(["losetup", "--list", "--json", "-O", "NAME", "-j", device], readonly=True)
+        try:
+            loops = [d["name"] for d in (json.loads(res.text).get("loopdevices", []) if res.text.strip() else [])]
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise ParseError("losetup", str(exc), res.text, "losetup --list --json -j") from None
+        mounts: list[str] = []
+        holders = [f"{loop} (loop)" for loop in loops]
+        for loop in loops:
+            m, h = usage(loop)
+            mounts += m
+            holders += h
+        return tuple(dict.fromkeys(mounts)), tuple(dict.fromkeys(holders))
+    res = runner.run(["lsblk", "--json", "--bytes", "--tree", "-o", "PATH,TYPE,MOUNTPOINTS", "--", device],
+                     readonly=True)
     try:
         data = json.loads(res.text)
         mounts: list[str] = []

@@ -58,11 +58,14 @@ def mount_cmd(
     device: str,
     mountpoint: str,
     options: Annotated[str, typer.Option("--options", "-o", help="Comma-separated mount options.")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Mount although MOUNTPOINT is a system directory or not "
+                                                         "empty (its files are hidden while mounted).")] = False,
 ) -> None:
-    """Mount DEVICE on the existing directory MOUNTPOINT."""
+    """Mount DEVICE on the existing directory MOUNTPOINT (symlinks resolved; a system directory or a non-empty one
+    is refused unless --force)."""
     from .ops import mount
 
-    output(mount(device, mountpoint, options))
+    output(mount(device, mountpoint, options, force=force))
 
 
 @app.command("umount")

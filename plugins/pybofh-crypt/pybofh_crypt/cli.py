@@ -14,7 +14,9 @@ app = typer.Typer(no_args_is_help=True, help="LUKS encryption with cryptsetup.")
 KeyFileOpt = Annotated[
     Path | None, typer.Option("--key-file", help="Read the passphrase/key from this file instead of prompting.")
 ]
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (pybofh's data checks still "
+                                                         "apply: --force overrides them).")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Go ahead although pybofh found data it would destroy.")]
 
 
 def _key(key_file: Path | None, prompt: str, *, confirm: bool = False) -> Any:
@@ -57,14 +59,16 @@ def format_cmd(
     label: Annotated[str | None, typer.Option(help="LUKS2 label.")] = None,
     key_file: KeyFileOpt = None,
     yes: YesOpt = False,
+    force: ForceOpt = False,
 ) -> None:
-    """Write a new LUKS header on DEVICE (destroys its data)."""
+    """Write a new LUKS header on DEVICE (destroys its data; refused while it holds a filesystem, LUKS header or
+    other signature, unless --force)."""
     from . import ops
 
     _checked_device(device)
     _confirm(f"Write a new LUKS header on {device}? Its current data will be unreadable", yes)
     key = _key(key_file, "New passphrase", confirm=True)
-    output(ops.format(device, key, luks_type=luks_type, cipher=cipher, key_size=key_size, label=label))
+    output(ops.format(device, key, luks_type=luks_type, cipher=cipher, key_size=key_size, label=label, force=force))
 
 
 @app.command("open")
@@ -170,11 +174,12 @@ def header_backup_cmd(device: str, file: Path) -> None:
 
 
 @app.command("header-restore")
-def header_restore_cmd(device: str, file: Path, yes: YesOpt = False) -> None:
-    """Write the header backup FILE onto DEVICE (replaces its key slots)."""
+def header_restore_cmd(device: str, file: Path, yes: YesOpt = False, force: ForceOpt = False) -> None:
+    """Write the header backup FILE onto DEVICE (replaces its key slots; refused over another LUKS volume or other
+    data unless --force)."""
     from . import ops
 
     _checked_device(device)
     path = _checked_file(file, must_exist=True)
     _confirm(f"Overwrite the LUKS header of {device} with {file}?", yes)
-    ops.header_restore(device, path)
+    ops.header_restore(device, path, force=force)

@@ -70,6 +70,11 @@ class LuksLayer(Layer):
         """Bytes of the outer device before the encrypted data (the header and key slots)."""
         return self.header.data_offset
 
+    def current_size(self) -> int | None:
+        """The open mapping's size (what the LUKS volume's content may use); None while closed (a closed LUKS2
+        volume spans whatever its device holds, so nothing says how much of it the content needs)."""
+        return facts.status(self.name).size if facts.is_open(self.name) else None
+
     @property
     def inner(self) -> str | None:
         """``/dev/mapper/NAME`` when this layer's mapping is open, else None."""

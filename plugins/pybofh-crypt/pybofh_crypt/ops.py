@@ -1,63 +1,37 @@
 """Operations on LUKS devices, each with its inverse (or why it has none) right beside it.
 
 Passphrases reach cryptsetup only on stdin (``--key-file=-``, or one line each for ``luksAddKey``) or, for a new
-key that cannot travel as a line, in a key file made 0600 in a private temp directory and removed right after.
-Every passphrase argument is wrapped in a :class:`~pybofh_core.secret.Secret` before the atomic block journals the
-call, so it never reaches argv, the environment, logs, the journal or error text.
+key that cannot travel as a line, as ``/dev/fd/N`` of an in-memory file (:class:`~pybofh_core.secret.SecretFile`):
+never in a file on any filesystem, so a ``kill -9`` leaves nothing to find. Every passphrase argument is wrapped in a
+:class:`~pybofh_core.secret.Secret` before the atomic block journals the call, so it never reaches argv, the
+environment, logs, the journal or error text.
+
+Formatting over any signature, and restoring a header over another LUKS volume or data, are refused unless
+``force``. Undos name their object by the LUKS UUID (mappings also by boot id: they do not survive a reboot).
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import os
 import re
-import shutil
-import tempfile
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Mapping as MappingT
+from dataclasses import dataclass
+from typing import Any
 
-from pybofh_core.errors import NotFoundError, ValidationError
-from pybofh_core.operations import operation, undo
+from pybofh_core.errors import DataAtRiskError, NotFoundError, ValidationError
+from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_boot
+from pybofh_core.operations import operation, undo, undo_ahead
 from pybofh_core.runner import get_runner, run
-from pybofh_core.secret import Secret
+from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data
+from pybofh_core.secret import Secret, SecretFile
 from pybofh_core.validate import parse_size, validate_path
 
 from . import facts
 from ._cmd import MAPPER, check_device, check_key, check_mapping, cryptsetup, key_args, line_safe
-from .keys import as_key
 from .types import SECTOR, AddedKey, Formatted, HeaderBackup, KeyFile, LuksVersion, Mapping, Resized
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _CIPHER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:()_,.+-]*$")
 _PBKDFS = ("argon2id", "argon2i", "pbkdf2")
-
-
-def _secret_params(*names: str) -> Callable[[F], F]:
-    """Wrap the named arguments of an operation in Secret *before* an atomic block journals the call.
-
-    (The core journals an operation's arguments before running it; a plain ``str`` passphrase would be written.)
-    """
-
-    def deco(op: F) -> F:
-        sig = inspect.signature(op)
-
-        @functools.wraps(op)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                bound = sig.bind(*args, **kwargs)
-            except TypeError:
-                return op(*args, **kwargs)  # let the operation report the bad call
-            for name in names:
-                value = bound.arguments.get(name)
-                if isinstance(value, (str, bytes)):
-                    bound.arguments[name] = as_key(value)
-            return op(*bound.args, **bound.kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-    return deco
 
 
 def _settings() -> Any:
@@ -114,28 +88,76 @@ def _label(value: str | None, version: LuksVersion) -> list[str]:
     return ["--label", value]
 
 
+# --- identities ------------------------------------------------------------------------------------------------------
+
+
+def _luks_uuid(device: str) -> str | None:
+    """The LUKS UUID of ``device`` (None: it holds no LUKS header, or it is gone)."""
+    if get_runner().stat(device) is None or not facts.is_luks(device):
+        return None
+    return facts.dump(device).uuid
+
+
+def _identify_mapping(args: MappingT[str, Any], identity: MappingT[str, Any]) -> Verdict:
+    """A mapping is the step's if, in the same boot, it is open over the LUKS volume with the recorded UUID."""
+    name = check_mapping(args["name"])
+    if not same_boot(identity):
+        return already(f"mapping {name} was opened before a reboot")
+    if not facts.is_open(name):
+        return already(f"mapping {name} is not open any more")
+    st = facts.status(name)
+    now = _luks_uuid(st.device) if st.device else None
+    if identity.get("uuid") and now != identity["uuid"]:
+        return other(f"mapping {name} is now open over {st.device} (LUKS {now}), not LUKS {identity['uuid']}")
+    return ACT
+
+
+def _identify_luks(args: MappingT[str, Any], identity: MappingT[str, Any]) -> Verdict:
+    """A LUKS volume is the step's if ``device`` holds the recorded LUKS UUID."""
+    device = str(args["device"])
+    now = _luks_uuid(device)
+    if now is None:
+        return already(f"{device} holds no LUKS header any more")
+    if identity.get("uuid") and now != identity["uuid"]:
+        return other(f"{device} now holds LUKS {now}, not {identity['uuid']}")
+    return ACT
+
+
+def _identify_key(args: MappingT[str, Any], identity: MappingT[str, Any]) -> Verdict:
+    """Removing a key the step added: done when its slot is empty again."""
+    verdict = _identify_luks(args, identity)
+    if verdict.action == "act" and args["slot"] not in facts.dump(str(args["device"])).active_keyslots:
+        return already(f"key slot {args['slot']} of {args['device']} is empty")
+    return verdict
+
+
+def _identify_backup(args: MappingT[str, Any], identity: MappingT[str, Any]) -> Verdict:
+    """A header backup file is the step's if it is the same file (inode) holding the same LUKS UUID."""
+    file = str(args["file"])
+    info = get_runner().stat(file)
+    if info is None:
+        return already(f"header backup {file} is gone")
+    if identity.get("inode") and f"{info.dev}:{info.ino}" != identity["inode"]:
+        return other(f"{file} is another file now (inode {info.dev}:{info.ino}, the step's was {identity['inode']})")
+    return _identify_luks({"device": file}, identity)
+
+
 # --- format ----------------------------------------------------------------------------------------------------------
 
 
-@_secret_params("passphrase")
-@operation(irreversible="writes a new LUKS header: the device's current data becomes unreadable", target="device",
-           aliases=["create_encrypted", "luks_format"], requires=["cryptsetup"])
-def format(  # noqa: A001 - the issue names it crypt.format
-    device: str,
-    passphrase: Any,
-    *,
-    luks_type: str | None = None,
-    cipher: str | None = None,
-    key_size: int | None = None,
-    pbkdf: str | None = None,
-    label: str | None = None,
-    sector_size: int | None = None,
-) -> Formatted:
-    """Write a LUKS1/LUKS2 header on ``device`` whose first key slot opens with ``passphrase`` (Secret or KeyFile).
+@dataclass(frozen=True)
+class _FormatRequest:
+    device: str
+    key: Secret | KeyFile
+    version: LuksVersion
+    cipher: str
+    bits: int
+    args: list[str]
 
-    Unset parameters come from the ``crypt`` settings (``luks_type``, ``cipher``, ``key_size``, ``hash``, ``pbkdf``,
-    ``pbkdf_memory``, ``iter_time``…).
-    """
+
+def _format_request(device: Any, passphrase: Any, luks_type: str | None, cipher: str | None, key_size: int | None,
+                    pbkdf: str | None, label: str | None, sector_size: int | None) -> _FormatRequest:
+    """Every argument of :func:`format` checked, and its luksFormat options (no command runs)."""
     device = check_device(device)
     key = check_key(passphrase)
     version = _luks_type(luks_type)
@@ -157,16 +179,54 @@ def format(  # noqa: A001 - the issue names it crypt.format
         if sector not in (512, 1024, 2048, 4096):
             raise ValidationError(f"sector size: {sector!r} is not 512, 1024, 2048 or 4096")
         args += ["--sector-size", str(sector)]
-    opts, stdin = key_args(key)
-    cryptsetup([*args, *opts, "--", device], input=stdin, subject=device)
-    return Formatted(device=device, version=version, cipher=cipher, key_bits=bits, label=label)
+    return _FormatRequest(device, key, version, cipher, bits, args)
+
+
+def _check_format(args: MappingT[str, Any]) -> None:
+    """luksFormat destroys whatever the device holds (cryptsetup would ask; pybofh checks itself first)."""
+    req = _format_request(args["device"], args["passphrase"], args["luks_type"], args["cipher"], args["key_size"],
+                          args["pbkdf"], args["label"], args["sector_size"])
+    refuse_if_holds_data(req.device, "formatting it as LUKS")
+
+
+@operation(secrets=("passphrase",),
+           irreversible="writes a new LUKS header: the device's current data becomes unreadable", target="device",
+           aliases=["create_encrypted", "luks_format"], requires=["cryptsetup"], check=_check_format)
+def format(  # noqa: A001 - the issue names it crypt.format
+    device: str,
+    passphrase: Any,
+    *,
+    luks_type: str | None = None,
+    cipher: str | None = None,
+    key_size: int | None = None,
+    pbkdf: str | None = None,
+    label: str | None = None,
+    sector_size: int | None = None,
+    force: bool = False,
+) -> Formatted:
+    """Write a LUKS1/LUKS2 header on ``device`` whose first key slot opens with ``passphrase`` (Secret or KeyFile).
+
+    Refused, unless ``force`` (or the device was made by the same atomic block), when the device holds any signature
+    — a filesystem, an older LUKS header, a PV, a partition table — or is in use. Unset parameters come from the
+    ``crypt`` settings (``luks_type``, ``cipher``, ``key_size``, ``hash``, ``pbkdf``, ``pbkdf_memory``,
+    ``iter_time``…).
+    """
+    req = _format_request(device, passphrase, luks_type, cipher, key_size, pbkdf, label, sector_size)
+    opts, stdin = key_args(req.key)
+    cryptsetup([*req.args, *opts, "--", req.device], input=stdin, subject=req.device)
+    return Formatted(device=req.device, version=req.version, cipher=req.cipher, key_bits=req.bits, label=label)
 
 
 # --- open ↔ close ----------------------------------------------------------------------------------------------------
 
 
-@_secret_params("passphrase")
-@operation(inverse=lambda m: undo(close, m.name), creates=lambda m: [m.path, m.name],
+def _close_undo(m: Mapping) -> Any:
+    u = undo(close, m.name)
+    uuid = m.uuid or (None if get_runner().dry_run else _luks_uuid(m.device))
+    return u.expecting(**ephemeral(uuid=uuid)) if uuid else u
+
+
+@operation(secrets=("passphrase",), inverse=_close_undo, creates=lambda m: [m.path, m.name],
            aliases=["open_encrypted"], requires=["cryptsetup"])
 def open(  # noqa: A001 - the issue names it crypt.open
     device: str,
@@ -195,12 +255,14 @@ def open(  # noqa: A001 - the issue names it crypt.open
     if not (_settings().keyring if keyring is None else keyring):
         args.append("--disable-keyring")
     opts, stdin = key_args(key)
+    result = Mapping(name=name, path=MAPPER + name, device=device)
+    undo_ahead(lambda: _close_undo(result))  # inside an atomic block: the LUKS UUID is read before the open
     cryptsetup([*args, *opts, "--", device, name], input=stdin, subject=device)
-    return Mapping(name=name, path=MAPPER + name, device=device)
+    return result
 
 
 @operation(irreversible="re-opening needs the passphrase, which pybofh never stores", target="name",
-           aliases=["close_encrypted"], requires=["cryptsetup"])
+           aliases=["close_encrypted"], requires=["cryptsetup"], identify=_identify_mapping)
 def close(name: str) -> None:
     """Remove the dm-crypt mapping ``name`` (``/dev/mapper/NAME`` also accepted)."""
     name = check_mapping(name)
@@ -210,9 +272,33 @@ def close(name: str) -> None:
 # --- resize ----------------------------------------------------------------------------------------------------------
 
 
-@_secret_params("passphrase")
-@operation(inverse=lambda r, passphrase: undo(resize, r.name, r.old_size, passphrase=passphrase),
-           requires=["cryptsetup"])
+def _mapping_uuid(name: str) -> str | None:
+    """The LUKS UUID of the volume the open mapping ``name`` is over."""
+    st = facts.status(name)
+    return _luks_uuid(st.device) if st.device else None
+
+
+def _provided_key(name: str, device: str | None) -> Any:
+    """A key for mapping ``name`` from the key providers or ``crypt.key_dir`` (a journal replay has no passphrase
+    argument: secrets are never journalled), None when none is known."""
+    from .errors import KeyNotFoundError
+    from .keys import lookup
+
+    if not device:
+        return None
+    try:
+        return lookup(device, _luks_uuid(device))
+    except KeyNotFoundError:
+        return None
+
+
+def _resize_back(r: Resized, passphrase: Any) -> Any:
+    u = undo(resize, r.name, r.old_size, passphrase=passphrase)
+    uuid = r.uuid or (None if get_runner().dry_run else _mapping_uuid(r.name))
+    return u.expecting(**ephemeral(uuid=uuid)) if uuid else u
+
+
+@operation(secrets=("passphrase",), inverse=_resize_back, requires=["cryptsetup"], identify=_identify_mapping)
 def resize(name: str, size: int | str | None = None, passphrase: Any = None) -> Resized:
     """Make open mapping ``name`` ``size`` bytes (None: fill the underlying device); the inverse resizes back.
 
@@ -225,10 +311,13 @@ def resize(name: str, size: int | str | None = None, passphrase: Any = None) -> 
     if nbytes is not None and before.sector_size and nbytes % before.sector_size:
         raise ValidationError(f"LUKS size: {nbytes} is not a multiple of {name}'s sector size {before.sector_size}")
     if key is None and before.key_location == "keyring":
-        raise ValidationError(
-            f"mapping {name} keeps its volume key in the kernel keyring, so resizing it needs the passphrase: "
-            "pass passphrase=..., or open it with keyring=False"
-        )
+        key = _provided_key(name, before.device)
+        if key is None:
+            raise ValidationError(
+                f"mapping {name} keeps its volume key in the kernel keyring, so resizing it needs the passphrase: "
+                "pass passphrase=..., provide one (pybofh_crypt.keys.provide, a key file in crypt.key_dir), or "
+                "open it with keyring=False"
+            )
     args = ["resize"]
     if nbytes is not None:
         args += ["--size", str(nbytes // SECTOR)]
@@ -237,6 +326,8 @@ def resize(name: str, size: int | str | None = None, passphrase: Any = None) -> 
         opts, stdin = key_args(key)
         args += opts
     assert before.size is not None  # parse_crypt_status guarantees it for active mappings
+    if nbytes != before.size:
+        undo_ahead(lambda: _resize_back(Resized(name, before.size or 0, nbytes), passphrase))
     cryptsetup([*args, "--", name], input=stdin, subject=f"mapping {name}")
     new = nbytes if nbytes is not None else facts.status(name).size
     return Resized(name=name, old_size=before.size, new_size=new)
@@ -245,8 +336,12 @@ def resize(name: str, size: int | str | None = None, passphrase: Any = None) -> 
 # --- add_key ↔ remove_key --------------------------------------------------------------------------------------------
 
 
-@_secret_params("passphrase", "new_passphrase")
-@operation(inverse=lambda k: undo(remove_key, k.device, k.slot), requires=["cryptsetup"])
+def _remove_key_undo(k: AddedKey) -> Any:
+    u = undo(remove_key, k.device, k.slot)
+    return u.expecting(uuid=k.uuid) if k.uuid else u
+
+
+@operation(secrets=("passphrase", "new_passphrase"), inverse=_remove_key_undo, requires=["cryptsetup"])
 def add_key(device: str, passphrase: Any, new_passphrase: Any, *, slot: int | None = None,
             pbkdf: str | None = None) -> AddedKey:
     """Add ``new_passphrase`` to LUKS ``device`` (unlocked with ``passphrase``) in ``slot`` or the first free slot.
@@ -268,51 +363,36 @@ def add_key(device: str, passphrase: Any, new_passphrase: Any, *, slot: int | No
     elif slot in header.active_keyslots:
         raise ValidationError(f"key slot {slot} of {device} already holds a key; pick a free slot")
     args = ["luksAddKey", "--batch-mode", "--key-slot", str(slot), *_pbkdf_args(header.version, pbkdf)]
-    tmpdir = None
     stdin: Secret | None
-    try:
-        if line_safe(new) and (isinstance(old, KeyFile) or line_safe(old)):
-            # cryptsetup reads each missing passphrase as one line of stdin
-            assert isinstance(new, Secret)
-            if isinstance(old, KeyFile):
-                argv, stdin = [*args, "--key-file", old.path, "--", device], Secret(new.reveal() + "\n")
-            else:
-                argv, stdin = [*args, "--", device], Secret(old.reveal() + "\n" + new.reveal() + "\n")
+    new_file: str | SecretFile
+    if line_safe(new) and (isinstance(old, KeyFile) or line_safe(old)):
+        # cryptsetup reads each missing passphrase as one line of stdin
+        assert isinstance(new, Secret)
+        if isinstance(old, KeyFile):
+            argv, stdin = [*args, "--key-file", old.path, "--", device], Secret(new.reveal() + "\n")
         else:
-            opts, stdin = key_args(old)
-            if isinstance(new, KeyFile):
-                new_file = new.path
-            else:
-                tmpdir, new_file = _private_key_file(new)
-            argv = [*args, *opts, "--", device, new_file]
-        cryptsetup(argv, input=stdin, subject=device)
-    finally:
-        if tmpdir is not None:
-            shutil.rmtree(tmpdir, ignore_errors=True)
-    return AddedKey(device=device, slot=slot)
-
-
-def _private_key_file(key: Secret) -> tuple[str, str]:
-    """Write ``key`` to a 0600 file in a new 0700 temp dir (not for commands run on another host); (dir, file)."""
-    if get_runner().host is not None:
-        raise ValidationError(
-            "new passphrase: it holds a newline or is longer than 512 characters, so it must travel in a key file, "
-            "which pybofh writes only for local commands; pass a KeyFile on the target host instead"
-        )
-    tmpdir = tempfile.mkdtemp(prefix="pybofh-key-")
-    path = os.path.join(tmpdir, "key")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        data = memoryview(key.encode())
-        while data:
-            data = data[os.write(fd, data):]
-    finally:
-        os.close(fd)
-    return tmpdir, path
+            argv, stdin = [*args, "--", device], Secret(old.reveal() + "\n" + new.reveal() + "\n")
+    else:
+        opts, stdin = key_args(old)
+        if isinstance(new, KeyFile):
+            new_file = new.path
+        else:
+            if not get_runner().accepts_secret_files():
+                raise ValidationError(
+                    "new passphrase: it holds a newline or is longer than 512 characters, so it must reach "
+                    "cryptsetup as a file, which this transport cannot pass in memory; pass a KeyFile on the target "
+                    "host instead"
+                )
+            new_file = SecretFile(new)  # /dev/fd/N of an in-memory file: never on any filesystem
+        argv = [*args, *opts, "--", device, new_file]
+    result = AddedKey(device=device, slot=slot, uuid=header.uuid)
+    undo_ahead(lambda: _remove_key_undo(result))
+    cryptsetup(argv, input=stdin, subject=device)
+    return result
 
 
 @operation(irreversible="wipes the key slot: pybofh cannot put its passphrase back", target="device",
-           requires=["cryptsetup"])
+           requires=["cryptsetup"], identify=_identify_key)
 def remove_key(device: str, slot: int) -> None:
     """Wipe key ``slot`` of LUKS ``device`` (``luksKillSlot``; no passphrase needed); refuses the last active slot."""
     device = check_device(device)
@@ -340,8 +420,15 @@ def _new_file(value: Any, what: str) -> str:
     return path
 
 
-@operation(inverse=lambda b: undo(remove_header_backup, b.file), creates=lambda b: [b.file],
-           requires=["cryptsetup"])
+def _backup_undo(b: HeaderBackup) -> Any:
+    u = undo(remove_header_backup, b.file)
+    info = get_runner().stat(b.file) if not get_runner().dry_run else None
+    if info is None:
+        return u
+    return u.expecting(uuid=b.uuid or _luks_uuid(b.file), inode=f"{info.dev}:{info.ino}")
+
+
+@operation(inverse=_backup_undo, creates=lambda b: [b.file], requires=["cryptsetup"])
 def header_backup(device: str, file: str) -> HeaderBackup:
     """Save the LUKS header and key slots of ``device`` to the new file ``file`` (mode 0400)."""
     device = check_device(device)
@@ -350,7 +437,8 @@ def header_backup(device: str, file: str) -> HeaderBackup:
     return HeaderBackup(device=device, file=file)
 
 
-@operation(irreversible="deletes the header backup file", target="file", requires=["cryptsetup", "rm"])
+@operation(irreversible="deletes the header backup file", target="file", requires=["cryptsetup", "rm"],
+           identify=_identify_backup)
 def remove_header_backup(file: str) -> None:
     """Delete a header backup file; refuses a file that is not a LUKS header (so an undo never deletes other data)."""
     file = validate_path(file, what="header backup file", kind="file")
@@ -359,10 +447,29 @@ def remove_header_backup(file: str) -> None:
     run(["rm", "-f", "--", file])
 
 
+def _check_restore(args: MappingT[str, Any]) -> None:
+    """Restoring a header over another LUKS volume, or over data, makes that unreadable: pybofh checks first."""
+    device = check_device(args["device"])
+    file = validate_path(args["file"], what="header backup file", kind="file")
+    if not facts.is_luks(file):
+        raise ValidationError(f"header backup file: {file} is not a LUKS header backup")
+    want = facts.dump(file).uuid
+    if facts.is_luks(device):
+        now = facts.dump(device).uuid
+        if now != want:
+            raise DataAtRiskError(f"{device} holds LUKS {now}, not LUKS {want} of the backup {file}; restoring would "
+                                  f"make its data unreadable — {FORCE_HINT}")
+        return
+    refuse_if_holds_data(device, f"restoring the LUKS header {want} on it")
+
+
 @operation(irreversible="overwrites the device's LUKS header and key slots with the backup's", target="device",
-           requires=["cryptsetup"])
-def header_restore(device: str, file: str) -> None:
-    """Write the header backup ``file`` back onto ``device`` (its current key slots are lost)."""
+           requires=["cryptsetup"], check=_check_restore)
+def header_restore(device: str, file: str, *, force: bool = False) -> None:
+    """Write the header backup ``file`` back onto ``device`` (its current key slots are lost).
+
+    Refused, unless ``force``, when ``device`` holds another LUKS volume (another UUID) or any other data.
+    """
     device = check_device(device)
     file = validate_path(file, what="header backup file", kind="file")
     cryptsetup(["luksHeaderRestore", "--batch-mode", "--header-backup-file", file, "--", device], subject=device)

@@ -180,6 +180,7 @@ class Mapping:
     name: str
     path: str
     device: str
+    uuid: str | None = None  # the LUKS UUID of ``device``: the mapping's identity (with the boot id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +190,7 @@ class Resized:
     name: str
     old_size: int
     new_size: int | None
+    uuid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +199,7 @@ class AddedKey:
 
     device: str
     slot: int
+    uuid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,3 +208,4 @@ class HeaderBackup:
 
     device: str
     file: str
+    uuid: str | None = None  # the LUKS UUID the backup holds

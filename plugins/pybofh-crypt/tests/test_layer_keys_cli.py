@@ -174,6 +174,11 @@ def test_cli_format_key_file_and_confirmation(fake_runner, dev, tmp_path) -> Non
     key.write_bytes(b"secret")
     result = CliRunner().invoke(app, ["crypt", "format", dev, "--key-file", str(key)], input="n\n")
     assert result.exit_code != 0 and fake_runner.calls == []
+    util = Path(__file__).resolve().parent / "recordings" / "util-linux"
+    fake_runner.expect(["wipefs", "--no-act", "--json", "--", dev], (util / "wipefs-json-empty-file-2.38.1.txt")
+                       .read_bytes())
+    fake_runner.expect(["losetup", "--list", "--json", "-O", "NAME", "-j", dev],
+                       (util / "losetup-json-no-loop-2.38.1.txt").read_bytes())
     fake_runner.expect(["cryptsetup", "luksFormat", ...])
     with get_settings().override(crypt__pbkdf="pbkdf2", crypt__pbkdf_force_iterations=1000):
         result = CliRunner().invoke(app, ["--json", "crypt", "format", dev, "--key-file", str(key), "--yes",

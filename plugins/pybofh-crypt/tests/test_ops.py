@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 from pathlib import Path
 
 import pytest
@@ -42,34 +41,75 @@ def reply(fake, argv, recording) -> None:
     fake.expect(argv, stdout=recording.stdout, stderr=recording.stderr, returncode=recording.rc)
 
 
+UTIL = Path(__file__).resolve().parent / "recordings" / "util-linux"
+
+
+def holds(fake, dev: str, wipefs: str = "wipefs-json-empty-file") -> None:
+    """Answer the data check for the image file ``dev``: wipefs (recorded on a real file) and no loop device on it."""
+    fake.expect(["wipefs", "--no-act", "--json", "--", dev], (UTIL / f"{wipefs}-2.38.1.txt").read_bytes())
+    fake.expect(["losetup", "--list", "--json", "-O", "NAME", "-j", dev],
+                (UTIL / "losetup-json-no-loop-2.38.1.txt").read_bytes())
+
+
+def without_checks(calls) -> list[tuple[str, ...]]:
+    """The commands but the data check's read-only ones (wipefs, losetup -j)."""
+    return [c for c in calls if c[0] not in ("wipefs", "losetup")]
+
+
 def dump_replies(fake, rec, dev: str, text: str, json: str | None = None) -> None:
     reply(fake, ["cryptsetup", "luksDump", "--", dev], rec(text))
     if json:
         reply(fake, ["cryptsetup", "luksDump", "--dump-json-metadata", "--", dev], rec(json))
 
 
+def backing_luks(fake, rec, text: str = "luksDump-luks2", json: str | None = "luksDump-json-luks2") -> None:
+    """The recorded mappings are open over /dev/loop0: answer its LUKS identity (isLuks, luksDump)."""
+    fake.paths = {**(fake.paths or {}), "/dev/loop0": "block"}
+    fake.expect(["cryptsetup", "isLuks", "--", "/dev/loop0"])
+    dump_replies(fake, rec, "/dev/loop0", text, json)
+
+
 # --- format ----------------------------------------------------------------------------------------------------------
 
 
 def test_format_luks2_argv_from_settings(fake_runner, dev) -> None:
-    """format builds its options from the crypt settings and sends the passphrase on stdin only."""
+    """format checks the device holds nothing, builds its options from the crypt settings and sends the passphrase
+    on stdin only."""
+    holds(fake_runner, dev)
     fake_runner.expect(["cryptsetup", "luksFormat", ...])
     with get_settings().override(**FAST):
         result = ops.format(dev, PW, label="data")
-    assert fake_runner.calls == [(
+    assert fake_runner.calls[:2] == [("losetup", "--list", "--json", "-O", "NAME", "-j", dev),
+                                     ("wipefs", "--no-act", "--json", "--", dev)]
+    assert fake_runner.calls[2:] == [(
         "cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--cipher", "aes-xts-plain64",
         "--key-size", "512", "--hash", "sha256", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000",
         "--label", "data", "--key-file=-", "--", dev)]
-    assert fake_runner.inputs == [PW.encode()]
+    assert fake_runner.inputs[2:] == [PW.encode()]
     assert (result.version, result.key_bits, result.label) == (LuksVersion.LUKS2, 512, "data")
+
+
+def test_format_over_an_existing_luks_header_needs_force(fake_runner, dev) -> None:
+    """A LUKS header found by wipefs (recorded on a real LUKS2 image) is not overwritten without force."""
+    from pybofh_core.errors import DataAtRiskError
+
+    holds(fake_runner, dev, "wipefs-json-luks2-file")
+    fake_runner.expect(["cryptsetup", "luksFormat", ...])
+    with pytest.raises(DataAtRiskError, match=r"already contains crypto_LUKS .UUID 7429ec2a.*--force"):
+        ops.format(dev, PW)
+    assert [c[1] for c in fake_runner.calls if c[0] == "cryptsetup"] == []
+    with get_settings().override(**FAST):
+        ops.format(dev, PW, force=True)
+    assert fake_runner.calls[-1][:2] == ("cryptsetup", "luksFormat")
 
 
 def test_format_luks2_argon2_defaults(fake_runner, dev) -> None:
     """Without overrides LUKS2 uses argon2id and lets cryptsetup benchmark; memory/threads come from settings."""
+    holds(fake_runner, dev)
     fake_runner.expect(["cryptsetup", "luksFormat", ...])
     with get_settings().override(crypt__pbkdf_memory=65536, crypt__pbkdf_parallel=2, crypt__iter_time=500):
         ops.format(dev, Secret(PW), sector_size=4096)
-    argv = fake_runner.calls[0]
+    argv = fake_runner.calls[-1]
     assert argv[argv.index("--pbkdf"):argv.index("--key-file=-")] == (
         "--pbkdf", "argon2id", "--pbkdf-memory", "65536", "--pbkdf-parallel", "2", "--iter-time", "500",
         "--sector-size", "4096")
@@ -77,10 +117,11 @@ def test_format_luks2_argon2_defaults(fake_runner, dev) -> None:
 
 def test_format_luks1_argv(fake_runner, dev) -> None:
     """LUKS1 gets no --pbkdf (always pbkdf2) and keeps the iteration setting."""
+    holds(fake_runner, dev)
     fake_runner.expect(["cryptsetup", "luksFormat", ...])
     with get_settings().override(**FAST):
         ops.format(dev, PW, luks_type="luks1", key_size=256, cipher="aes-cbc-essiv:sha256")
-    assert fake_runner.calls[0] == (
+    assert fake_runner.calls[-1] == (
         "cryptsetup", "luksFormat", "--batch-mode", "--type", "luks1", "--cipher", "aes-cbc-essiv:sha256",
         "--key-size", "256", "--hash", "sha256", "--pbkdf-force-iterations", "1000", "--key-file=-", "--", dev)
 
@@ -89,10 +130,11 @@ def test_format_with_key_file_passes_the_path(fake_runner, dev, tmp_path) -> Non
     """A KeyFile goes to cryptsetup by path; nothing on stdin."""
     key = tmp_path / "k"
     key.write_bytes(b"\x00binary\nkey")
+    holds(fake_runner, dev)
     fake_runner.expect(["cryptsetup", "luksFormat", ...])
     ops.format(dev, KeyFile(str(key)))
-    assert fake_runner.calls[0][-4:] == ("--key-file", str(key), "--", dev)
-    assert fake_runner.inputs == [None]
+    assert fake_runner.calls[-1][-4:] == ("--key-file", str(key), "--", dev)
+    assert fake_runner.inputs[-1] is None
 
 
 def test_format_is_irreversible_and_policed_in_atomic_blocks(fake_runner, dev) -> None:
@@ -134,17 +176,23 @@ def test_format_bad_input_runs_nothing(fake_runner, dev, kwargs, error) -> None:
 # --- open ↔ close ----------------------------------------------------------------------------------------------------
 
 
-def test_open_argv_and_inverse_close(fake_runner, dev) -> None:
-    """open sends the key on stdin; its inverse closes the mapping by name."""
+def test_open_argv_and_inverse_close(fake_runner, rec, dev) -> None:
+    """open sends the key on stdin; its inverse closes the mapping by name, identified by the LUKS UUID it was
+    opened over and the boot id (a mapping does not survive a reboot)."""
+    dump_replies(fake_runner, rec, dev, "luksDump-luks2", "luksDump-json-luks2")
+    assert fake_runner.calls == []
     fake_runner.expect(["cryptsetup", "open", ...]).expect(["cryptsetup", "close", ...])
     m = ops.open(dev, "secret-data", PW, readonly=True, allow_discards=True, keyring=False)
-    assert fake_runner.calls[0] == ("cryptsetup", "open", "--type", "luks", "--readonly", "--allow-discards",
-                                    "--disable-keyring", "--key-file=-", "--", dev, "secret-data")
-    assert fake_runner.inputs[0] == PW.encode()
+    assert fake_runner.calls[-1] == ("cryptsetup", "open", "--type", "luks", "--readonly", "--allow-discards",
+                                     "--disable-keyring", "--key-file=-", "--", dev, "secret-data")
+    assert fake_runner.inputs[-1] == PW.encode()
     assert (m.name, m.path, m.device) == ("secret-data", "/dev/mapper/secret-data", dev)
+    fake_runner.paths = {dev: "file"}
+    fake_runner.expect(["cryptsetup", "isLuks", "--", dev])
     undo = spec_of(ops.open).undo_for(m, {"device": dev, "name": "secret-data"})
+    assert undo.identity == {"uuid": facts.dump(dev).uuid, "boot_id": fake_runner.boot_id()}
     undo()
-    assert fake_runner.calls[1] == ("cryptsetup", "close", "--", "secret-data")
+    assert fake_runner.calls[-1] == ("cryptsetup", "close", "--", "secret-data")
     assert spec_of(ops.open).creates(m) == ["/dev/mapper/secret-data", "secret-data"]
 
 
@@ -180,8 +228,15 @@ def test_open_without_device_mapper_is_tool_unavailable(fake_runner, rec, dev) -
         ops.open(dev, "x", PW)
 
 
-def test_open_rollback_in_atomic_block_closes(fake_runner, dev, journal_dir) -> None:
-    """A failing block closes what it opened; the journal holds neither the passphrase nor a usable copy of it."""
+def test_open_rollback_in_atomic_block_closes(fake_runner, rec, dev, journal_dir) -> None:
+    """A failing block closes what it opened (after checking the mapping is open over the same LUKS volume); the
+    journal holds neither the passphrase nor a usable copy of it."""
+    dump_replies(fake_runner, rec, dev, "luksDump-luks2", "luksDump-json-luks2")
+    reply(fake_runner, ["cryptsetup", "status", "--", "vault"], rec("status-luks2"))  # open over /dev/loop0
+    fake_runner.paths = {dev: "file", "/dev/loop0": "block"}
+    fake_runner.expect(["cryptsetup", "isLuks", "--", dev])
+    fake_runner.expect(["cryptsetup", "isLuks", "--", "/dev/loop0"])
+    dump_replies(fake_runner, rec, "/dev/loop0", "luksDump-luks2", "luksDump-json-luks2")  # the same LUKS UUID
     fake_runner.expect(["cryptsetup", "open", ...]).expect(["cryptsetup", "close", ...])
     with pytest.raises(RuntimeError), Atomic() as atomic:
         atomic.crypt.open(dev, "vault", PW)
@@ -222,11 +277,15 @@ def test_resize_keyring_needs_passphrase_and_inverse_resizes_back(fake_runner, r
     reply(fake_runner, ["cryptsetup", "status", "--", "rec-luks2"], rec("status-luks2"))
     fake_runner.expect(["cryptsetup", "resize", ...])
     r = ops.resize("rec-luks2", "8M", passphrase=PW)
+    assert [c[1] for c in fake_runner.calls] == ["status", "resize"]  # no identity read outside an atomic block
+    backing_luks(fake_runner, rec)
     assert fake_runner.calls[-1] == ("cryptsetup", "resize", "--size", "16384", "--key-file=-", "--", "rec-luks2")
     assert fake_runner.inputs[-1] == PW.encode()
     assert (r.old_size, r.new_size) == (50331648, 8 * 1024**2)
     undo = spec_of(ops.resize).undo_for(r, {"name": "rec-luks2", "size": "8M", "passphrase": Secret(PW)})
-    assert undo.to_json()["replayable"] is False  # carries the passphrase: in-process rollback only
+    journalled = undo.to_json()
+    assert journalled["kwargs"] == {"passphrase": None} and journalled["replayable"] is True  # never written; a
+    # replay finds the key itself (providers, crypt.key_dir) or says how to give one
     undo()
     assert fake_runner.calls[-1] == ("cryptsetup", "resize", "--size", "98304", "--key-file=-", "--", "rec-luks2")
 
@@ -234,9 +293,10 @@ def test_resize_keyring_needs_passphrase_and_inverse_resizes_back(fake_runner, r
 def test_resize_keyring_without_passphrase_is_refused(fake_runner, rec) -> None:
     """cryptsetup would fail (recorded: 'Nothing to read on input.'); pybofh says what to do before trying."""
     reply(fake_runner, ["cryptsetup", "status", "--", "rec-luks2"], rec("status-luks2"))
+    backing_luks(fake_runner, rec)  # no key provider and no crypt.key_dir knows its UUID
     with pytest.raises(ValidationError, match="keyring"):
         ops.resize("rec-luks2", "8M")
-    assert all(c[1] == "status" for c in fake_runner.calls)
+    assert all(c[1] in ("status", "isLuks", "luksDump") for c in fake_runner.calls)
 
 
 def test_resize_dm_crypt_key_needs_no_passphrase_and_undo_replays(fake_runner, rec) -> None:
@@ -245,9 +305,12 @@ def test_resize_dm_crypt_key_needs_no_passphrase_and_undo_replays(fake_runner, r
     fake_runner.expect(["cryptsetup", "resize", ...])
     r = ops.resize("rec-luks1", 32 * 1024**2)
     assert fake_runner.calls[-1] == ("cryptsetup", "resize", "--size", "65536", "--", "rec-luks1")
+    backing_luks(fake_runner, rec, "luksDump-luks1", None)
+    uuid = facts.dump("/dev/loop0").uuid
     undo = spec_of(ops.resize).undo_for(r, {"name": "rec-luks1", "size": 32 * 1024**2, "passphrase": None})
     assert undo.to_json() == {"op": "crypt.resize", "args": ["rec-luks1", 65011712],
-                              "kwargs": {"passphrase": None}, "replayable": True}
+                              "kwargs": {"passphrase": None}, "replayable": True,
+                              "identity": {"uuid": uuid, "boot_id": fake_runner.boot_id()}}
 
 
 @pytest.mark.parametrize("size", ["abc", -512, 1000, 0, "1.5", "100b", True])
@@ -275,7 +338,9 @@ def test_add_key_line_mode_and_inverse_kills_the_slot(fake_runner, rec, dev) -> 
     dump_replies(fake_runner, rec, dev, "luksDump-luks2-label-argon2id-two-keyslots",
                  "luksDump-json-luks2-label-argon2id-two-keyslots")
     undo = spec_of(ops.add_key).undo_for(added, {})
-    assert undo.to_json() == {"op": "crypt.remove_key", "args": [dev, 7], "kwargs": {}, "replayable": True}
+    assert undo.to_json() == {"op": "crypt.remove_key", "args": [dev, 7], "kwargs": {}, "replayable": True,
+                              "identity": {"uuid": added.uuid}}
+    assert added.uuid == "9ee13460-8717-40a8-9df1-52aa3af9ecc8"  # the LUKS UUID read before luksAddKey
     fake_runner.expect(["cryptsetup", "luksKillSlot", ...])
     undo()
     assert fake_runner.calls[-1] == ("cryptsetup", "luksKillSlot", "--batch-mode", "--", dev, "7")
@@ -303,24 +368,16 @@ def test_add_key_existing_key_file(fake_runner, rec, dev, tmp_path) -> None:
     assert fake_runner.inputs[-1] == f"{NEW}\n".encode()
 
 
-def test_add_key_multiline_new_key_uses_private_temp_file(fake_runner, rec, dev) -> None:
-    """A new key that cannot be a stdin line travels in a 0600 file in a 0700 dir, removed afterwards."""
-    seen: dict[str, object] = {}
-
-    def inspect(argv, data) -> None:
-        path = argv[-1]
-        seen["path"], seen["content"] = path, Path(path).read_bytes()
-        seen["mode"] = stat.S_IMODE(os.stat(path).st_mode)
-        seen["dir_mode"] = stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode)
-
+def test_add_key_multiline_new_key_travels_in_memory(fake_runner, rec, dev) -> None:
+    """A new key that cannot be a stdin line reaches cryptsetup as /dev/fd/N of an in-memory file (a memfd): it
+    never exists on a filesystem, so nothing is left to find even after kill -9."""
     dump_replies(fake_runner, rec, dev, "luksDump-luks2", "luksDump-json-luks2")
-    fake_runner.expect(["cryptsetup", "luksAddKey", ...], effect=inspect)
+    fake_runner.expect(["cryptsetup", "luksAddKey", ...])
     ops.add_key(dev, PW, "two\nlines")
     argv = fake_runner.calls[-1]
-    assert argv[-3:-1] == ("--", dev) and "--key-file=-" in argv
+    assert argv[-3:] == ("--", dev, "/dev/fd/3") and "--key-file=-" in argv
     assert fake_runner.inputs[-1] == PW.encode()
-    assert seen["content"] == b"two\nlines" and seen["mode"] == 0o600 and seen["dir_mode"] == 0o700
-    assert not os.path.exists(str(seen["path"])) and not os.path.exists(os.path.dirname(str(seen["path"])))
+    assert fake_runner.files[-1] == (b"two\nlines",)
 
 
 def test_add_key_into_used_slot_is_refused(fake_runner, rec, dev) -> None:
@@ -385,15 +442,19 @@ def test_dump_luks1_runs_text_only(fake_runner, rec, dev) -> None:
 # --- header backup / restore -----------------------------------------------------------------------------------------
 
 
-def test_header_backup_and_inverse(fake_runner, dev, tmp_path) -> None:
+def test_header_backup_and_inverse(fake_runner, rec, dev, tmp_path) -> None:
     """header_backup writes a new file; its inverse deletes it after checking it is a LUKS header."""
     target = str(tmp_path / "hdr.bin")
-    fake_runner.expect(["cryptsetup", "luksHeaderBackup", ...])
+    fake_runner.expect(["cryptsetup", "luksHeaderBackup", ...],
+                       effect=lambda argv, data: Path(target).write_bytes(b"x"))  # the fake writes the file
     b = ops.header_backup(dev, target)
     assert fake_runner.calls[-1] == ("cryptsetup", "luksHeaderBackup", "--header-backup-file", target, "--", dev)
-    Path(target).write_bytes(b"x")  # the fake did not write it
     fake_runner.expect(["cryptsetup", "isLuks", "--", target]).expect(["rm", "-f", "--", target])
-    spec_of(ops.header_backup).undo_for(b, {})()
+    dump_replies(fake_runner, rec, target, "luksDump-luks2", "luksDump-json-luks2")
+    inverse = spec_of(ops.header_backup).undo_for(b, {})
+    info = os.stat(target)
+    assert inverse.identity == {"uuid": facts.dump(target).uuid, "inode": f"{info.st_dev}:{info.st_ino}"}
+    inverse()
     assert fake_runner.calls[-2:] == [("cryptsetup", "isLuks", "--", target), ("rm", "-f", "--", target)]
 
 
@@ -418,15 +479,27 @@ def test_header_backup_existing_file_refused(fake_runner, dev, tmp_path) -> None
     assert fake_runner.calls == []
 
 
-def test_header_restore_argv(fake_runner, dev, tmp_path) -> None:
-    """header_restore is irreversible and runs luksHeaderRestore in batch mode."""
+def test_header_restore_argv(fake_runner, rec, dev, tmp_path) -> None:
+    """header_restore is irreversible and runs luksHeaderRestore in batch mode, after checking the device holds the
+    backup's own LUKS volume (same UUID); another LUKS volume there is refused without force."""
+    from pybofh_core.errors import DataAtRiskError
+
     backup = tmp_path / "hdr.bin"
     backup.write_bytes(b"")
+    for path in (str(backup), dev):
+        fake_runner.expect(["cryptsetup", "isLuks", "--", path])
+    dump_replies(fake_runner, rec, str(backup), "luksDump-luks2", "luksDump-json-luks2")
+    dump_replies(fake_runner, rec, dev, "luksDump-luks2", "luksDump-json-luks2")
     fake_runner.expect(["cryptsetup", "luksHeaderRestore", ...])
     ops.header_restore(dev, str(backup))
-    assert fake_runner.calls == [("cryptsetup", "luksHeaderRestore", "--batch-mode", "--header-backup-file",
-                                  str(backup), "--", dev)]
+    assert fake_runner.calls[-1] == ("cryptsetup", "luksHeaderRestore", "--batch-mode", "--header-backup-file",
+                                     str(backup), "--", dev)
     assert spec_of(ops.header_restore).irreversible
+    dump_replies(fake_runner, rec, dev, "luksDump-luks1")  # now another LUKS volume is on the device
+    fake_runner.calls.clear()
+    with pytest.raises(DataAtRiskError, match=r"holds LUKS .* not LUKS .* of the backup"):
+        ops.header_restore(dev, str(backup))
+    assert all(c[1] != "luksHeaderRestore" for c in fake_runner.calls)
 
 
 # --- secrets and registration ----------------------------------------------------------------------------------------
@@ -438,14 +511,17 @@ def test_plain_str_passphrase_never_reaches_journal_or_logs(fake_runner, rec, de
     secret = "plain-str-passphrase-9876"
     new = "another-plain-secret-5432"
     dump_replies(fake_runner, rec, dev, "luksDump-luks2", "luksDump-json-luks2")
+    fake_runner.expect(["cryptsetup", "isLuks", "--", dev])  # identities: the LUKS UUID of the device
     fake_runner.expect(["cryptsetup", "luksAddKey", ...]).expect(["cryptsetup", "open", ...])
     with pytest.raises(RuntimeError), Atomic() as atomic:
         atomic.crypt.add_key(dev, secret, new, slot=7)
         atomic.crypt.open(dev, "m1", secret)
-        dump_replies(fake_runner, rec, dev, "luksDump-luks2-label-argon2id-two-keyslots",
-                     "luksDump-json-luks2-label-argon2id-two-keyslots")
+        reply(fake_runner, ["cryptsetup", "status", "--", "m1"], rec("status-luks2"))  # open over /dev/loop0
+        backing_luks(fake_runner, rec)  # the header m1 was opened over (its UUID is the mapping's identity)
+        fake_runner.paths[dev] = "file"
         fake_runner.expect(["cryptsetup", "close", ...]).expect(["cryptsetup", "luksKillSlot", ...])
         raise RuntimeError("boom")
+    assert ("cryptsetup", "close", "--", "m1") in fake_runner.calls
     journal = "".join(p.read_text() for p in journal_dir.glob("*.jsonl"))
     assert journal and secret not in journal and new not in journal
     assert secret not in caplog.text and new not in caplog.text

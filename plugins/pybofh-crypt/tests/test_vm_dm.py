@@ -345,5 +345,5 @@ def test_stack_resize_down_and_up(loop_factory, names, tmp_path, fast, kind) -> 
         for name in dm_names():
             if name.startswith("luks-"):
                 sh("cryptsetup", "close", name, check=False)
-        lvm_ops.remove_lv(vg, "data")
+        lvm_ops.remove_lv(vg, "data", force=True)  # the test's own LV, holding its LUKS volume
         lvm_ops.remove_vg(vg, remove_pvs=[loop])

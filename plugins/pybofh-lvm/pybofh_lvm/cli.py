@@ -45,12 +45,15 @@ def pv_list() -> None:
 @pv_app.command("create")
 def pv_create(
     device: str,
-    wipe_signatures: Annotated[bool, typer.Option("--wipe-signatures", help="Let LVM wipe old signatures.")] = False,
+    force: Annotated[bool, typer.Option("--force", "--wipe-signatures",
+                                        help="Go ahead (and let LVM wipe them) although DEVICE holds signatures.")]
+    = False,
 ) -> None:
-    """Initialise DEVICE as a physical volume."""
+    """Initialise DEVICE as a physical volume (refused while it holds a filesystem, LUKS or other signature, unless
+    --force)."""
     from . import ops
 
-    output(ops.create_pv(device, wipe_signatures=wipe_signatures))
+    output(ops.create_pv(device, force=force))
 
 
 @pv_app.command("remove")
@@ -160,20 +163,25 @@ def lv_create(
         output(ops.create_lv(vg, name, size))
 
 
+ForceOpt = Annotated[bool, typer.Option("--force", help="Go ahead although pybofh found data it would destroy.")]
+
+
 @lv_app.command("remove")
-def lv_remove(vg: str, name: str) -> None:
-    """Remove logical volume VG/NAME and its data."""
+def lv_remove(vg: str, name: str, force: ForceOpt = False) -> None:
+    """Remove logical volume VG/NAME and its data (refused while it holds a filesystem, LUKS or other data, is open,
+    or has thin volumes or snapshots, unless --force)."""
     from . import ops
 
-    ops.remove_lv(vg, name)
+    ops.remove_lv(vg, name, force=force)
 
 
 @lv_app.command("resize")
-def lv_resize(vg: str, name: str, size: str) -> None:
-    """Make VG/NAME exactly SIZE (the LV only, not its filesystem)."""
+def lv_resize(vg: str, name: str, size: str, force: ForceOpt = False) -> None:
+    """Make VG/NAME exactly SIZE (the LV only: a shrink is refused unless its content is known to fit; 'bofh
+    blockdev resize /dev/VG/NAME SIZE' shrinks the filesystem and LUKS inside it first)."""
     from . import ops
 
-    output(ops.resize_lv(vg, name, size))
+    output(ops.resize_lv(vg, name, size, force=force))
 
 
 @lv_app.command("rename")

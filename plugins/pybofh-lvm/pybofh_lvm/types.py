@@ -248,6 +248,7 @@ class PvCreated:
     """What ``create_pv`` made: a PV label on ``device``."""
 
     device: str
+    uuid: str | None = None  # the PV's UUID (read back after pvcreate; None in a dry run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +259,7 @@ class VgCreated:
     devices: tuple[str, ...]
     initialized: tuple[str, ...] = ()
     extent_size: int | None = None
+    uuid: str | None = None  # the VG's UUID (read back after vgcreate; None in a dry run)
 
     @property
     def path(self) -> str:
@@ -273,6 +275,7 @@ class VgExtended:
     device: str
     initialized: bool = False
     pv_removed: bool = False
+    vg_uuid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +286,7 @@ class LvResized:
     name: str
     old_size_bytes: int
     new_size_bytes: int
+    uuid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +296,7 @@ class PvResized:
     device: str
     old_size_bytes: int | None
     new_size_bytes: int | None
+    uuid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +306,7 @@ class LvRenamed:
     vg: str
     old_name: str
     new_name: str
+    uuid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +317,7 @@ class LvActivation:
     name: str
     was_active: bool
     active: bool
+    uuid: str | None = None
 
     @property
     def changed(self) -> bool:

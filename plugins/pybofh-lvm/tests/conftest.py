@@ -83,3 +83,29 @@ def has_device_mapper() -> bool:
         return "device-mapper" in Path("/proc/misc").read_text()
     except OSError:
         return False
+
+
+
+@pytest.fixture(name="lvs_with")
+def lvs_with_fixture() -> Callable[..., bytes]:
+    """:func:`lvs_with` as a fixture (test modules cannot import this conftest by name)."""
+    return lvs_with
+
+
+def lvs_with(base: Recording, name: str, size: int, *, like: str = "data") -> bytes:
+    """``base`` (a real ``lvs`` recording) with one more LV ``name`` of ``size`` bytes, shaped like its LV ``like``.
+
+    For fake-runner tests whose operation reads back an LV no recording has (a create followed by ``lvs``): every
+    field but the name, paths, size and a UUID derived from the name is the recorded LV's own.
+    """
+    import hashlib
+
+    doc = json.loads(base.stdout)
+    lvs = doc["report"][0]["lv"]
+    template = next(lv for lv in lvs if lv["lv_name"] == like)
+    h = hashlib.sha256(name.encode()).hexdigest()
+    uuid = "-".join((h[:6], h[6:10], h[10:14], h[14:18], h[18:22], h[22:26], h[26:32]))
+    vg = template["vg_name"]
+    lvs.append({**template, "lv_uuid": uuid, "lv_name": name, "lv_size": str(size), "lv_path": f"/dev/{vg}/{name}",
+                "lv_dm_path": f"/dev/mapper/{vg}-{name.replace('-', '--')}"})
+    return json.dumps(doc).encode()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pybofh_core.cli import main
-from pybofh_core.errors import ValidationError
+from pybofh_core.errors import DataAtRiskError, ValidationError
 from pybofh_core.runner import FakeRunner
 from pybofh_lvm import facts
 from pybofh_lvm.layers import LvLayer, PvLayer, probe_device, probe_layer
@@ -97,8 +97,10 @@ def test_lv_layer_resize_goes_through_resize_lv(reports: FakeRunner) -> None:
     reports.expect(["lvresize", ...])
     layer = probe_device(f"/dev/{VG}/data")
     assert isinstance(layer, LvLayer)
-    layer.resize(32 * MIB)
-    assert reports.calls[-1] == ("lvresize", "--yes", "-L", f"{32 * MIB}b", "--", f"{VG}/data")
+    with pytest.raises(DataAtRiskError, match="cannot check that its content fits"):  # state unknown (no dm)
+        layer.resize(32 * MIB)
+    layer.resize(128 * MIB)
+    assert reports.calls[-1] == ("lvresize", "--yes", "-L", f"{128 * MIB}b", "--", f"{VG}/data")
     with pytest.raises(ValidationError):
         layer.resize(None)
 

@@ -1,0 +1,378 @@
+"""Trust in the VM test bed (device-mapper): data checks before LVM destroys anything, and rollback by identity
+after kill -9 and a reboot-like cleanup.
+
+- An LV holding ext4 with data is not shrunk (API and CLI, mounted or not) and not removed without ``--force``;
+  the data's sha256 and a clean fsck afterwards prove nothing was touched.
+- A PV → VG → LV → LUKS → mkfs → mount job is killed with SIGKILL; the mount, the mapping and the activation are
+  then undone by hand (what a reboot does); ``bofh journal rollback`` finishes with exit 0 and nothing is left.
+- The same, but the administrator made a new LV with the same name in between: it and its data are left alone,
+  the rollback exits 3 and the journal needs attention.
+- A stack resize killed right after ``lvresize`` (its step still "started"): the rollback restores every layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.needs_dm
+
+MIB = 1024**2
+PW = "trust vm passphrase"
+FAST_ENV = {"PYBOFH_CRYPT__PBKDF": "pbkdf2", "PYBOFH_CRYPT__PBKDF_FORCE_ITERATIONS": "1000"}
+
+
+def sh(*argv: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a set-up or inspection command (tests only)."""
+    return subprocess.run(argv, capture_output=True, text=True, check=check, input=input,
+                          env={**os.environ, "LC_ALL": "C"})
+
+
+def sha256(path: Path) -> str:
+    """Hash of a file's content."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def lv_names(vg: str) -> list[str]:
+    """LVs of ``vg`` (empty when the VG is gone)."""
+    res = sh("lvs", "--noheadings", "-o", "lv_name", vg, check=False)
+    return sorted(res.stdout.split()) if res.returncode == 0 else []
+
+
+def lv_size(vg: str, name: str) -> int:
+    """An LV's size in bytes."""
+    return int(sh("lvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "lv_size", f"{vg}/{name}").stdout)
+
+
+def env_for(journal: Path) -> dict[str, str]:
+    """A child's environment: the test's journal directory and cheap key derivation."""
+    return {**os.environ, "PYBOFH_JOURNAL_DIR": str(journal), **FAST_ENV}
+
+
+def bofh(*args: str, env: dict[str, str], input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a child process."""
+    return subprocess.run([sys.executable, "-m", "pybofh_core.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=300, input=input)
+
+
+@pytest.fixture
+def vg(loop_factory) -> Iterator[tuple[str, str]]:
+    """A fresh VG on a 256 MiB loop device: (vg name, loop device); everything in it is removed afterwards."""
+    name = f"pbtr{secrets.token_hex(3)}"
+    loop = loop_factory(256 * MIB)
+    try:
+        yield name, loop
+    finally:
+        cleanup(name, loop)
+
+
+def cleanup(vg: str, loop: str, mnt: Path | None = None) -> None:
+    """Remove whatever a test left of ``vg`` and the mappings over it (never raises)."""
+    if mnt is not None:
+        sh("umount", "-l", str(mnt), check=False)
+    for line in sh("dmsetup", "ls", check=False).stdout.splitlines():
+        dm = line.split()[0] if line.strip() else ""
+        if dm.startswith(("pbtr-", "luks-")):
+            sh("cryptsetup", "close", dm, check=False)
+    sh("vgremove", "-f", vg, check=False)
+    sh("pvremove", "-ff", "-y", loop, check=False)
+
+
+def ext4_lv_with_data(vg: str, loop: str, mnt: Path) -> tuple[str, str]:
+    """VG ``vg`` on ``loop`` with LV ``data`` (64 MiB) holding ext4 and a 4 MiB file; (LV path, file hash)."""
+    sh("vgcreate", vg, loop)
+    sh("lvcreate", "--yes", "-n", "data", "-L", "64m", vg)
+    path = f"/dev/{vg}/data"
+    sh("mkfs.ext4", "-q", path)
+    sh("mount", path, str(mnt))
+    (mnt / "payload").write_bytes(os.urandom(4 * MIB))
+    digest = sha256(mnt / "payload")
+    sh("umount", str(mnt))
+    return path, digest
+
+
+def intact(path: str, mnt: Path, digest: str) -> None:
+    """The filesystem on ``path`` is clean and still holds the file with ``digest``."""
+    assert sh("e2fsck", "-f", "-n", path, check=False).returncode == 0
+    sh("mount", "-o", "ro", path, str(mnt))
+    try:
+        assert sha256(mnt / "payload") == digest
+    finally:
+        sh("umount", str(mnt))
+
+
+# --- data checks ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mounted", [False, True], ids=["unmounted", "mounted"])
+def test_lv_shrink_under_a_filesystem_is_refused(vg, tmp_path: Path, mounted: bool) -> None:
+    """``lvm.resize_lv`` and ``bofh lvm lv resize`` refuse to cut an LV below its ext4 (exit 2, naming the
+    stack-aware ``bofh blockdev resize``); the LV keeps its size and the data its hash."""
+    from pybofh_core.errors import DataAtRiskError
+    from pybofh_lvm import ops
+
+    name, loop = vg
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    path, digest = ext4_lv_with_data(name, loop, mnt)
+    if mounted:
+        sh("mount", path, str(mnt))
+    try:
+        with pytest.raises(DataAtRiskError, match="bofh blockdev resize") as info:
+            ops.resize_lv(name, "data", 32 * MIB)
+        assert "ext4" in str(info.value) and "64.0M" in str(info.value)
+        result = bofh("lvm", "lv", "resize", name, "data", "32M", env=env_for(tmp_path / "journal"))
+        assert result.returncode == 2, result.stderr
+        assert "bofh blockdev resize" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert lv_size(name, "data") == 64 * MIB
+    finally:
+        if mounted:
+            sh("umount", str(mnt))
+    intact(path, mnt, digest)
+
+
+def test_lv_remove_of_an_lv_with_data_needs_force(vg, tmp_path: Path) -> None:
+    """``bofh lvm lv remove`` refuses an LV holding ext4 (exit 2); with ``--force`` it removes it."""
+    name, loop = vg
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    path, digest = ext4_lv_with_data(name, loop, mnt)
+    env = env_for(tmp_path / "journal")
+    refused = bofh("lvm", "lv", "remove", name, "data", env=env)
+    assert refused.returncode == 2 and "already contains ext4" in refused.stderr and "--force" in refused.stderr
+    intact(path, mnt, digest)
+    forced = bofh("lvm", "lv", "remove", name, "data", "--force", env=env)
+    assert forced.returncode == 0, forced.stderr
+    assert lv_names(name) == []
+
+
+def test_crypt_format_over_a_filesystem_needs_force_even_with_yes(vg, tmp_path: Path) -> None:
+    """``--yes`` only answers the prompt; pybofh's own signature check still refuses until ``--force``."""
+    name, loop = vg
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    path, digest = ext4_lv_with_data(name, loop, mnt)
+    key = tmp_path / "key"
+    key.write_text(PW)
+    env = env_for(tmp_path / "journal")
+    refused = bofh("crypt", "format", path, "--key-file", str(key), "--yes", env=env)
+    assert refused.returncode == 2 and "already contains ext4" in refused.stderr, refused.stderr
+    intact(path, mnt, digest)
+    forced = bofh("crypt", "format", path, "--key-file", str(key), "--yes", "--force", env=env)
+    assert forced.returncode == 0, forced.stderr
+    assert "crypto_LUKS" in sh("blkid", "-p", "-o", "export", path).stdout
+
+
+# --- kill -9, a reboot-like cleanup, journal rollback -----------------------------------------------------------------
+
+PROVISION = textwrap.dedent(
+    f"""
+    import sys, time
+    from pybofh import Atomic
+    loop, vg, mapping, mnt, ready = sys.argv[1:6]
+    with Atomic(label="provision") as atomic:
+        atomic.lvm.create_pv(loop)
+        atomic.lvm.create_vg(vg, [loop])
+        lv = atomic.lvm.create_lv(vg, "data", 64 * 1024**2)
+        atomic.crypt.format(lv.path, "{PW}")
+        m = atomic.crypt.open(lv.path, mapping, "{PW}")
+        atomic.blockdev.create_filesystem(m.path, "ext4")
+        atomic.blockdev.mount(m.path, mnt)
+        open(mnt + "/hello.txt", "w").write("provisioned")
+        open(ready, "w").write(atomic.journal_id)
+        time.sleep(3600)
+    """
+)
+
+
+def run_until(script: str, args: list[str], ready: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start ``script`` in a child and wait until it wrote ``ready``."""
+    child = subprocess.Popen([sys.executable, "-c", script, *args], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (ready.exists() and ready.read_text()):
+        if child.poll() is not None:
+            raise AssertionError(f"the job ended early: {child.stderr.read() if child.stderr else ''}")
+        assert time.monotonic() < deadline, "the job never got ready"
+        time.sleep(0.1)
+    return child
+
+
+def kill9(child: subprocess.Popen[str]) -> None:
+    """SIGKILL and reap."""
+    if child.poll() is None:
+        os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=60)
+
+
+def reboot_like(vg: str, mapping: str, mnt: Path) -> None:
+    """What a reboot undoes by itself: the mount, the open mapping and the LV activation."""
+    sh("umount", str(mnt))
+    sh("cryptsetup", "close", mapping)
+    sh("vgchange", "-an", vg)
+
+
+@pytest.mark.slow
+def test_kill_9_then_reboot_like_cleanup_then_rollback_leaves_nothing(loop_factory, tmp_path: Path) -> None:
+    """Every undo after the 'reboot' either finds its object gone (already undone) or removes exactly it: exit 0,
+    and the loop device holds no PV label, LV, LUKS header or filesystem."""
+    vg, mapping = f"pbtr{secrets.token_hex(3)}", f"pbtr-{secrets.token_hex(3)}"
+    loop = loop_factory(256 * MIB)
+    mnt, ready, journal = tmp_path / "mnt", tmp_path / "ready", tmp_path / "journal"
+    mnt.mkdir()
+    env = env_for(journal)
+    try:
+        child = run_until(PROVISION, [loop, vg, mapping, str(mnt), str(ready)], ready, env)
+        kill9(child)
+        jid = ready.read_text()
+        reboot_like(vg, mapping, mnt)
+        result = bofh("journal", "rollback", jid, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        lines = result.stdout.splitlines()
+        assert any(ln.startswith("already undone: blockdev.mount") for ln in lines), lines
+        assert any(ln.startswith("already undone: crypt.open") for ln in lines), lines
+        assert "undone: lvm.create_lv" in lines and "undone: lvm.create_vg" in lines
+        assert "undone: lvm.create_pv" in lines
+        assert sh("pvs", "--noheadings", loop, check=False).returncode != 0  # no PV label
+        assert sh("blkid", "-p", "-o", "export", loop, check=False).stdout == ""
+        assert vg not in sh("vgs", "--noheadings", "-o", "vg_name").stdout.split()
+        listed = json.loads(bofh("--json", "journal", "list", env=env).stdout)
+        assert next(r for r in listed if r["id"] == jid)["status"] == "rolled-back"
+    finally:
+        cleanup(vg, loop, mnt)
+
+
+@pytest.mark.slow
+def test_rollback_leaves_a_new_same_named_lv_and_its_data_alone(loop_factory, tmp_path: Path) -> None:
+    """After the kill and the 'reboot', the administrator removes the job's LV and makes a new 'data' with a
+    filesystem and a file: the rollback must not remove it (exit 3, needs attention; its data intact)."""
+    vg, mapping = f"pbtr{secrets.token_hex(3)}", f"pbtr-{secrets.token_hex(3)}"
+    loop = loop_factory(256 * MIB)
+    mnt, ready, journal = tmp_path / "mnt", tmp_path / "ready", tmp_path / "journal"
+    mnt.mkdir()
+    env = env_for(journal)
+    try:
+        child = run_until(PROVISION, [loop, vg, mapping, str(mnt), str(ready)], ready, env)
+        kill9(child)
+        jid = ready.read_text()
+        reboot_like(vg, mapping, mnt)
+        sh("lvremove", "--yes", f"{vg}/data")
+        sh("lvcreate", "--yes", "-n", "data", "-L", "32m", vg)
+        new = f"/dev/{vg}/data"
+        sh("mkfs.ext4", "-q", new)
+        sh("mount", new, str(mnt))
+        (mnt / "payload").write_bytes(os.urandom(MIB))
+        digest = sha256(mnt / "payload")
+        sh("umount", str(mnt))
+        uuid = sh("lvs", "--noheadings", "-o", "lv_uuid", f"{vg}/data").stdout.strip()
+        result = bofh("journal", "rollback", jid, env=env)
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert f"left alone: lvm.create_lv: LV {vg}/data is now LV {uuid}" in result.stderr
+        assert "needs attention" in result.stderr
+        assert sh("lvs", "--noheadings", "-o", "lv_uuid", f"{vg}/data").stdout.strip() == uuid
+        intact(new, mnt, digest)
+        listed = json.loads(bofh("--json", "journal", "list", env=env).stdout)
+        assert next(r for r in listed if r["id"] == jid)["status"] == "needs-attention"
+    finally:
+        cleanup(vg, loop, mnt)
+
+
+RESIZE = textwrap.dedent(
+    f"""
+    import sys, time
+    from pybofh import Atomic
+    from pybofh_core.runner import LocalRunner, use_runner
+    from pybofh_crypt import keys
+    device, size, ready = sys.argv[1:4]
+
+    class StopAfterLvresize(LocalRunner):
+        def _execute(self, argv, data, timeout, **kw):
+            res = super()._execute(argv, data, timeout, **kw)
+            if argv[0] == "lvresize":
+                open(ready, "w").write("lvresize ran")
+                time.sleep(3600)  # killed here: the step is journalled "started", its undo ahead of it
+            return res
+
+    with use_runner(StopAfterLvresize()), keys.provide("{PW}"), Atomic(label="stack") as atomic:
+        atomic.blockdev.resize_stack(device, size)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("direction", ["shrink", "grow"])
+def test_stack_resize_killed_right_after_lvresize_is_rolled_back_layer_by_layer(vg, tmp_path: Path,
+                                                                               direction: str) -> None:
+    """LV → LUKS2 → ext4 resized through the stack, the process killed right after ``lvresize``: the journal's
+    write-ahead undo of that step (still "started") and the finished steps' undos restore every layer's size, and
+    the file's hash is unchanged."""
+    name, loop = vg
+    mnt, journal, ready = tmp_path / "mnt", tmp_path / "journal", tmp_path / "ready"
+    mnt.mkdir()
+    env = env_for(journal)
+    sh("vgcreate", name, loop)
+    sh("lvcreate", "--yes", "-n", "data", "-L", "96m", name)
+    lv = f"/dev/{name}/data"
+    sh("cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
+       "--pbkdf-force-iterations", "1000", "--key-file=-", lv, input=PW)
+    uuid = sh("cryptsetup", "luksUUID", lv).stdout.strip()
+    mapper = f"luks-{uuid}"
+    sh("cryptsetup", "open", "--key-file=-", lv, mapper, input=PW)
+    sh("mkfs.ext4", "-q", f"/dev/mapper/{mapper}")
+    sh("mount", f"/dev/mapper/{mapper}", str(mnt))
+    (mnt / "payload").write_bytes(os.urandom(4 * MIB))
+    digest = sha256(mnt / "payload")
+    sh("umount", str(mnt))
+    sh("cryptsetup", "close", mapper)
+    before = (lv_size(name, "data"), luks_fs_sizes(lv, mapper))
+    target = "64M" if direction == "shrink" else "128M"
+    child = run_until(RESIZE, [lv, target, str(ready)], ready, env)
+    kill9(child)
+    jid = next(p.stem for p in journal.glob("*.jsonl"))
+    state = json.loads(bofh("--json", "journal", "show", jid, env=env).stdout)
+    started = [s for s in state["steps"] if s["state"] == "started" and s["kind"] != "composite"]
+    assert [s["op"] for s in started] == ["lvm.resize_lv"] and started[0]["ahead"]["op"] == "lvm.resize_lv"
+    with_key = {**env, "PYBOFH_CRYPT__KEY_DIR": str(tmp_path)}
+    (tmp_path / uuid).write_text(PW)  # the crypt resize undo after a fresh start reads the key from key_dir
+    (tmp_path / uuid).chmod(0o600)
+    result = bofh("journal", "rollback", jid, env=with_key)
+    assert result.returncode == 0, result.stdout + result.stderr
+    if facts_open(mapper):
+        sh("cryptsetup", "close", mapper)
+    assert (lv_size(name, "data"), luks_fs_sizes(lv, mapper)) == before
+    sh("cryptsetup", "open", "--key-file=-", lv, mapper, input=PW)
+    try:
+        intact(f"/dev/mapper/{mapper}", mnt, digest)
+    finally:
+        sh("cryptsetup", "close", mapper)
+    sh("vgremove", "-f", name)
+
+
+def facts_open(mapper: str) -> bool:
+    """Whether dm-crypt mapping ``mapper`` is open."""
+    return sh("cryptsetup", "status", mapper, check=False).returncode == 0
+
+
+def luks_fs_sizes(lv: str, mapper: str) -> tuple[int, int]:
+    """(the open mapping's size, its ext4's size), opening and closing the mapping when it is closed."""
+    opened = not facts_open(mapper)
+    if opened:
+        sh("cryptsetup", "open", "--key-file=-", lv, mapper, input=PW)
+    try:
+        size = int(sh("blockdev", "--getsize64", f"/dev/mapper/{mapper}").stdout)
+        fields = dict(ln.split(":", 1) for ln in sh("dumpe2fs", "-h", f"/dev/mapper/{mapper}").stdout.splitlines()
+                      if ":" in ln)
+        return size, int(fields["Block count"]) * int(fields["Block size"])
+    finally:
+        if opened:
+            sh("cryptsetup", "close", mapper)
