@@ -36,11 +36,15 @@ def subvolume_create(path: Annotated[str, typer.Argument(help="Path of the new s
 
 
 @subvolume_app.command("delete")
-def subvolume_delete(path: Annotated[str, typer.Argument(help="The subvolume or snapshot to delete.")]) -> None:
-    """Delete the subvolume at PATH (irreversible)."""
+def subvolume_delete(
+    path: Annotated[str, typer.Argument(help="The subvolume or snapshot to delete.")],
+    force: Annotated[bool, typer.Option("--force", help="Delete it even if it holds files, is the default "
+                                        "subvolume or is mounted.")] = False,
+) -> None:
+    """Delete the subvolume at PATH (irreversible; refused while it holds files, unless --force)."""
     from . import ops
 
-    ops.delete_subvolume(path)
+    ops.delete_subvolume(path, force=force)
     output({"deleted": path})
 
 

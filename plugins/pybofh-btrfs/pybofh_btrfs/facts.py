@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from pybofh_core.errors import CommandError, ParseError
-from pybofh_core.runner import Result, run
+from pybofh_core.runner import Result, get_runner, run
 
 from . import parsers
 from .checks import check_existing_path
@@ -18,6 +19,7 @@ from .types import (
     FilesystemDf,
     FilesystemShow,
     FilesystemUsage,
+    MountEntry,
     Qgroup,
     ScrubState,
     ScrubStatus,
@@ -59,7 +61,11 @@ def list_subvolumes(path: str) -> list[Subvolume]:
 
 def get_subvolume(path: str) -> SubvolumeDetails:
     """``btrfs subvolume show PATH``: one subvolume's record (uuid, flags, snapshots…)."""
-    path = check_existing_path(path, what="subvolume path")
+    return show_subvolume(check_existing_path(path, what="subvolume path"))
+
+
+def show_subvolume(path: str) -> SubvolumeDetails:
+    """:func:`get_subvolume` for a path already checked (one command: identities and data checks use it)."""
     return parsers.parse_subvolume_show(_read([BTRFS, "subvolume", "show", "--", path]).stdout,
                                         source="btrfs subvolume show")
 
@@ -73,9 +79,13 @@ def subvolume_id(path: str) -> int:
 
 def get_default_subvolume(mountpoint: str) -> Subvolume:
     """The default subvolume (mounted when no ``subvol=`` is given) of the filesystem at ``mountpoint``."""
-    mountpoint = check_existing_path(mountpoint, what="mountpoint", kind="dir")
+    return default_subvolume(check_existing_path(mountpoint, what="mountpoint", kind="dir"))
+
+
+def default_subvolume(path: str) -> Subvolume:
+    """:func:`get_default_subvolume` for a path already checked; any path on the filesystem will do."""
     # btrfs-progs 6.2 get-default takes no "--" (it reads it as the path); the path is absolute, never an option
-    return parsers.parse_get_default(_read([BTRFS, "subvolume", "get-default", mountpoint]).stdout,
+    return parsers.parse_get_default(_read([BTRFS, "subvolume", "get-default", path]).stdout,
                                      source="btrfs subvolume get-default")
 
 
@@ -187,3 +197,79 @@ def watch_scrub(
         if empty >= no_stats_polls:
             return
         sleep(interval)
+
+
+# --- what the data checks and undo identities read --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FilesystemAt:
+    """The filesystem holding a path: where it is mounted, its type, and (btrfs only) its UUID."""
+
+    target: str | None
+    fstype: str | None
+    uuid: str | None
+
+    def describe(self) -> str:
+        """``btrfs 56834ef2-… (mounted on /srv)`` — how identity reports name it."""
+        what = f"{self.fstype or 'no filesystem'}" + (f" {self.uuid}" if self.uuid else "")
+        return what + (f" (mounted on {self.target})" if self.target else "")
+
+
+def filesystem_at(path: str) -> FilesystemAt:
+    """The filesystem ``path`` lives on (``findmnt -T``), or that block device ``path`` holds, with the btrfs
+    UUID from ``btrfs filesystem show`` (the filesystem's identity for undos); a missing path has none."""
+    kind = get_runner().path_kind(path)
+    if kind is None:
+        return FilesystemAt(None, None, None)
+    if kind == "block":
+        target, fstype = None, "btrfs"
+    else:
+        found = parsers.parse_findmnt(_read(["findmnt", "-J", "-o", "TARGET,FSTYPE", "-T", path],
+                                            ok_codes=(0, 1)).stdout, source="findmnt -T")
+        if not found:
+            return FilesystemAt(None, None, None)
+        target, fstype = found[0].target, found[0].fstype
+        if fstype != "btrfs":
+            return FilesystemAt(target, fstype, None)
+    res = _read([BTRFS, "filesystem", "show", "--raw", "--", target or path], ok_codes=(0, 1))
+    shown = parsers.parse_filesystem_show(res.stdout, source="btrfs filesystem show").filesystems if res.stdout else ()
+    if res.returncode != 0 or len(shown) != 1:
+        return FilesystemAt(target, None if kind == "block" else fstype, None)
+    return FilesystemAt(target, "btrfs", shown[0].uuid)
+
+
+def btrfs_mounts() -> list[MountEntry]:
+    """Every btrfs mount of the host with its source, subvolume (``FSROOT``) and superblock device (``MAJ:MIN``,
+    the same for every subvolume mounted from one filesystem): one ``findmnt -t btrfs``."""
+    res = _read(["findmnt", "-J", "-t", "btrfs", "-o", "TARGET,SOURCE,FSROOT,MAJ:MIN"], ok_codes=(0, 1))
+    return parsers.parse_findmnt(res.stdout, source="findmnt -t btrfs")
+
+
+def first_entry(path: str) -> str | None:
+    """The first entry ``find`` meets directly inside directory ``path``, None when it is empty."""
+    res = _read(["find", path, "-mindepth", "1", "-maxdepth", "1", "-print", "-quit"])
+    text = res.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
+    return text or None
+
+
+def file_identity(path: str) -> str | None:
+    """``device:inode:birth-time`` of the file at ``path`` (``stat``), None when it is gone.
+
+    An inode number alone is reused by the next file made on the filesystem; with the birth time it names one file.
+    """
+    res = _read(["stat", "-c", "%d:%i:%W", "--", path], ok_codes=(0, 1))
+    if res.returncode != 0:
+        if "No such file" in res.err or "Not a directory" in res.err:
+            return None
+        raise CommandError(res.argv, res.returncode, res.stdout, res.stderr)
+    return res.text.strip()
+
+
+SEND_STREAM_MAGIC = b"btrfs-stream\0"
+"""The first bytes of every btrfs send stream (``BTRFS_SEND_STREAM_MAGIC``, then a 4-byte version)."""
+
+
+def is_send_stream(path: str) -> bool:
+    """Whether the file at ``path`` starts like a btrfs send stream (``head -c 13``)."""
+    return _read(["head", "-c", str(len(SEND_STREAM_MAGIC)), "--", path]).stdout == SEND_STREAM_MAGIC

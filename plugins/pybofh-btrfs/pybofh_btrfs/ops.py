@@ -2,20 +2,29 @@
 
 Every function validates its input first (typed errors, nothing run), then runs ``btrfs`` through the core runner
 with ``--`` before positional paths, and returns a typed result from which its undo is built.
+
+Each undo names its object by identity: a subvolume by its UUID (read back with ``btrfs subvolume show`` after it
+was made), a filesystem's default subvolume, balance or scrub by the filesystem's UUID, a send stream by the
+device, inode and birth time of its file. Before an undo runs, the object is looked at: gone counts as already
+undone, another object where it was is left alone. Deleting a subvolume is refused while it holds any file, is the
+filesystem's default or is mounted, unless ``force``; removing a file that is not a send stream needs ``force``.
 """
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from pybofh_core.errors import CommandError, ValidationError
-from pybofh_core.operations import Undo, operation, undo
-from pybofh_core.runner import run
+from pybofh_core.errors import CommandError, DataAtRiskError, ValidationError
+from pybofh_core.identity import ACT, Verdict, already, other
+from pybofh_core.operations import Undo, operation, undo, undo_ahead
+from pybofh_core.runner import get_runner, run
+from pybofh_core.safety import FORCE_HINT
 
-from . import facts, parsers
+from . import checks, facts, parsers
 from .checks import (
     check_existing_path,
     check_name,
@@ -24,6 +33,7 @@ from .checks import (
     check_subvolume,
     dry_run,
 )
+from .errors import SubvolumeNotFoundError
 from .types import FS_TREE_ID, CreatedSubvolume, DefaultChange, JobStarted, Rotation, SendStream
 
 BTRFS = "btrfs"
@@ -35,32 +45,108 @@ ROTATE_DATE_FORMAT = "%Y-%m-%d_%H-%M-%S"
 # --- subvolumes ----------------------------------------------------------------------------------------------------
 
 
-@operation(irreversible="deletes the subvolume and every file in it", target="path", requires=[BTRFS])
-def delete_subvolume(path: str) -> None:
-    """Delete the subvolume (or snapshot) at ``path``; it must contain no other subvolume."""
-    path = check_subvolume(path, what="subvolume to delete")
+def _deletable(value: Any) -> str:
+    """The checked path of a subvolume to delete (an existing subvolume root, never ``/``)."""
+    path = check_subvolume(value, what="subvolume to delete")
     if path == "/":
         raise ValidationError("subvolume to delete: refusing to delete '/'")
+    return path
+
+
+def _check_delete(args: Mapping[str, Any]) -> None:
+    """Deleting a subvolume deletes every file in it: refused while it holds anything, is its filesystem's default
+    subvolume, or is mounted somewhere (the kernel lets a mounted subvolume go; its mount then shows nothing)."""
+    path = _deletable(args["path"])
+    entry = facts.first_entry(path)
+    if entry is not None:
+        raise DataAtRiskError(f"subvolume {path} is not empty (it holds {entry}); deleting it deletes every file in "
+                              f"it — {FORCE_HINT}")
+    details = facts.show_subvolume(path)
+    default = facts.default_subvolume(path)
+    if default.id == details.id:
+        raise DataAtRiskError(f"subvolume {path} (id {details.id}) is the default subvolume of its filesystem (mounted "
+                              f"when no subvol= is given); make another one the default first, or {FORCE_HINT}")
+    where = _mounted_elsewhere(path, details.path)
+    if where:
+        raise DataAtRiskError(f"subvolume {path} is mounted on {', '.join(where)}; deleting it empties that mount — "
+                              f"unmount it first, or {FORCE_HINT}")
+
+
+def _mounted_elsewhere(path: str, relative: str) -> list[str]:
+    """Where the subvolume at ``path`` (``relative`` to its filesystem's top level) is mounted by itself."""
+    mounts = facts.btrfs_mounts()
+    real = get_runner().realpath(path)
+    holders = [m for m in mounts if real == m.target or real.startswith(m.target.rstrip("/") + "/")]
+    if not holders:
+        return []
+    fs = max(holders, key=lambda m: len(m.target)).majmin  # the filesystem the path is on
+    return [m.target for m in mounts if m.majmin == fs and (m.fsroot or "/") == "/" + relative.strip("/")]
+
+
+def _identify_subvolume(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """A subvolume is the step's if the one at the path has the UUID the step read back when it made it."""
+    path = check_path(args["path"], what="subvolume")
+    want = identity.get("uuid")
+    try:
+        if not checks.is_subvolume_root(path, what="subvolume"):
+            return other(f"{path} is now an ordinary directory, not subvolume {want} which the step made")
+    except SubvolumeNotFoundError:
+        return already(f"subvolume {path} is already gone")
+    now = facts.show_subvolume(path).uuid
+    if now != want:
+        return other(f"{path} is now subvolume {now}, not subvolume {want} which the step made")
+    return ACT
+
+
+@operation(irreversible="deletes the subvolume and every file in it", target="path", check=_check_delete,
+           identify=_identify_subvolume, requires=[BTRFS, "find", "findmnt"])
+def delete_subvolume(path: str, force: bool = False) -> None:
+    """Delete the subvolume (or snapshot) at ``path``; it must contain no other subvolume.
+
+    Refused, unless ``force``, while it holds any file or directory, is its filesystem's default subvolume, or is
+    mounted somewhere by itself (``subvol=``). As the undo of a create, snapshot or receive it deletes only the
+    subvolume with the UUID its step made.
+    """
+    path = _deletable(path)
     run([BTRFS, "subvolume", "delete", "--", path])
 
 
-@operation(inverse=lambda res: undo(delete_subvolume, res.path), creates=lambda res: [res.path], requires=[BTRFS])
+def _read_back(path: str) -> str | None:
+    """The UUID of the subvolume just made at ``path`` (a dry run made nothing: None)."""
+    return None if dry_run() else facts.show_subvolume(path).uuid
+
+
+def _delete_undo(res: CreatedSubvolume) -> Undo | None:
+    """Delete the subvolume a step made, and only that one (its UUID); a dry run's has no UUID."""
+    if not res.path:
+        return None
+    u = undo(delete_subvolume, res.path, force=True)  # identity replaces the data check: it is the step's own
+    return u.expecting(uuid=res.uuid) if res.uuid else u
+
+
+@operation(inverse=_delete_undo, creates=lambda res: [res.path], requires=[BTRFS])
 def create_subvolume(path: str) -> CreatedSubvolume:
-    """Create an empty subvolume at ``path`` (its parent directory must exist on a btrfs filesystem)."""
+    """Create an empty subvolume at ``path`` (its parent directory must exist on a btrfs filesystem).
+
+    Returns its path and UUID (read back with ``btrfs subvolume show``); the undo deletes that subvolume only.
+    """
     path = check_new_path(path, what="new subvolume")
     run([BTRFS, "subvolume", "create", "--", path])
-    return CreatedSubvolume(path=path)
+    return CreatedSubvolume(path=path, uuid=_read_back(path))
 
 
-@operation(inverse=lambda res: undo(delete_subvolume, res.path), creates=lambda res: [res.path], requires=[BTRFS])
+@operation(inverse=_delete_undo, creates=lambda res: [res.path], requires=[BTRFS])
 def snapshot(src: str, dst: str, readonly: bool = False) -> CreatedSubvolume:
-    """Snapshot subvolume ``src`` as the new subvolume ``dst`` (read-only with ``readonly=True``)."""
+    """Snapshot subvolume ``src`` as the new subvolume ``dst`` (read-only with ``readonly=True``).
+
+    Returns the snapshot's path and UUID; the undo deletes that snapshot only.
+    """
     src = check_subvolume(src, what="snapshot source")
     dst = check_new_path(dst, what="snapshot")
     if not isinstance(readonly, bool):
         raise ValidationError(f"readonly must be True or False, not {readonly!r}")
     run([BTRFS, "subvolume", "snapshot", *(["-r"] if readonly else []), "--", src, dst])
-    return CreatedSubvolume(path=dst, source=src, readonly=readonly)
+    return CreatedSubvolume(path=dst, source=src, readonly=readonly, uuid=_read_back(dst))
 
 
 def _check_subvolume_id(value: int) -> int:
@@ -69,16 +155,46 @@ def _check_subvolume_id(value: int) -> int:
     return value
 
 
-def _default_back(res: DefaultChange) -> Undo:
-    """Set the previous default subvolume again."""
-    return undo(set_default_subvolume, res.mountpoint, res.previous_id)
+def _default_undo(mountpoint: str, previous: int, new_id: int | None) -> Undo:
+    """Set the previous default subvolume again, on the same filesystem (its UUID), if the default is still the
+    one the step set."""
+    u = undo(set_default_subvolume, mountpoint, previous)
+    if dry_run():
+        return u
+    return u.expecting(fs_uuid=facts.filesystem_at(mountpoint).uuid, default=new_id)
 
 
-@operation(inverse=_default_back, requires=[BTRFS])
+def _default_back(res: DefaultChange) -> Undo | None:
+    """The undo of a default change (none when the default did not change)."""
+    if res.previous_id == res.new_id:
+        return None
+    return _default_undo(res.mountpoint, res.previous_id, res.new_id)
+
+
+def _identify_default(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """Setting the default back acts on the filesystem whose UUID the step recorded, while its default is still the
+    one the step set; a default already back counts as undone."""
+    mountpoint = check_path(args["mountpoint"], what="mountpoint")
+    back = args["subvolume"]
+    fs = facts.filesystem_at(mountpoint)
+    want = identity.get("fs_uuid")
+    if fs.uuid is None or fs.uuid != want:
+        return other(f"{mountpoint} now holds {fs.describe()}, not btrfs {want} whose default the step changed")
+    now = facts.default_subvolume(mountpoint).id
+    if now == back:
+        return already(f"the default subvolume of {mountpoint} is {now} again")
+    if identity.get("default") is not None and now != identity["default"]:
+        return other(f"the default subvolume of {mountpoint} is now {now}, changed since; not {identity['default']} "
+                     "which the step set")
+    return ACT
+
+
+@operation(inverse=_default_back, identify=_identify_default, requires=[BTRFS, "findmnt"])
 def set_default_subvolume(mountpoint: str, subvolume: int | str) -> DefaultChange:
     """Make ``subvolume`` (an id, or a subvolume path) the default of the filesystem mounted at ``mountpoint``.
 
-    Reads the current default first and returns it, so the undo sets it back.
+    Reads the current default first and returns it, so the undo sets it back; inside an atomic block that undo is
+    journalled before the default changes, with the filesystem's UUID.
     """
     mountpoint = check_existing_path(mountpoint, what="mountpoint", kind="dir")
     path: str | None = None
@@ -89,6 +205,8 @@ def set_default_subvolume(mountpoint: str, subvolume: int | str) -> DefaultChang
     else:
         new_id = _check_subvolume_id(subvolume)
     previous = facts.get_default_subvolume(mountpoint).id
+    if previous != new_id:
+        undo_ahead(lambda: _default_undo(mountpoint, previous, new_id))
     if new_id is None and path is not None:  # dry run: the path may not exist yet, so its id is unknown
         run([BTRFS, "subvolume", "set-default", "--", path])
     else:
@@ -99,42 +217,81 @@ def set_default_subvolume(mountpoint: str, subvolume: int | str) -> DefaultChang
 # --- send / receive ------------------------------------------------------------------------------------------------
 
 
-@operation(irreversible="deletes the file", target="path")
-def remove_stream(path: str) -> None:
+def _check_stream(args: Mapping[str, Any]) -> None:
+    """Only a btrfs send stream is removed without ``force``: ``rm -f`` would delete any file named here."""
+    path = check_path(args["path"], what="stream file")
+    if get_runner().path_kind(path) is None:
+        return  # already gone: nothing to lose
+    if not facts.is_send_stream(path):
+        raise DataAtRiskError(f"{path} is not a btrfs send stream (it does not start with 'btrfs-stream'); "
+                              f"removing it would delete that file — {FORCE_HINT}")
+
+
+def _identify_stream(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """The stream file is the step's if it is the same file (device, inode, birth time); for a ``send`` that was cut
+    short (an undo journalled before the file existed) any send stream at the path is the step's partial one."""
+    path = check_path(args["path"], what="stream file")
+    now = facts.file_identity(path)
+    if now is None:
+        return already(f"stream file {path} is already gone")
+    if "file" in identity:
+        if now != identity["file"]:
+            return other(f"{path} is now file {now} (device:inode:birth), not {identity['file']} which the step "
+                         "wrote")
+        return ACT
+    if not facts.is_send_stream(path):
+        return other(f"{path} is now a file that is not a send stream (file {now}); the step's stream is gone")
+    return ACT
+
+
+@operation(irreversible="deletes the file", target="path", check=_check_stream, identify=_identify_stream,
+           requires=["rm", "head", "stat"])
+def remove_stream(path: str, force: bool = False) -> None:
     """Delete a send-stream file (``rm -f``); used to clean up after ``send``. A missing file is already removed.
 
     Idempotent on purpose: a job may remove its stream itself and later be rolled back, undoing ``send`` again.
+    A file that does not start like a send stream is refused unless ``force``.
     """
     path = check_path(path, what="stream file")
-    if not dry_run() and not os.path.lexists(path):
+    if not dry_run() and get_runner().path_kind(path) is None:
         return
     run(["rm", "-f", "--", path])
 
 
-@operation(inverse=lambda res: undo(remove_stream, res.path), creates=lambda res: [res.path], requires=[BTRFS])
+def _stream_undo(res: SendStream) -> Undo:
+    """Remove the stream file the step wrote (that very file: device, inode and birth time)."""
+    u = undo(remove_stream, res.path, force=True)
+    if dry_run():
+        return u
+    ident = facts.file_identity(res.path)
+    return u.expecting(file=ident) if ident else u.expecting(kind="btrfs-stream")
+
+
+@operation(inverse=_stream_undo, creates=lambda res: [res.path], requires=[BTRFS, "stat"])
 def send(snapshot: str, stream_file: str, parent: str | None = None) -> SendStream:
-    """Write read-only ``snapshot`` as a send stream to ``stream_file`` (incremental against ``parent``)."""
+    """Write read-only ``snapshot`` as a send stream to ``stream_file`` (incremental against ``parent``).
+
+    Inside an atomic block the stream's removal is journalled before ``btrfs send`` starts, so a send cut short
+    by a crash leaves no partial stream behind after ``bofh journal rollback``.
+    """
     snapshot = check_subvolume(snapshot, what="snapshot to send")
     stream_file = check_new_path(stream_file, what="stream file")
     argv = [BTRFS, "send", "-f", stream_file]
     if parent is not None:
         parent = check_subvolume(parent, what="parent snapshot")
         argv += ["-p", parent]
+    undo_ahead(lambda: undo(remove_stream, stream_file, force=True).expecting(kind="btrfs-stream"))
     run([*argv, "--", snapshot])
     return SendStream(path=stream_file, snapshot=snapshot, parent=parent)
 
 
-def _receive_undo(res: CreatedSubvolume) -> Undo | None:
-    """Delete what was received; nothing when a dry run could not know the name."""
-    return undo(delete_subvolume, res.path) if res.path else None
-
-
-@operation(inverse=_receive_undo, creates=lambda res: [res.path] if res.path else [], requires=[BTRFS])
+@operation(inverse=_delete_undo, creates=lambda res: [res.path] if res.path else [], requires=[BTRFS])
 def receive(stream_file: str, dest_dir: str, expect_name: str | None = None) -> CreatedSubvolume:
-    """Receive the send stream in ``stream_file`` into ``dest_dir``; returns the received subvolume's path.
+    """Receive the send stream in ``stream_file`` into ``dest_dir``; returns the received subvolume's path and UUID.
 
     ``expect_name`` (the sent snapshot's name) is checked against what btrfs reports, refused early if a
-    subvolume of that name already exists, and used as the result of a dry run.
+    subvolume of that name already exists, and used as the result of a dry run. The undo deletes the received
+    subvolume (by its UUID).
     """
     stream_file = check_existing_path(stream_file, what="stream file", kind="file")
     dest_dir = check_existing_path(dest_dir, what="receive directory", kind="dir")
@@ -147,7 +304,8 @@ def receive(stream_file: str, dest_dir: str, expect_name: str | None = None) -> 
         name = parsers.parse_receive_name(res.stdout + b"\n" + res.stderr, source="btrfs receive")
         if expect_name is not None and name != expect_name:
             raise ValidationError(f"btrfs receive made {name!r}, expected {expect_name!r}")
-    return CreatedSubvolume(path=posixpath.join(dest_dir, name) if name else "", source=stream_file, readonly=True)
+    path = posixpath.join(dest_dir, name) if name else ""
+    return CreatedSubvolume(path=path, source=stream_file, readonly=True, uuid=_read_back(path) if path else None)
 
 
 @operation(composite=True, requires=[BTRFS])
@@ -193,7 +351,8 @@ def rotate_snapshots(src: str, target_dir: str, name: str, keep: int, now: str |
 
     ``<date>`` is local time in :data:`ROTATE_DATE_FORMAT` (``2024-09-03_13-00-02``), so names sort in time
     order; ``now`` (an ISO date-time) replaces the clock. Only names of exactly that pattern are deleted, oldest
-    first, after the new snapshot exists. Inside ``Atomic()`` the deletions need ``allow_irreversible=True``.
+    first, after the new snapshot exists; they are deleted with ``force`` (they hold files: that is what rotating
+    them away means), and nothing else ever is. Inside ``Atomic()`` the deletions need ``allow_irreversible=True``.
     """
     src = check_subvolume(src, what="snapshot source")
     target_dir = check_existing_path(target_dir, what="snapshot directory", kind="dir")
@@ -211,8 +370,12 @@ def rotate_snapshots(src: str, target_dir: str, name: str, keep: int, now: str |
     if new_name not in names:  # a dry run did not really create it
         names = sorted([*names, new_name])
     doomed = [n for n in names[: max(0, len(names) - keep)] if n != new_name]
+    pattern = rotation_pattern(name)
     for old in doomed:
-        delete_subvolume(posixpath.join(target_dir, old))
+        if not pattern.match(old):  # never: list_rotation_snapshots returns only these; force is for them alone
+            raise ValidationError(f"rotation: {old!r} is not a {name} rotation snapshot")
+        # the caller asked to rotate these snapshots away: their files are what a rotation deletes
+        delete_subvolume(posixpath.join(target_dir, old), force=True)
     kept = [n for n in names if n not in doomed]
     return Rotation(created=dst, kept=tuple(kept), deleted=tuple(doomed))
 
@@ -230,7 +393,31 @@ def _tolerant_cancel(argv: list[str], not_running: tuple[str, ...]) -> bool:
     raise CommandError(res.argv, res.returncode, res.stdout, res.stderr)
 
 
-@operation(inverse=lambda _res: None)
+def _fs_identity(path: str) -> dict[str, Any]:
+    """The identity of the filesystem at ``path`` for an undo: its btrfs UUID."""
+    return {"fs_uuid": facts.filesystem_at(path).uuid}
+
+
+def _identify_fs(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """Cancelling a balance or scrub acts on the filesystem whose UUID the step recorded; a path that is gone has
+    nothing running on it any more."""
+    path = check_path(args["path"], what="btrfs path")
+    fs = facts.filesystem_at(path)
+    if fs.fstype is None and fs.target is None:
+        return already(f"{path} is gone, and with it the job the step started there")
+    if fs.uuid != identity.get("fs_uuid"):
+        return other(f"{path} now holds {fs.describe()}, not btrfs {identity.get('fs_uuid')} where the step started "
+                     "its job")
+    return ACT
+
+
+def _cancel_undo(func: Any, res: JobStarted) -> Undo:
+    u = undo(func, res.path)
+    return u if dry_run() else u.expecting(**_fs_identity(res.path))
+
+
+@operation(no_undo="a cancelled balance leaves the data as it was; starting it again would be a new balance",
+           identify=_identify_fs, requires=[BTRFS])
 def cancel_balance(path: str) -> bool:
     """Cancel the balance running on ``path`` (True) or do nothing if none runs (False); nothing to undo."""
     path = check_existing_path(path, what="btrfs mountpoint", kind="dir")
@@ -245,9 +432,10 @@ def _usage_filter(value: int | None, what: str) -> int | None:
     return value
 
 
-@operation(inverse=lambda res: undo(cancel_balance, res.path), requires=[BTRFS])
+@operation(inverse=lambda res: _cancel_undo(cancel_balance, res), requires=[BTRFS, "findmnt"])
 def start_balance(path: str, data_usage: int | None = None, metadata_usage: int | None = None) -> JobStarted:
-    """Start a balance of the filesystem at ``path`` in the background (undo: cancel it if still running).
+    """Start a balance of the filesystem at ``path`` in the background (undo: cancel it if still running, on the
+    same filesystem: its UUID).
 
     ``data_usage``/``metadata_usage`` (0-100) restrict it to chunks at most that full; neither = full balance.
     Content is unchanged by a balance; follow it with :func:`pybofh_btrfs.facts.balance_status`.
@@ -260,18 +448,20 @@ def start_balance(path: str, data_usage: int | None = None, metadata_usage: int 
     return JobStarted(path=path, kind="balance", message=res.text.strip())
 
 
-@operation(inverse=lambda _res: None)
+@operation(no_undo="a cancelled scrub changed nothing it would have repaired; starting it again is a new scrub",
+           identify=_identify_fs, requires=[BTRFS])
 def cancel_scrub(path: str) -> bool:
     """Cancel the scrub running on ``path`` (True) or do nothing if none runs (False); nothing to undo."""
     path = check_existing_path(path, what="btrfs path")
     return _tolerant_cancel([BTRFS, "scrub", "cancel", "--", path], ("not running",))
 
 
-@operation(inverse=lambda res: undo(cancel_scrub, res.path), requires=[BTRFS])
+@operation(inverse=lambda res: _cancel_undo(cancel_scrub, res), requires=[BTRFS, "findmnt"])
 def start_scrub(path: str, readonly: bool = False) -> JobStarted:
     """Start a scrub of the filesystem at ``path`` in the background (``readonly``: report, do not repair).
 
-    Undo: cancel it if still running. Follow it with :func:`pybofh_btrfs.facts.scrub_status`.
+    Undo: cancel it if still running, on the same filesystem (its UUID). Follow it with
+    :func:`pybofh_btrfs.facts.scrub_status`.
     """
     path = check_existing_path(path, what="btrfs path")
     res = run([BTRFS, "scrub", "start", *(["-r"] if readonly else []), "--", path])

@@ -27,6 +27,7 @@ from .types import (
     FilesystemDf,
     FilesystemShow,
     FilesystemUsage,
+    MountEntry,
     Qgroup,
     ScrubState,
     ScrubStatus,
@@ -963,6 +964,43 @@ def parse_receive_name(data: str | bytes, *, source: str | None = None) -> str:
     if len(names) != 1:
         _fail("btrfs receive", f"expected one 'At subvol|snapshot NAME' line, found {len(names)}", _text(data), source)
     return names[0]
+
+
+# --- findmnt (where btrfs filesystems and subvolumes are mounted) ----------------------------------------------------
+
+
+def parse_findmnt(data: str | bytes, *, source: str | None = None) -> list[MountEntry]:
+    """Parse ``findmnt -J -o COLUMNS`` (util-linux 2.33+): the ``filesystems`` list, children flattened.
+
+    Claims the columns ``TARGET``, ``SOURCE``, ``FSTYPE``, ``FSROOT`` and ``MAJ:MIN`` (any subset; absent ones are
+    None). Empty output (findmnt found nothing and exited 1) is an empty list.
+    """
+    tool = "findmnt"
+    text = _text(data)
+    if not text.strip():
+        return []
+    doc = _json_no_duplicates(text, tool, source)
+    if not isinstance(doc, dict) or not isinstance(doc.get("filesystems"), list):
+        _fail(tool, "no 'filesystems' list", text, source)
+    out: list[MountEntry] = []
+
+    def walk(rows: list[Any]) -> None:
+        for row in rows:
+            if not isinstance(row, dict) or not isinstance(row.get("target"), str):
+                _fail(tool, "a filesystem without a target", json.dumps(row)[:200], source)
+            values = {k: row.get(k) for k in ("source", "fstype", "fsroot", "maj:min")}
+            if any(v is not None and not isinstance(v, str) for v in values.values()):
+                _fail(tool, "a column that is not a string", json.dumps(row)[:200], source)
+            out.append(MountEntry(target=row["target"], source=values["source"], fstype=values["fstype"],
+                                  fsroot=values["fsroot"], majmin=values["maj:min"]))
+            children = row.get("children")
+            if children is not None:
+                if not isinstance(children, list):
+                    _fail(tool, "'children' is not a list", json.dumps(row)[:200], source)
+                walk(children)
+
+    walk(doc["filesystems"])
+    return out
 
 
 PARSERS: dict[str, Callable[..., Any]] = {

@@ -274,16 +274,29 @@ class BalanceStatus:
         return None if self.percent_left is None else float(100 - self.percent_left)
 
 
+@dataclass(frozen=True, slots=True)
+class MountEntry:
+    """One filesystem of ``findmnt -J``: where it is mounted and, when asked for, what (None: column not asked)."""
+
+    target: str
+    source: str | None = None
+    fstype: str | None = None
+    fsroot: str | None = None
+    majmin: str | None = None
+
+
 # --- results of operations ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class CreatedSubvolume:
-    """What ``create_subvolume``/``snapshot``/``receive`` made: the new subvolume's path on the host."""
+    """What ``create_subvolume``/``snapshot``/``receive`` made: the new subvolume's path on the host, and its UUID
+    (read back with ``btrfs subvolume show``; None in a dry run), which its undo checks before deleting it."""
 
     path: str
     source: str | None = None
     readonly: bool = False
+    uuid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

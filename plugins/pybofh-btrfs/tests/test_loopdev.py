@@ -5,8 +5,13 @@ Set-up (mkfs, mount) is test code with subprocess; unmount happens in ``finally`
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +21,7 @@ import pytest
 from pybofh_btrfs import facts, ops
 from pybofh_btrfs.types import BalanceState, ScrubState
 from pybofh_core.atomic import Atomic
-from pybofh_core.errors import CommandError, RollbackError
+from pybofh_core.errors import CommandError, DataAtRiskError, RollbackError
 from pybofh_core.operations import OperationRegistry
 from pybofh_core.runner import LocalRunner, Result, use_runner
 
@@ -93,10 +98,14 @@ def test_subvolume_snapshot_list_delete(fs: str) -> None:
     assert Path(fs, "ro", "file").read_text() == "hello"
     details = facts.get_subvolume(data)
     assert set(details.snapshots) == {"ro", "rw"} and details.id == subs["data"].id
+    with pytest.raises(DataAtRiskError, match="not empty"):
+        ops.delete_subvolume(data)  # holds a file (and data/nested): pybofh refuses before btrfs runs
     with pytest.raises(CommandError, match="not empty"):
-        ops.delete_subvolume(data)  # still holds data/nested
-    for path in (f"{fs}/ro", f"{fs}/rw", f"{data}/nested", data):
-        ops.delete_subvolume(path)
+        ops.delete_subvolume(data, force=True)  # still holds data/nested: btrfs itself refuses
+    for path in (f"{fs}/ro", f"{fs}/rw"):
+        ops.delete_subvolume(path, force=True)  # snapshots of data: they hold its file
+    ops.delete_subvolume(f"{data}/nested")  # empty: no force needed
+    ops.delete_subvolume(data, force=True)
     assert real_subvolumes(fs) == []
     usage = facts.filesystem_usage(fs)
     assert usage.exact and usage.device_size == 160 * 1024**2
@@ -217,3 +226,123 @@ def test_atomic_job_fails_at_every_step_and_rolls_back(fs: str, fs2: str, tmp_pa
     after = (real_subvolumes(fs), real_default(fs), real_subvolumes(fs2), real_default(fs2))
     assert after == before
     assert list(stream_dir.iterdir()) == []
+
+
+# --- trust: data checks and undo by identity, for real ---------------------------------------------------------------
+
+
+def bofh(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The real ``bofh`` CLI in a new process."""
+    return subprocess.run([sys.executable, "-m", "pybofh_core.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def subvolume_uuid(path: str) -> str:
+    """The UUID ``btrfs subvolume show`` prints for ``path``."""
+    return next(ln.split(":", 1)[1].strip() for ln in sh("btrfs", "subvolume", "show", path).splitlines()
+                if ln.strip().startswith("UUID:"))
+
+
+def test_delete_refuses_a_subvolume_in_use_unless_forced(fs: str, tmp_path: Path) -> None:
+    """Holding a file, being the default, being mounted by itself: each refused (exit 2 on the CLI), nothing
+    deleted; --force deletes."""
+    data = ops.create_subvolume(f"{fs}/data").path
+    Path(data, "precious").write_text("keep me")
+    with pytest.raises(DataAtRiskError, match=rf"not empty \(it holds {data}/precious\)"):
+        ops.delete_subvolume(data)
+    env = {**os.environ, "PYBOFH_JOURNAL_DIR": str(tmp_path / "journal")}
+    refused = bofh("btrfs", "subvolume", "delete", data, env=env)
+    assert refused.returncode == 2 and "is not empty" in refused.stderr and "--force" in refused.stderr
+    assert Path(data, "precious").read_text() == "keep me" and real_subvolumes(fs) == ["data"]
+
+    empty = ops.create_subvolume(f"{fs}/empty").path
+    ops.set_default_subvolume(fs, empty)
+    with pytest.raises(DataAtRiskError, match="is the default subvolume"):
+        ops.delete_subvolume(empty)
+    ops.set_default_subvolume(fs, 5)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    sh("mount", "-t", "btrfs", "-o", "subvol=empty", sh("findmnt", "-n", "-o", "SOURCE", fs).strip(), str(elsewhere))
+    try:
+        with pytest.raises(DataAtRiskError, match=f"is mounted on {elsewhere}"):
+            ops.delete_subvolume(empty)
+    finally:
+        sh("umount", str(elsewhere))
+    assert real_subvolumes(fs) == ["data", "empty"]
+    ops.delete_subvolume(empty)  # empty, not the default, not mounted: no force needed
+    forced = bofh("btrfs", "subvolume", "delete", "--force", data, env=env)
+    assert forced.returncode == 0, forced.stderr
+    assert real_subvolumes(fs) == []
+
+
+JOB = """
+import sys, time
+from pybofh import Atomic
+fs, ready, stream = sys.argv[1:4]
+with Atomic(label="btrfs trust job") as atomic:
+    atomic.btrfs.create_subvolume(fs + "/data")
+    open(fs + "/data/file", "w").write("made by the job")
+    atomic.btrfs.snapshot(fs + "/data", fs + "/snap", readonly=True)
+    atomic.btrfs.send(fs + "/snap", stream)
+    open(ready, "w").write(atomic.journal_id)
+    time.sleep(3600)
+"""
+
+
+def _killed_job(fs: str, tmp_path: Path) -> tuple[str, dict[str, str], Path]:
+    """Run the job above in a child process until it made everything, kill -9 it; return its journal id."""
+    ready, stream = tmp_path / "ready", tmp_path / "job.stream"
+    env = {**os.environ, "PYBOFH_JOURNAL_DIR": str(tmp_path / "journal"), "PYBOFH_STRICT_PLUGINS": "1"}
+    child = subprocess.Popen([sys.executable, "-c", JOB, fs, str(ready), str(stream)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (ready.exists() and ready.read_text()):
+            if child.poll() is not None:
+                pytest.fail(f"the job ended early ({child.returncode}): {child.stderr.read().decode()}")
+            assert time.monotonic() < deadline, "the job never got ready"
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=30)
+    return ready.read_text(), env, stream
+
+
+def test_rollback_after_kill_leaves_a_new_subvolume_at_the_snapshots_path_alone(fs: str, tmp_path: Path) -> None:
+    """kill -9 after the job made a subvolume, a snapshot and a stream; by hand the snapshot is deleted and a new
+    subvolume made at its path, holding data. ``bofh journal rollback`` in a new process removes the stream and the
+    job's subvolume, leaves the new one and its data alone, names both UUIDs, exits 3: needs attention."""
+    jid, env, stream = _killed_job(fs, tmp_path)
+    old = subvolume_uuid(f"{fs}/snap")
+    sh("btrfs", "subvolume", "delete", f"{fs}/snap")
+    sh("btrfs", "subvolume", "create", f"{fs}/snap")
+    Path(fs, "snap", "precious").write_text("made by hand")
+    new = subvolume_uuid(f"{fs}/snap")
+    result = bofh("journal", "rollback", jid, env=env)
+    assert result.returncode == 3, result.stderr
+    assert f"left alone: btrfs.snapshot: {fs}/snap is now subvolume {new}, not subvolume {old} which the step " \
+           "made" in result.stderr
+    assert result.stdout.splitlines() == ["undone: btrfs.send", "undone: btrfs.create_subvolume"]
+    assert real_subvolumes(fs) == ["snap"] and Path(fs, "snap", "precious").read_text() == "made by hand"
+    assert not stream.exists()
+    listed = json.loads(bofh("--json", "journal", "list", env=env).stdout)
+    assert next(j for j in listed if j["id"] == jid)["status"] == "needs-attention"
+
+
+def test_rollback_after_kill_of_what_is_already_gone_exits_0(fs: str, tmp_path: Path) -> None:
+    """Everything the killed job made was removed by hand: the rollback finds each object gone, counts it as
+    already undone and exits 0; the journal ends rolled-back."""
+    jid, env, stream = _killed_job(fs, tmp_path)
+    stream.unlink()
+    sh("btrfs", "subvolume", "delete", f"{fs}/snap")
+    sh("btrfs", "subvolume", "delete", f"{fs}/data")
+    result = bofh("journal", "rollback", jid, env=env)
+    assert result.returncode == 0, result.stderr
+    assert [ln.split(" (")[0] for ln in result.stdout.splitlines()] == [
+        "already undone: btrfs.send", "already undone: btrfs.snapshot", "already undone: btrfs.create_subvolume"]
+    assert real_subvolumes(fs) == []
+    listed = json.loads(bofh("--json", "journal", "list", env=env).stdout)
+    assert next(j for j in listed if j["id"] == jid)["status"] == "rolled-back"

@@ -1,5 +1,10 @@
 """Operations with a fake runner replaying btrfs-progs 6.2 recordings: argv of each operation AND of its inverse,
-typed errors before any command on bad input, rollback order inside ``Atomic()``, and the dry-run plan."""
+typed errors before any command on bad input, rollback order inside ``Atomic()``, and the dry-run plan.
+
+Operations read back identities (``btrfs subvolume show``, ``findmnt``, ``btrfs filesystem show``, ``stat``) and
+data checks read what a target holds; those read-only probes are answered with ``record_checks.py``'s recordings
+and left out of the argv comparisons (:func:`mutating`), which are the ones these tests always pinned.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +45,29 @@ def registry() -> OperationRegistry:
     return reg
 
 
+READ_ONLY = {("btrfs", "subvolume", "show"), ("btrfs", "subvolume", "get-default"), ("btrfs", "filesystem", "show"),
+             ("btrfs", "inspect-internal", "rootid")}
+
+
+def mutating(calls: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The calls that change something: read-only probes (identities, data checks, old values) left out."""
+    return [c for c in calls if c[:3] not in READ_ONLY and c[0] not in ("findmnt", "find", "stat", "head")]
+
+
+def show_of(fake_runner: FakeRunner, path: str, out: bytes) -> None:
+    """Answer ``btrfs subvolume show PATH`` (what an operation reads back, or an identity check reads)."""
+    fake_runner.expect(["btrfs", "subvolume", "show", "--", path], stdout=out)
+
+
+def fs_of(fake_runner: FakeRunner, rec: Any, path: str, case: str = "subvolume", fs: str = "mnt") -> None:
+    """Answer the two reads of a filesystem's identity: ``findmnt -T PATH`` and ``btrfs filesystem show``."""
+    found = rec.out(f"findmnt_target_{case}")
+    fake_runner.expect(["findmnt", "-J", "-o", "TARGET,FSTYPE", "-T", path], stdout=found)
+    target = rec.path(f"filesystem_show_--raw_{fs}", "$MNT2" if fs == "mnt2" else "$MNT")
+    fake_runner.expect(["btrfs", "filesystem", "show", "--raw", "--", target],
+                       stdout=rec.out(f"filesystem_show_--raw_{fs}"))
+
+
 def _undo(op: Any, result: Any, *args: Any, **kwargs: Any) -> Any:
     """The Undo the operation declares for this call and result."""
     from pybofh_core.operations import bind
@@ -51,9 +79,11 @@ def _undo(op: Any, result: Any, *args: Any, **kwargs: Any) -> Any:
 def test_create_subvolume_and_its_inverse(fake_runner: FakeRunner, mnt: dict[str, Any], rec: Any) -> None:
     path = f"{mnt['root']}/data"
     fake_runner.expect(["btrfs", "subvolume", "create", "--", path], stdout=rec.out("subvolume_create"))
+    show_of(fake_runner, path, rec.out("subvolume_show_created"))
     res = ops.create_subvolume(path)
     assert res.path == path
-    assert fake_runner.calls == [("btrfs", "subvolume", "create", "--", path)]
+    assert res.uuid == "e76524d8-c27f-1b47-b637-609dd24ed138"  # read back after the create
+    assert mutating(fake_runner.calls) == [("btrfs", "subvolume", "create", "--", path)]
     mnt["subvols"].add(path)
     fake_runner.expect(["btrfs", "subvolume", "delete", "--", path], stdout=rec.out("subvolume_delete"))
     _undo(ops.create_subvolume, res, path)()
@@ -65,13 +95,14 @@ def test_snapshot_readonly_and_its_inverse(fake_runner: FakeRunner, mnt: dict[st
     mnt["subvols"].add(src)
     fake_runner.expect(["btrfs", "subvolume", "snapshot", "-r", "--", src, dst],
                        stdout=rec.out("subvolume_snapshot_readonly"))
+    show_of(fake_runner, dst, rec.out("subvolume_show_snapshot-created"))
     res = ops.snapshot(src, dst, readonly=True)
     assert (res.path, res.source, res.readonly) == (dst, src, True)
     mnt["subvols"].add(dst)
     fake_runner.expect(["btrfs", "subvolume", "delete", "--", dst], stdout=rec.out("subvolume_delete"))
     _undo(ops.snapshot, res, src, dst, readonly=True)()
-    assert fake_runner.calls == [("btrfs", "subvolume", "snapshot", "-r", "--", src, dst),
-                                 ("btrfs", "subvolume", "delete", "--", dst)]
+    assert mutating(fake_runner.calls) == [("btrfs", "subvolume", "snapshot", "-r", "--", src, dst),
+                                           ("btrfs", "subvolume", "delete", "--", dst)]
 
 
 def test_set_default_reads_the_old_default_and_sets_it_back(fake_runner: FakeRunner, mnt: dict[str, Any],
@@ -86,6 +117,7 @@ def test_set_default_reads_the_old_default_and_sets_it_back(fake_runner: FakeRun
     assert (res.previous_id, res.new_id) == (5, 256)
     assert fake_runner.calls[-1] == ("btrfs", "subvolume", "set-default", "--", "256", root)
     fake_runner.expect(["btrfs", "subvolume", "get-default", root], stdout=rec.out("subvolume_get-default_subvolume"))
+    fs_of(fake_runner, rec, root)  # the undo's identity: the filesystem's UUID
     _undo(ops.set_default_subvolume, res, root, sub)()
     assert fake_runner.calls[-2:] == [("btrfs", "subvolume", "get-default", root),
                                       ("btrfs", "subvolume", "set-default", "--", "5", root)]
@@ -106,6 +138,9 @@ def test_send_receive_full_and_incremental(fake_runner: FakeRunner, mnt: dict[st
     fake_runner.expect(["btrfs", "send", "-f", s1, "--", snap1], stderr=rec.err("send_full"), effect=touch)
     fake_runner.expect(["btrfs", "receive", "-f", s1, "--", str(dest)], stdout=rec.out("receive_full"),
                        stderr=rec.err("receive_full"))
+    show_of(fake_runner, f"{dest}/snap1", rec.out("subvolume_show_received-full"))
+    show_of(fake_runner, f"{dest}/snap2", rec.out("subvolume_show_received"))
+    fake_runner.expect(["head", "-c", "13", "--", ...], stdout=rec.out("head_stream"))  # remove_stream's check
     fake_runner.expect(["rm", "-f", "--", s1])
     got = ops.send_receive(snap1, str(dest), s1)
     assert got.path == f"{dest}/snap1" and got.readonly
@@ -116,12 +151,16 @@ def test_send_receive_full_and_incremental(fake_runner: FakeRunner, mnt: dict[st
     fake_runner.expect(["rm", "-f", "--", s2])
     got = ops.send_receive(snap2, str(dest), s2, parent=snap1)
     assert got.path == f"{dest}/snap2"
-    assert [c[:2] for c in fake_runner.calls] == [("btrfs", "send"), ("btrfs", "receive"), ("rm", "-f")] * 2
+    assert [c[:2] for c in mutating(fake_runner.calls)] == [("btrfs", "send"), ("btrfs", "receive"),
+                                                            ("rm", "-f")] * 2
     # the inverses: a send removes its stream, a receive deletes what it received
+    fake_runner.expect(["stat", "-c", "%d:%i:%W", "--", s1], stdout=rec.out("stat_stream"))
     undo_send = _undo(ops.send, ops.SendStream(s1, snap1), snap1, s1)
     assert (undo_send.func, undo_send.args) == (ops.remove_stream, (s1,))
+    assert undo_send.identity == {"file": "65024:2171790:1796214281"}
     undo_receive = _undo(ops.receive, got, s2, str(dest))
     assert (undo_receive.func, undo_receive.args) == (ops.delete_subvolume, (f"{dest}/snap2",))
+    assert undo_receive.identity == {"uuid": "79d41c71-b1b4-ff49-99a9-05a7d2ce8098"}
 
 
 def test_receive_refuses_a_name_btrfs_did_not_make(fake_runner: FakeRunner, mnt: dict[str, Any], rec: Any,
@@ -143,6 +182,7 @@ def test_rotate_keeps_the_newest_and_ignores_other_names(fake_runner: FakeRunner
     new = f"{snaps}/2024-01-05_00-00-00-@data"
     fake_runner.expect(["btrfs", "subvolume", "snapshot", "-r", "--", src, new],
                        stdout=rec.out("subvolume_snapshot_readonly"))
+    show_of(fake_runner, new, rec.out("subvolume_show_snapshot-created"))
     # the recorded listing (3 rotation snapshots, one of another name, one manual) plus the one just made
     listing = rec.out("find_rotation-dir") + b"2024-01-05_00-00-00-@data\0"
     fake_runner.expect(["find", snaps, "-mindepth", "1", "-maxdepth", "1", "-inum", "256", "-printf", "%f\\0"],
@@ -156,6 +196,7 @@ def test_rotate_keeps_the_newest_and_ignores_other_names(fake_runner: FakeRunner
     assert res.kept == ("2024-01-03_00-00-00-@data", "2024-01-05_00-00-00-@data")
     deletes = [c[-1] for c in fake_runner.calls if c[:3] == ("btrfs", "subvolume", "delete")]
     assert deletes == [f"{snaps}/2024-01-01_00-00-00-@data", f"{snaps}/2024-01-02_00-00-00-@data"]
+    assert not any(c[0] == "find" and c[1] != snaps for c in fake_runner.calls)  # rotated away with force: no check
 
 
 def test_balance_and_scrub_start_cancel(fake_runner: FakeRunner, mnt: dict[str, Any], rec: Any) -> None:
@@ -163,6 +204,7 @@ def test_balance_and_scrub_start_cancel(fake_runner: FakeRunner, mnt: dict[str, 
     fake_runner.expect(["btrfs", "balance", "start", "--bg", "-dusage=50", "--", root],
                        stdout=rec.out("balance_start_--bg_--full-balance"))
     started = ops.start_balance(root, data_usage=50)
+    fs_of(fake_runner, rec, root)  # the undo's identity: the filesystem's UUID
     fake_runner.expect(["btrfs", "balance", "cancel", "--", root], stdout=rec.out("balance_cancel_not-running"),
                        stderr=rec.err("balance_cancel_not-running"), returncode=rec.rc("balance_cancel_not-running"))
     assert _undo(ops.start_balance, started, root, data_usage=50)() is False  # finished already: nothing to cancel
@@ -183,7 +225,7 @@ def test_delete_failure_is_a_command_error(fake_runner: FakeRunner, mnt: dict[st
     fake_runner.expect(["btrfs", "subvolume", "delete", "--", path], stdout=rec.out("subvolume_delete_not-empty"),
                        stderr=rec.err("subvolume_delete_not-empty"), returncode=rec.rc("subvolume_delete_not-empty"))
     with pytest.raises(CommandError, match="Directory not empty"):
-        ops.delete_subvolume(path)
+        ops.delete_subvolume(path, force=True)  # it holds files: without force the data check refuses first
 
 
 BAD_CALLS = [
@@ -254,7 +296,13 @@ def test_is_readonly_reads_the_property(fake_runner: FakeRunner, mnt: dict[str, 
 def _atomic_job_replies(fake_runner: FakeRunner, rec: Any, root: str) -> None:
     fake_runner.expect(["btrfs", "subvolume", "create", ...], stdout=rec.out("subvolume_create"))
     fake_runner.expect(["btrfs", "subvolume", "snapshot", ...], stdout=rec.out("subvolume_snapshot_readonly"))
-    fake_runner.expect(["btrfs", "subvolume", "get-default", root], stdout=rec.out("subvolume_get-default_fs-tree"))
+    show_of(fake_runner, f"{root}/a", rec.out("subvolume_show_created"))
+    show_of(fake_runner, f"{root}/b", rec.out("subvolume_show_snapshot-created"))
+    fs_of(fake_runner, rec, root)
+    # the default before the step, then the one it set (what the rollback's identity check finds)
+    fake_runner.expect(["btrfs", "subvolume", "get-default", root], stdout=rec.out("subvolume_get-default_subvolume"))
+    fake_runner.expect(["btrfs", "subvolume", "get-default", root], stdout=rec.out("subvolume_get-default_fs-tree"),
+                       times=1)
     fake_runner.expect(["btrfs", "subvolume", "set-default", ...], stdout=rec.out("subvolume_set-default"))
     fake_runner.expect(["btrfs", "subvolume", "delete", ...], stdout=rec.out("subvolume_delete"))
 
@@ -271,8 +319,7 @@ def test_atomic_block_undoes_in_reverse_order(fake_runner: FakeRunner, mnt: dict
         mnt["subvols"].add(b)
         atomic.btrfs.set_default_subvolume(root, 256)
         raise RuntimeError("boom")
-    mutating = [c for c in fake_runner.calls if c[2] != "get-default"]
-    assert mutating == [
+    assert mutating(fake_runner.calls) == [
         ("btrfs", "subvolume", "create", "--", a),
         ("btrfs", "subvolume", "snapshot", "-r", "--", a, b),
         ("btrfs", "subvolume", "set-default", "--", "256", root),
@@ -313,6 +360,7 @@ def test_rotation_deletions_need_permission_inside_atomic(fake_runner: FakeRunne
     fake_runner.expect(["find", ...], stdout=rec.out("find_rotation-dir"))
     fake_runner.expect(["btrfs", "subvolume", "delete", ...], stdout=rec.out("subvolume_delete"))
     new = f"{snaps}/2024-01-05_00-00-00-@data"
+    show_of(fake_runner, new, rec.out("subvolume_show_snapshot-created"))  # read back, and checked by the undo
     with pytest.raises(IrreversibleOperationError), Atomic(registry=registry) as atomic:
         atomic.btrfs.rotate_snapshots(root, snaps, "data", 1, now="2024-01-05T00:00:00")
     assert fake_runner.calls[-1] == ("btrfs", "subvolume", "delete", "--", new)

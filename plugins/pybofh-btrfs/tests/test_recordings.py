@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,7 +84,39 @@ PARSED: dict[str, tuple[Callable[..., Any], Callable[[Any], object]]] = {
         and q[-1].path == "snaps/manual-@data" and all(g.parents == () and g.children == () for g in q)),
     "qgroup_show_format-json": (P.parse_qgroup_show, lambda q: [g.path for g in q][:3] == [None, "data", "data/nested"]
                                 and q[1].max_referenced is None and q[-1].path == "snaps/manual-@data"),
+    # record_checks.py: what identities and data checks read (one run: its uuids relate to each other)
+    "subvolume_show_created": (P.parse_subvolume_show, lambda d: (d.path, d.id, d.readonly, d.parent_uuid)
+                               == ("data", 256, False, None) and len(d.uuid or "") == 36),
+    "subvolume_show_snapshot-created": (P.parse_subvolume_show, lambda d: (d.path, d.readonly) == ("snap", True)
+                                        and d.parent_uuid == P.parse_subvolume_show(
+                                            _checks("subvolume_show_created")).uuid),
+    "subvolume_show_recreated": (P.parse_subvolume_show, lambda d: (d.path, d.id, d.readonly, d.parent_uuid)
+                                 == ("snap", 258, False, None) and d.uuid != P.parse_subvolume_show(
+                                     _checks("subvolume_show_snapshot-created")).uuid),
+    "subvolume_show_received-full": (P.parse_subvolume_show, lambda d: (d.path, d.readonly) == ("ro", True)
+                                     and d.received_uuid is not None),
+    "subvolume_get-default_from-subvolume": (P.parse_get_default, lambda s: (s.id, s.path) == (5, "")),
+    "subvolume_get-default_is-subvolume": (P.parse_get_default, lambda s: (s.id, s.path) == (256, "data")),
+    "filesystem_show_--raw_mnt": (P.parse_filesystem_show, lambda s: s.filesystems[0].label == "pybofh-checks"),
+    "filesystem_show_--raw_mnt2": (P.parse_filesystem_show, lambda s: s.filesystems[0].label == "pybofh-checks2"
+                                   and s.filesystems[0].uuid != P.parse_filesystem_show(
+                                       _checks("filesystem_show_--raw_mnt")).filesystems[0].uuid),
+    "findmnt_target_subvolume": (P.parse_findmnt, lambda m: [(e.target.endswith("/mnt"), e.fstype) for e in m]
+                                 == [(True, "btrfs")]),
+    "findmnt_target_other-btrfs": (P.parse_findmnt, lambda m: [(e.target.endswith("/mnt2"), e.fstype) for e in m]
+                                   == [(True, "btrfs")]),
+    "findmnt_target_not-btrfs": (P.parse_findmnt, lambda m: [(e.target, e.fstype) for e in m] == [("/", "ext4")]),
+    "findmnt_btrfs": (P.parse_findmnt, lambda m: [(e.fsroot, e.source and e.source.startswith("/dev/loop"))
+                                                  for e in m] == [("/", True), ("/", True)]
+                      and m[0].majmin != m[1].majmin),
+    "findmnt_btrfs_subvolume-mounted": (P.parse_findmnt, lambda m: [e.fsroot for e in m] == ["/", "/", "/data"]
+                                        and m[2].majmin == m[0].majmin and m[2].source.endswith("[/data]")),
 }
+
+
+def _checks(case: str) -> bytes:
+    """Another recording of the same record_checks.py run (for checks relating two of them)."""
+    return (Path(__file__).resolve().parent / "recordings" / "btrfs" / f"{case}-6.2.txt").read_bytes()
 
 
 @pytest.mark.parametrize("case", sorted(PARSED))
@@ -119,7 +152,10 @@ def test_every_recording_is_used(rec: Any) -> None:
                 "send_incremental", "receive_full", "receive_incremental", "balance_cancel_not-running",
                 "scrub_cancel_not-running", "balance_start_--bg_--full-balance", "property_get_ro_true",
                 "property_get_ro_false", "find_rotation-dir", "subvolume_show_not-a-subvolume",
-                "filesystem_usage_format-json_unsupported"}
+                "filesystem_usage_format-json_unsupported",
+                # record_checks.py: replayed by test_identity.py
+                "find_empty-subvolume", "find_subvolume-with-file", "stat_stream", "stat_stream-recreated",
+                "stat_missing", "head_stream", "head_not-a-stream"}
     assert set(rec.cases()) == set(PARSED) | replayed
 
 
@@ -147,3 +183,15 @@ def test_json_duplicate_keys_are_refused(rec: Any) -> None:
     text = rec.out("filesystem_df_format-json").decode().replace('"used": "0"', '"used": "0", "used": "1"', 1)
     with pytest.raises(ParseError, match="duplicate"):
         P.parse_filesystem_df(text)
+
+
+def test_findmnt_flattens_children_and_refuses_damage() -> None:
+    """``findmnt -J`` nests mounts under their parents when not asked for a list: every level is read."""
+    nested = (b'{"filesystems": [{"target": "/", "fstype": "ext4", '
+              b'"children": [{"target": "/srv", "fstype": "btrfs"}]}]}')
+    assert [(m.target, m.fstype) for m in P.parse_findmnt(nested)] == [("/", "ext4"), ("/srv", "btrfs")]
+    assert P.parse_findmnt(b"") == []  # nothing found (findmnt exits 1)
+    for bad in (b"{}", b'{"filesystems": [{"fstype": "btrfs"}]}', b'{"filesystems": [{"target": "/", "fsroot": 1}]}',
+                b"not json"):
+        with pytest.raises(ParseError):
+            P.parse_findmnt(bad)
