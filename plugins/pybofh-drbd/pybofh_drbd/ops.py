@@ -3,28 +3,91 @@
 Every operation validates the resource name and checks that this host's configuration defines it
 (``drbdadm sh-resources``, read-only) before the first mutating command. The argv forms are the ones both
 drbdadm 9 and the 8.4 drbdadm shipped with drbd-utils 9 accept (checked with ``drbdadm -d``).
+
+Each undo names its resource by identity: its name, its minor(s) and — DRBD's kernel state does not survive a
+reboot — the boot id. Before an undo runs, the resource's state is read: a resource that is down, or already as
+the undo would leave it (Secondary again, StandAlone again, Diskless again…), counts as undone; one that is up
+with other minors is left alone. Undos known before the command (the previous role, connection, attach state,
+pause, size) are journalled ahead of it. ``create_md`` and ``invalidate`` destroy data: they check first and need
+``force``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pybofh_core import operation, undo
-from pybofh_core.errors import ValidationError
-from pybofh_core.operations import same_object
-from pybofh_core.runner import run
+from pybofh_core.errors import DataAtRiskError, ValidationError
+from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_boot
+from pybofh_core.operations import Undo, same_object, undo_ahead
+from pybofh_core.runner import get_runner, run
+from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data
 from pybofh_core.validate import parse_size, validate_path
 
 from . import facts
-from .errors import ResourceDownError
-from .types import ResizeResult, Role, RoleChange
+from .errors import DrbdUnavailableError, ResourceDownError
+from .types import ConnectionState, DiskState, DrbdResource, ResizeResult, Role, RoleChange
 
 SIZE_STEP = 4096  # DRBD sizes devices in 4 KiB bitmap blocks
 
 
-def _resource_command(verb: str, res: str) -> str:
-    """Check that ``res`` is a defined resource, run ``drbdadm VERB RES``, and return the resource name."""
+# --- identities ----------------------------------------------------------------------------------------------------
+
+
+def _state(name: str) -> DrbdResource | None:
+    """The resource's kernel state now, None when it is down (or no DRBD module is loaded: nothing is up)."""
+    try:
+        return facts.status(name)
+    except (ResourceDownError, DrbdUnavailableError):
+        return None
+
+
+def _dry_run() -> bool:
+    return bool(get_runner().dry_run)
+
+
+def _identity(name: str, st: DrbdResource | None = None) -> dict[str, Any]:
+    """Resource name, minor(s) (the kernel's when up, else the configuration's) and the boot id."""
+    if st is None:
+        st = _state(name)
+    minors = st.minors if st is not None and st.minors else facts.minors(name)
+    return ephemeral(resource=name, minors=list(minors))
+
+
+def _expect(u: Undo, name: str, st: DrbdResource | None = None) -> Undo:
+    """``u`` acting only on resource ``name`` as it is now (minors, boot); a dry run plans it without identity."""
+    return u if _dry_run() else u.expecting(**_identity(name, st))
+
+
+def _stateful_verdict(args: Mapping[str, Any], identity: Mapping[str, Any],
+                      done: Callable[[DrbdResource], str | None]) -> Verdict:
+    """The common identity check of DRBD undos: a reboot or a resource that is down leaves nothing to undo; a
+    resource up with other minors is another one; ``done(state)`` says why it is already as the undo leaves it."""
+    name = facts.check_resource_name(args["res"])
+    if not same_boot(identity):
+        return already(f"DRBD resource {name} was changed before a reboot; that kernel state is gone")
+    st = _state(name)
+    if st is None:
+        return already(f"DRBD resource {name} is not up any more")
+    want = identity.get("minors")
+    if want is not None and st.minors and list(st.minors) != list(want):
+        return other(f"DRBD resource {name} is now up with minor(s) {_minors(st.minors)}, not "
+                     f"{_minors(want)} which the step changed")
+    why = done(st)
+    return already(why) if why else ACT
+
+
+def _minors(minors: Any) -> str:
+    return ",".join(str(m) for m in minors) or "none"
+
+
+def _resource_command(verb: str, res: str, ahead: Callable[[str], Undo | None] | None = None) -> str:
+    """Check that ``res`` is a defined resource, journal ``ahead(name)`` (the undo, known before the command: only
+    inside an atomic block, where it may read state), run ``drbdadm VERB RES``, and return the resource name."""
     name = facts.require_resource(res)
+    if ahead is not None and not _dry_run():
+        undo_ahead(lambda: ahead(name))
     run(facts.drbdadm(verb, name))
     return name
 
@@ -32,113 +95,240 @@ def _resource_command(verb: str, res: str) -> str:
 # --- up / down ------------------------------------------------------------------------------------------------------
 
 
-@operation(inverse=lambda res: undo(down, res), requires=["drbdadm"])
+def _identify_down(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """Taking down (the undo of up): the resource the step brought up, in this boot, with its minors."""
+    return _stateful_verdict(args, identity, lambda st: None)
+
+
+def _identify_up(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """Bringing up again (the undo of down): done when it is up; refused when its configuration now gives it other
+    minors; after a reboot the step's effect is gone with the kernel state."""
+    name = facts.check_resource_name(args["res"])
+    if not same_boot(identity):
+        return already(f"DRBD resource {name} was taken down before a reboot")
+    if _state(name) is not None:
+        return already(f"DRBD resource {name} is up again")
+    now, want = facts.minors(name), identity.get("minors")
+    if want is not None and list(now) != list(want):
+        return other(f"DRBD resource {name} is now configured with minor(s) {_minors(now)}, not {_minors(want)} "
+                     "which the step took down")
+    return ACT
+
+
+def _down_undo(name: str) -> Undo:
+    return _expect(undo(down, name), name)
+
+
+@operation(inverse=lambda name: _down_undo(name), identify=_identify_up, requires=["drbdadm"])
 def up(res: str) -> str:
-    """Bring a resource up: attach its disks and start connecting (``drbdadm up``). Returns the resource name."""
-    return _resource_command("up", res)
+    """Bring a resource up: attach its disks and start connecting (``drbdadm up``). Returns the resource name.
+
+    Inside an atomic block ``down`` is journalled before the command when the resource was down, so a step cut
+    short is taken down again on rollback if it came up.
+    """
+    return _resource_command("up", res, ahead=lambda name: None if _state(name) else _down_undo(name))
 
 
-@operation(inverse=lambda res: undo(up, res), requires=["drbdadm"])
+def _up_undo(name: str, st: DrbdResource | None = None) -> Undo:
+    return _expect(undo(up, name), name, st)
+
+
+@operation(inverse=lambda name: _up_undo(name), identify=_identify_down, requires=["drbdadm"])
 def down(res: str) -> str:
-    """Take a resource down: disconnect, detach, remove its devices (``drbdadm down``). Returns the name."""
-    return _resource_command("down", res)
+    """Take a resource down: disconnect, detach, remove its devices (``drbdadm down``). Returns the name.
+
+    Inside an atomic block ``up`` is journalled before the command (with the minors it had), so a step cut short
+    is brought up again on rollback. The undo brings it up as a Secondary: a previous role is not restored.
+    """
+    def ahead(name: str) -> Undo | None:
+        st = _state(name)
+        return None if st is None else _up_undo(name, st)
+
+    return _resource_command("down", res, ahead=ahead)
 
 
 # --- primary / secondary ----------------------------------------------------------------------------------------------
 
 
-def _current_role(name: str) -> Role:
+def _current_role(name: str) -> DrbdResource:
     try:
-        return facts.status(name).role
+        return facts.status(name)
     except ResourceDownError:
         raise ResourceDownError(f"DRBD resource {name!r} is not up; run 'bofh drbd up {name}' first") from None
 
 
-def _restore_role(change: RoleChange) -> Any:
+def _restore_role(change: RoleChange, st: DrbdResource | None = None) -> Any:
     """Undo of a role change: go back to the previous role when it differs (Unknown is never restored)."""
     if change.previous == change.current:
         return None
     if change.previous is Role.SECONDARY:
-        return undo(secondary, change.resource)
+        return _expect(undo(secondary, change.resource), change.resource, st)
     if change.previous is Role.PRIMARY:
-        return undo(primary, change.resource)
+        return _expect(undo(primary, change.resource), change.resource, st)
     return None
 
 
-@operation(inverse=_restore_role, requires=["drbdadm"])
+def _identify_primary(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """Promoting back (the undo of secondary): done when it is Primary again."""
+    return _stateful_verdict(args, identity, lambda st: f"DRBD resource {st.name} is Primary again"
+                             if st.role is Role.PRIMARY else None)
+
+
+def _identify_secondary(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """Demoting back (the undo of primary): done when it is Secondary again."""
+    return _stateful_verdict(args, identity, lambda st: f"DRBD resource {st.name} is Secondary again"
+                             if st.role is Role.SECONDARY else None)
+
+
+@operation(inverse=_restore_role, identify=_identify_primary, requires=["drbdadm"])
 def primary(res: str, force: bool = False) -> RoleChange:
     """Promote this node to Primary (``drbdadm primary [--force]``); returns the previous role for the undo.
 
-    ``force`` promotes although the local disk is not UpToDate (the initial sync of a fresh resource).
+    ``force`` is DRBD's own: it promotes although the local disk is not UpToDate (the initial sync of a fresh
+    resource), which makes this node's data the one the peer is synced from. Inside an atomic block the undo
+    (back to the previous role) is journalled before the command.
     """
     name = facts.require_resource(res)
-    previous = _current_role(name)
+    st = _current_role(name)
+    undo_ahead(lambda: _restore_role(RoleChange(name, st.role, Role.PRIMARY), st))
     run(facts.drbdadm("primary", *(["--force"] if force else []), name))
-    return RoleChange(name, previous, Role.PRIMARY)
+    return RoleChange(name, st.role, Role.PRIMARY)
 
 
-@operation(inverse=_restore_role, requires=["drbdadm"])
+@operation(inverse=_restore_role, identify=_identify_secondary, requires=["drbdadm"])
 def secondary(res: str) -> RoleChange:
-    """Demote this node to Secondary (``drbdadm secondary``); returns the previous role for the undo."""
+    """Demote this node to Secondary (``drbdadm secondary``); returns the previous role for the undo (journalled
+    ahead of the command inside an atomic block)."""
     name = facts.require_resource(res)
-    previous = _current_role(name)
+    st = _current_role(name)
+    undo_ahead(lambda: _restore_role(RoleChange(name, st.role, Role.SECONDARY), st))
     run(facts.drbdadm("secondary", name))
-    return RoleChange(name, previous, Role.SECONDARY)
+    return RoleChange(name, st.role, Role.SECONDARY)
 
 
 # --- connect / disconnect, attach / detach ---------------------------------------------------------------------------
 
 
-@operation(inverse=lambda res: undo(disconnect, res), requires=["drbdadm"])
+def _standalone(st: DrbdResource) -> bool:
+    return all(c.state is ConnectionState.STANDALONE for c in st.connections)
+
+
+def _diskless(st: DrbdResource) -> bool:
+    return bool(st.volumes) and all(v.disk is DiskState.DISKLESS for v in st.volumes)
+
+
+def _ahead_if(test: Callable[[DrbdResource], bool], make: Callable[[str, DrbdResource], Undo]) -> Callable[[str],
+                                                                                                          Undo | None]:
+    """An ``ahead`` for :func:`_resource_command`: the undo, when the resource is up and ``test`` holds now."""
+    def ahead(name: str) -> Undo | None:
+        st = _state(name)
+        return make(name, st) if st is not None and test(st) else None
+
+    return ahead
+
+
+def _identify_disconnect(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    return _stateful_verdict(args, identity, lambda st: f"DRBD resource {st.name} is StandAlone again"
+                             if _standalone(st) else None)
+
+
+def _identify_connect(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    return _stateful_verdict(args, identity, lambda st: f"DRBD resource {st.name} is connecting or connected "
+                             f"again ({st.connections[0].state.value})" if not _standalone(st) else None)
+
+
+@operation(inverse=lambda name: _expect(undo(disconnect, name), name), identify=_identify_connect,
+           requires=["drbdadm"])
 def connect(res: str) -> str:
-    """Connect a resource to its peers (``drbdadm connect``)."""
-    return _resource_command("connect", res)
+    """Connect a resource to its peers (``drbdadm connect``); the undo (disconnect) is journalled ahead."""
+    return _resource_command("connect", res, ahead=_ahead_if(
+        _standalone, lambda name, st: _expect(undo(disconnect, name), name, st)))
 
 
-@operation(inverse=lambda res: undo(connect, res), requires=["drbdadm"])
+@operation(inverse=lambda name: _expect(undo(connect, name), name), identify=_identify_disconnect,
+           requires=["drbdadm"])
 def disconnect(res: str) -> str:
-    """Disconnect a resource from its peers; it goes StandAlone (``drbdadm disconnect``)."""
-    return _resource_command("disconnect", res)
+    """Disconnect a resource from its peers; it goes StandAlone (``drbdadm disconnect``). The undo (connect) is
+    journalled ahead."""
+    return _resource_command("disconnect", res, ahead=_ahead_if(
+        lambda st: not _standalone(st), lambda name, st: _expect(undo(connect, name), name, st)))
 
 
-@operation(inverse=lambda res: undo(detach, res), requires=["drbdadm"])
+def _identify_detach(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    return _stateful_verdict(args, identity, lambda st: f"DRBD resource {st.name} is Diskless again"
+                             if _diskless(st) else None)
+
+
+def _identify_attach(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    return _stateful_verdict(args, identity, lambda st: f"DRBD resource {st.name} has its disk again "
+                             f"({st.volumes[0].disk.value})" if st.volumes and not _diskless(st) else None)
+
+
+@operation(inverse=lambda name: _expect(undo(detach, name), name), identify=_identify_attach, requires=["drbdadm"])
 def attach(res: str) -> str:
-    """Attach the backing disks of an up resource (``drbdadm attach``)."""
-    return _resource_command("attach", res)
+    """Attach the backing disks of an up resource (``drbdadm attach``); the undo (detach) is journalled ahead."""
+    return _resource_command("attach", res, ahead=_ahead_if(
+        _diskless, lambda name, st: _expect(undo(detach, name), name, st)))
 
 
-@operation(inverse=lambda res: undo(attach, res), requires=["drbdadm"])
+@operation(inverse=lambda name: _expect(undo(attach, name), name), identify=_identify_detach, requires=["drbdadm"])
 def detach(res: str) -> str:
-    """Detach the backing disks; the node goes Diskless (``drbdadm detach``)."""
-    return _resource_command("detach", res)
+    """Detach the backing disks; the node goes Diskless (``drbdadm detach``). The undo (attach) is journalled
+    ahead. A Diskless Primary keeps serving I/O from its peer; without a connected peer its I/O fails."""
+    return _resource_command("detach", res, ahead=_ahead_if(
+        lambda st: not _diskless(st), lambda name, st: _expect(undo(attach, name), name, st)))
 
 
 # --- metadata, configuration, data ---------------------------------------------------------------------------------
 
 
-@operation(irreversible="writes new DRBD metadata over the end of the backing disk", target="disk",
-           requires=["drbdadm", "drbdmeta"])
-def create_md(res: str, disk: str | None = None, *, max_peers: int | None = None) -> str:
-    """Write fresh DRBD metadata for a resource (``drbdadm create-md --force``); returns the backing disk.
-
-    ``disk`` names the backing device the caller means to overwrite; it must be the resource's configured disk
-    (checked with ``drbdadm sh-ll-dev``). Inside an atomic block it must have been created by the same block.
-    ``--force`` answers drbdmeta's confirmation, which cannot be given without a terminal.
-    """
-    if disk is not None:  # every argument is checked before the first (read-only) command
+def _md_request(res: Any, disk: Any, max_peers: Any) -> tuple[str, str | None]:
+    """The checked arguments of :func:`create_md`: every argument before the first (read-only) command."""
+    if disk is not None:
         disk = validate_path(disk, what="backing disk", must_exist=True)
     if max_peers is not None and (isinstance(max_peers, bool) or not isinstance(max_peers, int)
                                   or not 1 <= max_peers <= 31):
         raise ValidationError(f"max_peers {max_peers!r} must be an integer from 1 to 31")
-    name = facts.require_resource(res)
+    return facts.check_resource_name(res), disk
+
+
+def _md_disks(name: str, disk: str | None) -> list[str]:
+    """The backing disks create-md writes to: ``disk`` (which must be the resource's configured one) or all of
+    the resource's configured disks."""
     configured = facts.backing_disks(name)
     if disk is not None and not any(same_object(disk, c) for c in configured):
         raise ValidationError(
             f"{disk} is not the backing disk of DRBD resource {name!r} (configured: {', '.join(configured) or 'none'})"
         )
+    return [disk] if disk is not None else configured
+
+
+def _check_create_md(args: Mapping[str, Any]) -> None:
+    """create-md overwrites the end of the backing disk (internal metadata) and answers drbdmeta's "really
+    overwrite?" with --force: pybofh looks first, and refuses a disk holding any signature or in use."""
+    _, disk = _md_request(args["res"], args["disk"], args["max_peers"])
+    name = facts.require_resource(args["res"])
+    for d in _md_disks(name, disk):
+        refuse_if_holds_data(d, f"writing DRBD metadata for {name} over its end (drbdadm create-md --force)")
+
+
+@operation(irreversible="writes new DRBD metadata over the end of the backing disk", target="disk",
+           check=_check_create_md, requires=["drbdadm", "drbdmeta", "wipefs", "lsblk"])
+def create_md(res: str, disk: str | None = None, *, max_peers: int | None = None, force: bool = False) -> str:
+    """Write fresh DRBD metadata for a resource (``drbdadm create-md --force``); returns the backing disk.
+
+    ``disk`` names the backing device the caller means to overwrite; it must be the resource's configured disk
+    (checked with ``drbdadm sh-ll-dev``). Inside an atomic block it must have been created by the same block.
+    ``--force`` answers drbdmeta's confirmation, which cannot be given without a terminal — after pybofh's own
+    check: a backing disk holding any signature (a filesystem, a PV, earlier DRBD metadata…) or in use (mounted,
+    something stacked on it) is refused unless ``force``.
+    """
+    name, disk = _md_request(res, disk, max_peers)
+    name = facts.require_resource(name)
+    disks = _md_disks(name, disk)
     extra = [f"--max-peers={max_peers}"] if max_peers is not None else []
     run(facts.drbdadm("create-md", "--force", *extra, name))
-    return disk or (configured[0] if configured else "")
+    return disk or (disks[0] if disks else "")
 
 
 @operation(irreversible="applies the configuration file to the running resource; the previous runtime settings "
@@ -148,49 +338,115 @@ def adjust(res: str) -> str:
     return _resource_command("adjust", res)
 
 
-def _nothing_to_undo(_result: Any) -> None:
-    """Online verify reads both sides and only marks differing blocks out of sync: no data changes to undo."""
-    return None
-
-
-@operation(inverse=_nothing_to_undo, requires=["drbdadm"])
+@operation(no_undo="online verify reads both sides and only marks differing blocks out of sync; it changes no data",
+           requires=["drbdadm"])
 def verify(res: str) -> str:
     """Start an online verify against the peer (``drbdadm verify``); changes no data (nothing to undo)."""
     return _resource_command("verify", res)
 
 
-@operation(irreversible="discards this node's data; a full resync from the peer overwrites it", requires=["drbdadm"])
-def invalidate(res: str) -> str:
-    """Mark the local data invalid and resync it from the peer (``drbdadm invalidate``)."""
+def _check_invalidate(args: Mapping[str, Any]) -> None:
+    """Invalidating discards this node's copy: always refused without ``force``, naming what is lost."""
+    name = facts.require_resource(args["res"])
+    st = _state(name)
+    disks = facts.backing_disks(name)
+    if st is None:
+        raise ResourceDownError(f"DRBD resource {name!r} is not up; there is nothing to invalidate")
+    vols = ", ".join(f"{v.device or f'volume {v.number}'} ({v.disk.value})" for v in st.volumes) or "its volumes"
+    peers = ", ".join(f"{c.name or 'the peer'} ({c.state.value}, peer disk "
+                      f"{'/'.join(pv.peer_disk.value for pv in c.volumes) or 'unknown'})" for c in st.connections)
+    raise DataAtRiskError(
+        f"invalidating DRBD resource {name} discards this node's data on {vols}, backed by "
+        f"{', '.join(disks) or 'its backing disk'}: every block is resynced from {peers or 'the peer'}, and what "
+        f"only this node had is lost — {FORCE_HINT}"
+    )
+
+
+@operation(irreversible="discards this node's data; a full resync from the peer overwrites it",
+           check=_check_invalidate, requires=["drbdadm"])
+def invalidate(res: str, force: bool = False) -> str:
+    """Mark the local data invalid and resync it from the peer (``drbdadm invalidate``).
+
+    This node's copy is discarded: refused unless ``force``, with what would be lost named.
+    """
     return _resource_command("invalidate", res)
 
 
-@operation(inverse=lambda res: undo(resume_sync, res), requires=["drbdadm"])
+def _user_paused(st: DrbdResource) -> bool:
+    return any("user" in str(pv.resync_suspended or "").split(",") for c in st.connections for pv in c.volumes)
+
+
+def _identify_pause(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """Pausing again (the undo of resume): done when the resync is paused by the user again."""
+    return _stateful_verdict(args, identity, lambda st: f"the resync of DRBD resource {st.name} is paused again"
+                             if _user_paused(st) else None)
+
+
+def _identify_resume(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """Resuming (the undo of pause): done when no user pause is set any more (drbdadm fails on a second resume)."""
+    return _stateful_verdict(args, identity, lambda st: f"the resync of DRBD resource {st.name} is not paused any "
+                             "more" if not _user_paused(st) else None)
+
+
+@operation(inverse=lambda name: _expect(undo(resume_sync, name), name), identify=_identify_pause,
+           requires=["drbdadm"])
 def pause_sync(res: str) -> str:
-    """Pause a running resync (``drbdadm pause-sync``)."""
-    return _resource_command("pause-sync", res)
+    """Pause a running resync (``drbdadm pause-sync``); the undo (resume) is journalled ahead."""
+    return _resource_command("pause-sync", res, ahead=_ahead_if(
+        lambda st: not _user_paused(st), lambda name, st: _expect(undo(resume_sync, name), name, st)))
 
 
-@operation(inverse=lambda res: undo(pause_sync, res), requires=["drbdadm"])
+@operation(inverse=lambda name: _expect(undo(pause_sync, name), name), identify=_identify_resume,
+           requires=["drbdadm"])
 def resume_sync(res: str) -> str:
-    """Resume a paused resync (``drbdadm resume-sync``)."""
-    return _resource_command("resume-sync", res)
+    """Resume a paused resync (``drbdadm resume-sync``); the undo (pause) is journalled ahead."""
+    return _resource_command("resume-sync", res, ahead=_ahead_if(
+        _user_paused, lambda name, st: _expect(undo(pause_sync, name), name, st)))
+
+
+def _resize_undo(name: str, old: int, new: int | None, minors: list[int]) -> Undo:
+    """Set the size back, on the resource with these minors, while it still has the size the step gave it."""
+    u = undo(resize, name, size=old)
+    return u if _dry_run() else u.expecting(resource=name, minors=minors, size=new)
 
 
 def _resize_back(result: ResizeResult) -> Any:
     """Undo a resize by setting the size read before it (nothing when the size did not change or was unknown)."""
     if result.old_size is None or result.old_size == result.new_size:
         return None
-    return undo(resize, result.resource, size=result.old_size)
+    return _resize_undo(result.resource, result.old_size, result.new_size, facts.minors(result.resource))
 
 
-@operation(inverse=_resize_back, requires=["drbdadm"])
+def _identify_resize(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
+    """Resizing back: done when the device has the old size again; refused when the resource is down (DRBD keeps
+    the size in its metadata: it must be set back once it is up) or someone resized it since."""
+    name = facts.check_resource_name(args["res"])
+    back = args["size"]
+    minors = facts.minors(name)
+    if identity.get("minors") is not None and list(minors) != list(identity["minors"]):
+        return other(f"DRBD resource {name} now has minor(s) {_minors(minors)}, not {_minors(identity['minors'])} "
+                     "which the step resized")
+    if _state(name) is None:
+        return other(f"DRBD resource {name} is down: its size (kept in its metadata) cannot be read or set back to "
+                     f"{back} bytes until it is up")
+    now = facts.device_size(f"/dev/drbd{minors[0]}") if minors else None
+    if now == back:
+        return already(f"DRBD resource {name} is {now} bytes again")
+    if identity.get("size") is not None and now != identity["size"]:
+        return other(f"DRBD resource {name} is now {now} bytes, resized since; not {identity['size']} bytes which "
+                     "the step set")
+    return ACT
+
+
+@operation(inverse=_resize_back, identify=_identify_resize, requires=["drbdadm"])
 def resize(res: str, size: int | str | None = None, *, assume_peer_has_space: bool = False) -> ResizeResult:
     """Resize a resource's device: to its backing disk (``size=None``) or to ``size`` bytes (``--size``).
 
     DRBD grows past the size last agreed with the peer only while connected; ``assume_peer_has_space`` passes
     ``--assume-peer-has-space`` for a node whose peer is away. Returns the size of the first volume's device
     before and after, so the undo can set it back; a requested size the device did not reach is a DrbdError.
+    When the size is given, the undo (the old size) is journalled before the command inside an atomic block.
+    Shrinking cuts off what lies beyond the new size on the device: shrink its content first.
     """
     from pybofh_core.runner import get_runner
 
@@ -201,6 +457,8 @@ def resize(res: str, size: int | str | None = None, *, assume_peer_has_space: bo
     minors = facts.minors(name)
     device = f"/dev/drbd{minors[0]}" if minors else None
     old = facts.device_size(device) if device else None
+    if old is not None and nbytes is not None and nbytes != old:
+        undo_ahead(lambda: _resize_undo(name, old, nbytes, minors))
     options = ["--assume-peer-has-space"] if assume_peer_has_space else []
     if nbytes is not None:
         options.append(f"--size={nbytes // 512}s")

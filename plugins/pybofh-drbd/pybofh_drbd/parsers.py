@@ -238,9 +238,12 @@ def resource_from_proc(device: ProcDevice, name: str) -> DrbdResource:
         percent = 100.0
     else:
         percent = None
+    # flags 2-4: a resync paused by a sync-after dependency (a), by the peer (p), by the user (u: pause-sync)
+    flags = device.flags or ""
+    paused = [why for letter, why in zip(flags[1:4], ("dependency", "peer", "user"), strict=False) if letter != "-"]
     peer = PeerVolume(
         number=0, peer_disk=device.peer_disk or DiskState.DUNKNOWN, replication=replication, sync_percent=percent,
-        out_of_sync_bytes=device.out_of_sync_bytes, progress=progress,
+        out_of_sync_bytes=device.out_of_sync_bytes, progress=progress, resync_suspended=",".join(paused) or None,
     )
     conn = ConnStatus(state=state, peer_role=device.peer_role or Role.UNKNOWN, volumes=(peer,),
                       protocol=device.protocol)

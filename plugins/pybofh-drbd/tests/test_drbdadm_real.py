@@ -68,9 +68,10 @@ CASES: list[tuple[str, str, tuple[Any, ...], dict[str, Any]]] = [
     ("up", "up", (), {}), ("down", "down", (), {}), ("primary", "primary", (), {}),
     ("primary-force", "primary", (), {"force": True}), ("connect", "connect", (), {}),
     ("disconnect", "disconnect", (), {}), ("attach", "attach", (), {}), ("detach", "detach", (), {}),
-    ("create-md", "create_md", ("/dev/loop0",), {}), ("adjust", "adjust", (), {}), ("verify", "verify", (), {}),
-    ("invalidate", "invalidate", (), {}), ("pause-sync", "pause_sync", (), {}),
-    ("resume-sync", "resume_sync", (), {}), ("resize", "resize", (), {}),
+    # create_md and invalidate destroy data: their data checks (pybofh's own, before drbdadm runs) need force here
+    ("create-md", "create_md", ("/dev/loop0",), {"force": True}), ("adjust", "adjust", (), {}),
+    ("verify", "verify", (), {}), ("invalidate", "invalidate", (), {"force": True}),
+    ("pause-sync", "pause_sync", (), {}), ("resume-sync", "resume_sync", (), {}), ("resize", "resize", (), {}),
     ("resize-size", "resize", (), {"size": 2097152 * 512}),
 ]
 

@@ -1,4 +1,9 @@
-"""Operations with a fake runner: argv of each operation and of its inverse, validation before any command."""
+"""Operations with a fake runner: argv of each operation and of its inverse, validation before any command.
+
+Undos carry the resource's identity (name, minors, boot id), read from /proc/drbd and ``drbdadm sh-minor``
+(recorded in the VM test bed's guests); those read-only reads are left out of the argv comparisons
+(:func:`without_identity_reads`), which pin the same commands as before.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +39,11 @@ SIMPLE: dict[str, tuple[list[str], list[str] | None]] = {
 }
 
 
+def without_identity_reads(calls: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The calls minus the state reads of identities (/proc/drbd, sh-minor)."""
+    return [c for c in calls if c != ("cat", "/proc/drbd") and c[:2] != ("drbdadm", "sh-minor")]
+
+
 def run_undo(func: Callable[..., Any], result: Any, *args: Any, **kwargs: Any) -> Any:
     """Compute the registered inverse of a finished call and run it (as an atomic block's rollback would)."""
     spec = spec_of(func)
@@ -46,14 +56,15 @@ def run_undo(func: Callable[..., Any], result: Any, *args: Any, **kwargs: Any) -
 
 
 @pytest.mark.parametrize("op_name", sorted(SIMPLE))
-def test_simple_operation_and_inverse_argv(drbd_runner: FakeRunner, op_name: str) -> None:
+def test_simple_operation_and_inverse_argv(drbd_runner: FakeRunner, rec: Any, op_name: str) -> None:
     """The resource is checked (sh-resources), then one drbdadm command runs; the inverse runs its own."""
     args, inverse = SIMPLE[op_name]
     drbd_runner.expect(["drbdadm", *args])
     if inverse:
         drbd_runner.expect(["drbdadm", *inverse])
+    _with_role(drbd_runner, rec, f"connected_inconsistent-{K}.txt")  # what the undo's identity reads
     func = getattr(ops, op_name)
-    result = func("r0")
+    result = func("r0", **({"force": True} if op_name == "invalidate" else {}))  # invalidate: its data check
     assert drbd_runner.calls == [SH_RES, ("drbdadm", *args)]
     drbd_runner.calls.clear()
     spec = spec_of(func)
@@ -64,7 +75,8 @@ def test_simple_operation_and_inverse_argv(drbd_runner: FakeRunner, op_name: str
         assert drbd_runner.calls == []
         assert (spec.irreversible is not None) == (op_name in ("adjust", "invalidate"))
     else:
-        assert drbd_runner.calls == [SH_RES, ("drbdadm", *inverse)]
+        assert without_identity_reads(drbd_runner.calls) == [SH_RES, ("drbdadm", *inverse)]
+        assert undone.identity == {"resource": "r0", "minors": [0], "boot_id": drbd_runner.fake_boot_id}
 
 
 @pytest.mark.parametrize("op_name", [*sorted(SIMPLE), "primary", "secondary", "create_md", "resize"])
@@ -139,6 +151,11 @@ def test_create_md_checks_the_backing_disk(drbd_runner: FakeRunner, rec: Any, mo
     monkeypatch.setattr("pybofh_drbd.ops.validate_path", lambda p, **_: p)  # the guest's disks are not on this host
     drbd_runner.expect(["drbdadm", "sh-ll-dev", "r0"], rec("drbdadm", f"sh-ll-dev_r0-guest-9.22.0-k{K}.txt"))
     drbd_runner.expect(["drbdadm", "create-md", "--force", "r0"])
+    # the data check: the LV is empty (derived: the empty loop device record_checks.py recorded stands for it)
+    drbd_runner.expect(["wipefs", "--no-act", "--json", "--", "/dev/drbdvg/r0data"],
+                       rec("wipefs", "json_empty-disk-2.38.1.txt"))
+    drbd_runner.expect(["lsblk", "--json", "--bytes", "--tree", "-o", "PATH,TYPE,MOUNTPOINTS", "--",
+                        "/dev/drbdvg/r0data"], rec("lsblk", "tree-usage_empty-disk-2.38.1.txt"))
     with pytest.raises(ValidationError, match="not the backing disk"):
         ops.create_md("r0", "/dev/sdz9")
     assert ("drbdadm", "create-md", "--force", "r0") not in drbd_runner.calls
@@ -230,11 +247,27 @@ def test_config_file_setting_adds_dash_c(drbd_runner: FakeRunner) -> None:
                                  ("drbdadm", "-c", "/etc/alt.conf", "up", "r0")]
 
 
+def follow_state(runner: FakeRunner, rec: Callable[[str, str], bytes], start: str,
+                 after: dict[str, str]) -> None:
+    """/proc/drbd as the guests recorded it, starting at ``start``; each ``drbdadm VERB r0`` moves it to
+    ``after[VERB]`` (so identity checks see what a real node would show)."""
+    runner.expect(["cat", "/proc/drbd"], rec("proc_drbd", f"{start}-{K}.txt"))
+    proc_reply = runner.replies[0]  # the reply just added: its output changes with the state
+    runner.expect(["drbdadm", "sh-minor", "r0"], rec("drbdadm", f"sh-minor_r0-guest-9.22.0-k{K}.txt"))
+
+    def move(verb: str) -> Callable[[tuple[str, ...], bytes | None], None]:
+        def effect(_argv: tuple[str, ...], _data: bytes | None) -> None:
+            proc_reply.stdout = rec("proc_drbd", f"{after[verb]}-{K}.txt")
+        return effect
+
+    for verb in after:
+        runner.expect(["drbdadm", verb, "r0"], effect=move(verb))
+
+
 def test_atomic_rollback_runs_inverses_newest_first(drbd_runner: FakeRunner, rec: Any) -> None:
     """up + primary, then a failure: rollback demotes, then takes the resource down."""
-    _with_role(drbd_runner, rec, f"connected_inconsistent-{K}.txt")
-    for args in (["up", "r0"], ["primary", "r0"], ["secondary", "r0"], ["down", "r0"]):
-        drbd_runner.expect(["drbdadm", *args])
+    follow_state(drbd_runner, rec, "after-down", {"up": "connected_inconsistent", "primary": "syncsource_primary",
+                                                  "secondary": "connected_inconsistent", "down": "after-down"})
     registry = OperationRegistry()
     registry.add_module("drbd", ops)
     with pytest.raises(RuntimeError, match="boom"), Atomic(registry=registry, journal=False) as at:
@@ -267,6 +300,7 @@ def test_every_operation_has_an_inverse_or_a_reason() -> None:
     registry.add_module("drbd", ops)
     specs = list(registry.specs("drbd"))
     assert {s.name for s in specs} == set(SIMPLE) | {"primary", "secondary", "create_md", "resize"}
-    for spec in specs:
-        assert (spec.inverse is not None) != (spec.irreversible is not None), spec.name
+    for spec in specs:  # one of: an inverse, irreversible, or nothing to undo (verify: no_undo since the trust rules)
+        kinds = (spec.inverse is not None, spec.irreversible is not None, spec.no_undo is not None)
+        assert sum(kinds) == 1, spec.name
     assert spec_of(ops.create_md).target == "disk"  # type: ignore[union-attr]

@@ -1,8 +1,10 @@
 """DRBD for real between the two guests of the VM test bed (Debian 12 kernel, DRBD 8.4.11, drbd-utils 9.22.0).
 
 The host process drives each guest's pybofh operations through that guest's command channel (``GuestRunner``):
-create-md, up, the initial sync with its progress, a primary/secondary switch, disconnect/connect, down; then an
-``Atomic()`` block that brings the resource up on both nodes, promotes one, fails, and must leave both as they were.
+create-md, up, the initial sync with its progress, invalidate refused without force, a primary/secondary switch,
+disconnect/connect, down; then an ``Atomic()`` block that brings the resource up on both nodes, promotes one,
+fails, and must leave both as they were; the same block again with the resource taken down by hand before the
+failure (every undo counts as already undone); and create-md refused over the metadata now on the LV.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 import pytest
 
 from pybofh_core.atomic import Atomic
+from pybofh_core.errors import DataAtRiskError
+from pybofh_core.journal import Journal
 from pybofh_core.runner import use_runner
 from pybofh_drbd import facts, ops
 from pybofh_drbd.errors import ResourceDownError
@@ -92,6 +96,10 @@ def test_drbd_resource_between_two_guests(drbd_vm_pair: tuple[Any, Any]) -> None
         sb = status_on(rb)
         assert (sb.role, sb.volumes[0].disk, sb.connections[0].peer_role) == (Role.SECONDARY, DiskState.UPTODATE,
                                                                                 Role.PRIMARY)
+        with use_runner(rb), pytest.raises(DataAtRiskError, match=r"discards this node's data on /dev/drbd0 "
+                                                                  r"\(UpToDate\)"):
+            ops.invalidate(RES)  # refused without force: B's data stays
+        assert status_on(rb).volumes[0].disk is DiskState.UPTODATE
 
         # primary/secondary switch, each change returning the role it replaced
         with use_runner(ra):
@@ -130,6 +138,28 @@ def test_drbd_resource_between_two_guests(drbd_vm_pair: tuple[Any, Any]) -> None
                 assert facts.status(RES).role is Role.PRIMARY
             raise RuntimeError("injected failure after up + primary")
         assert is_down(ra) and is_down(rb)
+
+        # the same job, but before it fails an administrator takes the resource down by hand on both nodes: the
+        # rollback finds nothing left to undo (each undo counts as already undone) and the journal is rolled-back
+        with pytest.raises(RuntimeError, match="by hand"), Atomic(label="drbd vm pair, down by hand") as atomic:
+            with use_runner(rb):
+                atomic.drbd.up(RES)
+            with use_runner(ra):
+                atomic.drbd.up(RES)
+                wait_for(connected(ra, rb), "both nodes to connect inside the second atomic block")
+                atomic.drbd.primary(RES)
+            for g in (a, b):
+                vmpair.sh(g, f"drbdadm down {RES}")
+            raise RuntimeError("failure after the resource was taken down by hand")
+        assert [(step.spec.name, outcome.state) for step, outcome in atomic.outcomes] == [
+            ("primary", "already"), ("up", "already"), ("up", "already")]
+        assert "is not up any more" in atomic.outcomes[0][1].detail
+        assert Journal().load(atomic.journal_id).status == "rolled-back"
+        assert is_down(ra) and is_down(rb)
+
+        # the LV now holds DRBD metadata: writing new metadata over it is refused unless forced
+        with use_runner(ra), pytest.raises(DataAtRiskError, match=r"already contains drbd"):
+            ops.create_md(RES, LV_PATH)
     finally:
         for g in (a, b):
             vmpair.teardown_node(g, disks[id(g)])
