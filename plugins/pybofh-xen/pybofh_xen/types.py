@@ -253,10 +253,12 @@ class StoppedDomu:
 
 @dataclass(frozen=True, slots=True)
 class SavedDomu:
-    """What ``save_domu`` did: the domain's state is in ``path`` and the domain is gone."""
+    """What ``save_domu`` did: the domain's state is in ``path`` and the domain is gone (``uuid``: the saved
+    domain's, when it was read for the undo inside an atomic block)."""
 
     name: str
     path: str
+    uuid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

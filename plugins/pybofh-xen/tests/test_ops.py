@@ -1,9 +1,15 @@
 """Operations through the fake runner: argv of each operation and of its undo, validation before any command, the
 shutdown wait, dry runs, and the seed's example. ``xl list`` replies are real outputs read in place from the shared
-corpus; the "no hypervisor" replies are this project's recordings of xl 4.17 on this host."""
+corpus; the "no hypervisor" replies are this project's recordings of xl 4.17 on this host.
+
+Undos carry the domain's UUID, read with ``xl list -l`` (and a state file's identity, with ``stat``): those replies
+are the nested-Xen recording of ``xl list -l`` with the domain's name, id and UUID changed (:func:`list_long`), and
+those reads are left out of the argv comparisons (:func:`mutating`), which pin the same commands as before.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +53,27 @@ def corpus_list(corpus: Path, name: str) -> bytes:
     return (corpus / "xen" / name).read_bytes()
 
 
+def list_long(*domains: tuple[str, str]) -> bytes:
+    """``xl list -l`` with these (name, uuid) domains: the recorded 4.17.7 output for ``tiny``, one copy per domain
+    with its name, domid and uuid changed (derived from real structure; no recording has these domains)."""
+    entry = json.loads((RECORDINGS / "xl-nested" / "list-long-tiny-4.17.7.txt").read_bytes())[0]
+    out = []
+    for domid, (name, uuid) in enumerate(domains, start=1):
+        e = json.loads(json.dumps(entry))
+        e["domid"], e["config"]["c_info"]["name"], e["config"]["c_info"]["uuid"] = domid, name, uuid
+        out.append(e)
+    return json.dumps(out, indent=4).encode() + b"\n"
+
+
+UUIDS = {"web": "2e0b3c1a-5f43-4c38-9a8e-4d1f0b8a7c11", "mail": "8b7f0c1e-2d3a-4b5c-8d9e-0f1a2b3c4d5e",
+         "db": "c4f1a2b3-6d7e-4f80-9a1b-2c3d4e5f6071", "freebsd": "0c6a4b8e-1f2d-4e3c-b5a6-978877665544"}
+
+
+def mutating(calls: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The calls without the identity reads (``xl list -l``, ``stat``)."""
+    return [c for c in calls if c != ("xl", "list", "-l") and c[0] != "stat"]
+
+
 def test_seed_example_runs_as_written(fake_runner: FakeRunner, confdir: Path, corpus: Path) -> None:
     fake_runner.expect(["xl", "list"], corpus_list(corpus, LIST_WITH_FREEBSD))
     fake_runner.expect(["xl", "create", ...])
@@ -61,11 +88,15 @@ def test_seed_example_runs_as_written(fake_runner: FakeRunner, confdir: Path, co
 
 def test_start_domu_undo_destroys(fake_runner: FakeRunner, confdir: Path) -> None:
     fake_runner.expect(["xl", ...])
+    fake_runner.expect(["xl", "list", "-l"], list_long(("web", UUIDS["web"])))
     with pytest.raises(Boom), Atomic() as atomic:
         started = atomic.xen.start_domu("web")
         assert (started.name, started.config_path) == ("web", str(confdir / "web.cfg"))
+        assert atomic.steps[-1].undo.identity == {"name": "web", "uuid": UUIDS["web"],
+                                                  "boot_id": fake_runner.fake_boot_id}
         raise Boom
-    assert fake_runner.calls == [("xl", "create", "--", str(confdir / "web.cfg")), ("xl", "destroy", "--", "web")]
+    assert mutating(fake_runner.calls) == [("xl", "create", "--", str(confdir / "web.cfg")),
+                                           ("xl", "destroy", "--", "web")]
 
 
 def test_start_domu_by_config_path_and_dom_object(fake_runner: FakeRunner, confdir: Path) -> None:
@@ -85,10 +116,10 @@ def test_shutdown_waits_then_undo_starts_again(fake_runner: FakeRunner, confdir:
         stopped = atomic.xen.shutdown_domu("freebsd")
         assert stopped.config_path == str(confdir / "freebsd.cfg")
         raise Boom
-    assert fake_runner.calls == [
-        ("xl", "shutdown", "--", "freebsd"), ("xl", "list"), ("xl", "list"), ("xl", "list"),
-        ("xl", "create", "--", str(confdir / "freebsd.cfg")),
-    ]
+    assert fake_runner.calls[:4] == [("xl", "shutdown", "--", "freebsd"), ("xl", "list"), ("xl", "list"),
+                                     ("xl", "list")]  # the wait polls until it is gone
+    assert fake_runner.calls[4:] == [("xl", "list"),  # the undo's check: not running (it would be already undone)
+                                     ("xl", "create", "--", str(confdir / "freebsd.cfg"))]
 
 
 def test_shutdown_times_out_with_a_typed_error(fake_runner: FakeRunner, confdir: Path, corpus: Path) -> None:
@@ -110,12 +141,19 @@ def test_shutdown_without_wait_and_unknown_config_has_no_undo(fake_runner: FakeR
 
 def test_pause_unpause_reboot_inverses(fake_runner: FakeRunner) -> None:
     fake_runner.expect(["xl", ...])
+    fake_runner.expect(["xl", "list", "-l"], list_long(*((n, UUIDS[n]) for n in ("web", "db", "mail"))))
+    # at rollback: web paused (by the step), mail running (unpaused by the step): the recorded 4.17.7 xl list, its
+    # tiny row copied for them with the name and the state flags changed (derived)
+    listing = (RECORDINGS / "xl-nested" / "list-tiny-4.17.7.txt").read_text()
+    tiny = listing.splitlines()[-1]
+    fake_runner.expect(["xl", "list"], listing.replace(tiny, tiny.replace("tiny", "web ").replace("-b----", "--p---"))
+                       + tiny.replace("tiny", "mail") + "\n")
     with pytest.raises(Boom), Atomic() as atomic:
         atomic.xen.pause_domu("web")
         atomic.xen.reboot_domu("db")
         atomic.xen.unpause_domu("mail")
         raise Boom
-    assert fake_runner.calls == [
+    assert [c for c in mutating(fake_runner.calls) if c != ("xl", "list")] == [
         ("xl", "pause", "--", "web"), ("xl", "reboot", "--", "db"), ("xl", "unpause", "--", "mail"),
         ("xl", "pause", "--", "mail"), ("xl", "unpause", "--", "web"),
     ]
@@ -123,26 +161,37 @@ def test_pause_unpause_reboot_inverses(fake_runner: FakeRunner) -> None:
 
 def test_save_undo_restores_and_restore_undo_destroys(fake_runner: FakeRunner, tmp_path: Path, corpus: Path) -> None:
     state = tmp_path / "web.save"
-    fake_runner.expect(["xl", "save", ...], effect=lambda argv, data: Path(argv[-1]).write_bytes(b""))
+    fake_runner.expect(["xl", "list", "-l"], list_long(("web", UUIDS["web"])))
+    running = fake_runner.replies[0]
+
+    def saved_effect(argv: tuple[str, ...], _data: bytes | None) -> None:
+        Path(argv[-1]).write_bytes(b"")
+        running.stdout = (RECORDINGS / "xl-nested" / "list-long-dom0-4.17.7.txt").read_bytes()  # web is gone
+
+    fake_runner.expect(["xl", "save", ...], effect=saved_effect)
+    fake_runner.expect(["stat", "-c", "%d:%i:%W", "--", str(state)], "65024:2171790:1796214281\n")
     fake_runner.expect(["xl", "restore", ...])
     fake_runner.expect(["xl", "list"], corpus_list(corpus, LIST_DOM0_ONLY))
     with pytest.raises(Boom), Atomic() as atomic:
         saved = atomic.xen.save_domu("web", state)
         assert saved.path == str(state)
+        assert atomic.steps[-1].undo.identity == {"name": "web", "uuid": UUIDS["web"],
+                                                  "file": "65024:2171790:1796214281"}
         raise Boom
-    assert fake_runner.calls == [("xl", "save", "--", "web", str(state)), ("xl", "list"),
-                                 ("xl", "restore", "--", str(state)), ("xl", "list")]
+    assert mutating(fake_runner.calls) == [("xl", "save", "--", "web", str(state)), ("xl", "list"),
+                                           ("xl", "restore", "--", str(state)), ("xl", "list")]
 
     fake_runner.calls.clear()
     fake_runner.expect(["xl", "list"], corpus_list(corpus, LIST_WITH_FREEBSD))
     fake_runner.expect(["xl", "list"], corpus_list(corpus, LIST_DOM0_ONLY), times=1)
     fake_runner.expect(["xl", "destroy", ...])
+    fake_runner.expect(["xl", "list", "-l"], list_long(("freebsd", UUIDS["freebsd"])))
     with pytest.raises(Boom), Atomic() as atomic:
         restored = atomic.xen.restore_domu(state)
         assert restored.name == "freebsd"
         raise Boom
-    assert fake_runner.calls == [("xl", "list"), ("xl", "restore", "--", str(state)), ("xl", "list"),
-                                 ("xl", "destroy", "--", "freebsd")]
+    assert mutating(fake_runner.calls) == [("xl", "list"), ("xl", "restore", "--", str(state)), ("xl", "list"),
+                                           ("xl", "destroy", "--", "freebsd")]
 
 
 def test_migrate_argv_and_refused_in_atomic_block(fake_runner: FakeRunner) -> None:
@@ -162,7 +211,8 @@ def test_destroy_allowed_on_a_domain_started_in_the_same_block(fake_runner: Fake
         atomic.xen.destroy_domu("web")
     with pytest.raises(IrreversibleOperationError), Atomic() as atomic:
         atomic.xen.destroy_domu("freebsd")
-    assert fake_runner.calls == [("xl", "create", "--", str(confdir / "web.cfg")), ("xl", "destroy", "--", "web")]
+    assert mutating(fake_runner.calls) == [("xl", "create", "--", str(confdir / "web.cfg")),
+                                           ("xl", "destroy", "--", "web")]
 
 
 def test_start_all_is_composite_and_rolls_back(fake_runner: FakeRunner, confdir: Path, corpus: Path) -> None:
@@ -170,11 +220,12 @@ def test_start_all_is_composite_and_rolls_back(fake_runner: FakeRunner, confdir:
     fake_runner.expect(["xl", "list"], corpus_list(corpus, LIST_WITH_FREEBSD))
     fake_runner.expect(["xl", "create", ...])
     fake_runner.expect(["xl", "destroy", ...])
+    fake_runner.expect(["xl", "list", "-l"], list_long(("mail", UUIDS["mail"]), ("web", UUIDS["web"])))
     with pytest.raises(Boom), Atomic() as atomic:
         started = atomic.xen.start_all()
         assert [s.name for s in started] == ["mail", "web"]
         raise Boom
-    assert fake_runner.calls == [
+    assert mutating(fake_runner.calls) == [
         ("xl", "list"), ("xl", "create", "--", str(confdir / "mail.cfg")),
         ("xl", "create", "--", str(confdir / "web.cfg")),
         ("xl", "destroy", "--", "web"), ("xl", "destroy", "--", "mail"),
