@@ -115,6 +115,9 @@ class GuestConfig:
     memory_mb: int = 1536
     cpus: int = 1
     disks: tuple[int, ...] = (GIB, GIB)
+    #: existing image files to use as the disks instead of fresh ones (kept after the guest is gone: a later guest
+    #: can boot with the same disks, as a machine does after a power cut)
+    disk_files: tuple[Path, ...] = ()
     source_dir: Path | None = DEFAULT_SOURCE
     extra_shares: tuple[Path, ...] = ()
     projects: tuple[str, ...] | None = None
@@ -425,9 +428,10 @@ class Guest:
         self.site = None
         if cfg.source_dir is not None:
             self.site = prepare_site(find_projects(cfg.source_dir, cfg.projects))
-        for i, size in enumerate(cfg.disks):
-            with open(self.tmpdir / f"disk{i}.img", "wb") as fh:
-                fh.truncate(size)
+        if not cfg.disk_files:
+            for i, size in enumerate(cfg.disks):
+                with open(self.tmpdir / f"disk{i}.img", "wb") as fh:
+                    fh.truncate(size)
         (ctl / "config.json").write_text(json.dumps(self._guest_config(), indent=2))
 
     def _guest_config(self) -> dict[str, Any]:
@@ -555,10 +559,11 @@ class Guest:
                 "-device",
                 f"virtio-9p-{bus},fsdev=site,mount_tag=pybofh_site",
             ]
-        for i in range(len(cfg.disks)):
+        disks = list(cfg.disk_files) or [tmp / f"disk{i}.img" for i in range(len(cfg.disks))]
+        for i, disk in enumerate(disks):
             argv += [
                 "-drive",
-                f"file={tmp / f'disk{i}.img'},if=none,id=disk{i},format=raw,cache=unsafe,discard=unmap",
+                f"file={disk},if=none,id=disk{i},format=raw,cache=unsafe,discard=unmap",
                 "-device",
                 f"virtio-blk-{bus},drive=disk{i},serial=pybofh-scratch-{i}",
             ]
@@ -655,6 +660,18 @@ class Guest:
             if self.tmpdir is not None:
                 shutil.rmtree(self.tmpdir, ignore_errors=True)
             _LIVE.discard(self)
+
+    def crash(self) -> None:
+        """Cut the power: SIGKILL qemu at once (no shutdown, the guest's page cache is lost), then clean up.
+
+        What the guest wrote and flushed (fsync) is in the disk files; ``disk_files`` keeps them for the next boot.
+        """
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=10)
+        self.close()
 
     def _kill_qemu(self) -> None:
         """Stop qemu for sure (SIGTERM, then SIGKILL) and close the channel."""
