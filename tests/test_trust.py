@@ -464,3 +464,147 @@ def test_cli_on_a_full_journal_disk_is_one_line_and_an_exit_code(tiny_tmpfs: Pat
     assert list(journal.iterdir()) == []
     size = subprocess.run(["blockdev", "--getsize64", loop], capture_output=True, text=True, check=True).stdout
     assert int(size) == 64 * 1024**2
+
+
+# --- paths are checked as resolved ------------------------------------------------------------------------------------
+
+
+def test_mountpoints_are_resolved_and_system_or_non_empty_ones_need_force(loop_factory, tmp_path: Path) -> None:
+    """A symlinked mountpoint is followed (the mount lands on its target, which the undo unmounts); a symlink to
+    /etc, /etc itself and a directory with files are refused before any mount, unless forced (the CLI too)."""
+    from pybofh_blockdev import ops
+
+    loop = loop_factory(32 * 1024**2)
+    subprocess.run(["mkfs.ext4", "-q", loop], check=True)
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with pytest.raises(RuntimeError), Atomic(journal=False) as atomic:
+        m = atomic.blockdev.mount(loop, str(link))
+        assert m.target == str(real)
+        assert str(real) in subprocess.run(["findmnt", "-rn", "-o", "TARGET"], capture_output=True,
+                                           text=True).stdout.split()
+        raise RuntimeError("undo it")
+    assert str(real) not in subprocess.run(["findmnt", "-rn", "-o", "TARGET"], capture_output=True,
+                                           text=True).stdout.split()
+    to_etc = tmp_path / "to-etc"
+    to_etc.symlink_to("/etc")
+    for where in (str(to_etc), "/etc"):
+        with pytest.raises(DataAtRiskError, match=r"/etc.* system directory"):
+            ops.mount(loop, where)
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("x")
+    with pytest.raises(DataAtRiskError, match="not empty"):
+        ops.mount(loop, str(full))
+    result = bofh("blockdev", "mount", loop, str(to_etc), env=dict(os.environ))
+    assert result.returncode == 2 and "system directory" in result.stderr and "--force" in result.stderr
+    mounted = ops.mount(loop, str(full), force=True)  # the user asked: its files are hidden while mounted
+    try:
+        assert not (full / "keep.txt").exists()
+    finally:
+        ops.unmount(mounted.target)
+    assert (full / "keep.txt").read_text() == "x"
+    assert "/etc" not in [ln.split()[0] for ln in open("/proc/self/mounts").read().splitlines()
+                          if ln.split()[0].startswith("/dev/loop")]
+
+
+# --- a journal that fills mid-block, with real loop devices and mounts ---------------------------------------------
+
+
+def test_a_full_journal_disk_mid_block_leaves_no_loop_or_mount(tiny_tmpfs: Path, tmp_path: Path) -> None:
+    """Loop devices attached and mounted in a block whose journal disk fills: every finished step is undone from
+    memory — no loop device or mount of the block is left."""
+    journal = tiny_tmpfs / "journal"
+    journal.mkdir()
+    images = []
+    for i in range(40):
+        img = tmp_path / f"d{i}.img"
+        with img.open("wb") as fh:
+            fh.truncate(8 * 1024**2)
+        images.append(str(img))
+    subprocess.run(["mkfs.ext4", "-q", "-F", images[0]], check=True)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    try:
+        with pytest.raises(JournalError, match="No space left on device"):
+            with Atomic(journal=Journal(journal)) as atomic:
+                first = atomic.blockdev.attach_loop(images[0])
+                atomic.blockdev.mount(first.path, str(mnt))
+                fill(tiny_tmpfs)
+                for img in images[1:]:
+                    atomic.blockdev.attach_loop(img)
+        listed = subprocess.run(["losetup", "--list", "--noheadings", "-O", "BACK-FILE"], capture_output=True,
+                                text=True).stdout
+        assert str(tmp_path) not in listed
+        assert str(mnt) not in subprocess.run(["findmnt", "-rn", "-o", "TARGET"], capture_output=True,
+                                              text=True).stdout.split()
+    finally:
+        for line in subprocess.run(["losetup", "--list", "--noheadings", "-O", "NAME,BACK-FILE"],
+                                   capture_output=True, text=True).stdout.splitlines():
+            if str(tmp_path) in line:
+                subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+                subprocess.run(["losetup", "-d", line.split()[0]], capture_output=True)
+
+
+# --- secrets never at rest --------------------------------------------------------------------------------------------
+
+ADD_KEY = textwrap.dedent(
+    """
+    import sys
+    from pybofh_crypt import ops
+    from pybofh_core.settings import get_settings
+    image, old, new, ready = sys.argv[1:5]
+    open(ready, "w").write("go")
+    with get_settings().override(crypt__pbkdf="pbkdf2", crypt__pbkdf_force_iterations=20000000):
+        ops.add_key(image, old, new.replace("|", "\\n"))
+    """
+)
+
+
+def test_kill_9_during_add_key_leaves_the_new_passphrase_nowhere_on_disk(tmp_path: Path) -> None:
+    """A new key that cannot travel as a stdin line goes to cryptsetup as a memfd (/dev/fd/N): after kill -9 of
+    pybofh in the middle of luksAddKey, its bytes are in no file of the temp and runtime directories, the journal
+    or this test's directory (an older pybofh left it in /tmp/pybofh-key-*/key)."""
+    image = tmp_path / "luks.img"
+    with image.open("wb") as fh:
+        fh.truncate(32 * 1024**2)
+    old = "old-passphrase-for-the-memfd-test"
+    new_line = f"NEW-{os.getpid()}-memfd-secret|second line"
+    subprocess.run(["cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
+                    "--pbkdf-force-iterations", "1000", "--key-file=-", str(image)], input=old.encode(), check=True)
+    ready = tmp_path / "ready"
+    env = env_for(tmp_path / "journal")
+    child = subprocess.Popen([sys.executable, "-c", ADD_KEY, str(image), old, new_line, str(ready)], env=env,
+                             stderr=subprocess.PIPE)
+    try:
+        wait_for(ready, child)
+        deadline = time.monotonic() + 60
+        while not _cryptsetup_pids(image):  # luksAddKey is running (its PBKDF takes seconds)
+            assert child.poll() is None and time.monotonic() < deadline, "luksAddKey never started"
+            time.sleep(0.05)
+        kill9(child)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        for pid in _cryptsetup_pids(image):
+            os.kill(pid, signal.SIGKILL)
+    needle = new_line.split("|")[0]
+    places = ["/tmp", "/var/tmp", "/dev/shm", "/run", "/var/lib/pybofh", str(tmp_path)]
+    found = subprocess.run(["grep", "-rlsF", "--binary-files=text", "--exclude-dir=proc", "-e", needle,
+                            *[p for p in places if os.path.isdir(p)]], capture_output=True, text=True).stdout
+    assert found.strip() == "", f"the new passphrase was found in: {found}"
+
+
+def _cryptsetup_pids(image: Path) -> list[int]:
+    """Pids of cryptsetup processes working on ``image``."""
+    out = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmd and cmd[0].endswith(b"cryptsetup") and str(image).encode() in cmd:
+            out.append(int(proc.name))
+    return out
