@@ -421,8 +421,13 @@ def _json_int(row: dict[str, Any], key: str, tool: str, source: str | None) -> i
 
 # --- filesystem df -------------------------------------------------------------------------------------------------
 
+# A block-group type (``Data``, ``Metadata``, ``System``, ``GlobalReserve``, ``unknown``, and ``Data+Metadata`` on a
+# filesystem made with ``mkfs.btrfs --mixed``) and a profile (``single``, ``DUP``, ``RAID0``, ``RAID1``, ``RAID1C3``,
+# ``RAID1C4``, ``RAID10``, ``RAID5``, ``RAID6``, ``unknown``), as btrfs-progs prints them in df, usage and device usage.
+_BG_TYPE = r"[A-Za-z]+(?:\+[A-Za-z]+)*"
+_BG_PROFILE = r"[A-Za-z0-9]+"
 _DF_LINE = re.compile(
-    r"^(?P<type>[A-Za-z]+),\s*(?P<profile>[A-Za-z0-9]+):\s*total=(?P<total>\S+),\s*used=(?P<used>\S+)$"
+    rf"^(?P<type>{_BG_TYPE}),\s*(?P<profile>{_BG_PROFILE}):\s*total=(?P<total>\S+),\s*used=(?P<used>\S+)$"
 )
 
 
@@ -430,7 +435,8 @@ def parse_filesystem_df(data: str | bytes, *, source: str | None = None) -> File
     """Parse ``btrfs filesystem df`` text (all progs) or ``btrfs --format json filesystem df`` (5.19+).
 
     Claims: text lines ``Data, single: total=3.01GiB, used=2.89GiB`` (rounded units, or bytes with ``-b``),
-    and JSON ``filesystem-df`` rows whose ``total``/``used`` are numbers (6.15) or strings (6.1, 6.2).
+    and JSON ``filesystem-df`` rows whose ``total``/``used`` are numbers (6.15) or strings (6.1, 6.2); every
+    block-group type and profile name, ``Data+Metadata`` of mixed filesystems included.
     """
     tool = "btrfs filesystem df"
     text = _text(data)
@@ -472,7 +478,8 @@ _OVERALL_KEYS = {
     "Metadata ratio": "metadata_ratio", "Global reserve": "global_reserve", "Multiple profiles": "multiple_profiles",
 }
 _PROFILE_HEAD = re.compile(
-    r"^(?P<type>[A-Za-z]+),(?P<profile>[A-Za-z0-9]+):\s*Size:(?P<size>\S+),\s*Used:(?P<used>\S+)(?:\s+\([0-9.]+%\))?$"
+    rf"^(?P<type>{_BG_TYPE}),(?P<profile>{_BG_PROFILE}):\s*Size:(?P<size>\S+),\s*Used:(?P<used>\S+)"
+    r"(?:\s+\([0-9.]+%\))?$"
 )
 _PAREN = re.compile(r"^(?P<value>\S+)(?:\s+\((?P<what>[a-z]+)(?::\s*(?P<inner>[^)]*))?\))?$")
 
@@ -482,7 +489,8 @@ def parse_filesystem_usage(data: str | bytes, *, source: str | None = None) -> F
 
     Claims: the ``Overall:`` block (``Device slack`` and ``Multiple profiles`` optional, TAB/space padding,
     ``(min: …)``/``(used: …)``/``(data)`` remarks), ``Type,profile: Size:…, Used:… (p%)`` sections with one
-    ``device size`` line each, and the ``Unallocated:`` section; rounded units or ``-b`` bytes.
+    ``device size`` line each (any type and profile, ``Data+Metadata`` of mixed filesystems included), and the
+    ``Unallocated:`` section; rounded units or ``-b`` bytes.
     """
     tool = "btrfs filesystem usage"
     text = _text(data)
@@ -587,13 +595,15 @@ def parse_filesystem_usage(data: str | bytes, *, source: str | None = None) -> F
 # --- device usage / device stats -----------------------------------------------------------------------------------
 
 _DEV_HEAD = re.compile(r"^(?P<path>\S.*), ID: (?P<devid>[0-9]+)$")
+_CHUNK_KEY = re.compile(rf"{_BG_TYPE},{_BG_PROFILE}")
 
 
 def parse_device_usage(data: str | bytes, *, source: str | None = None) -> list[DeviceUsage]:
     """Parse ``btrfs device usage`` (bytes with ``-b``, or rounded units; btrfs-progs 4.x-6.x).
 
     Claims: ``/dev/x, ID: N`` headers, then indented ``Device size:``, ``Device slack:`` (newer progs),
-    ``Type,profile:`` chunk lines and ``Unallocated:`` (negative while a device is being removed).
+    ``Type,profile:`` chunk lines (``Data+Metadata,single:`` on mixed filesystems) and ``Unallocated:`` (negative
+    while a device is being removed).
     """
     tool = "btrfs device usage"
     text = _text(data)
@@ -636,7 +646,7 @@ def parse_device_usage(data: str | bytes, *, source: str | None = None) -> list[
             cur["slack"] = n
         elif key == "Unallocated":
             cur["unallocated"] = n
-        elif re.fullmatch(r"[A-Za-z]+,[A-Za-z0-9]+", key):
+        elif _CHUNK_KEY.fullmatch(key):
             cur["chunks"].append((key, n))
         else:
             _fail(tool, "an unknown field", line, source)
@@ -770,16 +780,23 @@ def parse_qgroup_show(data: str | bytes, *, source: str | None = None) -> list[Q
 
 # --- scrub status --------------------------------------------------------------------------------------------------
 
-_LEGACY_HEAD = re.compile(r"^scrub (?:status|done) for (?P<uuid>[0-9a-fA-F-]{36})$")
-_NEW_HEAD = re.compile(r"^(?:UUID:\s+|scrub done for )(?P<uuid>[0-9a-fA-F-]{36})$")
+_LEGACY_HEAD = re.compile(r"^scrub (?:status|done|canceled) for (?P<uuid>[0-9a-fA-F-]{36})$")
+_NEW_HEAD = re.compile(r"^(?:UUID:\s+|scrub (?:done|canceled) for )(?P<uuid>[0-9a-fA-F-]{36})$")
 _LEGACY_STARTED = re.compile(
-    r"^scrub started at (?P<date>.+?)"
+    r"^scrub (?P<how>started|resumed) at (?P<date>.+?)"
     r"(?: and finished after (?P<fin>\S+)| and was aborted after (?P<abort>\S+)"
     r"|, running for (?P<run>\S+)|, interrupted after (?P<intr>\S+), not running)$"
 )
+_LEGACY_TOTAL = re.compile(r"^total bytes scrubbed: (?P<size>\S+) with (?P<errors>[0-9]+) errors$")
+_LEGACY_FIXED = re.compile(
+    r"^corrected errors: (?P<c>[0-9]+), uncorrectable errors: (?P<u>[0-9]+), unverified errors: (?P<v>[0-9]+)$"
+)
+_RATE = re.compile(r"^(?P<rate>\S+)/s(?: \(limit (?P<limit>\S+)/s\)| \((?P<some>some device limits set)\))?$")
 _RAW_COUNTER = re.compile(r"^(?P<key>[a-z_]+): (?P<value>[0-9]+)$")
 _DURATION = re.compile(r"^(?P<h>[0-9]+):(?P<m>[0-9]{2}):(?P<s>[0-9]{2})$")
-_NOISE = re.compile(r"^(?:ERROR|WARNING): |^Starting scrub on devid [0-9]+$|^scrub started on ")
+_NOISE = re.compile(r"^(?:ERROR|WARNING): |^Starting scrub on devid [0-9]+(?: \(limit \S+\))?$|^scrub started on "
+                    r"|^scrub resumed on ")
+_MALLOC_WARNING = "*** WARNING: memory allocation failed while scrubbing. results may be inaccurate"
 
 
 def _duration(value: str) -> int:
@@ -792,13 +809,16 @@ def _duration(value: str) -> int:
 def parse_scrub_status(data: str | bytes, *, source: str | None = None) -> ScrubStatus:
     """Parse ``btrfs scrub status [-R]`` and the summary of ``btrfs scrub start -B``.
 
-    Claims the legacy layout (btrfs-progs < 5.1: ``scrub status for UUID`` / ``scrub started at …, running for …``,
-    ``… and finished after …``, ``… and was aborted after …``, ``… interrupted after …, not running``,
-    ``no stats available``) and the new layout (>= 5.1: ``UUID:``, ``Scrub started:``, ``Status:``,
-    ``Duration:``, ``Time left:``, ``ETA:``, ``Total to scrub:``, ``Bytes scrubbed: X (p%)``, ``Rate:``,
-    ``Error summary:`` with ``Corrected/Uncorrectable/Unverified``), both with ``-R`` raw counters. ``ERROR:``/
-    ``WARNING:`` lines interleaved from stderr and ``Starting scrub on devid N`` are kept in ``messages``.
-    The legacy non-raw summary (``total bytes scrubbed: … with N errors``) is not claimed (no sample seen).
+    Claims the legacy layout (btrfs-progs 3.12 to 5.0: ``scrub status for UUID`` or ``scrub done|canceled for
+    UUID`` / ``scrub started|resumed at …, running for …``, ``… and finished after …``, ``… and was aborted
+    after …``, ``… interrupted after …, not running``, ``no stats available``, then either the summary ``total
+    bytes scrubbed: X with N errors`` [``error details: read=N csum=N``, ``corrected errors: N, uncorrectable
+    errors: N, unverified errors: N``] or ``-R`` raw counters) and the new layout (>= 5.1: ``UUID:``, ``Scrub
+    started:`` or ``Scrub resumed:``, ``Status:``, ``Duration:``, ``Time left:``, ``ETA:``, ``Total to scrub:``,
+    ``Bytes scrubbed: X (p%)``, ``Rate: X/s`` [``(limit X/s)``, ``(some device limits set)``, 6.6.3+], ``Error
+    summary:`` with ``Corrected/Uncorrectable/Unverified``, or ``-R`` raw counters). ``ERROR:``/``WARNING:``
+    lines interleaved from stderr, ``Starting scrub on devid N`` and the memory-allocation warning are kept in
+    ``messages``.
     """
     tool = "btrfs scrub status"
     text = _text(data)
@@ -838,9 +858,13 @@ def parse_scrub_status(data: str | bytes, *, source: str | None = None) -> Scrub
         if stripped == "no stats available":
             state = ScrubState.NO_STATS
             continue
+        if stripped == _MALLOC_WARNING:
+            messages.append(stripped)
+            continue
         if m := _LEGACY_STARTED.match(stripped):
             layout = "legacy"
             info["started"] = m.group("date")
+            info["resumed"] = m.group("how") == "resumed"
             for group, st in (("fin", ScrubState.FINISHED), ("abort", ScrubState.ABORTED),
                               ("run", ScrubState.RUNNING), ("intr", ScrubState.INTERRUPTED)):
                 if m.group(group):
@@ -852,13 +876,23 @@ def parse_scrub_status(data: str | bytes, *, source: str | None = None) -> Scrub
                 _fail(tool, f"counter {m.group('key')} appears twice", line, source)
             raw.append((m.group("key"), int(m.group("value"))))
             continue
+        if m := _LEGACY_TOTAL.match(stripped):
+            info["scrubbed"] = size(m.group("size"), line)
+            info["error_count"] = int(m.group("errors"))
+            continue
+        if m := _LEGACY_FIXED.match(stripped):
+            info.update(corrected=int(m.group("c")), uncorrectable=int(m.group("u")), unverified=int(m.group("v")))
+            continue
         key, sep, value = stripped.partition(":")
         value = value.strip()
         if not sep:
             _fail(tool, "an unknown line", line, source)
         key = key.strip()
-        if key == "Scrub started":
+        if key in ("Scrub started", "Scrub resumed"):
+            if "started" in info:
+                _fail(tool, "two start times", line, source)
             info["started"] = value
+            info["resumed"] = key == "Scrub resumed"
         elif key == "Status":
             try:
                 state = ScrubState(value)
@@ -879,10 +913,16 @@ def parse_scrub_status(data: str | bytes, *, source: str | None = None) -> Scrub
             info["scrubbed"] = size(bm.group(1), line)
             info["percent"] = float(bm.group(2))
         elif key == "Rate":
-            if not value.endswith("/s"):
-                _fail(tool, "a rate without '/s'", line, source)
-            info["rate"] = size(value[:-2], line)
-        elif key == "Error summary":
+            rm = _RATE.match(value)
+            if not rm:
+                _fail(tool, "cannot read the rate ('N/s' [(limit N/s)])", line, source)
+            info["rate"] = size(rm.group("rate"), line)
+            if rm.group("limit"):
+                info["limit"] = size(rm.group("limit"), line)
+            info["some_limits"] = bool(rm.group("some"))
+        elif key in ("Error summary", "error details"):
+            if errors:
+                _fail(tool, "two error summaries", line, source)
             if value != "no errors found":
                 for item in value.split():
                     name, eq, count = item.partition("=")
@@ -903,6 +943,8 @@ def parse_scrub_status(data: str | bytes, *, source: str | None = None) -> Scrub
         bytes_scrubbed=info.get("scrubbed"), percent=info.get("percent"), rate_bytes_per_second=info.get("rate"),
         errors=tuple(errors), corrected=info.get("corrected"), uncorrectable=info.get("uncorrectable"),
         unverified=info.get("unverified"), raw=tuple(raw), messages=tuple(messages),
+        resumed=info.get("resumed", False), error_count=info.get("error_count"),
+        rate_limit_bytes_per_second=info.get("limit"), some_devices_rate_limited=info.get("some_limits", False),
     )
 
 

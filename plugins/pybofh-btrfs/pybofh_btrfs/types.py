@@ -110,6 +110,11 @@ class SpaceInfo:
     total: int
     used: int
 
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """What the block group holds: ``("Data", "Metadata")`` for a mixed one (``Data+Metadata``)."""
+        return tuple(self.type.split("+"))
+
 
 @dataclass(frozen=True, slots=True)
 class FilesystemDf:
@@ -119,8 +124,16 @@ class FilesystemDf:
     exact: bool = True
 
     def get(self, type_: str) -> list[SpaceInfo]:
-        """Entries of one block-group type (``Data``, ``Metadata``, ``System``, ``GlobalReserve``)."""
-        return [s for s in self.spaces if s.type.lower() == type_.lower()]
+        """Entries holding one block-group type (``Data``, ``Metadata``, ``System``, ``GlobalReserve``), or named
+        exactly ``type_``: on a mixed filesystem ``get("Data")`` and ``get("Metadata")`` both give ``Data+Metadata``.
+        """
+        want = type_.lower()
+        return [s for s in self.spaces if s.type.lower() == want or want in (k.lower() for k in s.kinds)]
+
+    @property
+    def mixed(self) -> bool:
+        """Whether data and metadata share block groups (``mkfs.btrfs --mixed``)."""
+        return any(len(s.kinds) > 1 for s in self.spaces)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +229,11 @@ class ScrubStatus:
     """``btrfs scrub status [-R]`` (legacy <5.1 and new >=5.1 layouts) or the summary of ``scrub start -B``.
 
     Byte counts read from rounded units (``4.15GiB``) are approximate; the ``-R`` raw counters are exact.
-    ``errors`` is the ``Error summary`` as ``{"csum": 110693}`` (empty when no errors were found).
+    ``errors`` is the ``Error summary`` (legacy: ``error details``) as ``(("csum", 110693),)``, empty when no
+    errors were found. ``started`` is when the scrub was last started or, if ``resumed``, resumed. ``error_count``
+    is the legacy summary's ``with N errors``. ``rate_limit_bytes_per_second`` is a one-device filesystem's ``(limit
+    N/s)`` and ``some_devices_rate_limited`` a multi-device one's ``(some device limits set)``; btrfs-progs before
+    6.6.3 print neither.
     """
 
     uuid: str
@@ -236,6 +253,10 @@ class ScrubStatus:
     unverified: int | None = None
     raw: tuple[tuple[str, int], ...] = ()
     messages: tuple[str, ...] = ()
+    resumed: bool = False
+    error_count: int | None = None
+    rate_limit_bytes_per_second: int | None = None
+    some_devices_rate_limited: bool = False
 
     @property
     def done(self) -> bool:

@@ -111,6 +111,40 @@ PARSED: dict[str, tuple[Callable[..., Any], Callable[[Any], object]]] = {
                       and m[0].majmin != m[1].majmin),
     "findmnt_btrfs_subvolume-mounted": (P.parse_findmnt, lambda m: [e.fsroot for e in m] == ["/", "/", "/data"]
                                         and m[2].majmin == m[0].majmin and m[2].source.endswith("[/data]")),
+    # record_more.py: mkfs.btrfs --mixed (Data+Metadata block groups) and a scrub cancelled and resumed
+    "filesystem_df_mixed": (P.parse_filesystem_df, lambda d: d.mixed and not d.exact and [s.type for s in d.spaces] == [
+        "System", "Data+Metadata", "GlobalReserve"] and d.get("Data") == d.get("Metadata") == d.get("data+metadata")
+        and d.get("Data")[0].total == 40 * MiB),
+    "filesystem_df_-b_mixed": (P.parse_filesystem_df, lambda d: d.mixed and d.exact
+                               and d.get("Data")[0].kinds == ("Data", "Metadata")
+                               and d.get("Data")[0].total == 40 * MiB),
+    "filesystem_df_format-json_mixed": (P.parse_filesystem_df, lambda d: d.mixed and d.exact
+                                        and d.get("Metadata")[0].type == "Data+Metadata"
+                                        and d.get("Metadata")[0].total == 40 * MiB),
+    "filesystem_usage_-b_mixed": (P.parse_filesystem_usage, lambda u: u.exact and u.device_size == 256 * MiB
+                                  and [(p.type, p.profile, p.size) for p in u.profiles] == [
+                                      ("Data+Metadata", "single", 40 * MiB), ("System", "single", 4 * MiB)]
+                                  and u.device_allocated + u.device_unallocated == u.device_size),
+    "filesystem_usage_mixed": (P.parse_filesystem_usage, lambda u: not u.exact and [p.type for p in u.profiles] == [
+        "Data+Metadata", "System"]),
+    "device_usage_-b_mixed": (P.parse_device_usage, lambda r: [k for k, _ in r[0].chunks] == [
+        "Data+Metadata,single", "System,single"] and sum(n for _, n in r[0].chunks) + r[0].unallocated == 256 * MiB),
+    "device_usage_mixed": (P.parse_device_usage, lambda r: [k for k, _ in r[0].chunks] == [
+        "Data+Metadata,single", "System,single"] and r[0].size == 256 * MiB),
+    "scrub_status_aborted": (P.parse_scrub_status, lambda s: s.state is ScrubState.ABORTED and not s.resumed
+                             and s.rate_limit_bytes_per_second is None and not s.some_devices_rate_limited),
+    "scrub_status_running_resumed": (P.parse_scrub_status, lambda s: s.state is ScrubState.RUNNING and s.resumed
+                                     and not s.done and s.percent is not None and 0 < s.percent < 100
+                                     and s.time_left_seconds is not None and bool(s.eta)),
+    "scrub_status_-R_running_resumed": (P.parse_scrub_status, lambda s: s.state is ScrubState.RUNNING and s.resumed
+                                        and len(s.raw) == 15 and s.raw_counter("data_bytes_scrubbed") > 0),
+    "scrub_status_--raw_running_resumed": (P.parse_scrub_status, lambda s: s.resumed and s.total_bytes == 420741120
+                                           and s.bytes_scrubbed is not None and s.bytes_scrubbed > 0),
+    "scrub_status_aborted_resumed": (P.parse_scrub_status, lambda s: s.state is ScrubState.ABORTED and s.resumed
+                                     and s.duration_seconds is not None and s.duration_seconds > 0),
+    "scrub_resume_-B_finished": (P.parse_scrub_status, lambda s: s.state is ScrubState.FINISHED and not s.resumed),
+    "scrub_status_finished_resumed": (P.parse_scrub_status, lambda s: s.state is ScrubState.FINISHED and s.resumed
+                                      and s.errors == ()),
 }
 
 
@@ -195,3 +229,47 @@ def test_findmnt_flattens_children_and_refuses_damage() -> None:
                 b"not json"):
         with pytest.raises(ParseError):
             P.parse_findmnt(bad)
+
+
+FROM_SOURCE = Path(__file__).resolve().parent / "recordings" / "btrfs-from-source"
+GiB = 1024**3
+
+# Outputs of btrfs-progs versions this machine cannot run, written from the source's format strings (README there).
+SOURCE_CASES: dict[str, Callable[[Any], object]] = {
+    "scrub_status_legacy-summary_finished-4.20": lambda s: (s.layout, s.state, s.resumed, s.duration_seconds,
+                                                           s.error_count, s.errors) == (
+        "legacy", ScrubState.FINISHED, False, 757, 0, ()) and abs(s.bytes_scrubbed - 187.45 * GiB) < GiB / 100,
+    "scrub_status_legacy-summary_resumed_with-errors-4.20": lambda s: (
+        s.state, s.resumed, s.started, s.error_count, s.errors, s.corrected, s.uncorrectable, s.unverified) == (
+        ScrubState.FINISHED, True, "Sun Mar  3 09:14:52 2019", 3, (("read", 1), ("csum", 2)), 2, 1, 0),
+    "scrub_status_legacy-summary_running-4.20": lambda s: s.state is ScrubState.RUNNING and s.duration_seconds == 341,
+    "scrub_status_legacy-summary_no-stats-4.20": lambda s: s.state is ScrubState.NO_STATS and s.bytes_scrubbed == 0,
+    "scrub_start_-B_legacy-summary_aborted-4.20": lambda s: s.state is ScrubState.ABORTED and s.error_count == 0,
+    "scrub_status_resumed_rate-limit-6.6.3": lambda s: s.resumed and s.state is ScrubState.RUNNING
+    and s.rate_limit_bytes_per_second == 120 * MiB and s.rate_bytes_per_second is not None,
+}
+
+
+@pytest.mark.parametrize("case", sorted(SOURCE_CASES))
+def test_outputs_written_from_the_source(case: str) -> None:
+    """Legacy scrub summaries (progs 3.12-5.0) and the 6.6.3 rate limit parse to typed results."""
+    data = (FROM_SOURCE / f"{case}.txt").read_bytes()
+    assert SOURCE_CASES[case](P.parse_scrub_status(data, source=case)) is True
+
+
+def test_every_source_sample_is_checked() -> None:
+    """No sample in btrfs-from-source/ is left unchecked."""
+    assert {p.stem for p in FROM_SOURCE.glob("*.txt")} == set(SOURCE_CASES)
+
+
+@pytest.mark.parametrize("rate", ["Rate:             1.00MiB/s (some device limits set)",
+                                  "Rate:             1048576/s (limit 2097152/s)"])
+def test_scrub_rate_limits(rate: str) -> None:
+    """Both limit remarks of btrfs-progs 6.6.3+ are read; a rate that is not ``N/s`` is refused."""
+    text = (FROM_SOURCE / "scrub_status_resumed_rate-limit-6.6.3.txt").read_text()
+    status = P.parse_scrub_status(text.replace("Rate:             106.27MiB/s (limit 120.00MiB/s)", rate))
+    assert status.rate_bytes_per_second == 1048576
+    assert status.some_devices_rate_limited == ("some" in rate)
+    assert status.rate_limit_bytes_per_second == (None if "some" in rate else 2097152)
+    with pytest.raises(ParseError):
+        P.parse_scrub_status(text.replace("/s (limit", "/h (limit"))
