@@ -29,9 +29,18 @@ _PRIORITY = {0: "ignore", 1: "normal", 2: "prefer"}
 TOOL = "cryptsetup"
 
 
+# ``cryptsetup -v`` ends its stdout with one of these lines (glued to the closing brace by --dump-json-metadata).
+_VERBOSE_TRAILER = re.compile(r"(?P<keep>\}?)(?:Command successful\.|Command failed with code -?\d+(?: \([^()]*\))?\.)")
+
+
 def _text(data: str | bytes) -> str:
-    """Output as text: bytes are decoded as UTF-8 (labels may hold any UTF-8; bad bytes become U+FFFD)."""
-    return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    """Output as text without a ``-v`` trailer line: bytes are decoded as UTF-8 (labels may hold any UTF-8; bad
+    bytes become U+FFFD)."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    body = text.rstrip()
+    start = body.rfind("\n") + 1
+    m = _VERBOSE_TRAILER.fullmatch(body, start)
+    return body[: start + len(m.group("keep"))] + "\n" if m else text
 
 
 def _fail(message: str, excerpt: str, source: str | None) -> ParseError:

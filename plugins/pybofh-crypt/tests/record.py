@@ -93,11 +93,14 @@ def host_cases(tmp: Path, ver: str) -> None:
         sh(["cryptsetup", "luksAddKey", "--batch-mode", "--key-slot", "5", "--pbkdf-force-iterations", "1000", dev],
            stdin=b"pw-one\npw-two\n")
         save("luksDump-luks1-two-keyslots", sh(["cryptsetup", "luksDump", dev]), ver)
+        save("luksDump-verbose-luks1-two-keyslots", sh(["cryptsetup", "-v", "luksDump", dev]), ver)
         save("luksKillSlot-inactive", sh(["cryptsetup", "luksKillSlot", "--batch-mode", dev, "3"], check=False), ver)
     with loop(tmp) as dev:
         luks_format(dev, "luks2", b"pw-one")
         save("luksDump-luks2", sh(["cryptsetup", "luksDump", dev]), ver)
         save("luksDump-json-luks2", sh(["cryptsetup", "luksDump", "--dump-json-metadata", dev]), ver)
+        save("luksDump-verbose-luks2", sh(["cryptsetup", "-v", "luksDump", dev]), ver)
+        save("luksDump-json-verbose-luks2", sh(["cryptsetup", "-v", "luksDump", "--dump-json-metadata", dev]), ver)
         save("luksAddKey-wrong-passphrase", sh(["cryptsetup", "luksAddKey", "--batch-mode", "--key-slot", "1",
                                                 *FAST, dev], stdin=b"wrong\npw-two\n", check=False), ver)
         save("open-no-device-mapper", sh(["cryptsetup", "open", "--type", "luks", "--key-file=-", dev, "rec-test"],
@@ -125,6 +128,7 @@ def guest_cases(tmp: Path, ver: str) -> None:
             sh(["cryptsetup", "open", "--type", "luks", "--key-file=-", dev, f"rec-{kind}"], stdin=b"pw-one")
             try:
                 save(f"status-{kind}", sh(["cryptsetup", "status", f"rec-{kind}"]), ver)
+                save(f"status-verbose-{kind}", sh(["cryptsetup", "-v", "status", f"rec-{kind}"]), ver)
                 if kind == "luks2":
                     sh(["cryptsetup", "resize", "--size", "16384", "--key-file=-", f"rec-{kind}"], stdin=b"pw-one")
                     save("status-luks2-resized", sh(["cryptsetup", "status", f"rec-{kind}"]), ver)
@@ -141,6 +145,7 @@ def guest_cases(tmp: Path, ver: str) -> None:
         finally:
             sh(["cryptsetup", "close", "rec-nokeyring"], check=False)
     save("status-inactive", sh(["cryptsetup", "status", "rec-absent"], check=False), ver)
+    save("status-verbose-inactive", sh(["cryptsetup", "-v", "status", "rec-absent"], check=False), ver)
 
 
 def main() -> None:

@@ -108,3 +108,18 @@ def test_results_are_frozen() -> None:
     header = parse_luks_dump((REC / "luksDump-luks2-2.6.1.txt").read_bytes())
     with pytest.raises(dataclasses.FrozenInstanceError):
         header.uuid = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("path", sorted(REC.glob("*-verbose-*.txt")), ids=lambda p: p.name)
+def test_verbose_recordings_end_in_the_trailer(path: Path) -> None:
+    """``cryptsetup -v`` recordings really end in ``Command successful.``/``Command failed …`` (so the expectation
+    test above proves the trailer is skipped), and the same line anywhere else is still refused."""
+    data = path.read_bytes()
+    last = data.rstrip().rsplit(b"\n", 1)[-1]
+    assert last.endswith(b"Command successful.") or last.startswith(b"Command failed with code -4 ")
+    parser = PARSERS["status" if path.name.startswith("status") else
+                     "luksDump-json" if path.name.startswith("luksDump-json") else "luksDump"]
+    lines = data.splitlines(keepends=True)
+    moved = b"".join([lines[0], b"Command successful.\n", *lines[1:]])
+    with pytest.raises(ParseError):
+        parser(moved, source=path.name)
