@@ -10,7 +10,7 @@ from pybofh_core.runner import run
 
 from . import parsers
 from .checks import check_device
-from .types import BlockDevice, DeviceTree, LoopDevice, Mount
+from .types import BlockDevice, DeviceTree, LoopDevice, Mount, Probe
 
 LSBLK_ARGV = ["lsblk", "-J", "-b", "-O"]
 FINDMNT_ARGV = ["findmnt", "-J", "-o", "TARGET,SOURCE,FSTYPE,OPTIONS,FSROOT"]
@@ -22,7 +22,8 @@ def list_devices() -> DeviceTree:
 
     Without udev (containers, early boot, this project's CI) lsblk leaves FSTYPE/LABEL/UUID empty; those are filled
     by one ``blkid -c /dev/null -o export DEV...`` over every non-empty device lsblk knew nothing about. (A single
-    ``blkid -p`` call cannot do this: it stops at the first device without a signature.)
+    ``blkid -p`` call cannot do this: it stops at the first device without a signature.) A label that is not UTF-8
+    is kept exactly (``label_raw``), which can take one more ``blkid -o udev`` call (see :func:`_exact_labels`).
     """
     tree = parsers.parse_lsblk_json(run(LSBLK_ARGV, readonly=True).stdout, source="lsblk -J -b -O")
     todo = [
@@ -33,20 +34,45 @@ def list_devices() -> DeviceTree:
         return tree
     res = run(["blkid", "-c", "/dev/null", "-o", "export", *dict.fromkeys(todo)], readonly=True, ok_codes=(0, 2))
     found = {p.device: p for p in parsers.parse_blkid_export(res.stdout, source="blkid -o export") if p.device}
+    labels = _exact_labels([d for d, p in found.items() if "LABEL" in p.ambiguous], found)
     devices = {}
     for key, dev in tree.devices.items():
         p = found.get(dev.path or "")
         if p is not None:
+            label, label_raw = labels.get(dev.path or "", (p.tags.get("LABEL"), p.raw.get("LABEL")))
             dev = replace(
                 dev,
                 fstype=dev.fstype or p.tags.get("TYPE"),
-                label=dev.label or p.tags.get("LABEL"),
+                label=dev.label or label,
+                label_raw=dev.label_raw if dev.label else label_raw,
                 uuid=dev.uuid or p.tags.get("UUID"),
                 pttype=dev.pttype or p.tags.get("PTTYPE"),
                 partuuid=dev.partuuid or p.tags.get("PARTUUID"),
             )
         devices[key] = dev
     return replace(tree, devices=devices)
+
+
+UDEV_LABEL_ARGV = ["blkid", "-c", "/dev/null", "-o", "udev", "-s", "LABEL", "-s", "UUID"]
+
+
+def _exact_labels(paths: list[str], found: dict[str | None, Probe]) -> dict[str, tuple[str, bytes | None]]:
+    """Labels blkid's export notation left ambiguous (``DonnM-ies``: Latin-1 ``Données`` or that literal text), read
+    exactly from ``blkid -o udev`` (``ID_FS_LABEL_ENC``), one call for all of them; rare, as it takes a label that
+    is not UTF-8 or contains ``M-``. The udev format names no device, so blocks are matched in argv order and each
+    is checked against the export probe's UUID; on any mismatch the literal reading is kept."""
+    if not paths:
+        return {}
+    res = run([*UDEV_LABEL_ARGV, *paths], readonly=True, ok_codes=(0, 2))
+    probes = parsers.parse_blkid_udev(res.stdout, source="blkid -o udev -s LABEL -s UUID")
+    if len(probes) != len(paths):
+        return {}
+    out: dict[str, tuple[str, bytes | None]] = {}
+    for path, probe in zip(paths, probes, strict=True):
+        if probe.uuid != found[path].uuid or probe.label is None:
+            return {}
+        out[path] = (probe.label, probe.raw.get("LABEL"))
+    return out
 
 
 def get_device(device: str) -> BlockDevice:

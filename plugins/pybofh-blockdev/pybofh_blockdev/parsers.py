@@ -29,6 +29,26 @@ def _text(data: Data) -> str:
     return data.replace("\x00", "")
 
 
+def _text_exact(data: Data) -> str:
+    """Decode tool output keeping bytes that are not UTF-8 as surrogate escapes (see :func:`_printable`)."""
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "surrogateescape")
+    if not isinstance(data, str):
+        raise TypeError(f"expected str or bytes, got {type(data).__name__}")
+    return data.replace("\x00", "")
+
+
+def _exact(text: str) -> tuple[str, bytes | None]:
+    """(printable text, exact bytes or None) of a value that may hold surrogate escapes."""
+    if text.isascii():
+        return text, None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _printable(text.encode("utf-8", "surrogateescape"))
+    return text, None
+
+
 def _no_duplicates(tool: str, source: str | None, text: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -78,10 +98,8 @@ def load_json(data: Data, tool: str, source: str | None = None) -> tuple[Any, li
 _HEX_RE = re.compile(r"\\x([0-9a-fA-F]{2})")
 
 
-def decode_hex_escapes(value: str) -> str:
-    r"""Decode util-linux ``\xHH`` escapes (lsblk/findmnt ``-P``, blkid udev ``*_ENC``) as UTF-8 bytes."""
-    if "\\x" not in value:
-        return value
+def _hex_bytes(value: str) -> bytes:
+    r"""The bytes util-linux ``\xHH`` escapes stand for; other characters as UTF-8 (surrogate escapes restored)."""
     out = bytearray()
     pos = 0
     for m in _HEX_RE.finditer(value):
@@ -89,7 +107,22 @@ def decode_hex_escapes(value: str) -> str:
         out.append(int(m.group(1), 16))
         pos = m.end()
     out += value[pos:].encode("utf-8", "surrogateescape")
-    return out.decode("utf-8", "replace")
+    return bytes(out)
+
+
+def decode_hex_escapes(value: str) -> str:
+    r"""Decode util-linux ``\xHH`` escapes (lsblk/findmnt ``-P``, blkid udev ``*_ENC``) as UTF-8 bytes."""
+    if "\\x" not in value:
+        return value
+    return _hex_bytes(value).decode("utf-8", "replace")
+
+
+def _printable(raw: bytes) -> tuple[str, bytes | None]:
+    """(text, exact bytes): the text of valid UTF-8, else U+FFFD for the bad bytes and the bytes kept beside it."""
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace"), raw
 
 
 def _ctrl(ch: str) -> int | None:
@@ -107,6 +140,13 @@ def decode_blkid_value(value: str, *, backslash: bool = True) -> str:
     ``M-`` and ``^`` are themselves never escaped by blkid, so ``SYSTEM-A`` could be read as ``SYSTE\xc1``: the
     decoded form is used only when it is valid UTF-8, otherwise the literal text (with backslash escapes removed).
     """
+    return _blkid_value(value, backslash=backslash)[0]
+
+
+def _blkid_value(value: str, *, backslash: bool = True) -> tuple[str, bool]:
+    """:func:`decode_blkid_value` and whether the value was ambiguous: its ``M-``/``^`` notation read as bytes is
+    not UTF-8, so it is either literal text (``SYSTEM-A``) or a label in another encoding (``DonnM-ies``, Latin-1
+    ``Données``); the literal text is returned and only ``blkid -o udev`` (``*_ENC``) can tell."""
     decoded = bytearray()
     literal: list[str] = []
     i, n = 0, len(value)
@@ -145,10 +185,10 @@ def decode_blkid_value(value: str, *, backslash: bool = True) -> str:
         i += 1
     if meta_used:
         try:
-            return decoded.decode("utf-8")
+            return decoded.decode("utf-8"), False
         except UnicodeDecodeError:
-            return "".join(literal)
-    return "".join(literal)
+            return "".join(literal), True
+    return "".join(literal), False
 
 
 # -------------------------------------------------------------------------------------------------------------------
@@ -440,41 +480,83 @@ def parse_blkid_export(data: Data, *, source: str | None = None) -> list[Probe]:
 
     Claims: blocks of ``KEY=value`` lines separated by blank lines, ``DEVNAME`` naming the device when present;
     values with shell escapes (``\ ``, ``\"``) and blkid's ``M-X``/``^X`` notation for non-ASCII and control bytes.
+    That notation is ambiguous for a value that is not UTF-8 (``DonnM-ies`` is Latin-1 ``Données`` or literal
+    text): such tags keep the literal text and are named in ``Probe.ambiguous`` (``blkid -o udev`` is exact).
     """
     tool = "blkid"
     out = []
-    for block in _blocks(_text(data)):
-        tags: dict[str, str] = {}
+    for block in _blocks(_text_exact(data)):
+        values = _TagValues()
         for line in block:
             m = _EXPORT_RE.match(line)
             if not m:
-                raise ParseError(tool, "expected KEY=value lines", line, source)
-            if m.group(1) in tags:
-                raise ParseError(tool, f"{m.group(1)} appears twice for one device", line, source)
-            tags[m.group(1)] = decode_blkid_value(m.group(2))
-        device = tags.pop("DEVNAME", None)
-        out.append(Probe(device=device, tags=tags))
+                raise ParseError(tool, "expected KEY=value lines", _exact(line)[0], source)
+            if m.group(1) in values.tags:
+                raise ParseError(tool, f"{m.group(1)} appears twice for one device", _exact(line)[0], source)
+            values.add_escaped(m.group(1), m.group(2))
+        out.append(values.probe(device_key="DEVNAME"))
     return out
+
+
+class _TagValues:
+    """Collects one device's blkid tags: printable text, exact bytes where they are not UTF-8, ambiguous names."""
+
+    __slots__ = ("ambiguous", "raw", "tags")
+
+    def __init__(self) -> None:
+        self.tags: dict[str, str] = {}
+        self.raw: dict[str, bytes] = {}
+        self.ambiguous: set[str] = set()
+
+    def add_escaped(self, key: str, escaped: str, *, backslash: bool = True) -> None:
+        """A value in blkid's ``safe_print`` notation (export, full output)."""
+        text, unsure = _blkid_value(escaped, backslash=backslash)
+        self.add(key, text)
+        if unsure:
+            self.ambiguous.add(key)
+
+    def add_bytes(self, key: str, value: bytes) -> None:
+        """A value whose exact bytes are known (udev ``*_ENC`` and hex-escaped values)."""
+        text, raw = _printable(value)
+        self.tags[key] = text
+        if raw is not None:
+            self.raw[key] = raw
+
+    def add(self, key: str, text: str) -> None:
+        """A value as text (surrogate escapes stand for bytes that are not UTF-8)."""
+        printable, raw = _exact(text)
+        self.tags[key] = printable
+        if raw is not None:
+            self.raw[key] = raw
+
+    def probe(self, device: str | None = None, device_key: str | None = None) -> Probe:
+        """The Probe; ``device_key`` names a tag that holds the device (``DEVNAME``) and is not kept as a tag."""
+        if device_key is not None:
+            device = self.tags.pop(device_key, None)
+            self.raw.pop(device_key, None)
+            self.ambiguous.discard(device_key)
+        return Probe(device=device, tags=self.tags, raw=self.raw, ambiguous=frozenset(self.ambiguous))
 
 
 def parse_blkid_udev(data: Data, *, source: str | None = None) -> list[Probe]:
     r"""Parse ``blkid -o udev`` (util-linux 2.23 to 2.41): ``ID_FS_*``/``ID_PART_*`` lines, blocks per device.
 
     Keys are mapped to blkid's own names (``ID_FS_TYPE`` → ``TYPE``, ``ID_PART_TABLE_TYPE`` → ``PTTYPE``,
-    ``ID_IOLIMIT_X`` → ``X``); ``*_ENC`` values (``\xHH``-encoded) win over their lossy plain twins. The format
-    names no device, so ``device`` is None.
+    ``ID_IOLIMIT_X`` → ``X``); ``*_ENC`` values (``\xHH``-encoded) win over their lossy plain twins, and their
+    bytes are exact: a label that is not UTF-8 keeps them in ``raw``. The format names no device, so ``device`` is
+    None.
     """
     tool = "blkid"
     out = []
-    for block in _blocks(_text(data)):
-        raw: dict[str, str] = {}
+    for block in _blocks(_text_exact(data)):
+        lines: dict[str, str] = {}
         for line in block:
             m = _EXPORT_RE.match(line)
             if not m or not m.group(1).startswith("ID_"):
-                raise ParseError(tool, "expected ID_*=value lines", line, source)
-            raw[m.group(1)] = m.group(2)
-        tags: dict[str, str] = {}
-        for key, value in raw.items():
+                raise ParseError(tool, "expected ID_*=value lines", _exact(line)[0], source)
+            lines[m.group(1)] = m.group(2)
+        values = _TagValues()
+        for key, value in lines.items():
             if key.endswith("_ENC"):
                 continue
             for prefix, repl in _UDEV_PREFIXES:
@@ -483,10 +565,9 @@ def parse_blkid_udev(data: Data, *, source: str | None = None) -> list[Probe]:
                     break
             else:
                 name = key[3:]
-            enc = raw.get(key + "_ENC")
-            plain = enc if enc is not None else value
-            tags[name] = decode_hex_escapes(decode_blkid_value(plain, backslash=False))
-        out.append(Probe(device=None, tags=tags))
+            enc = lines.get(key + "_ENC")
+            values.add_bytes(name, _hex_bytes(enc if enc is not None else value))
+        out.append(values.probe())
     return out
 
 
@@ -498,18 +579,18 @@ def parse_blkid_full(data: Data, *, source: str | None = None) -> list[Probe]:
     """
     tool = "blkid"
     out = []
-    for line in _text(data).splitlines():
+    for line in _text_exact(data).splitlines():
         if not line.strip():
             continue
         m = _FULL_LINE_RE.match(line)
         if not m:
-            raise ParseError(tool, 'expected DEVICE: KEY="value" lines', line, source)
-        tags: dict[str, str] = {}
+            raise ParseError(tool, 'expected DEVICE: KEY="value" lines', _exact(line)[0], source)
+        values = _TagValues()
         for key, value in _FULL_PAIR_RE.findall(m.group("rest")):
-            if key in tags:
-                raise ParseError(tool, f"{key} appears twice for one device", line, source)
-            tags[key] = decode_blkid_value(value)
-        out.append(Probe(device=m.group("dev"), tags=tags))
+            if key in values.tags:
+                raise ParseError(tool, f"{key} appears twice for one device", _exact(line)[0], source)
+            values.add_escaped(key, value)
+        out.append(values.probe(device=m.group("dev")))
     return out
 
 

@@ -20,7 +20,7 @@ class BlockDevice:
 
     ``key`` is the device path when the output had one (``-p``, ``PATH`` column), else lsblk's NAME; ``parents``
     and ``children`` hold keys. ``size`` is bytes, or None when the output gave no exact byte count (human sizes
-    like ``931.5G`` are kept in ``size_text``).
+    like ``931.5G`` are kept in ``size_text``). ``label_raw`` holds a label's bytes when they are not UTF-8.
     """
 
     key: str
@@ -45,6 +45,15 @@ class BlockDevice:
     vendor: str | None = None
     parents: tuple[str, ...] = ()
     children: tuple[str, ...] = ()
+    label_raw: bytes | None = None
+
+    @property
+    def label_bytes(self) -> bytes | None:
+        """The label's bytes as they are on the device: ``label_raw`` when the label is not UTF-8 (``label`` then
+        shows U+FFFD for the bad bytes), else the UTF-8 of ``label``."""
+        if self.label_raw is not None:
+            return self.label_raw
+        return None if self.label is None else self.label.encode("utf-8")
 
     @property
     def mounted(self) -> bool:
@@ -118,10 +127,29 @@ class DeviceTree:
 
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """The tags blkid found on one device (``TYPE``, ``USAGE``, ``UUID``, ``LABEL``, ``VERSION``…), decoded."""
+    """The tags blkid found on one device (``TYPE``, ``USAGE``, ``UUID``, ``LABEL``, ``VERSION``…), decoded.
+
+    A value that is not UTF-8 (a Latin-1 or CP437 label) is printable text in ``tags`` (U+FFFD for the bad bytes)
+    and its exact bytes are in ``raw``. ``ambiguous`` names tags whose escaped form could be read either way
+    (blkid's export notation does not escape ``M-``): their text is the literal reading and ``raw`` has no entry.
+    """
 
     device: str | None
     tags: Mapping[str, str] = field(default_factory=dict)
+    raw: Mapping[str, bytes] = field(default_factory=dict)
+    ambiguous: frozenset[str] = frozenset()
+
+    def value_bytes(self, tag: str) -> bytes | None:
+        """The exact bytes of one tag (None when absent); an ambiguous tag gives the bytes of its literal text."""
+        if tag in self.raw:
+            return self.raw[tag]
+        text = self.tags.get(tag)
+        return None if text is None else text.encode("utf-8")
+
+    @property
+    def label_bytes(self) -> bytes | None:
+        """The label's bytes as they are on the device (round-trips a label that is not UTF-8)."""
+        return self.value_bytes("LABEL")
 
     @property
     def type(self) -> str | None:

@@ -48,7 +48,8 @@ def record(tool_dir: str, case: str, pkg: str, argv: list[str], devices: dict[st
     print(f"{tool_dir}/{stem}: exit {res.returncode}, {len(res.stdout)} bytes")
 
 
-def record_listing(devs: dict[str, str]) -> None:
+def record_listing(devs: dict[str, str], cases: tuple[tuple[str, str], ...] = (("lsblk", "host-all"),
+                                                                              ("blkid", "host-fill"))) -> None:
     """Record exactly the commands ``facts.list_devices()`` runs on this host (lsblk, then one blkid)."""
     from pybofh_blockdev import facts
     from pybofh_core.runner import LocalRunner, use_runner
@@ -66,18 +67,54 @@ def record_listing(devs: dict[str, str]) -> None:
     cap = Capture()
     with use_runner(cap):
         facts.list_devices()
-    for (argv, _), (tool, case) in zip(cap.seen, [("lsblk", "host-all"), ("blkid", "host-fill")], strict=False):
+    assert len(cap.seen) == len(cases), f"list_devices ran {[a for a, _ in cap.seen]}, expected {cases}"
+    for (argv, _), (tool, case) in zip(cap.seen, cases, strict=True):
         record(tool, case, "util-linux", list(argv), devs)
 
 
+def record_labels(tmp: Path, loops: list[str]) -> None:
+    """Labels blkid's export notation cannot spell exactly: Latin-1 bytes (not UTF-8) and a literal ``M-``.
+
+    Two ext4 loop devices labelled ``Donn\\xe9es`` (``Données`` in Latin-1) and ``SYSTEM-A``: export and full
+    output print both as ``M-`` notation that is not UTF-8 when read as bytes; ``-o udev`` (``ID_FS_LABEL_ENC``)
+    is exact. ``list_devices()`` is recorded too: it makes the extra udev call for exactly these two.
+    """
+    devs: dict[str, str] = {"backing_dir": str(tmp)}
+    for name, label in (("latin1", b"Donn\xe9es"), ("literal", b"SYSTEM-A")):
+        img = tmp / f"label-{name}.img"
+        with img.open("wb") as fh:
+            fh.truncate(16 * 1024**2)
+        dev = sh(["losetup", "--find", "--show", str(img)]).stdout.decode().strip()
+        loops.append(dev)
+        sh(["mkfs.ext4", "-q", dev])
+        sh([b"e2label", dev.encode(), label])  # type: ignore[list-item]
+        devs[name] = dev
+    latin1, literal = devs["latin1"], devs["literal"]
+    record("blkid", "probe-ext4-latin1-label", "util-linux", ["blkid", "-p", "-o", "export", "--", latin1], devs)
+    record("blkid", "probe-udev-ext4-latin1-label", "util-linux", ["blkid", "-p", "-o", "udev", "--", latin1], devs)
+    record("blkid", "export-nocache-odd-labels", "util-linux",
+           ["blkid", "-c", "/dev/null", "-o", "export", latin1, literal], devs)
+    record("blkid", "full-nocache-odd-labels", "util-linux", ["blkid", "-c", "/dev/null", latin1, literal], devs)
+    record_listing(devs, (("lsblk", "host-odd-labels"), ("blkid", "host-fill-odd-labels"),
+                          ("blkid", "host-udev-labels-odd-labels")))
+
+
 def main() -> int:
-    """Build the loop devices, record, clean up."""
+    """Build the loop devices, record, clean up (``record.py labels``: only :func:`record_labels`)."""
     if os.geteuid() != 0:
         print("record.py needs root (loop devices, mkfs, mount)", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="pybofh-record-"))
     loops: list[str] = []
     mounts: list[str] = []
+    if sys.argv[1:] == ["labels"]:
+        try:
+            record_labels(tmp, loops)
+        finally:
+            for dev in reversed(loops):
+                sh(["losetup", "-d", dev], check=False)
+            sh(["rm", "-rf", str(tmp)], check=False)
+        return 0
 
     def loop(name: str, size: int) -> str:
         img = tmp / f"{name}.img"
@@ -196,6 +233,7 @@ def main() -> int:
         record("mkswap", "resize-keep-label-uuid", "util-linux",
                ["mkswap", "-L", "swap1", "-U", SWAP_UUID, "--", p2, "40960"], devs)
         record("mkfs.ext4", "quiet-label", "e2fsprogs", ["mkfs.ext4", "-q", "-L", "fresh", "--", empty], devs)
+        record_labels(tmp, loops)
     finally:
         for mp in reversed(mounts):
             sh(["umount", mp], check=False)

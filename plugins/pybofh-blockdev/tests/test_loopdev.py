@@ -130,6 +130,21 @@ def test_listing_runs_two_commands_whatever_the_number_of_devices(loop_factory) 
     assert counts[0] == counts[1] == ["lsblk", "blkid"]
 
 
+def test_labels_that_are_not_utf8_round_trip(loop_factory) -> None:
+    """A Latin-1 label and a literal ``M-`` label come back byte for byte; one extra blkid call, for both."""
+    latin1, literal = loop_factory(16 * MiB), loop_factory(16 * MiB)
+    for dev, label in ((latin1, b"Donn\xe9es"), (literal, b"SYSTEM-A")):
+        sh("mkfs.ext4", "-q", dev)
+        subprocess.run([b"e2label", dev.encode(), label], check=True, capture_output=True)
+    counting = CountingRunner()
+    with use_runner(counting):
+        tree = facts.list_devices()
+    assert tree.get(latin1).label_bytes == b"Donn\xe9es" and tree.get(latin1).label == "Donn\ufffdes"
+    assert tree.get(literal).label_bytes == b"SYSTEM-A" and tree.get(literal).label_raw is None
+    assert [a[0] for a in counting.argvs] == ["lsblk", "blkid", "blkid"]
+    assert counting.argvs[-1][-2:] == (latin1, literal)
+
+
 def test_partitioned_loop_tree(loop_factory) -> None:
     """A GPT-partitioned loop lists its partitions as children, each with the filesystem blkid finds."""
     dev = loop_factory(64 * MiB)
