@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pybofh_core.errors import ParseError
@@ -49,13 +49,27 @@ def _exact(text: str) -> tuple[str, bytes | None]:
     return text, None
 
 
+def _iter_lines(text: str) -> Iterator[str]:
+    """Lines one at a time, without their ``\\n`` (``str.splitlines`` would copy a large output to read one line)."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
 def _no_duplicates(tool: str, source: str | None, text: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """An ``object_pairs_hook`` refusing duplicate keys; the dict is built in C, keys are compared only on a clash."""
+
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise ParseError(tool, f"duplicate JSON key {key!r} would hide data", text, source)
-            out[key] = value
+        out = dict(pairs)
+        if len(out) != len(pairs):
+            seen: set[str] = set()
+            key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+            raise ParseError(tool, f"duplicate JSON key {key!r} would hide data", text, source)
         return out
 
     return hook
@@ -68,26 +82,28 @@ def load_json(data: Data, tool: str, source: str | None = None) -> tuple[Any, li
     does anything but whitespace after the document.
     """
     text = _text(data)
-    lines = text.splitlines(keepends=True)
     skipped: list[str] = []
     start = 0
-    for line in lines:
+    while True:  # the JSON starts on the first line that opens with { or [; the lines before are messages
+        end_of_line = text.find("\n", start)
+        line = text[start:] if end_of_line < 0 else text[start:end_of_line + 1]
         if line.lstrip().startswith(("{", "[")):
             break
         if line.strip():
             skipped.append(line.strip())
-        start += len(line)
-    else:
-        raise ParseError(tool, "no JSON document in the output", text, source)
-    body = text[start:]
-    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates(tool, source, body))
+        if end_of_line < 0:
+            raise ParseError(tool, "no JSON document in the output", text, source)
+        start = end_of_line + 1
+    start += len(line) - len(line.lstrip())
+    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates(tool, source, text[start:start + 200]))
     try:
-        doc, end = decoder.raw_decode(body.lstrip())
+        doc, end = decoder.raw_decode(text, start)
     except json.JSONDecodeError as exc:
-        raise ParseError(tool, f"invalid JSON: {exc}", body, source) from None
-    rest = body.lstrip()[end:]
-    if rest.strip():
-        raise ParseError(tool, "unexpected text after the JSON document", rest, source)
+        raise ParseError(tool, f"invalid JSON: {exc}", text[start:], source) from None
+    except RecursionError:
+        raise ParseError(tool, "JSON nested too deeply", text[start:start + 200], source) from None
+    if text[end:].strip():
+        raise ParseError(tool, "unexpected text after the JSON document", text[end:], source)
     return doc, skipped
 
 
@@ -221,13 +237,15 @@ def _parse_pairs_line(line: str, tool: str, source: str | None) -> dict[str, str
 
 
 def _clean(value: Any, *, strip: bool = True) -> str | None:
+    """A column's text: None when absent or blank; stripped unless ``strip`` is False (labels keep their spaces)."""
     if value is None:
         return None
-    if not isinstance(value, str):
+    if type(value) is not str:
         value = str(value)
-    if strip:
-        value = value.strip()
-    return value if value.strip() else None
+    stripped = value.strip()
+    if not stripped:
+        return None
+    return stripped if strip else value
 
 
 def _flag(value: Any, column: str, tool: str, source: str | None) -> bool | None:
@@ -284,20 +302,28 @@ def _mountpoints(row: Mapping[str, Any], tool: str, source: str | None) -> tuple
         if not isinstance(item, str):
             raise ParseError(tool, f"mountpoint {item!r} is not a string", str(item), source)
         out.append(item)
-    return tuple(dict.fromkeys(out))
+    return tuple(out) if len(out) < 2 else tuple(dict.fromkeys(out))
 
 
-def _device_from_row(row: Mapping[str, Any], tool: str, source: str | None) -> BlockDevice:
-    """A BlockDevice from one lsblk row with lower-case column names (JSON keys or -P keys lowered)."""
+def _row_key(row: Mapping[str, Any], tool: str, source: str | None) -> tuple[str, str | None, str | None]:
+    """(key, name, path) of one lsblk row: the path when there is one (``-p`` names are paths), else the name."""
     name = _clean(row.get("name"))
     path = _clean(row.get("path"))
-    if name is None and path is None:
-        raise ParseError(tool, "a device has neither NAME nor PATH", json.dumps(dict(row), default=str), source)
-    if path is None and name is not None and name.startswith("/dev/"):
-        path = name  # lsblk -p prints paths as names
+    if path is None:
+        if name is None:
+            raise ParseError(tool, "a device has neither NAME nor PATH", json.dumps(dict(row), default=str), source)
+        if name.startswith("/dev/"):
+            path = name  # lsblk -p prints paths as names
+    return path or name, name, path  # type: ignore[return-value]
+
+
+def _device_from_row(row: Mapping[str, Any], tool: str, source: str | None, parents: tuple[str, ...] = (),
+                     children: tuple[str, ...] = ()) -> BlockDevice:
+    """A BlockDevice from one lsblk row with lower-case column names (JSON keys or -P keys lowered)."""
+    key, name, path = _row_key(row, tool, source)
     size, size_text = _size(row.get("size"), tool, source)
     return BlockDevice(
-        key=path or name,  # type: ignore[arg-type]
+        key=key,
         name=name or path,  # type: ignore[arg-type]
         path=path,
         kname=_clean(row.get("kname")),
@@ -317,41 +343,63 @@ def _device_from_row(row: Mapping[str, Any], tool: str, source: str | None) -> B
         model=_clean(row.get("model")),
         serial=_clean(row.get("serial")),
         vendor=_clean(row.get("vendor")),
+        parents=parents,
+        children=children,
     )
 
 
 class _TreeBuilder:
-    """Collects devices in output order; a device met again (multi-parent) gains the new parent, not a new entry."""
+    """Collects rows in output order; a device met again (multi-parent) gains the new parent, not a new entry.
 
-    def __init__(self) -> None:
-        self.devices: dict[str, BlockDevice] = {}
-        self.parents: dict[str, list[str]] = {}
-        self.children: dict[str, list[str]] = {}
-        self.roots: list[str] = []
+    Links are kept in dicts used as ordered sets, so building is linear in devices plus links (SAN hosts list
+    thousands of multipath devices, each under several paths). Devices are made once, at :meth:`build`.
+    """
 
-    def add(self, dev: BlockDevice, parent: str | None) -> str:
-        if dev.key not in self.devices:
-            self.devices[dev.key] = dev
-            self.parents[dev.key] = []
-            self.children[dev.key] = []
+    def __init__(self, tool: str, source: str | None) -> None:
+        self.tool, self.source = tool, source
+        self.rows: dict[str, Mapping[str, Any]] = {}
+        self.parents: dict[str, dict[str, None]] = {}
+        self.children: dict[str, dict[str, None]] = {}
+        self.roots: dict[str, None] = {}
+
+    def register(self, key: str, row: Mapping[str, Any]) -> None:
+        """Know a device (the first row seen for a key is the one kept; a repeated row must still be readable)."""
+        if key not in self.rows:
+            self.rows[key] = row
+            self.parents[key] = {}
+            self.children[key] = {}
+        elif row is not self.rows[key]:
+            _device_from_row(row, self.tool, self.source)
+
+    def add(self, row: Mapping[str, Any], parent: str | None) -> str:
+        """Register a row's device under ``parent`` (None: a root) and return its key."""
+        key = _row_key(row, self.tool, self.source)[0]
+        self.register(key, row)
+        self.link(key, parent)
+        return key
+
+    def link(self, key: str, parent: str | None) -> None:
+        """Record that ``key`` sits under ``parent`` (a root when None)."""
         if parent is None:
-            if dev.key not in self.roots:
-                self.roots.append(dev.key)
+            self.roots[key] = None
         else:
-            if parent not in self.parents[dev.key]:
-                self.parents[dev.key].append(parent)
-            if dev.key not in self.children[parent]:
-                self.children[parent].append(dev.key)
-        return dev.key
+            self.parents[key][parent] = None
+            self.children[parent][key] = None
 
     def build(self, *, tree: bool, warnings: list[str]) -> DeviceTree:
-        from dataclasses import replace
-
+        """The DeviceTree: each device made once, with its parents and children in output order."""
         devices = {
-            k: replace(d, parents=tuple(self.parents[k]), children=tuple(self.children[k]))
-            for k, d in self.devices.items()
+            k: _device_from_row(row, self.tool, self.source, tuple(self.parents[k]), tuple(self.children[k]))
+            for k, row in self.rows.items()
         }
         return DeviceTree(devices=devices, roots=tuple(self.roots), tree=tree, warnings=tuple(warnings))
+
+
+def _lower_keys(row: dict[Any, Any]) -> dict[str, Any]:
+    """lsblk's JSON keys are lower-case column names already; other spellings are lowered (rare, so checked)."""
+    if "name" in row or "path" in row:
+        return row
+    return {str(k).lower(): v for k, v in row.items()}
 
 
 def parse_lsblk_json(data: Data, *, source: str | None = None) -> DeviceTree:
@@ -366,21 +414,19 @@ def parse_lsblk_json(data: Data, *, source: str | None = None) -> DeviceTree:
     doc, skipped = load_json(data, tool, source)
     if not isinstance(doc, dict) or not isinstance(doc.get("blockdevices"), list):
         raise ParseError(tool, 'expected {"blockdevices": [...]}', _text(data), source)
-    builder = _TreeBuilder()
-
-    def visit(row: Any, parent: str | None) -> None:
+    builder = _TreeBuilder(tool, source)
+    stack: list[tuple[Any, str | None]] = [(row, None) for row in reversed(doc["blockdevices"])]
+    while stack:  # depth first in output order, without recursion (no depth limit to hit on hostile input)
+        row, parent = stack.pop()
         if not isinstance(row, dict):
             raise ParseError(tool, f"a device entry is {type(row).__name__}, not an object", str(row), source)
-        dev = _device_from_row({str(k).lower(): v for k, v in row.items()}, tool, source)
-        key = builder.add(dev, parent)
+        row = _lower_keys(row)
+        key = builder.add(row, parent)
         children = row.get("children", [])
         if not isinstance(children, list):
             raise ParseError(tool, f"children of {key} is not a list", str(children), source)
-        for child in children:
-            visit(child, key)
-
-    for row in doc["blockdevices"]:
-        visit(row, None)
+        if children:
+            stack.extend([(child, key) for child in reversed(children)])
     return builder.build(tree=True, warnings=skipped)
 
 
@@ -411,25 +457,25 @@ def parse_lsblk_pairs(data: Data, *, source: str | None = None) -> DeviceTree:
             raise ParseError(tool, "only error lines, no devices", text, source)
         return DeviceTree(devices={}, roots=(), tree=True, warnings=())
     has_pk = all("pkname" in r for r in rows)
-    builder = _TreeBuilder()
-    devs = [(_device_from_row(r, tool, source), _clean(r.get("pkname"))) for r in rows]
+    builder = _TreeBuilder(tool, source)
+    keyed = [(_row_key(r, tool, source), r) for r in rows]
     if has_pk:
-        by_kname = {d.kname or d.name: d.key for d, _ in devs}
-        by_kname.update({d.name: d.key for d, _ in devs})
-        for dev, _ in devs:  # register every device before linking, so order does not matter
-            builder.devices.setdefault(dev.key, dev)
-            builder.parents.setdefault(dev.key, [])
-            builder.children.setdefault(dev.key, [])
-        for dev, pk in devs:
+        by_kname = {_clean(row.get("kname")) or name or key: key for (key, name, _), row in keyed}
+        by_kname.update({name: key for (key, name, _), _ in keyed if name is not None})
+        for (key, _, _), row in keyed:  # register every device before linking, so order does not matter
+            builder.register(key, row)
+        for (key, _, _), row in keyed:
             parent = None
+            pk = _clean(row.get("pkname"))
             if pk is not None:
                 parent = by_kname.get(pk) or by_kname.get(pk.rsplit("/", 1)[-1])
                 if parent is None:
-                    raise ParseError(tool, f"parent {pk} of {dev.key} is not in the output", pk, source)
-            builder.add(dev, parent)
+                    raise ParseError(tool, f"parent {pk} of {key} is not in the output", pk, source)
+            builder.link(key, parent)
         return builder.build(tree=True, warnings=warnings)
-    for dev, _ in devs:
-        builder.add(dev, None)
+    for (key, _, _), row in keyed:
+        builder.register(key, row)
+        builder.link(key, None)
     return builder.build(tree=False, warnings=warnings)
 
 
@@ -440,7 +486,7 @@ def parse_lsblk(data: Data, *, source: str | None = None) -> DeviceTree:
     empty cells make their columns ambiguous once split on whitespace.
     """
     text = _text(data)
-    for line in text.splitlines():
+    for line in _iter_lines(text):
         stripped = line.strip()
         if not stripped or stripped.startswith("lsblk:"):
             continue
@@ -614,10 +660,11 @@ def parse_blkid(data: Data, *, source: str | None = None) -> list[Probe]:
 
     Empty output (blkid found nothing, exit status 2) is an empty list.
     """
-    text = _text(data)
-    first = next((ln for ln in text.splitlines() if ln.strip()), None)
+    text = _text_exact(data)
+    first = next((ln for ln in _iter_lines(text) if ln.strip()), None)
     if first is None:
         return []
+    first = first.rstrip("\r")
     if first.lstrip().startswith("{"):
         return parse_blkid_json(text, source=source)
     if first.startswith("ID_"):
@@ -626,7 +673,7 @@ def parse_blkid(data: Data, *, source: str | None = None) -> list[Probe]:
         return parse_blkid_export(text, source=source)
     if _FULL_LINE_RE.match(first):
         return parse_blkid_full(text, source=source)
-    raise ParseError("blkid", "not export, udev, full or JSON output", first, source)
+    raise ParseError("blkid", "not export, udev, full or JSON output", _exact(first)[0], source)
 
 
 # -------------------------------------------------------------------------------------------------------------------
@@ -660,7 +707,7 @@ def parse_findmnt(data: Data, *, source: str | None = None) -> list[Mount]:
     """
     tool = "findmnt"
     text = _text(data)
-    first = next((ln for ln in text.splitlines() if ln.strip()), None)
+    first = next((ln for ln in _iter_lines(text) if ln.strip()), None)
     if first is None:
         return []
     out: list[Mount] = []

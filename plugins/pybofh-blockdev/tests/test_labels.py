@@ -88,6 +88,8 @@ def test_raw_bytes_in_any_blkid_format_survive() -> None:
     """Raw non-UTF-8 bytes (``blkid -d``, or a raw ``PART_ENTRY_NAME`` in udev output) are kept, never lost."""
     (probe,) = parsers.parse_blkid_export(b"DEVNAME=/dev/x\nLABEL=caf\xe9\nTYPE=vfat\n")
     assert probe.label == "caf\ufffd" and probe.raw["LABEL"] == b"caf\xe9"
+    (probe,) = parsers.parse_blkid(b"DEVNAME=/dev/x\nLABEL=caf\xe9\nTYPE=vfat\n")
+    assert probe.raw["LABEL"] == b"caf\xe9"
     (probe,) = parsers.parse_blkid_udev(b"ID_PART_ENTRY_NAME=\xff\xfe\nID_FS_TYPE=vfat\n")
     assert probe.raw["PART_ENTRY_NAME"] == b"\xff\xfe" and probe.tags["PART_ENTRY_NAME"] == "\ufffd\ufffd"
     with pytest.raises(ParseError) as info:
