@@ -47,8 +47,14 @@ class _DuplicateKey(Exception):
 
 
 def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Build a JSON object, refusing a repeated key whose values differ (json's default keeps only the last)."""
-    out: dict[str, Any] = {}
+    """Build a JSON object, refusing a repeated key whose values differ (json's default keeps only the last).
+
+    The dict is built in C; the pairs are compared one by one only when a key repeats.
+    """
+    out = dict(pairs)
+    if len(out) == len(pairs):
+        return out
+    out = {}
     for key, value in pairs:
         if key in out and out[key] != value:
             raise _DuplicateKey(key, out[key], value)
@@ -62,9 +68,11 @@ def _text(data: str | bytes) -> str:
 
 def _find_json(text: str, tool: str, source: str | None) -> dict[str, Any] | None:
     """Return the JSON document on stdout after any message lines, or None when there is no JSON object."""
-    offset = 0
     start = None
-    for line in text.splitlines(keepends=True):
+    offset = 0
+    while offset < len(text):  # the first line that opens with "{" (without splitting a large output into lines)
+        end = text.find("\n", offset)
+        line = text[offset:] if end < 0 else text[offset:end + 1]
         if line.lstrip().startswith("{"):
             start = offset + (len(line) - len(line.lstrip()))
             break
@@ -82,6 +90,8 @@ def _find_json(text: str, tool: str, source: str | None) -> dict[str, Any] | Non
     except json.JSONDecodeError as exc:
         excerpt = text[start:start + 200]
         raise ParseError(tool, f"invalid JSON: {exc.msg} at line {exc.lineno}", excerpt, source) from None
+    except RecursionError:
+        raise ParseError(tool, "JSON nested too deeply", text[start:start + 200], source) from None
     rest = text[end:]
     for line in rest.splitlines():
         if line.lstrip().startswith(("{", "[")):
@@ -107,7 +117,7 @@ def _rows(section: Mapping[str, Any], key: str, tool: str, source: str | None) -
     if not isinstance(rows, list):
         raise ParseError(tool, f"'{key}' is not a list", json.dumps(rows)[:200], source)
     for row in rows:
-        if not isinstance(row, dict) or not all(isinstance(v, str) for v in row.values()):
+        if not isinstance(row, dict) or not all(map(isinstance, row.values(), itertools.repeat(str))):
             raise ParseError(tool, f"a '{key}' row is not an object of strings", json.dumps(row)[:200], source)
     return rows
 
@@ -119,6 +129,8 @@ def _prefixed_rows(text: str, tool: str, source: str | None) -> list[dict[str, s
         if not _PREFIX_LINE.match(line):
             continue
         pairs = list(_PREFIX_PAIR.finditer(line))
+        if not pairs:
+            raise ParseError(tool, "a --nameprefixes line has no complete KEY='value' pair", line, source)
         gaps = [line[a.end():b.start()] for a, b in itertools.pairwise(pairs)]
         if line[: pairs[0].start()].strip() or line[pairs[-1].end():].strip() or len(set(gaps)) > 1 or "" in gaps:
             raise ParseError(tool, "a --nameprefixes line has text outside its KEY='value' pairs", line, source)
@@ -183,63 +195,82 @@ def _load(
 # --- field conversion ------------------------------------------------------------------------------------------------
 
 
-class _Fields:
-    """Typed access to one row's string values; every conversion failure is a ParseError naming the field."""
+class _BadField(Exception):
+    """A column that does not convert; :func:`_row_error` turns it into a ParseError naming the field and row."""
 
-    def __init__(self, row: Mapping[str, str], tool: str, source: str | None) -> None:
-        self.row, self.tool, self.source = row, tool, source
+    def __init__(self, key: str, why: str) -> None:
+        super().__init__(key, why)
+        self.key, self.why = key, why
 
-    def _fail(self, key: str, why: str) -> ParseError:
-        excerpt = json.dumps(dict(self.row))[:200]
-        return ParseError(self.tool, f"{key} {self.row.get(key)!r}: {why}", excerpt, self.source)
 
-    def text(self, key: str) -> str | None:
-        value = self.row.get(key)
-        if value is None:
-            return None
-        value = value.strip()
-        return value or None
+def _row_error(row: Mapping[str, str], tool: str, source: str | None, bad: _BadField) -> ParseError:
+    excerpt = json.dumps(dict(row))[:200]
+    return ParseError(tool, f"{bad.key} {row.get(bad.key)!r}: {bad.why}", excerpt, source)
 
-    def required(self, key: str) -> str:
-        value = self.text(key)
-        if value is None:
-            raise self._fail(key, "required column is missing or empty")
-        return value
 
-    def size(self, key: str) -> int | None:
-        value = self.text(key)
-        if value is None:
-            return None
-        m = _BYTES.match(value)
-        if not m:
-            raise self._fail(key, "not a byte count (display units are rounded); read with --units b --nosuffix")
-        return int(m.group(1))
+# Converters of one row's string values (module functions, not methods: thousands of rows, a dozen columns each).
+_MAX_DIGITS = 40  # no byte count or counter has more; int() of thousands of digits is refused by Python itself
 
-    def integer(self, key: str) -> int | None:
-        value = self.text(key)
-        if value is None:
-            return None
-        if not _INT.match(value):
-            raise self._fail(key, "not an integer")
+
+def _col(row: Mapping[str, str], key: str) -> str | None:
+    """A column's text: None when absent or blank, else stripped."""
+    value = row.get(key)
+    if value is None:
+        return None
+    return value.strip() or None
+
+
+def _required(row: Mapping[str, str], key: str) -> str:
+    value = _col(row, key)
+    if value is None:
+        raise _BadField(key, "required column is missing or empty")
+    return value
+
+
+def _size(row: Mapping[str, str], key: str) -> int | None:
+    value = row.get(key)
+    if not value:
+        return None
+    if value.isdecimal() and len(value) <= _MAX_DIGITS:  # the usual case (--units b --nosuffix), without a regex
         return int(value)
+    value = value.strip()
+    if not value:
+        return None
+    m = _BYTES.match(value)
+    if not m or len(m.group(1)) > _MAX_DIGITS:
+        raise _BadField(key, "not a byte count (display units are rounded); read with --units b --nosuffix")
+    return int(m.group(1))
 
-    def percent(self, key: str) -> float | None:
-        value = self.text(key)
-        if value is None:
-            return None
-        try:
-            return float(value)
-        except ValueError:
-            raise self._fail(key, "not a percentage") from None
 
-    def attr(self, key: str, min_len: int) -> str | None:
-        value = self.row.get(key)
-        if value is None or value.strip() == "":
-            return None
-        value = value.strip()
-        if len(value) < min_len:
-            raise self._fail(key, f"attribute string shorter than {min_len} characters")
-        return value
+def _integer(row: Mapping[str, str], key: str) -> int | None:
+    value = row.get(key)
+    if not value:
+        return None
+    if value.isdecimal() and len(value) <= _MAX_DIGITS:
+        return int(value)
+    value = value.strip()
+    if not value:
+        return None
+    if (value.isdecimal() or _INT.match(value)) and len(value) <= _MAX_DIGITS:
+        return int(value)
+    raise _BadField(key, "not an integer")
+
+
+def _percent(row: Mapping[str, str], key: str) -> float | None:
+    value = _col(row, key)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise _BadField(key, "not a percentage") from None
+
+
+def _attr(row: Mapping[str, str], key: str, min_len: int) -> str | None:
+    value = _col(row, key)
+    if value is not None and len(value) < min_len:
+        raise _BadField(key, f"attribute string shorter than {min_len} characters")
+    return value
 
 
 def _check_required(rows: Iterable[Mapping[str, str]], require: Sequence[str], tool: str, source: str | None) -> None:
@@ -265,37 +296,41 @@ def _dedupe(items: list[T], key: Callable[[T], Any], tool: str, source: str | No
 
 
 def _pv(row: Row, tool: str, source: str | None) -> PhysicalVolume:
-    f = _Fields(row, tool, source)
-    return PhysicalVolume(
-        name=f.required("pv_name"),
-        uuid=f.text("pv_uuid"),
-        vg=f.text("vg_name"),
-        vg_uuid=f.text("vg_uuid"),
-        fmt=f.text("pv_fmt"),
-        attr=f.attr("pv_attr", 3),
-        size_bytes=f.size("pv_size"),
-        free_bytes=f.size("pv_free"),
-        dev_size_bytes=f.size("dev_size"),
-        pe_start=f.size("pe_start"),
-    )
+    try:
+        return PhysicalVolume(
+            name=_required(row, "pv_name"),
+            uuid=_col(row, "pv_uuid"),
+            vg=_col(row, "vg_name"),
+            vg_uuid=_col(row, "vg_uuid"),
+            fmt=_col(row, "pv_fmt"),
+            attr=_attr(row, "pv_attr", 3),
+            size_bytes=_size(row, "pv_size"),
+            free_bytes=_size(row, "pv_free"),
+            dev_size_bytes=_size(row, "dev_size"),
+            pe_start=_size(row, "pe_start"),
+        )
+    except _BadField as bad:
+        raise _row_error(row, tool, source, bad) from None
 
 
 def _vg(row: Row, tool: str, source: str | None) -> VolumeGroup:
-    f = _Fields(row, tool, source)
-    return VolumeGroup(
-        name=f.required("vg_name"),
-        uuid=f.text("vg_uuid"),
-        attr=f.attr("vg_attr", 6),
-        size_bytes=f.size("vg_size"),
-        free_bytes=f.size("vg_free"),
-        extent_size=f.size("vg_extent_size"),
-        extent_count=f.integer("vg_extent_count"),
-        free_count=f.integer("vg_free_count"),
-        pv_count=f.integer("pv_count"),
-        lv_count=f.integer("lv_count"),
-        snap_count=f.integer("snap_count"),
-        missing_pv_count=f.integer("vg_missing_pv_count"),
-    )
+    try:
+        return VolumeGroup(
+            name=_required(row, "vg_name"),
+            uuid=_col(row, "vg_uuid"),
+            attr=_attr(row, "vg_attr", 6),
+            size_bytes=_size(row, "vg_size"),
+            free_bytes=_size(row, "vg_free"),
+            extent_size=_size(row, "vg_extent_size"),
+            extent_count=_integer(row, "vg_extent_count"),
+            free_count=_integer(row, "vg_free_count"),
+            pv_count=_integer(row, "pv_count"),
+            lv_count=_integer(row, "lv_count"),
+            snap_count=_integer(row, "snap_count"),
+            missing_pv_count=_integer(row, "vg_missing_pv_count"),
+        )
+    except _BadField as bad:
+        raise _row_error(row, tool, source, bad) from None
 
 
 def _bare(name: str | None) -> str | None:
@@ -305,32 +340,34 @@ def _bare(name: str | None) -> str | None:
 
 
 def _lv(row: Row, tool: str, source: str | None, vg: str | None = None) -> LogicalVolume:
-    f = _Fields(row, tool, source)
-    raw = f.required("lv_name")
-    hidden = raw.startswith("[") and raw.endswith("]")
-    vg_name = f.text("vg_name") or vg
-    if vg_name is None:
-        full = f.text("lv_full_name")
-        if full and "/" in full:
-            vg_name = full.split("/", 1)[0]
-    if vg_name is None:
-        raise f._fail("vg_name", "the LV's volume group is not reported")
-    roles = tuple(r for r in (f.text("lv_role") or "").split(",") if r)
-    return LogicalVolume(
-        vg=vg_name,
-        name=raw[1:-1] if hidden else raw,
-        uuid=f.text("lv_uuid"),
-        attr=f.attr("lv_attr", 6),
-        size_bytes=f.size("lv_size"),
-        hidden=hidden,
-        lv_path=f.text("lv_path"),
-        dm_path=f.text("lv_dm_path"),
-        roles=roles,
-        segtype=f.text("segtype"),
-        pool=_bare(f.text("pool_lv")),
-        origin=_bare(f.text("origin")),
-        data_percent=f.percent("data_percent"),
-    )
+    try:
+        raw = _required(row, "lv_name")
+        hidden = raw.startswith("[") and raw.endswith("]")
+        vg_name = _col(row, "vg_name") or vg
+        if vg_name is None:
+            full = _col(row, "lv_full_name")
+            if full and "/" in full:
+                vg_name = full.split("/", 1)[0]
+        if vg_name is None:
+            raise _BadField("vg_name", "the LV's volume group is not reported")
+        role = _col(row, "lv_role")
+        return LogicalVolume(
+            vg=vg_name,
+            name=raw[1:-1] if hidden else raw,
+            uuid=_col(row, "lv_uuid"),
+            attr=_attr(row, "lv_attr", 6),
+            size_bytes=_size(row, "lv_size"),
+            hidden=hidden,
+            lv_path=_col(row, "lv_path"),
+            dm_path=_col(row, "lv_dm_path"),
+            roles=tuple(r for r in role.split(",") if r) if role else (),
+            segtype=_col(row, "segtype"),
+            pool=_bare(_col(row, "pool_lv")),
+            origin=_bare(_col(row, "origin")),
+            data_percent=_percent(row, "data_percent"),
+        )
+    except _BadField as bad:
+        raise _row_error(row, tool, source, bad) from None
 
 
 # --- public parsers --------------------------------------------------------------------------------------------------
