@@ -8,8 +8,10 @@ device path``) are kept as warnings instead of being parsed as data.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -276,7 +278,7 @@ def _size(value: Any, tool: str, source: str | None) -> tuple[int | None, str | 
         text = value.strip()
         if not text:
             return None, None
-        if text.isdigit():
+        if text.isdecimal():
             return int(text), None
         if _HUMAN_SIZE.match(text):
             return None, text
@@ -749,7 +751,7 @@ def _int(value: Any, what: str, tool: str, source: str | None) -> int:
         raise ParseError(tool, f"{what} {value!r} is not an integer", str(value), source)
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():
         return int(value.strip())
     raise ParseError(tool, f"{what} {value!r} is not an integer", str(value), source)
 
@@ -896,3 +898,32 @@ def parse_swap_header(data: bytes, *, source: str | None = None) -> int:
     if version != 1:
         raise ParseError("swap", f"swap header version {version} is not 1", data[:64], source)
     return (last_page + 1) * SWAP_PAGE
+
+
+# --- numbers Python will not convert ---------------------------------------------------------------------------------
+
+
+def _refusing_huge_numbers(parse: Callable[..., Any]) -> Callable[..., Any]:
+    """``parse``, with a ParseError instead of the ValueError int() raises for more than
+    ``sys.get_int_max_str_digits()`` (4300) digits: no tool prints such a number. The input is searched for one
+    only after a ValueError escaped, so reading real output costs nothing."""
+
+    @functools.wraps(parse)
+    def wrapper(data: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return parse(data, *args, **kwargs)
+        except ValueError:
+            limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+            text = data.decode("ascii", "replace") if isinstance(data, bytes) else data
+            huge = re.search(f"[0-9]{{{limit + 1}}}", text) if limit and isinstance(text, str) else None
+            if huge is None:
+                raise
+            raise ParseError(parse.__name__.removeprefix("parse_").replace("_", " "), "a number of thousands of "
+                             "digits is not tool output", huge.group(0)[:20], kwargs.get("source")) from None
+
+    return wrapper
+
+
+for _name, _parser in list(globals().items()):  # every public parser of this module
+    if _name.startswith("parse_") and getattr(_parser, "__module__", None) == __name__:
+        globals()[_name] = _refusing_huge_numbers(_parser)

@@ -8,8 +8,10 @@ first separator or on runs of whitespace, never on fixed columns, so TABs, paddi
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import sys
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
@@ -195,7 +197,7 @@ def parse_get_default(data: str | bytes, *, source: str | None = None) -> Subvol
 def parse_rootid(data: str | bytes, *, source: str | None = None) -> int:
     """Parse ``btrfs inspect-internal rootid``: one subvolume id on one line (all progs)."""
     text = _text(data).strip()
-    if not text.isdigit():
+    if not text.isdecimal():
         _fail("btrfs inspect-internal rootid", "expected one subvolume id", text, source)
     return int(text)
 
@@ -256,7 +258,7 @@ def parse_subvolume_show(data: str | bytes, *, source: str | None = None) -> Sub
         value = fields.get(key)
         if value is None or value == "-":
             return None
-        if not value.isdigit():
+        if not value.isdecimal():
             _fail(tool, f"{key} is not a number", value, source)
         return int(value)
 
@@ -926,11 +928,11 @@ def parse_scrub_status(data: str | bytes, *, source: str | None = None) -> Scrub
             if value != "no errors found":
                 for item in value.split():
                     name, eq, count = item.partition("=")
-                    if not eq or not count.isdigit():
+                    if not eq or not count.isdecimal():
                         _fail(tool, "cannot read the error summary", line, source)
                     errors.append((name, int(count)))
         elif key in ("Corrected", "Uncorrectable", "Unverified"):
-            if not value.isdigit():
+            if not value.isdecimal():
                 _fail(tool, f"{key} is not a number", line, source)
             info[key.lower()] = int(value)
         else:
@@ -1043,6 +1045,35 @@ def parse_findmnt(data: str | bytes, *, source: str | None = None) -> list[Mount
 
     walk(doc["filesystems"])
     return out
+
+
+# --- numbers Python will not convert ---------------------------------------------------------------------------------
+
+
+def _refusing_huge_numbers(parse: Callable[..., Any]) -> Callable[..., Any]:
+    """``parse``, with a ParseError instead of the ValueError int() raises for more than
+    ``sys.get_int_max_str_digits()`` (4300) digits: no tool prints such a number. The input is searched for one
+    only after a ValueError escaped, so reading real output costs nothing."""
+
+    @functools.wraps(parse)
+    def wrapper(data: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return parse(data, *args, **kwargs)
+        except ValueError:
+            limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+            text = data.decode("ascii", "replace") if isinstance(data, bytes) else data
+            huge = re.search(f"[0-9]{{{limit + 1}}}", text) if limit and isinstance(text, str) else None
+            if huge is None:
+                raise
+            raise ParseError(parse.__name__.removeprefix("parse_").replace("_", " "), "a number of thousands of "
+                             "digits is not tool output", huge.group(0)[:20], kwargs.get("source")) from None
+
+    return wrapper
+
+
+for _name, _parser in list(globals().items()):  # every public parser of this module
+    if _name.startswith("parse_") and getattr(_parser, "__module__", None) == __name__:
+        globals()[_name] = _refusing_huge_numbers(_parser)
 
 
 PARSERS: dict[str, Callable[..., Any]] = {

@@ -7,8 +7,10 @@ keys are split from values at the first ``:``, TABs and space padding are both a
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -301,7 +303,7 @@ def _jint(value: Any, what: str) -> int:
         raise ValueError(f"{what}: {value!r} is not a number")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isdecimal():
         return int(value)
     raise ValueError(f"{what}: {value!r} is not a number")
 
@@ -486,3 +488,32 @@ def parse_crypt_status(data: str | bytes, *, source: str | None = None) -> Crypt
         readonly=None if mode is None else mode.replace(" ", "").replace("/", "") in ("readonly", "ro"),
         flags=tuple(flags.split()) if flags else (),
     )
+
+
+# --- numbers Python will not convert ---------------------------------------------------------------------------------
+
+
+def _refusing_huge_numbers(parse: Callable[..., Any]) -> Callable[..., Any]:
+    """``parse``, with a ParseError instead of the ValueError int() raises for more than
+    ``sys.get_int_max_str_digits()`` (4300) digits: no tool prints such a number. The input is searched for one
+    only after a ValueError escaped, so reading real output costs nothing."""
+
+    @functools.wraps(parse)
+    def wrapper(data: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return parse(data, *args, **kwargs)
+        except ValueError:
+            limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+            text = data.decode("ascii", "replace") if isinstance(data, bytes) else data
+            huge = re.search(f"[0-9]{{{limit + 1}}}", text) if limit and isinstance(text, str) else None
+            if huge is None:
+                raise
+            raise ParseError(parse.__name__.removeprefix("parse_").replace("_", " "), "a number of thousands of "
+                             "digits is not tool output", huge.group(0)[:20], kwargs.get("source")) from None
+
+    return wrapper
+
+
+for _name, _parser in list(globals().items()):  # every public parser of this module
+    if _name.startswith("parse_") and getattr(_parser, "__module__", None) == __name__:
+        globals()[_name] = _refusing_huge_numbers(_parser)

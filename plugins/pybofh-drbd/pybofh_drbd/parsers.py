@@ -7,8 +7,10 @@ never returns half a result; each docstring lists the formats and versions it cl
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -50,6 +52,10 @@ def _text(data: str | bytes) -> str:
 
 def _enum(cls: Callable[[str], E], value: Any, tool: str, what: str, source: str | None, excerpt: str = "") -> E:
     """Look up an enum member by DRBD's spelling, or raise ParseError naming the unknown value."""
+    if type(value) is str:  # the usual case, without Enum.__call__ (thousands of resources, several states each)
+        member = getattr(cls, "_value2member_map_", {}).get(value)
+        if member is not None:
+            return member  # type: ignore[no-any-return]
     try:
         return cls(value)
     except (ValueError, TypeError):
@@ -60,9 +66,11 @@ def _int(value: Any, tool: str, what: str, source: str | None) -> int:
     """An integer from JSON/text, refusing bools and junk with a ParseError."""
     if isinstance(value, bool):
         raise ParseError(tool, f"{what} is a boolean, expected a number", str(value), source)
+    if isinstance(value, float) and not value.is_integer():
+        raise ParseError(tool, f"{what} {value!r} is not an integer", str(value), source)
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParseError(tool, f"{what} {value!r} is not an integer", str(value), source) from None
 
 
@@ -165,7 +173,7 @@ def parse_proc_drbd(data: str | bytes, *, source: str | None = None) -> ProcDrbd
         raise ParseError(PROC, "empty output", "", source)
     if version is None and build is None and not devices:
         raise ParseError(PROC, "no version line and no devices", text[:200], source)
-    if version is not None and not version[:1].isdigit():
+    if version is not None and not version[:1].isdecimal():
         raise ParseError(PROC, f"unreadable version {version!r}", version, source)
     return ProcDrbd(version, api, proto, build, tuple(devices))
 
@@ -213,7 +221,7 @@ def _proc_counters(line: str, raw: str, source: str | None) -> dict[str, int | s
         key, sep, value = tok.partition(":")
         if not sep or not key:
             raise ParseError(PROC, f"counter {tok!r} is not key:value", raw, source)
-        counters[key] = int(value) if value.isdigit() else value
+        counters[key] = int(value) if value.isdecimal() else value
     return counters
 
 
@@ -264,8 +272,16 @@ class _Dups:
     values: list[Any] = field(default_factory=list)
 
 
+class _DupDict(dict):  # type: ignore[type-arg]
+    """A JSON object in which some key occurred more than once (those values are :class:`_Dups`)."""
+
+
 def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    """Build a JSON object in C; only an object with a repeated key is rebuilt keeping every value."""
+    fast = dict(pairs)
+    if len(fast) == len(pairs):
+        return fast
+    out: dict[str, Any] = _DupDict()
     for key, value in pairs:
         if key in out:
             prev = out[key]
@@ -279,7 +295,9 @@ def _load_json(text: str | bytes, tool: str, source: str | None) -> Any:
     """Load JSON keeping duplicate keys as :class:`_Dups`; warning lines before the JSON are skipped."""
     body = _text(text)
     start, offset = -1, 0
-    for line in body.splitlines(keepends=True):  # the JSON starts on the first line that opens with [ or {
+    while offset < len(body):  # the JSON starts on the first line that opens with [ or { (found without a split)
+        end = body.find("\n", offset)
+        line = body[offset:] if end < 0 else body[offset:end + 1]
         if line.lstrip().startswith(("[", "{")):
             start = offset
             break
@@ -290,9 +308,16 @@ def _load_json(text: str | bytes, tool: str, source: str | None) -> Any:
         return json.loads(body[start:], object_pairs_hook=_pairs_hook)
     except json.JSONDecodeError as exc:
         raise ParseError(tool, f"invalid JSON: {exc.msg} at line {exc.lineno}", body[start:][:200], source) from None
+    except RecursionError:
+        raise ParseError(tool, "JSON nested too deeply", body[start:][:200], source) from None
 
 
-def _no_dups(obj: dict[str, Any], tool: str, where: str, source: str | None) -> None:
+def _no_dups(obj: Any, tool: str, where: str, source: str | None) -> None:
+    """Refuse an entry that is not a JSON object, or an object with a duplicate key."""
+    if not isinstance(obj, dict):
+        raise ParseError(tool, f"an entry of {where} is {type(obj).__name__}, not an object", str(obj)[:120], source)
+    if type(obj) is not _DupDict:
+        return
     for key, value in obj.items():
         if isinstance(value, _Dups):
             raise ParseError(tool, f"duplicate key {key!r} in {where}", json.dumps(key), source)
@@ -306,6 +331,14 @@ def _get(obj: Any, key: str, tool: str, where: str, source: str | None, kind: ty
     value = obj[key]
     if not isinstance(value, kind):
         raise ParseError(tool, f"{where}.{key} has type {type(value).__name__}", str(value)[:120], source)
+    return value
+
+
+def _list(obj: dict[str, Any], key: str, tool: str, where: str, source: str | None) -> list[Any]:
+    """The list under an optional ``key`` (empty when absent); anything else is a ParseError."""
+    value = obj.get(key, [])
+    if not isinstance(value, list):
+        raise ParseError(tool, f"{where}.{key} is {type(value).__name__}, not a list", str(value)[:120], source)
     return value
 
 
@@ -606,7 +639,7 @@ def resources_from_events(events: Iterable[Event], *, source: str | None = None)
                 open=_yes_no(d.get("open")), quorum=_yes_no(d.get("quorum")),
                 backing_device=None if d.get("backing_dev") in (None, "none") else d["backing_dev"],
             )
-            for _, d in sorted(r["devices"].items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else -1)
+            for _, d in sorted(r["devices"].items(), key=lambda kv: int(kv[0]) if kv[0].isdecimal() else -1)
         )
         conns = []
         for peer, c in r["conns"].items():
@@ -1071,7 +1104,7 @@ def parse_show_json(text: str | bytes, *, source: str | None = None) -> DrbdConf
             raise ParseError(t, f"{where}: _this_host is not an object", str(this)[:120], source)
         _no_dups(this, t, where, source)
         vols = []
-        for v in this.get("volumes", []):
+        for v in _list(this, "volumes", t, where, source):
             disk = _show_json_disk(v, t, where, source)
             minor = v.get("device_minor")
             vols.append(VolumeConfig(
@@ -1084,9 +1117,9 @@ def parse_show_json(text: str | bytes, *, source: str | None = None) -> DrbdConf
         hosts = [HostConfig(kind="this", node_id=None if node_id is None else _int(node_id, t, "node-id", source),
                             volumes=tuple(vols))]
         conns = []
-        for c in res.get("connections", []):
+        for c in _list(res, "connections", t, where, source):
             _no_dups(c, t, where, source)
-            raw_paths = c.get("paths", [])
+            raw_paths = _list(c, "paths", t, where, source)
             if "path" in c:
                 raw_paths = [c["path"], *raw_paths]
             paths = []
@@ -1145,3 +1178,32 @@ def parse_lines(text: str | bytes) -> list[str]:
 def parse_sh_words(text: str | bytes) -> list[str]:
     """Whitespace-separated words (``drbdadm sh-resources`` prints names space-separated on some versions)."""
     return _text(text).split()
+
+
+# --- numbers Python will not convert ---------------------------------------------------------------------------------
+
+
+def _refusing_huge_numbers(parse: Callable[..., Any]) -> Callable[..., Any]:
+    """``parse``, with a ParseError instead of the ValueError int() raises for more than
+    ``sys.get_int_max_str_digits()`` (4300) digits: no tool prints such a number. The input is searched for one
+    only after a ValueError escaped, so reading real output costs nothing."""
+
+    @functools.wraps(parse)
+    def wrapper(data: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return parse(data, *args, **kwargs)
+        except ValueError:
+            limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+            text = data.decode("ascii", "replace") if isinstance(data, bytes) else data
+            huge = re.search(f"[0-9]{{{limit + 1}}}", text) if limit and isinstance(text, str) else None
+            if huge is None:
+                raise
+            raise ParseError(parse.__name__.removeprefix("parse_").replace("_", " "), "a number of thousands of "
+                             "digits is not tool output", huge.group(0)[:20], kwargs.get("source")) from None
+
+    return wrapper
+
+
+for _name, _parser in list(globals().items()):  # every public parser of this module
+    if _name.startswith("parse_") and getattr(_parser, "__module__", None) == __name__:
+        globals()[_name] = _refusing_huge_numbers(_parser)

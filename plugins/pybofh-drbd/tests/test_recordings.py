@@ -187,3 +187,21 @@ def test_status_json_skips_warning_lines_before_the_json() -> None:
     assert parsers.parse_status_json(text) == []
     with pytest.raises(ParseError, match="no JSON"):
         parsers.parse_status_json(usage + b"note: [not json] here\n")
+
+
+@pytest.mark.parametrize("entry", ["r0-dev", [], 7, None])
+@pytest.mark.parametrize("where", ["devices", "connections", "peer_devices"])
+def test_status_json_entries_that_are_not_objects_are_parse_errors(entry: Any, where: str) -> None:
+    """A device, connection or peer-device entry that is not a JSON object is a ParseError (was AttributeError)."""
+    import json
+
+    from pybofh_drbd.parsers import parse_status_json
+
+    peer = {"volume": 0, "replication-state": "Established", "peer-disk-state": "UpToDate"}
+    conn = {"name": "b", "connection-state": "Connected", "peer-role": "Secondary",
+            "peer_devices": [entry if where == "peer_devices" else peer]}
+    dev = {"volume": 0, "minor": 1, "disk-state": "UpToDate"}
+    doc = [{"name": "r0", "role": "Primary", "devices": [entry if where == "devices" else dev],
+            "connections": [entry if where == "connections" else conn]}]
+    with pytest.raises(ParseError, match="not an object"):
+        parse_status_json(json.dumps(doc), source="test")

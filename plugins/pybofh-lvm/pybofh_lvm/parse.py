@@ -21,9 +21,11 @@ is not an exact byte count; output that holds only messages (``Volume group xenv
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -459,6 +461,35 @@ def parse_fullreport(data: str | bytes, *, source: str | None = None) -> FullRep
         pvs=tuple(_dedupe(pvs, lambda p: (p.name, p.uuid), tool, source)),
         lvs=tuple(_dedupe(lvs, lambda lv: (lv.vg, lv.name, lv.uuid), tool, source)),
     )
+
+
+# --- numbers Python will not convert ---------------------------------------------------------------------------------
+
+
+def _refusing_huge_numbers(parse: Callable[..., Any]) -> Callable[..., Any]:
+    """``parse``, with a ParseError instead of the ValueError int() raises for more than
+    ``sys.get_int_max_str_digits()`` (4300) digits: no tool prints such a number. The input is searched for one
+    only after a ValueError escaped, so reading real output costs nothing."""
+
+    @functools.wraps(parse)
+    def wrapper(data: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return parse(data, *args, **kwargs)
+        except ValueError:
+            limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+            text = data.decode("ascii", "replace") if isinstance(data, bytes) else data
+            huge = re.search(f"[0-9]{{{limit + 1}}}", text) if limit and isinstance(text, str) else None
+            if huge is None:
+                raise
+            raise ParseError(parse.__name__.removeprefix("parse_").replace("_", " "), "a number of thousands of "
+                             "digits is not tool output", huge.group(0)[:20], kwargs.get("source")) from None
+
+    return wrapper
+
+
+for _name, _parser in list(globals().items()):  # every public parser of this module
+    if _name.startswith("parse_") and getattr(_parser, "__module__", None) == __name__:
+        globals()[_name] = _refusing_huge_numbers(_parser)
 
 
 __all__ = ["parse_fullreport", "parse_lvs", "parse_pvs", "parse_vgs"]

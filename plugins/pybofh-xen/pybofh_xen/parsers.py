@@ -6,9 +6,11 @@ output it does not claim; each docstring lists the formats and versions it claim
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pybofh_core.errors import ParseError
@@ -49,7 +51,7 @@ def parse_xl_list(data: str | bytes, *, source: str | None = None) -> list[Domai
         if len(parts) != 6:
             raise ParseError("xl list", "a row does not have 6 columns", line, source)
         name, domid, mem, vcpus, state, cpu = (p.strip() for p in parts)
-        if not (domid.isdigit() and mem.isdigit() and vcpus.isdigit() and _STATE.match(state)):
+        if not (domid.isdecimal() and mem.isdecimal() and vcpus.isdecimal() and _STATE.match(state)):
             raise ParseError("xl list", "bad id, memory, vcpus or state column", line, source)
         try:
             cpu_time = float(cpu)
@@ -258,7 +260,7 @@ def _sxp_value(node: list[Any], key: str) -> str | None:
 def _sxp_domain(node: list[Any], source: str | None) -> DomainDetails:
     name = _sxp_value(node, "name")
     domid = _sxp_value(node, "domid")
-    if not name or domid is None or not domid.isdigit():
+    if not name or domid is None or not domid.isdecimal():
         raise ParseError("xl list -l", "an SXP domain has no name or domid", str(node)[:200], source)
     memory = _sxp_value(node, "memory")
     vcpus = _sxp_value(node, "vcpus")
@@ -282,8 +284,8 @@ def _sxp_domain(node: list[Any], source: str | None) -> DomainDetails:
     return DomainDetails(
         domid=int(domid), name=name, uuid=_sxp_value(node, "uuid"),
         guest_type={"linux": "pv", "hvm": "hvm"}.get(kind or "", kind),
-        memory_bytes=int(memory) * MIB if memory and memory.isdigit() else None,
-        vcpus=int(vcpus) if vcpus and vcpus.isdigit() else None,
+        memory_bytes=int(memory) * MIB if memory and memory.isdecimal() else None,
+        vcpus=int(vcpus) if vcpus and vcpus.isdecimal() else None,
         state=_sxp_value(node, "state"), disks=tuple(disks), vifs=tuple(vifs),
     )
 
@@ -321,3 +323,32 @@ def parse_xl_list_long(data: str | bytes, *, source: str | None = None) -> list[
                              json.dumps(item)[:200], source)
         out.append(parse_libxl_domain_config(item["config"], domid=item["domid"], source=source))
     return out
+
+
+# --- numbers Python will not convert ---------------------------------------------------------------------------------
+
+
+def _refusing_huge_numbers(parse: Callable[..., Any]) -> Callable[..., Any]:
+    """``parse``, with a ParseError instead of the ValueError int() raises for more than
+    ``sys.get_int_max_str_digits()`` (4300) digits: no tool prints such a number. The input is searched for one
+    only after a ValueError escaped, so reading real output costs nothing."""
+
+    @functools.wraps(parse)
+    def wrapper(data: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return parse(data, *args, **kwargs)
+        except ValueError:
+            limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+            text = data.decode("ascii", "replace") if isinstance(data, bytes) else data
+            huge = re.search(f"[0-9]{{{limit + 1}}}", text) if limit and isinstance(text, str) else None
+            if huge is None:
+                raise
+            raise ParseError(parse.__name__.removeprefix("parse_").replace("_", " "), "a number of thousands of "
+                             "digits is not tool output", huge.group(0)[:20], kwargs.get("source")) from None
+
+    return wrapper
+
+
+for _name, _parser in list(globals().items()):  # every public parser of this module
+    if _name.startswith("parse_") and getattr(_parser, "__module__", None) == __name__:
+        globals()[_name] = _refusing_huge_numbers(_parser)

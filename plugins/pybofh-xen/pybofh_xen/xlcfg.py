@@ -9,10 +9,13 @@ statement may lack its final newline. The last assignment of a key wins, as in x
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pybofh_core.errors import ParseError
 
@@ -453,3 +456,32 @@ def parse_domu_config(data: str | bytes, *, path: str | Path | None = None) -> D
     """Parse a domU's xl.cfg text into a :class:`DomU` (the pure part of reading a config file)."""
     source = str(path) if path is not None else None
     return domu_from_config(parse_xl_config(data, source=source), Path(path) if path is not None else None)
+
+
+# --- numbers Python will not convert ---------------------------------------------------------------------------------
+
+
+def _refusing_huge_numbers(parse: Callable[..., Any]) -> Callable[..., Any]:
+    """``parse``, with a ParseError instead of the ValueError int() raises for more than
+    ``sys.get_int_max_str_digits()`` (4300) digits: no tool prints such a number. The input is searched for one
+    only after a ValueError escaped, so reading real output costs nothing."""
+
+    @functools.wraps(parse)
+    def wrapper(data: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return parse(data, *args, **kwargs)
+        except ValueError:
+            limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+            text = data.decode("ascii", "replace") if isinstance(data, bytes) else data
+            huge = re.search(f"[0-9]{{{limit + 1}}}", text) if limit and isinstance(text, str) else None
+            if huge is None:
+                raise
+            raise ParseError(parse.__name__.removeprefix("parse_").replace("_", " "), "a number of thousands of "
+                             "digits is not tool output", huge.group(0)[:20], kwargs.get("source")) from None
+
+    return wrapper
+
+
+for _name, _parser in list(globals().items()):  # every public parser of this module
+    if _name.startswith("parse_") and getattr(_parser, "__module__", None) == __name__:
+        globals()[_name] = _refusing_huge_numbers(_parser)
