@@ -1,10 +1,11 @@
-"""Developer sessions: tests, lint, typecheck, integration, per-plugin install-alone checks, benchmarks, lock.
+"""Developer sessions: tests, lint, typecheck, integration, per-plugin install-alone checks, fuzz, benchmarks, lock.
 
 Every install takes its versions from constraints.txt (``nox -s lock`` refreshes it).
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -112,6 +113,15 @@ def install_alone(session: nox.Session, plugin: str) -> None:
         names = [r["name"] for r in json.loads(out)]
         if names != [name]:
             session.error(f"expected only {name!r} in bofh plugins, got {names}")
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Every public parser fuzzed with many examples and fresh randomness (the default suite runs 20, fixed)."""
+    install_all(session)
+    install(session, "pytest", "hypothesis")
+    examples = os.environ.get("PYBOFH_FUZZ_EXAMPLES", "2000")
+    session.run("pytest", "-q", "tests/test_fuzz_parsers.py", *session.posargs, env={"PYBOFH_FUZZ_EXAMPLES": examples})
 
 
 @nox.session
