@@ -397,3 +397,22 @@ def test_numbers_python_cannot_convert(name: str) -> None:
                     TARGETS[name].call(data[:m.start()] + number + data[m.end():])
                 except ParseError:
                     pass
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_parsers_leave_the_garbage_collector_as_they_found_it(collecting: bool) -> None:
+    """Public parsers pause the cyclic GC while they build; after a result or a ParseError it is as before."""
+    import gc
+
+    was = gc.isenabled()
+    (gc.enable if collecting else gc.disable)()
+    try:
+        for name, target in TARGETS.items():
+            for data in (*samples(name)[:1], b"\x00garbage\n"):
+                try:
+                    target.call(data if target.kind == "output" else data.decode("utf-8", "replace"))
+                except (ParseError, *target.also):
+                    pass
+                assert gc.isenabled() is collecting, name
+    finally:
+        (gc.enable if was else gc.disable)()
