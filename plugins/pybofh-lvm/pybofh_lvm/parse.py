@@ -343,31 +343,34 @@ def _bare(name: str | None) -> str | None:
 
 
 def _lv(row: Row, tool: str, source: str | None, vg: str | None = None) -> LogicalVolume:
+    get = row.get  # text columns are read inline: hosts list thousands of LVs, a dozen columns each
     try:
         raw = _required(row, "lv_name")
         hidden = raw.startswith("[") and raw.endswith("]")
-        vg_name = _col(row, "vg_name") or vg
+        vg_name = ((v.strip() or None) if (v := get("vg_name")) else None) or vg
         if vg_name is None:
             full = _col(row, "lv_full_name")
             if full and "/" in full:
                 vg_name = full.split("/", 1)[0]
         if vg_name is None:
             raise _BadField("vg_name", "the LV's volume group is not reported")
-        role = _col(row, "lv_role")
+        role = (v.strip() or None) if (v := get("lv_role")) else None
+        pool = (v.strip() or None) if (v := get("pool_lv")) else None
+        origin = (v.strip() or None) if (v := get("origin")) else None
         return LogicalVolume(
             vg=vg_name,
             name=raw[1:-1] if hidden else raw,
-            uuid=_col(row, "lv_uuid"),
+            uuid=(v.strip() or None) if (v := get("lv_uuid")) else None,
             attr=_attr(row, "lv_attr", 6),
             size_bytes=_size(row, "lv_size"),
             hidden=hidden,
-            lv_path=_col(row, "lv_path"),
-            dm_path=_col(row, "lv_dm_path"),
+            lv_path=(v.strip() or None) if (v := get("lv_path")) else None,
+            dm_path=(v.strip() or None) if (v := get("lv_dm_path")) else None,
             roles=tuple(r for r in role.split(",") if r) if role else (),
-            segtype=_col(row, "segtype"),
-            pool=_bare(_col(row, "pool_lv")),
-            origin=_bare(_col(row, "origin")),
-            data_percent=_percent(row, "data_percent"),
+            segtype=(v.strip() or None) if (v := get("segtype")) else None,
+            pool=_bare(pool) if pool else None,
+            origin=_bare(origin) if origin else None,
+            data_percent=_percent(row, "data_percent") if get("data_percent") else None,
         )
     except _BadField as bad:
         raise _row_error(row, tool, source, bad) from None
