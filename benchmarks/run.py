@@ -2,6 +2,8 @@
 
 Run with ``nox -s bench`` (or ``python benchmarks/run.py --json out.json [--only NAME ...]``). Sections:
 startup (``bofh --help`` vs ``import typer``), listing (``bofh blockdev list --json`` vs a bare lsblk script),
+listing_200 (``list_devices()`` on 200 loop devices vs the bare lsblk + blkid calls), scale (every listing parser
+at 1,000 to 20,000 objects vs ``json.loads``/``splitlines`` of the same bytes, and its growth; ``scale.py``),
 subprocess counts (a full listing with 1/10/50 devices and LVs), journal (1,000 journalled steps + rollback vs the
 same steps unjournalled), blivet (device scan vs ``Blivet().reset()``) and ssh (the ssh transport vs local).
 """
@@ -261,6 +263,47 @@ def udev_running() -> Iterator[None]:
             subprocess.run(["pkill", "-x", "systemd-udevd"], check=False)
 
 
+def bench_scale() -> dict[str, Any]:
+    """Every listing parser at 1,000 to 20,000 objects vs json.loads or splitlines (benchmarks/scale.py)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import scale
+
+    results = scale.bench_parsers()
+    print(scale.summary(results))
+    return results
+
+
+def bench_listing_200(count: int = 200) -> dict[str, Any]:
+    """``list_devices()`` on 200 loop devices with ext4 vs the same two commands bare (lsblk + json.loads, blkid)."""
+    from pybofh_blockdev import facts
+    from pybofh_core.runner import use_runner
+
+    with loop_devices(count, size=8 * 1024**2) as devs:
+        counting = _Counting()
+        with use_runner(counting.runner):
+            tree = facts.list_devices()
+        commands = [c[0] for c in counting.calls]
+        blkid_argv = next(list(a) for a in counting.calls if a[0] == "blkid")
+        bare_argvs = (["lsblk", "-J", "-b", "-O"], blkid_argv)
+
+        def bare() -> None:
+            json.loads(subprocess.run(bare_argvs[0], capture_output=True, check=True).stdout)
+            subprocess.run(bare_argvs[1], capture_output=True, check=False)
+
+        ours = timeit(facts.list_devices, repeat=10)
+        bare_t = timeit(bare, repeat=10)
+        found = sum(1 for d in devs if tree.get(d).fstype == "ext4")
+    return {
+        "loop_devices": count,
+        "ext4_found": found,
+        "commands": commands,
+        "devices_listed": len(tree),
+        "bare_lsblk_blkid_s": bare_t["min"],
+        "list_devices_s": ours["min"],
+        "ratio": ours["min"] / bare_t["min"],
+    }
+
+
 def bench_ssh() -> dict[str, Any]:
     """The ssh transport: 1/5/20 loopback hosts and per-command overhead vs local (pybofh-ssh's script)."""
     script = ROOT / "plugins" / "pybofh-ssh" / "bench_ssh.py"
@@ -276,6 +319,8 @@ def bench_ssh() -> dict[str, Any]:
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "startup": bench_startup,
     "listing": bench_listing,
+    "listing_200": bench_listing_200,
+    "scale": bench_scale,
     "subprocess_count": bench_subprocess_count,
     "journal": bench_journal,
     "blivet": bench_blivet,

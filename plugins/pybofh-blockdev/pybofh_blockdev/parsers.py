@@ -685,18 +685,21 @@ def parse_blkid(data: Data, *, source: str | None = None) -> list[Probe]:
 
 
 def _mount_from(row: Mapping[str, Any], parent: str | None, tool: str, source: str | None) -> Mount:
-    missing = [k for k in ("target", "source", "fstype") if not isinstance(row.get(k), str)]
-    if missing:
+    get = row.get
+    target, src, fstype = get("target"), get("source"), get("fstype")
+    if type(target) is not str or type(src) is not str or type(fstype) is not str:
+        missing = [k for k in ("target", "source", "fstype") if not isinstance(get(k), str)]
         raise ParseError(tool, f"a filesystem lacks {', '.join(missing)}", json.dumps(dict(row), default=str), source)
-    options = row.get("options") or row.get("vfs-options") or ""
+    options = get("options") or get("vfs-options") or ""
     if not isinstance(options, str):
         raise ParseError(tool, "options is not a string", str(options), source)
-    fsroot = row.get("fsroot")
+    fsroot = get("fsroot")
+    opts = options.split(",")
     return Mount(
-        target=row["target"],
-        source=row["source"],
-        fstype=row["fstype"],
-        options=tuple(o for o in options.split(",") if o),
+        target=target,
+        source=src,
+        fstype=fstype,
+        options=tuple(opts) if "" not in opts else tuple(o for o in opts if o),
         fsroot=fsroot if isinstance(fsroot, str) else None,
         parent=parent,
     )

@@ -298,39 +298,51 @@ def _dedupe(items: list[T], key: Callable[[T], Any], tool: str, source: str | No
     return out
 
 
+# The row converters below read the usual values inline (a decimal string is a number, a non-blank one is text) and
+# call the converter functions above only for anything else: hosts list thousands of LVs, a dozen columns each.
+
+
 def _pv(row: Row, tool: str, source: str | None) -> PhysicalVolume:
+    get = row.get
     try:
         return PhysicalVolume(
             name=_required(row, "pv_name"),
-            uuid=_col(row, "pv_uuid"),
-            vg=_col(row, "vg_name"),
-            vg_uuid=_col(row, "vg_uuid"),
-            fmt=_col(row, "pv_fmt"),
+            uuid=(v.strip() or None) if (v := get("pv_uuid")) else None,
+            vg=(v.strip() or None) if (v := get("vg_name")) else None,
+            vg_uuid=(v.strip() or None) if (v := get("vg_uuid")) else None,
+            fmt=(v.strip() or None) if (v := get("pv_fmt")) else None,
             attr=_attr(row, "pv_attr", 3),
-            size_bytes=_size(row, "pv_size"),
-            free_bytes=_size(row, "pv_free"),
-            dev_size_bytes=_size(row, "dev_size"),
-            pe_start=_size(row, "pe_start"),
+            size_bytes=int(v) if (v := get("pv_size")) and v.isdecimal() and len(v) < 20 else _size(row, "pv_size"),
+            free_bytes=int(v) if (v := get("pv_free")) and v.isdecimal() and len(v) < 20 else _size(row, "pv_free"),
+            dev_size_bytes=int(v) if (v := get("dev_size")) and v.isdecimal() and len(v) < 20
+            else _size(row, "dev_size"),
+            pe_start=int(v) if (v := get("pe_start")) and v.isdecimal() and len(v) < 20 else _size(row, "pe_start"),
         )
     except _BadField as bad:
         raise _row_error(row, tool, source, bad) from None
 
 
 def _vg(row: Row, tool: str, source: str | None) -> VolumeGroup:
+    get = row.get
     try:
         return VolumeGroup(
             name=_required(row, "vg_name"),
-            uuid=_col(row, "vg_uuid"),
+            uuid=(v.strip() or None) if (v := get("vg_uuid")) else None,
             attr=_attr(row, "vg_attr", 6),
-            size_bytes=_size(row, "vg_size"),
-            free_bytes=_size(row, "vg_free"),
-            extent_size=_size(row, "vg_extent_size"),
-            extent_count=_integer(row, "vg_extent_count"),
-            free_count=_integer(row, "vg_free_count"),
-            pv_count=_integer(row, "pv_count"),
-            lv_count=_integer(row, "lv_count"),
-            snap_count=_integer(row, "snap_count"),
-            missing_pv_count=_integer(row, "vg_missing_pv_count"),
+            size_bytes=int(v) if (v := get("vg_size")) and v.isdecimal() and len(v) < 20 else _size(row, "vg_size"),
+            free_bytes=int(v) if (v := get("vg_free")) and v.isdecimal() and len(v) < 20 else _size(row, "vg_free"),
+            extent_size=int(v) if (v := get("vg_extent_size")) and v.isdecimal() and len(v) < 20
+            else _size(row, "vg_extent_size"),
+            extent_count=int(v) if (v := get("vg_extent_count")) and v.isdecimal() and len(v) < 20
+            else _integer(row, "vg_extent_count"),
+            free_count=int(v) if (v := get("vg_free_count")) and v.isdecimal() and len(v) < 20
+            else _integer(row, "vg_free_count"),
+            pv_count=int(v) if (v := get("pv_count")) and v.isdecimal() and len(v) < 20 else _integer(row, "pv_count"),
+            lv_count=int(v) if (v := get("lv_count")) and v.isdecimal() and len(v) < 20 else _integer(row, "lv_count"),
+            snap_count=int(v) if (v := get("snap_count")) and v.isdecimal() and len(v) < 20
+            else _integer(row, "snap_count"),
+            missing_pv_count=int(v) if (v := get("vg_missing_pv_count")) and v.isdecimal() and len(v) < 20
+            else _integer(row, "vg_missing_pv_count"),
         )
     except _BadField as bad:
         raise _row_error(row, tool, source, bad) from None
@@ -343,7 +355,7 @@ def _bare(name: str | None) -> str | None:
 
 
 def _lv(row: Row, tool: str, source: str | None, vg: str | None = None) -> LogicalVolume:
-    get = row.get  # text columns are read inline: hosts list thousands of LVs, a dozen columns each
+    get = row.get
     try:
         raw = _required(row, "lv_name")
         hidden = raw.startswith("[") and raw.endswith("]")
@@ -362,7 +374,7 @@ def _lv(row: Row, tool: str, source: str | None, vg: str | None = None) -> Logic
             name=raw[1:-1] if hidden else raw,
             uuid=(v.strip() or None) if (v := get("lv_uuid")) else None,
             attr=_attr(row, "lv_attr", 6),
-            size_bytes=_size(row, "lv_size"),
+            size_bytes=int(v) if (v := get("lv_size")) and v.isdecimal() and len(v) < 20 else _size(row, "lv_size"),
             hidden=hidden,
             lv_path=(v.strip() or None) if (v := get("lv_path")) else None,
             dm_path=(v.strip() or None) if (v := get("lv_dm_path")) else None,
