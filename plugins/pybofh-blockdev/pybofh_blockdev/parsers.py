@@ -871,7 +871,7 @@ def parse_btrfs_dev_total_bytes(data: Data, *, source: str | None = None) -> int
     (``dev_item.total_bytes``)."""
     for line in _text(data).splitlines():
         key, _, value = line.strip().partition("\t")
-        if key.strip() == "dev_item.total_bytes" and value.strip().isdigit():
+        if key.strip() == "dev_item.total_bytes" and value.strip().isascii() and value.strip().isdecimal():
             return int(value.strip())
     raise ParseError("btrfs", "no dev_item.total_bytes line", _text(data), source)
 
@@ -881,7 +881,7 @@ def parse_xfs_db_size(data: Data, *, source: str | None = None) -> int:
     fields: dict[str, int] = {}
     for line in _text(data).splitlines():
         key, sep, value = line.partition("=")
-        if sep and value.strip().isdigit():
+        if sep and value.strip().isascii() and value.strip().isdecimal():
             fields[key.strip()] = int(value.strip())
     if "dblocks" not in fields or "blocksize" not in fields:
         raise ParseError("xfs_db", "no dblocks/blocksize lines", _text(data), source)

@@ -189,3 +189,13 @@ def test_bytes_with_nul_and_invalid_utf8_are_accepted() -> None:
 def test_blkid_value_decoding(raw: str, decoded: str) -> None:
     """blkid's backslash escapes and M-/^ notation are undone; ambiguous literal text is kept."""
     assert parsers.decode_blkid_value(raw) == decoded
+
+
+def test_content_sizes_for_data_checks(recording) -> None:
+    """What a filesystem or swap area itself takes of its device, read from recorded superblocks and headers."""
+    assert parsers.parse_btrfs_dev_total_bytes(recording("btrfs", "dump-super").stdout) == 400 * 1024**2
+    assert parsers.parse_xfs_db_size(recording("xfs_db", "size").stdout) == 320 * 1024**2
+    assert parsers.parse_swap_header(recording("dd", "swap-header-16m").stdout) == 16 * 1024**2
+    for bad in (b"", b"SWAPSPACE2", recording("btrfs", "dump-super").stdout[:64]):
+        with pytest.raises(ParseError):
+            parsers.parse_swap_header(bad)
