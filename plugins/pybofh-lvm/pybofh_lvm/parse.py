@@ -21,16 +21,14 @@ is not an exact byte count; output that holds only messages (``Volume group xenv
 from __future__ import annotations
 
 import dataclasses
-import functools
-import gc
 import itertools
 import json
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pybofh_core.errors import ParseError
+from pybofh_core.parsing import public_parsers
 
 from .types import FullReport, LogicalVolume, PhysicalVolume, VolumeGroup
 
@@ -482,41 +480,7 @@ def parse_fullreport(data: str | bytes, *, source: str | None = None) -> FullRep
 # --- the public parsers ----------------------------------------------------------------------------------------------
 
 
-def _public_parser(parse: Callable[..., Any]) -> Callable[..., Any]:
-    """``parse`` as callers get it, with two boundary rules common to every parser here.
-
-    The cyclic garbage collector is paused while it runs: parsed results hold no reference cycles, and on a host
-    with 20,000 devices the collector's passes over the growing object graph cost more than the parsing (it is
-    resumed afterwards, unless it was off already). And the ValueError int() raises for more than
-    ``sys.get_int_max_str_digits()`` (4300) digits becomes a ParseError: no tool prints such a number; the input is
-    searched for one only after a ValueError escaped, so reading real output costs nothing.
-    """
-
-    @functools.wraps(parse)
-    def wrapper(data: Any, *args: Any, **kwargs: Any) -> Any:
-        collecting = gc.isenabled()
-        if collecting:
-            gc.disable()
-        try:
-            return parse(data, *args, **kwargs)
-        except ValueError:
-            limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
-            text = data.decode("ascii", "replace") if isinstance(data, bytes) else data
-            huge = re.search(f"[0-9]{{{limit + 1}}}", text) if limit and isinstance(text, str) else None
-            if huge is None:
-                raise
-            raise ParseError(parse.__name__.removeprefix("parse_").replace("_", " "), "a number of thousands of "
-                             "digits is not tool output", huge.group(0)[:20], kwargs.get("source")) from None
-        finally:
-            if collecting:
-                gc.enable()
-
-    return wrapper
-
-
-for _name, _parser in list(globals().items()):  # every public parser of this module
-    if _name.startswith("parse_") and getattr(_parser, "__module__", None) == __name__:
-        globals()[_name] = _public_parser(_parser)
+public_parsers(globals())  # GC paused while parsing; huge numbers become ParseError
 
 
 __all__ = ["parse_fullreport", "parse_lvs", "parse_pvs", "parse_vgs"]

@@ -9,16 +9,13 @@ statement may lack its final newline. The last assignment of a key wins, as in x
 
 from __future__ import annotations
 
-import functools
-import gc
 import re
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pybofh_core.errors import ParseError
+from pybofh_core.parsing import public_parsers
 
 from .types import MIB, DiskAccess, DiskSpec, DomU, VifSpec, XlConfig, XlValue
 
@@ -462,38 +459,4 @@ def parse_domu_config(data: str | bytes, *, path: str | Path | None = None) -> D
 # --- the public parsers ----------------------------------------------------------------------------------------------
 
 
-def _public_parser(parse: Callable[..., Any]) -> Callable[..., Any]:
-    """``parse`` as callers get it, with two boundary rules common to every parser here.
-
-    The cyclic garbage collector is paused while it runs: parsed results hold no reference cycles, and on a host
-    with 20,000 devices the collector's passes over the growing object graph cost more than the parsing (it is
-    resumed afterwards, unless it was off already). And the ValueError int() raises for more than
-    ``sys.get_int_max_str_digits()`` (4300) digits becomes a ParseError: no tool prints such a number; the input is
-    searched for one only after a ValueError escaped, so reading real output costs nothing.
-    """
-
-    @functools.wraps(parse)
-    def wrapper(data: Any, *args: Any, **kwargs: Any) -> Any:
-        collecting = gc.isenabled()
-        if collecting:
-            gc.disable()
-        try:
-            return parse(data, *args, **kwargs)
-        except ValueError:
-            limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
-            text = data.decode("ascii", "replace") if isinstance(data, bytes) else data
-            huge = re.search(f"[0-9]{{{limit + 1}}}", text) if limit and isinstance(text, str) else None
-            if huge is None:
-                raise
-            raise ParseError(parse.__name__.removeprefix("parse_").replace("_", " "), "a number of thousands of "
-                             "digits is not tool output", huge.group(0)[:20], kwargs.get("source")) from None
-        finally:
-            if collecting:
-                gc.enable()
-
-    return wrapper
-
-
-for _name, _parser in list(globals().items()):  # every public parser of this module
-    if _name.startswith("parse_") and getattr(_parser, "__module__", None) == __name__:
-        globals()[_name] = _public_parser(_parser)
+public_parsers(globals())  # GC paused while parsing; huge numbers become ParseError
