@@ -254,8 +254,9 @@ def test_kill_9_then_reboot_like_cleanup_then_rollback_leaves_nothing(loop_facto
 
 @pytest.mark.slow
 def test_rollback_leaves_a_new_same_named_lv_and_its_data_alone(loop_factory, tmp_path: Path) -> None:
-    """After the kill and the 'reboot', the administrator removes the job's LV and makes a new 'data' with a
-    filesystem and a file: the rollback must not remove it (exit 3, needs attention; its data intact)."""
+    """After the kill and the 'reboot', the administrator removes the job's LV, makes a new 'data' with a
+    filesystem and a file, and mounts it where the job's was: the rollback must neither unmount nor remove it
+    (exit 3, needs attention; it stays mounted, its data intact)."""
     vg, mapping = f"pbtr{secrets.token_hex(3)}", f"pbtr-{secrets.token_hex(3)}"
     loop = loop_factory(256 * MIB)
     mnt, ready, journal = tmp_path / "mnt", tmp_path / "ready", tmp_path / "journal"
@@ -275,10 +276,14 @@ def test_rollback_leaves_a_new_same_named_lv_and_its_data_alone(loop_factory, tm
         digest = sha256(mnt / "payload")
         sh("umount", str(mnt))
         uuid = sh("lvs", "--noheadings", "-o", "lv_uuid", f"{vg}/data").stdout.strip()
+        sh("mount", new, str(mnt))  # at the job's mountpoint, in the same boot
         result = bofh("journal", "rollback", jid, env=env)
         assert result.returncode == 3, result.stdout + result.stderr
         assert f"left alone: lvm.create_lv: LV {vg}/data is now LV {uuid}" in result.stderr
+        assert f"left alone: blockdev.mount: {mnt} now has /dev/mapper/{vg}-data (UUID " in result.stderr
         assert "needs attention" in result.stderr
+        assert str(mnt) in sh("findmnt", "-rn", "-o", "TARGET").stdout.split()  # still mounted
+        sh("umount", str(mnt))
         assert sh("lvs", "--noheadings", "-o", "lv_uuid", f"{vg}/data").stdout.strip() == uuid
         intact(new, mnt, digest)
         listed = json.loads(bofh("--json", "journal", "list", env=env).stdout)
