@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -76,8 +77,8 @@ def test_in_process_undo_leaves_a_same_named_new_object_alone(fake, tmp_path: Pa
     marker = tmp_path / "m"
     with pytest.raises(RollbackError) as info, Atomic(registry=registry, label="identity") as atomic:
         atomic.fake.create_marker(str(marker))
-        marker.rmdir()
-        marker.mkdir()  # same name, another inode
+        shutil.rmtree(marker)
+        marker.mkdir()  # same name, another marker
         (marker / "precious").write_text("data")
         raise RuntimeError("fail after the swap")
     assert isinstance(info.value.__cause__, RuntimeError)
@@ -95,7 +96,7 @@ def test_in_process_undo_of_a_gone_object_counts_as_undone(fake, tmp_path: Path)
     marker = tmp_path / "m"
     with pytest.raises(RuntimeError), Atomic(registry=registry) as atomic:
         atomic.fake.create_marker(str(marker))
-        marker.rmdir()
+        shutil.rmtree(marker)
         raise RuntimeError("boom")
     state = Journal().list()[-1]
     assert state.status == "rolled-back"
@@ -171,7 +172,7 @@ def test_journal_rollback_after_kill_leaves_a_new_same_named_object_alone(tmp_pa
     finally:
         if child.poll() is None:
             child.kill()
-    (base / "b").rmdir()
+    shutil.rmtree(base / "b")
     (base / "b").mkdir()
     (base / "b" / "data").write_text("new")
     result = bofh("journal", "rollback", jid, env=env)
@@ -194,7 +195,7 @@ def test_journal_rollback_after_a_reboot_like_cleanup_finishes_with_exit_0(tmp_p
         if child.poll() is None:
             child.kill()
     for p in base.iterdir():
-        p.rmdir()
+        shutil.rmtree(p)
     result = bofh("journal", "rollback", jid, env=env)
     assert result.returncode == 0, result.stderr
     assert [ln.split(" (")[0] for ln in result.stdout.splitlines()] == ["already undone: fake.create_marker"] * 2
@@ -241,10 +242,11 @@ def test_dry_run_journal_rollback_changes_nothing_and_prints_the_undo_plan(tmp_p
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in base.iterdir()) == ["a", "b"]
     assert path.read_bytes() == before
-    assert f"$ rmdir -- {base}/b" in result.stderr and f"$ rmdir -- {base}/a" in result.stderr
+    assert f"$ rmdir -- {base}/b\n" in result.stderr and f"$ rmdir -- {base}/a\n" in result.stderr
     as_json = json.loads(bofh("--dry-run", "--json", "journal", "rollback", jid, env=env).stdout)
-    assert [s["undo_commands"] for s in as_json["steps"]] == [[f"rmdir -- {base}/b"], [f"rmdir -- {base}/a"]]
-    assert all(s["identity"]["inode"] for s in as_json["steps"])
+    assert [s["undo_commands"][-1] for s in as_json["steps"]] == [f"rmdir -- {base}/b", f"rmdir -- {base}/a"]
+    assert all(len(s["undo_commands"]) == 2 for s in as_json["steps"])  # the marker's token, then the marker
+    assert all(s["identity"]["token"] for s in as_json["steps"])
     assert path.read_bytes() == before
 
 

@@ -158,6 +158,8 @@ class Atomic:
     :param journal: journal steps to disk (default) so ``bofh journal rollback ID`` can finish a killed block;
         a :class:`Journal` or False.
     :param label: a name shown by ``bofh journal list``.
+    :param lazy_journal: create the journal file only when the first step is recorded (a block that runs nothing —
+        a read-only command, a call refused before any step — leaves no file).
     """
 
     def __init__(
@@ -168,8 +170,11 @@ class Atomic:
         journal: Journal | bool = True,
         label: str | None = None,
         registry: OperationRegistry | None = None,
+        lazy_journal: bool = False,
     ) -> None:
         self.dry_run = dry_run
+        self._lazy: Journal | None = None
+        self._lazy_wanted = lazy_journal
         self.allow_irreversible = allow_irreversible
         self.label = label
         self._journal_opt = journal
@@ -213,7 +218,10 @@ class Atomic:
             self._tokens[-1][1].__enter__()
         elif self._journal_opt:
             journal = self._journal_opt if isinstance(self._journal_opt, Journal) else Journal()
-            self._writer = journal.create(self.label)  # a journal that cannot be written: nothing runs
+            if self._lazy_wanted:
+                self._lazy = journal  # created with the first step
+            else:
+                self._writer = journal.create(self.label)  # a journal that cannot be written: nothing runs
         if not self.dry_run:
             self._tokens.append(("cm", signals.guard()))  # SIGINT/SIGTERM/SIGHUP roll the block back
             self._tokens[-1][1].__enter__()
@@ -318,6 +326,8 @@ class Atomic:
         if spec.irreversible:
             self._check_irreversible(spec, bound)
         data_check(spec, args, kwargs)
+        if self._lazy is not None and self._writer is None:
+            self._writer = self._lazy.create(self.label)  # the first step: nothing has run yet if this fails
         self._counter += 1
         index = self._counter
         runner = get_runner()
@@ -387,6 +397,9 @@ class Atomic:
             inner = self.steps[first_inner:]
             del self.steps[first_inner:]
             self._undo_steps(inner, exc, f"{spec.qualname} failed and its finished parts were undone")
+            undone = sum(1 for s in inner if s.undo is not None)
+            if undone:
+                exc.add_note(f"pybofh: rolled back {undone} step(s) of {spec.qualname}")
         if step.uncertain:
             self.steps.append(step)
 

@@ -77,6 +77,7 @@ class BofhGroup(typer.core.TyperGroup):
         if entry is None:
             return None
         command = typer.main.get_command(entry.load())
+        _run_in_one_block(command)
         info = get_host().infos.get(entry.plugin or entry.name)
         if info is not None and info.distribution:
             command.epilog = f"provided by {info.distribution} {info.version or ''}".rstrip()
@@ -98,6 +99,35 @@ class BofhGroup(typer.core.TyperGroup):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+def _run_in_one_block(command: click.Command) -> None:
+    """Make every invocation of a plugin's command (group) one journalled atomic block: each operation it calls is a
+    step, so a failure undoes what the command did (exit 1 means exactly that), and a command that changes nothing
+    leaves no journal. Irreversible steps are allowed: the user named what they act on (data checks still apply)."""
+    original = command.invoke
+
+    def invoke(ctx: click.Context) -> Any:
+        with cli_block(ctx):
+            return original(ctx)
+
+    command.invoke = invoke  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def cli_block(ctx: click.Context | None = None) -> Iterator[Any]:
+    """The atomic block of one ``bofh`` command (core policy: commands do not open blocks of their own)."""
+    from .atomic import Atomic
+    from .operations import _recorder
+
+    state = get_context(ctx)
+    label = "bofh " + " ".join(state.argv) if state.argv else "bofh"
+    with Atomic(journal=not state.dry_run, lazy_journal=True, allow_irreversible=True, label=label) as block:
+        token = _recorder.set(block)  # every operation the command calls is recorded as a step of this block
+        try:
+            yield block
+        finally:
+            _recorder.reset(token)
 
 
 app = typer.Typer(

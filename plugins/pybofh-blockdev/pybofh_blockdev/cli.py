@@ -85,13 +85,11 @@ def resize_cmd(
     ] = False,
 ) -> None:
     """Resize DEVICE and the layers on it (grow outer→inner, shrink inner→outer); rolled back if a step fails."""
-    from pybofh_core.atomic import Atomic
+    from .layers import resize_stack
+    from .ops import resize_filesystem
 
-    ctx = get_context()
-    # under --dry-run the root already runs everything through a recording runner: no journal, no second recorder
-    with Atomic(journal=not ctx.dry_run, label=f"bofh blockdev resize {device} {size}") as atomic:
-        if filesystem_only:
-            result = atomic.blockdev.resize_filesystem(device, None if size == "max" else size, temp_mount=True)
-        else:
-            result = atomic.blockdev.resize_stack(device, size)
-    output(result)
+    # each layer's resize is a step of the command's atomic block (opened by the core): a failure undoes the others
+    if filesystem_only:
+        output(resize_filesystem(device, None if size == "max" else size, temp_mount=True))
+    else:
+        output(resize_stack(device, size))

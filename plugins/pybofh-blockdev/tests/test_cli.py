@@ -65,15 +65,17 @@ def test_mkfs_bad_input_exits_2_without_commands(fake_runner, capsys) -> None:
 
 
 def test_umount_prints_what_was_unmounted(fake_runner, recording, capsys, fake_nodes) -> None:
-    """``umount MOUNTPOINT`` finds the mount with findmnt and runs ``umount -- MOUNTPOINT``."""
+    """``umount MOUNTPOINT`` finds the mount with findmnt and runs ``umount -- MOUNTPOINT``; as a step of the
+    command's atomic block it first reads the filesystem's UUID (its undo, the mount back, is identified by it)."""
     rec = recording("umount", "ext4")
     d = rec.devices
-    fake_nodes(dirs=[d["ext4_mountpoint"]])
+    fake_nodes(dirs=[d["ext4_mountpoint"]], block=[d["ext4"]])
     replay(fake_runner, recording("findmnt", "json-all"))
+    replay(fake_runner, recording("blkid", "probe-ext4-spaced-label"))
     replay(fake_runner, rec)
-    code, out, _ = run_cli(capsys, "--json", "blockdev", "umount", d["ext4_mountpoint"])
-    assert code == 0 and json.loads(out)["source"] == d["ext4"]
-    assert fake_runner.calls[-1] == ("umount", "--", d["ext4_mountpoint"])
+    code, out, err = run_cli(capsys, "--json", "blockdev", "umount", d["ext4_mountpoint"])
+    assert code == 0 and json.loads(out)["source"] == d["ext4"], err
+    assert [c for c in fake_runner.calls if c[0] == "umount"] == [("umount", "--", d["ext4_mountpoint"])]
 
 
 def test_resize_refusal_exits_2(fake_runner, recording, capsys, fake_nodes, journal_dir) -> None:

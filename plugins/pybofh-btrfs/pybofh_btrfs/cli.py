@@ -20,13 +20,6 @@ app.add_typer(scrub_app, name="scrub")
 _LIST_COLUMNS = ["id", "path", "parent_id", "top_level", "readonly", "uuid", "parent_uuid", "received_uuid"]
 
 
-def _atomic(label: str) -> Any:
-    """An atomic block for a multi-step command (no journal in a dry run: nothing is changed then)."""
-    from pybofh_core.atomic import Atomic
-
-    return Atomic(label=label, allow_irreversible=True, journal=not get_context().dry_run)
-
-
 @subvolume_app.command("create")
 def subvolume_create(path: Annotated[str, typer.Argument(help="Path of the new subvolume.")]) -> None:
     """Create an empty subvolume at PATH."""
@@ -98,9 +91,7 @@ def rotate_cmd(
     """Snapshot SRC read-only into TARGET_DIR and delete all but the newest KEEP <date>-@NAME snapshots."""
     from . import ops
 
-    with _atomic(f"btrfs rotate {name}"):
-        result = ops.rotate_snapshots(src, target_dir, name, keep)
-    output(result)
+    output(ops.rotate_snapshots(src, target_dir, name, keep))  # each step undone if a later one fails (core block)
 
 
 @app.command("send")
@@ -114,9 +105,7 @@ def send_cmd(
     """Send SNAPSHOT (incrementally with --parent) and receive it into DEST_DIR."""
     from . import ops
 
-    with _atomic("btrfs send"):
-        result = ops.send_receive(snapshot, dest_dir, stream_file, parent=parent)
-    output(result)
+    output(ops.send_receive(snapshot, dest_dir, stream_file, parent=parent))
 
 
 @app.command("usage")

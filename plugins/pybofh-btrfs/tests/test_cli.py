@@ -47,8 +47,11 @@ def test_scrub_start_waits_until_finished(fake_runner: FakeRunner, rec: Any, tmp
     root = str(tmp_path)
     fake_runner.expect(["btrfs", "scrub", "start", "--", root], stdout=b"")
     fake_runner.expect(["btrfs", "scrub", "status", "--raw", "--", root], stdout=rec.out("scrub_status_--raw_finished"))
-    code, out, _ = _run(["--json", "btrfs", "scrub", "start", root, "--interval", "0"], capsys)
-    assert code == 0 and json.loads(out)["state"] == "finished"
+    # the start is a step of the command's atomic block: its undo (cancel) names the filesystem it runs on; tmp_path
+    # is on this host's root filesystem (recorded: ext4, so no btrfs UUID)
+    fake_runner.expect(["findmnt", "-J", "-o", "TARGET,FSTYPE", "-T", root], stdout=rec.out("findmnt_target_not-btrfs"))
+    code, out, err = _run(["--json", "btrfs", "scrub", "start", root, "--interval", "0"], capsys)
+    assert code == 0 and json.loads(out)["state"] == "finished", err
 
 
 def test_dry_run_prints_the_plan(fake_runner: FakeRunner, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

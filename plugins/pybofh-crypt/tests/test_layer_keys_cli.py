@@ -158,13 +158,19 @@ def test_key_dir_gives_key_file(tmp_path) -> None:
 # --- CLI -------------------------------------------------------------------------------------------------------------
 
 
-def test_cli_open_prompts_hidden_and_sends_stdin(fake_runner, dev) -> None:
-    """The passphrase comes from the prompt (not argv), goes to stdin, and is not echoed."""
+def test_cli_open_prompts_hidden_and_sends_stdin(fake_runner, rec, dev) -> None:
+    """The passphrase comes from the prompt (not argv), goes to stdin, and is not echoed. The open is a step of the
+    command's atomic block, so its undo (close) is identified by the LUKS UUID read first (recorded luksDump)."""
+    fake_runner.expect(["cryptsetup", "isLuks", "--", dev])
+    for argv, case in ((["cryptsetup", "luksDump", "--", dev], "luksDump-luks2"),
+                       (["cryptsetup", "luksDump", "--dump-json-metadata", "--", dev], "luksDump-json-luks2")):
+        reply(fake_runner, argv, rec(case))
     fake_runner.expect(["cryptsetup", "open", ...])
     result = CliRunner().invoke(app, ["crypt", "open", dev, "cli-map"], input=f"{PW}\n")
     assert result.exit_code == 0, result.output
-    assert fake_runner.calls == [("cryptsetup", "open", "--type", "luks", "--key-file=-", "--", dev, "cli-map")]
-    assert fake_runner.inputs == [PW.encode()]
+    opens = [c for c in fake_runner.calls if c[1] == "open"]
+    assert opens == [("cryptsetup", "open", "--type", "luks", "--key-file=-", "--", dev, "cli-map")]
+    assert [i for i in fake_runner.inputs if i] == [PW.encode()]
     assert PW not in result.output and "/dev/mapper/cli-map" in result.output
 
 

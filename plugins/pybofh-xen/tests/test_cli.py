@@ -13,6 +13,7 @@ from pybofh_core.runner import FakeRunner
 from pybofh_core.settings import get_settings
 
 LIST_WITH_FREEBSD = "xl_list_xen-4.17_armhf_real-tabs-in-header_xen-devel-ml.txt"
+RECORDED = Path(__file__).resolve().parent / "recordings" / "xl-nested"
 
 
 @pytest.fixture
@@ -50,13 +51,35 @@ def test_list_shows_configured_and_running(fake_runner: FakeRunner, confdir: Pat
 def test_start_and_start_all(fake_runner: FakeRunner, confdir: Path, corpus: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
     fake_runner.expect(["xl", "list"], (corpus / "xen" / LIST_WITH_FREEBSD).read_bytes())
+    # each start is a step of the command's atomic block: its undo reads the domain's UUID (recorded: only dom0)
+    fake_runner.expect(["xl", "list", "-l"], (RECORDED / "list-long-dom0-4.17.7.txt").read_bytes())
     fake_runner.expect(["xl", "create", ...])
     assert bofh("--json", "xen", "start", "web") == 0
     assert json.loads(capsys.readouterr().out) == {"name": "web", "config_path": str(confdir / "web.cfg")}
     assert bofh("xen", "start-all") == 0
     assert "web" in capsys.readouterr().out
-    assert fake_runner.calls == [("xl", "create", "--", str(confdir / "web.cfg")), ("xl", "list"),
-                                 ("xl", "create", "--", str(confdir / "web.cfg"))]
+    assert [c for c in fake_runner.calls if c != ("xl", "list", "-l")] == [
+        ("xl", "create", "--", str(confdir / "web.cfg")), ("xl", "list"),
+        ("xl", "create", "--", str(confdir / "web.cfg"))]
+
+
+def test_start_all_is_one_atomic_block(fake_runner: FakeRunner, confdir: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """``bofh xen start-all``: when a start fails, the domains it already started are destroyed again (exit 1). The
+    nested-Xen recordings: ``tiny`` is started (``xl list -l`` then shows it with its UUID), ``web`` fails."""
+    (confdir / "freebsd.cfg").unlink()
+    (confdir / "tiny.cfg").write_text('name = "tiny"\nmemory = 32\n')
+    fake_runner.expect(["xl", "list"], (RECORDED / "list-dom0-4.17.7.txt").read_bytes())
+    fake_runner.expect(["xl", "create", "--", str(confdir / "tiny.cfg")], effect=lambda argv, data: (
+        fake_runner.expect(["xl", "list", "-l"], (RECORDED / "list-long-tiny-4.17.7.txt").read_bytes())))
+    fake_runner.expect(["xl", "create", "--", str(confdir / "web.cfg")], stderr=b"boom", returncode=3)
+    fake_runner.expect(["xl", "destroy", ...])
+    assert bofh("xen", "start-all") == 1
+    err = capsys.readouterr().err
+    assert "boom" in err and "rolled back 1 step(s)" in err, err
+    changes = [c for c in fake_runner.calls if c[:2] in (("xl", "create"), ("xl", "destroy"))]
+    assert changes == [("xl", "create", "--", str(confdir / "tiny.cfg")),
+                       ("xl", "create", "--", str(confdir / "web.cfg")), ("xl", "destroy", "--", "tiny")]
 
 
 def test_shutdown_timeout_exit_1_and_destroy(fake_runner: FakeRunner, confdir: Path, corpus: Path,

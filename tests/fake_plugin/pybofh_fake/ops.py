@@ -7,6 +7,7 @@ one created later under the same name.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,21 +18,26 @@ from pybofh_core.operations import undo_ahead
 from pybofh_core.runner import get_runner, run
 from pybofh_core.validate import validate_path
 
+TOKEN = ".pybofh-"  # each marker holds an empty directory .pybofh-<random hex>: its identity
+
 
 def _marker_identity(path: str) -> dict[str, str]:
-    """Device, inode and birth time of the marker (an inode number alone is reused by the next mkdir)."""
-    res = run(["stat", "-c", "%d:%i:%w", "--", path], readonly=True, check=False)
-    return {"inode": res.text.strip()} if res.returncode == 0 else {}
+    """The token create_marker left in the marker (an inode number and birth time are reused by the next mkdir
+    within the same clock tick, so they are no identity)."""
+    res = run(["find", path, "-mindepth", "1", "-maxdepth", "1", "-name", f"{TOKEN}*", "-printf", "%f\\n"],
+              readonly=True, check=False)
+    found = sorted(res.text.split()) if res.returncode == 0 else []
+    return {"token": found[0].removeprefix(TOKEN)} if len(found) == 1 else {}
 
 
 def _identify_marker(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
-    """The marker at ``path`` is ours if it has the device, inode and birth time the step recorded."""
+    """The marker at ``path`` is ours if it holds the token the step left in it."""
     path = args["path"]
     if get_runner().stat(path) is None:
         return already(f"marker {path} is already gone")
-    now = _marker_identity(path).get("inode")
-    if now != identity.get("inode"):
-        return other(f"{path} is now inode {now}, not {identity.get('inode')} which the step made")
+    now = _marker_identity(path).get("token")
+    if now != identity.get("token"):
+        return other(f"{path} is now marker {now or '(no token)'}, not {identity.get('token')} which the step made")
     return ACT
 
 
@@ -44,6 +50,7 @@ def create_marker(path: str, undo_pause: float = 0.0) -> str:
     """
     path = validate_path(path, what="marker path")
     run(["mkdir", "--", path])
+    run(["mkdir", "--", f"{path}/{TOKEN}{secrets.token_hex(8)}"])
     return path
 
 
@@ -53,6 +60,9 @@ def remove_marker(path: str, pause: float = 0.0) -> None:
     path = validate_path(path, what="marker path")
     if pause:
         run(["sleep", str(pause)])
+    token = _marker_identity(path).get("token")
+    if token:
+        run(["rmdir", "--", f"{path}/{TOKEN}{token}"])
     run(["rmdir", "--", path])
 
 
