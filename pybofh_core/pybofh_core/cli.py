@@ -41,7 +41,7 @@ class CliContext:
             typer.echo(text)
 
 
-def get_context(ctx: typer.Context | None = None) -> CliContext:
+def get_context(ctx: click.Context | None = None) -> CliContext:
     """The :class:`CliContext` of the running ``bofh`` invocation (a default one outside the CLI)."""
     click_ctx = ctx or click.get_current_context(silent=True)
     while click_ctx is not None:

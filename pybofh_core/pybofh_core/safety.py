@@ -105,14 +105,15 @@ def usage(device: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """
     runner = get_runner()
     info = runner.stat(device)
+    mounts: list[str] = []
+    holders: list[str] = []
     if info is not None and info.kind == "file":
         res = runner.run(["losetup", "--list", "--json", "-O", "NAME", "-j", device], readonly=True)
         try:
             loops = [d["name"] for d in (json.loads(res.text).get("loopdevices", []) if res.text.strip() else [])]
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             raise ParseError("losetup", str(exc), res.text, "losetup --list --json -j") from None
-        mounts: list[str] = []
-        holders = [f"{loop} (loop)" for loop in loops]
+        holders += [f"{loop} (loop)" for loop in loops]
         for loop in loops:
             m, h = usage(loop)
             mounts += m
@@ -122,8 +123,6 @@ def usage(device: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
                      readonly=True)
     try:
         data = json.loads(res.text)
-        mounts: list[str] = []
-        holders: list[str] = []
         for node in data.get("blockdevices", []):
             _walk(node, 0, mounts, holders)
     except (ValueError, TypeError, AttributeError) as exc:
