@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import pytest
 
@@ -139,3 +140,31 @@ def test_path_kind_is_answered_where_commands_run(tmp_path) -> None:  # type: ig
         with pytest.raises(NotFoundError):
             validate_path(str(tmp_path), must_exist=True)
     assert fake.calls == []
+
+
+# --- timeouts: a tool that writes is never killed by default -------------------------------------------------------
+
+
+def test_mutating_commands_are_not_killed_by_the_read_only_timeout(caplog: pytest.LogCaptureFixture) -> None:
+    """With core.command_timeout at 0.3 s, a read-only command is killed, a mutating one runs to its end (mkfs,
+    resize2fs or lvresize killed mid-write can destroy data) and logs a heartbeat; core.mutating_command_timeout
+    or an explicit timeout still kill it."""
+    import logging
+
+    from pybofh_core.errors import CommandTimeoutError
+    from pybofh_core.runner import LocalRunner
+    from pybofh_core.settings import get_settings
+
+    runner = LocalRunner()
+    caplog.set_level(logging.INFO, logger="pybofh.runner")
+    with get_settings().override(core__command_timeout=0.3, core__heartbeat_interval=0.2):
+        with pytest.raises(CommandTimeoutError, match=r"timed out after 0\.3s"):
+            runner.run(["sleep", "2"], readonly=True)
+        started = time.monotonic()
+        assert runner.run(["sleep", "1"]).returncode == 0
+        assert time.monotonic() - started >= 1.0
+        assert "still running after" in caplog.text
+    with get_settings().override(core__mutating_command_timeout=0.3), pytest.raises(CommandTimeoutError):
+        runner.run(["sleep", "2"])
+    with pytest.raises(CommandTimeoutError, match=r"timed out after 0\.2s"):
+        runner.run(["sleep", "2"], timeout=0.2)

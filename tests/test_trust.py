@@ -610,3 +610,38 @@ def _cryptsetup_pids(image: Path) -> list[int]:
         if cmd and cmd[0].endswith(b"cryptsetup") and str(image).encode() in cmd:
             out.append(int(proc.name))
     return out
+
+
+def test_ctrl_c_reaches_pybofh_not_the_tool_which_finishes_then_the_block_rolls_back(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C goes to the whole foreground process group; the tool pybofh runs is in a group of its
+    own, so it finishes its work (it writes a file when done), and then the block rolls back: exit 130."""
+    job = textwrap.dedent(
+        """
+        import sys
+        from pybofh import Atomic, fake
+        from pybofh_core.cli import _errors_to_exit
+        from pybofh_core.runner import run
+        base, ready, done = sys.argv[1:4]
+        with _errors_to_exit():
+            with Atomic(label="ctrl-c") as atomic:
+                atomic.fake.create_marker(base + "/a")
+                open(ready, "w").write(atomic.journal_id)
+                run(["sh", "-c", f"sleep 1.5; touch {done}"])  # a tool that writes: never cut off
+        """
+    )
+    base = tmp_path / "m"
+    base.mkdir()
+    ready, done = tmp_path / "ready", tmp_path / "done"
+    child = subprocess.Popen([sys.executable, "-c", job, str(base), str(ready), str(done)],
+                             env=env_for(tmp_path / "journal"), stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        wait_for(ready, child)
+        time.sleep(0.5)  # the tool is running
+        os.killpg(child.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+        child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, child.stderr.read() if child.stderr else ""
+    assert done.exists(), "the tool was killed mid-work"
+    assert list(base.iterdir()) == []

@@ -128,6 +128,9 @@ class Runner:
 
         ``readonly=True`` marks a command that only reads state (a dry run still executes it); any other command
         runs with SIGINT/SIGTERM/SIGHUP deferred until it ends, so a signal never cuts a tool off mid-write.
+        ``timeout`` (seconds) kills the command when it runs longer; by default a read-only command is killed after
+        the ``core.command_timeout`` setting and a mutating one only after ``core.mutating_command_timeout`` (None by
+        default: never), with a heartbeat logged while it runs.
         ``secrets`` lists extra values to redact from logs and errors (stdin secrets are redacted anyway).
         A :class:`~pybofh_core.secret.SecretFile` in ``argv`` reaches the command as ``/dev/fd/N`` (a memfd),
         never as a file on disk; transports that cannot do that refuse it.
@@ -148,9 +151,10 @@ class Runner:
         log.debug("run%s: %s", f" on {self.host}" if self.host else "", _shown(args, hidden))
         started = time.monotonic()
         extra: dict[str, Any] = {"files": files} if files else {}
+        limit = timeout if timeout is not None else default_timeout(readonly)
         try:
             with contextlib.nullcontext() if readonly else signals.mutating():
-                res = self._execute(args, data, timeout or DEFAULT_TIMEOUT, readonly=readonly, env=env, **extra)
+                res = self._execute(args, data, limit, readonly=readonly, env=env, **extra)
         except CommandError as exc:
             raise _redacted_error(exc, hidden) from None
         log.debug("exit %s after %.3fs", res.returncode, time.monotonic() - started)
@@ -164,7 +168,7 @@ class Runner:
         self,
         argv: tuple[str, ...],
         data: bytes | None,
-        timeout: float,
+        timeout: float | None,
         *,
         readonly: bool,
         env: Mapping[str, str] | None,
@@ -222,6 +226,27 @@ class Runner:
         if self._boot_id is None:
             self._boot_id = self.run(["cat", "/proc/sys/kernel/random/boot_id"], readonly=True).text.strip()
         return self._boot_id
+
+
+def default_timeout(readonly: bool) -> float | None:
+    """The kill timeout of a command with no timeout of its own: ``core.command_timeout`` for read-only commands,
+    ``core.mutating_command_timeout`` (default: none) for the others."""
+    try:
+        from .settings import get_settings
+
+        core = get_settings().core
+    except Exception:  # noqa: BLE001 - no settings (a broken config) must not make commands unkillable or killable
+        return DEFAULT_TIMEOUT if readonly else None
+    return core.command_timeout if readonly else core.mutating_command_timeout
+
+
+def _heartbeat_interval() -> float:
+    try:
+        from .settings import get_settings
+
+        return float(get_settings().core.heartbeat_interval)
+    except Exception:  # noqa: BLE001 - see default_timeout
+        return 60.0
 
 
 def local_stat(path: str) -> PathInfo | None:
@@ -315,7 +340,7 @@ class LocalRunner(Runner):
         self,
         argv: tuple[str, ...],
         data: bytes | None,
-        timeout: float,
+        timeout: float | None,
         *,
         readonly: bool,
         env: Mapping[str, str] | None,
@@ -330,14 +355,12 @@ class LocalRunner(Runner):
             cmd[index] = f"/dev/fd/{fd}"
         try:
             # Own process group: a terminal's Ctrl-C reaches pybofh, which lets a mutating tool finish.
-            proc = subprocess.run(
+            proc = subprocess.Popen(
                 cmd,
-                input=data,
-                stdin=None if data is not None else subprocess.DEVNULL,
-                capture_output=True,
-                timeout=timeout,
+                stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 env=full_env,
-                check=False,
                 process_group=0,
                 pass_fds=fds,
             )
@@ -345,14 +368,39 @@ class LocalRunner(Runner):
             raise CommandError(argv, None, reason=f"cannot run {argv[0]}: not installed") from None
         except PermissionError as exc:
             raise CommandError(argv, None, reason=f"cannot run {argv[0]}: {exc.strerror}") from None
-        except subprocess.TimeoutExpired as exc:
-            raise CommandTimeoutError(
-                argv, None, exc.stdout or b"", exc.stderr or b"", reason=f"timed out after {timeout:g}s"
-            ) from None
         finally:
             for fd in fds:
                 os.close(fd)
-        return Result(argv, proc.returncode, proc.stdout, proc.stderr)
+        out, err = _communicate(proc, data, timeout, argv)
+        return Result(argv, proc.returncode, out, err)
+
+
+def _communicate(proc: subprocess.Popen[bytes], data: bytes | None, timeout: float | None,
+                 argv: tuple[str, ...]) -> tuple[bytes, bytes]:
+    """Feed ``data``, collect the output, and kill the child only past ``timeout`` (None: never); log a heartbeat
+    while it runs long. An exception here (a signal outside a deferral: only read-only commands) kills the child."""
+    started = time.monotonic()
+    beat = max(0.01, _heartbeat_interval())
+    pending: bytes | None = data
+    try:
+        while True:
+            left = None if timeout is None else timeout - (time.monotonic() - started)
+            wait = beat if left is None else max(0.0, min(beat, left))
+            try:
+                return proc.communicate(input=pending, timeout=wait)
+            except subprocess.TimeoutExpired:
+                pending = None  # given once: a retried communicate() keeps feeding what is left
+                elapsed = time.monotonic() - started
+                if timeout is not None and elapsed >= timeout:
+                    proc.kill()
+                    out, err = proc.communicate()
+                    raise CommandTimeoutError(argv, None, out, err, reason=f"timed out after {timeout:g}s") from None
+                log.info("still running after %.0f s: %s", elapsed, argv[0])
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        raise
 
 
 def _memfd(content: bytes) -> int:
@@ -400,7 +448,7 @@ class DryRunRunner(Runner):
         self,
         argv: tuple[str, ...],
         data: bytes | None,
-        timeout: float,
+        timeout: float | None,
         *,
         readonly: bool,
         env: Mapping[str, str] | None,
@@ -507,7 +555,7 @@ class FakeRunner(Runner):
         self,
         argv: tuple[str, ...],
         data: bytes | None,
-        timeout: float,
+        timeout: float | None,
         *,
         readonly: bool,
         env: Mapping[str, str] | None,

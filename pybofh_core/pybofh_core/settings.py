@@ -38,8 +38,13 @@ class CoreSettings:
     """Where atomic blocks journal their steps (default /var/lib/pybofh/journal for root)."""
     runner: str = "local"
     """The runner transport commands go through (``pybofh.runners`` entry point name)."""
-    command_timeout: float = 600.0
-    """Seconds after which a command is killed and reported as failed."""
+    command_timeout: float | None = 600.0
+    """Seconds after which a read-only command is killed and reported as failed (None: never)."""
+    mutating_command_timeout: float | None = None
+    """Seconds after which a command that changes the system is killed (None, the default: never — killing mkfs,
+    resize2fs, lvresize or cryptsetup mid-write can destroy data; a heartbeat is logged instead)."""
+    heartbeat_interval: float = 60.0
+    """While a command runs longer than this many seconds, a line saying so is logged every interval."""
     mountpool_lock_dir: Path = Path("/run/lock/pybofh")
     """Directory holding MountPool slot locks shared between processes."""
 

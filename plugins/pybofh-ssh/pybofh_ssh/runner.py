@@ -263,7 +263,7 @@ class SshRunner(Runner):
         self,
         argv: tuple[str, ...],
         data: bytes | None,
-        timeout: float,
+        timeout: float | None,
         *,
         readonly: bool,
         env: Mapping[str, str] | None,
@@ -275,7 +275,7 @@ class SshRunner(Runner):
             _, err, _ = split_stderr(exc.stderr if isinstance(exc.stderr, bytes) else exc.stderr.encode())
             raise CommandTimeoutError(
                 argv, None, exc.stdout, err, host=self.host,
-                reason=f"timed out after {timeout:g}s (ssh was killed; the remote command may still be running)",
+                reason=f"{exc.reason} (ssh was killed; the remote command may still be running)",
             ) from None
         except CommandError as exc:
             raise CommandError(argv, None, host=self.host, reason=f"cannot run the ssh client: {exc.reason}") from None
