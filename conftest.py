@@ -38,6 +38,7 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
     monkeypatch.setenv("PYBOFH_JOURNAL_DIR", str(base / "journal"))
     monkeypatch.setenv("PYBOFH_MOUNTPOOL_LOCK_DIR", str(base / "locks"))
+    monkeypatch.setenv("PYBOFH_LOCK_DIR", str(base / "object-locks"))
     monkeypatch.setattr("pybofh_core.settings.SYSTEM_CONFIG", base / "etc-config.toml")
     reset_settings()
     yield base / "journal"

@@ -21,6 +21,7 @@ import pytest
 from pybofh_core.atomic import Atomic
 from pybofh_core.errors import DataAtRiskError, IdentityMismatchError, JournalError, RollbackError
 from pybofh_core.journal import Journal, iter_records
+from pybofh_core.locks import ObjectBusyError
 from pybofh_core.operations import OperationRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -645,3 +646,44 @@ def test_ctrl_c_reaches_pybofh_not_the_tool_which_finishes_then_the_block_rolls_
     assert child.returncode == 130, child.stderr.read() if child.stderr else ""
     assert done.exists(), "the tool was killed mid-work"
     assert list(base.iterdir()) == []
+
+
+# --- two jobs on one object -------------------------------------------------------------------------------------------
+
+HOLD = textwrap.dedent(
+    """
+    import sys, time
+    from pybofh import Atomic, fake
+    marker, ready, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    with Atomic(label="holder") as atomic:
+        atomic.fake.chmod_marker(marker, "700")
+        open(ready, "w").write(atomic.journal_id)
+        time.sleep(seconds)
+    """
+)
+
+
+def test_a_second_job_on_the_same_object_is_refused_or_waits(fake, tmp_path: Path) -> None:
+    """While one block holds a marker (it changed its mode), another block acting on it is refused with the holder's
+    pid before anything of its step runs; with wait=True it waits until the first block ends."""
+    registry, _ = fake
+    marker = tmp_path / "m"
+    marker.mkdir()
+    ready = tmp_path / "ready"
+    env = env_for(tmp_path / "journal")
+    env["PYBOFH_LOCK_DIR"] = os.environ["PYBOFH_LOCK_DIR"]  # the same locks as this test process
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(marker), str(ready), "3"], env=env)
+    try:
+        wait_for(ready, holder)
+        with pytest.raises(ObjectBusyError, match=rf"being changed by another job \(pid {holder.pid}"):
+            with Atomic(registry=registry) as atomic:
+                atomic.fake.chmod_marker(str(marker), "755")
+        assert marker.stat().st_mode & 0o777 == 0o700  # the refused step ran nothing
+        started = time.monotonic()
+        with Atomic(registry=registry, wait=True) as atomic:
+            atomic.fake.chmod_marker(str(marker), "755")
+        assert time.monotonic() - started > 1 and holder.wait(timeout=30) == 0
+        assert marker.stat().st_mode & 0o777 == 0o755
+    finally:
+        if holder.poll() is None:
+            holder.kill()

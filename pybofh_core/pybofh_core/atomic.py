@@ -23,6 +23,7 @@ from .errors import (
     ValidationError,
 )
 from .journal import Journal, JournalWriter
+from .locks import ObjectLocks
 from .operations import (
     INSIDE_STEP,
     OperationRegistry,
@@ -160,6 +161,7 @@ class Atomic:
     :param label: a name shown by ``bofh journal list``.
     :param lazy_journal: create the journal file only when the first step is recorded (a block that runs nothing —
         a read-only command, a call refused before any step — leaves no file).
+    :param wait: when another job holds the lock of an object a step acts on, wait for it instead of refusing.
     """
 
     def __init__(
@@ -171,6 +173,7 @@ class Atomic:
         label: str | None = None,
         registry: OperationRegistry | None = None,
         lazy_journal: bool = False,
+        wait: bool = False,
     ) -> None:
         self.dry_run = dry_run
         self._lazy: Journal | None = None
@@ -188,6 +191,8 @@ class Atomic:
         self._open = False
         self._counter = 0
         self.outcomes: list[tuple[Step, Outcome]] = []
+        self._wait = wait
+        self._locks: ObjectLocks | None = None
 
     # --- set-up -------------------------------------------------------------------------------------------------
     @property
@@ -223,6 +228,8 @@ class Atomic:
             else:
                 self._writer = journal.create(self.label)  # a journal that cannot be written: nothing runs
         if not self.dry_run:
+            self._locks = ObjectLocks({"pid": os.getpid(), "label": self.label,
+                                       "journal": self._writer.id if self._writer else None}, wait=self._wait)
             self._tokens.append(("cm", signals.guard()))  # SIGINT/SIGTERM/SIGHUP roll the block back
             self._tokens[-1][1].__enter__()
         self._tokens.append(("block", _block.set(self)))
@@ -253,6 +260,8 @@ class Atomic:
             else:
                 token.__exit__(None, None, None)
         self._tokens.clear()
+        if self._locks is not None:
+            self._locks.release()  # after the rollback: nobody slips in between a step and its undo
         if self._writer is not None:
             self._writer.close()
         self._open = False
@@ -297,6 +306,32 @@ class Atomic:
             block = block._outer
         return False
 
+    def _enclosing_locks(self) -> list[ObjectLocks]:
+        out = []
+        block = self._outer
+        while block is not None:
+            if block._locks is not None:
+                out.append(block._locks)
+            block = block._outer
+        return out
+
+    @staticmethod
+    def _lock_keys(spec: OperationSpec, bound: dict[str, Any], runner: Runner) -> list[str]:
+        """The lock keys of a step: its objects, paths resolved, prefixed by the host its commands run on."""
+        from .validate import validate_path
+
+        where = runner.describe().get("host") or "local"
+        keys = []
+        for key in spec.lock_keys(bound):
+            try:  # bad input is the operation's to refuse (a typed error, before any command): it locks nothing
+                key.encode("utf-8")
+                if key.startswith("/"):
+                    key = runner.realpath(validate_path(key, allow_special=True))
+            except (PybofhError, OSError, ValueError):
+                continue
+            keys.append(f"{where}:{key}")
+        return keys
+
     def _check_irreversible(self, spec: OperationSpec, bound: dict[str, Any]) -> None:
         """Refuse an irreversible operation unless its target was created by this block (or an outer one)."""
         if self.allow_irreversible:
@@ -326,11 +361,13 @@ class Atomic:
         if spec.irreversible:
             self._check_irreversible(spec, bound)
         data_check(spec, args, kwargs)
+        runner = get_runner()
+        if self._locks is not None:
+            self._locks.acquire(self._lock_keys(spec, bound, runner), outer=self._enclosing_locks())
         if self._lazy is not None and self._writer is None:
             self._writer = self._lazy.create(self.label)  # the first step: nothing has run yet if this fails
         self._counter += 1
         index = self._counter
-        runner = get_runner()
         if self._writer:
             self._writer.append(
                 {

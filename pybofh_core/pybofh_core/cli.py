@@ -31,6 +31,7 @@ class CliContext:
     verbose: int = 0
     dry_runner: Any = None
     argv: list[str] = field(default_factory=list)
+    wait: bool = False
 
     def output(self, value: Any, columns: list[str] | None = None) -> None:
         """Print an API result as a table, or JSON with ``--json``."""
@@ -122,7 +123,8 @@ def cli_block(ctx: click.Context | None = None) -> Iterator[Any]:
 
     state = get_context(ctx)
     label = "bofh " + " ".join(state.argv) if state.argv else "bofh"
-    with Atomic(journal=not state.dry_run, lazy_journal=True, allow_irreversible=True, label=label) as block:
+    with Atomic(journal=not state.dry_run, lazy_journal=True, allow_irreversible=True, label=label,
+                wait=state.wait) as block:
         token = _recorder.set(block)  # every operation the command calls is recorded as a step of this block
         try:
             yield block
@@ -158,6 +160,8 @@ def root(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="Log commands to stderr (-vv: debug).")
     ] = 0,
+    wait: Annotated[bool, typer.Option("--wait", help="When another job is changing an object this command acts on, "
+                                       "wait for it instead of refusing.")] = False,
 ) -> None:
     """pybofh: storage and virtualization administration where every step can be rolled back."""
     from .settings import configure
@@ -166,7 +170,7 @@ def root(
     if hosts_file is not None:
         hosts += _read_hosts_file(hosts_file)
     state = CliContext(dry_run=dry_run, json=json_out, config=config, hosts=hosts, verbose=verbose,
-                       argv=list(_ARGV))
+                       argv=list(_ARGV), wait=wait)
     ctx.obj = state
     if verbose:
         import logging
@@ -451,7 +455,7 @@ def _errors_to_exit() -> Iterator[None]:
         raise SystemExit(1) from None
 
 
-GLOBAL_FLAGS = ("--json", "--dry-run")
+GLOBAL_FLAGS = ("--json", "--dry-run")  # not --wait: sub-commands have their own (wait for a job to end)
 
 
 def hoist_global_flags(argv: list[str]) -> list[str]:

@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: Parameters that name a path an operation acts on (locked by default while a block runs it).
+PATH_PARAMS = ("device", "devices", "path", "mountpoint", "target", "file", "src", "dst", "snapshot", "stream_file",
+               "dest_dir", "target_dir", "disk")
+#: Parameters that name an object of the operation's domain by name (a DRBD resource, a domU).
+NAME_PARAMS = ("res", "domu")
+
+
 @dataclass
 class OperationSpec:
     """What pybofh knows about one operation: the contract declared on ``@operation`` next to the function.
@@ -51,6 +58,28 @@ class OperationSpec:
     check: Callable[[Mapping[str, Any]], None] | None = None
     identify: Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict] | None = None
     no_undo: str | None = None
+    locks: Callable[[Mapping[str, Any]], Iterable[Any]] | None = None
+
+    def lock_keys(self, bound: Mapping[str, Any]) -> list[str]:
+        """The objects a call acts on, for the atomic block's per-object locks: ``locks=``, else its ``target`` and
+        the arguments of the conventional path parameters (``device``, ``path``, ``mountpoint``…) and of the name
+        parameters ``res`` and ``domu`` (prefixed by the domain)."""
+        if self.locks is not None:
+            return [str(k) for k in self.locks(bound) if k is not None]
+        keys: list[str] = []
+        target = target_of(self, bound)
+        if target is not None:
+            keys.append(str(target))
+        for param in PATH_PARAMS:
+            value = bound.get(param)
+            for v in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(v, (str, os.PathLike)) and str(v):
+                    keys.append(os.fspath(v))
+        for param in NAME_PARAMS:
+            value = bound.get(param)
+            if value is not None:
+                keys.append(f"{self.domain}:{param}={getattr(value, 'name', value)}")
+        return list(dict.fromkeys(keys))
 
     @property
     def name(self) -> str:
@@ -208,6 +237,7 @@ def operation(
     creates: Callable[[Any], Iterable[str]] | None = None,
     check: Callable[[Mapping[str, Any]], None] | None = None,
     identify: Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict] | None = None,
+    locks: Callable[[Mapping[str, Any]], Iterable[Any]] | None = None,
     composite: bool = False,
     aliases: Iterable[str] = (),
     requires: Iterable[str] = (),
@@ -230,6 +260,8 @@ def operation(
     :param identify: ``f(bound_args, identity) -> Verdict`` for an operation that undoes other steps: before it runs
         as an undo, whether the object it would act on is the one ``identity`` names (``act``), is gone or already
         as the undo would leave it (``already``), or is another object (``other``: left alone, reported).
+    :param locks: ``f(bound_args) -> keys`` of the objects the call acts on (paths, ``lvm:vg/lv``…): an atomic block
+        holds a lock per object until it ends, so two jobs never change one object at once (default: the target).
     :param composite: the operation is made of other operations, each recorded as its own step.
     :param aliases: other names (the seed's camelCase ones) under which it is registered.
     :param requires: external tools it needs, shown by ``bofh plugins``.
@@ -256,6 +288,7 @@ def operation(
             check=check,
             identify=identify,
             no_undo=no_undo,
+            locks=locks,
         )
         sig = inspect.signature(func)
         for name in spec.secrets:

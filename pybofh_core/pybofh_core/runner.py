@@ -392,15 +392,21 @@ def _communicate(proc: subprocess.Popen[bytes], data: bytes | None, timeout: flo
                 pending = None  # given once: a retried communicate() keeps feeding what is left
                 elapsed = time.monotonic() - started
                 if timeout is not None and elapsed >= timeout:
-                    proc.kill()
-                    out, err = proc.communicate()
-                    raise CommandTimeoutError(argv, None, out, err, reason=f"timed out after {timeout:g}s") from None
+                    _kill_group(proc)
+                    raise CommandTimeoutError(argv, None, reason=f"timed out after {timeout:g}s") from None
                 log.info("still running after %.0f s: %s", elapsed, argv[0])
     except BaseException:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _kill_group(proc)
         raise
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the child's process group (it is its own group leader) and reap it; its pipes may stay open in a
+    grandchild, so the output is not waited for."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, 9)
+        proc.wait()
 
 
 def _memfd(content: bytes) -> int:

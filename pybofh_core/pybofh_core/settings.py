@@ -47,6 +47,9 @@ class CoreSettings:
     """While a command runs longer than this many seconds, a line saying so is logged every interval."""
     mountpool_lock_dir: Path = Path("/run/lock/pybofh")
     """Directory holding MountPool slot locks shared between processes."""
+    lock_dir: Path = Path("/run/lock/pybofh/objects")
+    """Directory of the per-object locks atomic blocks hold (two jobs never change one object at once)."""
+
 
 
 class SettingsRegistry:

@@ -91,6 +91,12 @@ def _label(value: str | None, version: LuksVersion) -> list[str]:
 # --- identities ------------------------------------------------------------------------------------------------------
 
 
+def _mapper(name: Any) -> str:
+    """The lock key of a mapping, whether given as ``NAME`` or ``/dev/mapper/NAME``."""
+    text = str(name)
+    return text if text.startswith(MAPPER) else MAPPER + text
+
+
 def _luks_uuid(device: str) -> str | None:
     """The LUKS UUID of ``device`` (None: it holds no LUKS header, or it is gone)."""
     if get_runner().stat(device) is None or not facts.is_luks(device):
@@ -227,7 +233,7 @@ def _close_undo(m: Mapping) -> Any:
 
 
 @operation(secrets=("passphrase",), inverse=_close_undo, creates=lambda m: [m.path, m.name],
-           aliases=["open_encrypted"], requires=["cryptsetup"])
+           aliases=["open_encrypted"], requires=["cryptsetup"], locks=lambda a: [a["device"], _mapper(a["name"])])
 def open(  # noqa: A001 - the issue names it crypt.open
     device: str,
     name: str,
@@ -262,7 +268,8 @@ def open(  # noqa: A001 - the issue names it crypt.open
 
 
 @operation(irreversible="re-opening needs the passphrase, which pybofh never stores", target="name",
-           aliases=["close_encrypted"], requires=["cryptsetup"], identify=_identify_mapping)
+           aliases=["close_encrypted"], requires=["cryptsetup"], identify=_identify_mapping,
+           locks=lambda a: [_mapper(a["name"])])
 def close(name: str) -> None:
     """Remove the dm-crypt mapping ``name`` (``/dev/mapper/NAME`` also accepted)."""
     name = check_mapping(name)
@@ -298,7 +305,8 @@ def _resize_back(r: Resized, passphrase: Any) -> Any:
     return u.expecting(**ephemeral(uuid=uuid)) if uuid else u
 
 
-@operation(secrets=("passphrase",), inverse=_resize_back, requires=["cryptsetup"], identify=_identify_mapping)
+@operation(secrets=("passphrase",), inverse=_resize_back, requires=["cryptsetup"], identify=_identify_mapping,
+           locks=lambda a: [_mapper(a["name"])])
 def resize(name: str, size: int | str | None = None, passphrase: Any = None) -> Resized:
     """Make open mapping ``name`` ``size`` bytes (None: fill the underlying device); the inverse resizes back.
 

@@ -136,6 +136,15 @@ def _read_back_lv(vg: str, name: str, fallback: LogicalVolume) -> LogicalVolume:
     return fallback if _dry() else facts.get_lv(vg, name)
 
 
+def _lv_lock(args: Mapping[str, Any]) -> list[str]:
+    """An LV operation locks the LV (``/dev/VG/NAME``): two jobs never change one LV at once."""
+    return [f"/dev/{args['vg']}/{args['name']}"]
+
+
+def _as_list(devices: Any) -> list[str]:
+    return [devices] if isinstance(devices, str) else [str(d) for d in devices]
+
+
 def _split_lv_path(path: str) -> tuple[str, str]:
     path = validate_path(path, what="LV path")
     m = _LV_PATH.match(path)
@@ -247,7 +256,8 @@ def _identify_extend(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Ve
 
 
 @operation(inverse=lambda vg: _pv_undo(remove_vg, vg.name, vg.uuid, remove_pvs=list(vg.initialized)),
-           creates=lambda vg: [vg.path, *vg.initialized], aliases=["createVG"], requires=["vgcreate"])
+           creates=lambda vg: [vg.path, *vg.initialized], aliases=["createVG"], requires=["vgcreate"],
+           locks=lambda a: [f"/dev/{a['name']}", *_as_list(a["devices"])])
 def create_vg(name: str, devices: str | Sequence[str], *, extent_size: int | str | None = None) -> VgCreated:
     """Create volume group ``name`` on ``devices``; devices that are not PVs yet are initialised by LVM (and undo
     removes their labels again)."""
@@ -280,7 +290,8 @@ def destroy_vg(path: str) -> None:
     run(["vgremove", "--", vg_name(m.group(1))])
 
 
-@operation(composite=True, aliases=["removeVG"], requires=["vgremove", "pvremove"], identify=_identify_vg)
+@operation(composite=True, aliases=["removeVG"], requires=["vgremove", "pvremove"], identify=_identify_vg,
+           locks=lambda a: [f"/dev/{a['vg']}"])
 def remove_vg(vg: str, *, remove_pvs: Sequence[str] = ()) -> None:
     """Remove the empty volume group ``vg`` (LVs must be removed first), then the PV labels of ``remove_pvs``."""
     vg = vg_name(vg)
@@ -295,7 +306,8 @@ def remove_vg(vg: str, *, remove_pvs: Sequence[str] = ()) -> None:
 
 
 @operation(inverse=lambda r: _pv_undo(reduce_vg, r.vg, r.vg_uuid, r.device, remove_pv=r.initialized),
-           creates=lambda r: [r.device], requires=["vgextend"], identify=_identify_extend)
+           creates=lambda r: [r.device], requires=["vgextend"], identify=_identify_extend,
+           locks=lambda a: [f"/dev/{a['vg']}", a["device"]])
 def extend_vg(vg: str, device: str) -> VgExtended:
     """Add ``device`` to ``vg`` (LVM initialises it as a PV first if it is not one; undo then removes the label)."""
     vg = vg_name(vg)
@@ -309,7 +321,7 @@ def extend_vg(vg: str, device: str) -> VgExtended:
 
 
 @operation(inverse=lambda r: _pv_undo(extend_vg, r.vg, r.vg_uuid, r.device), requires=["vgreduce"],
-           identify=_identify_reduce)
+           identify=_identify_reduce, locks=lambda a: [f"/dev/{a['vg']}", a["device"]])
 def reduce_vg(vg: str, device: str, *, remove_pv: bool = False) -> VgExtended:
     """Remove the unused PV ``device`` from ``vg`` (LVM refuses while extents on it are allocated); ``remove_pv``
     also erases its PV label."""
@@ -326,7 +338,7 @@ def reduce_vg(vg: str, device: str, *, remove_pv: bool = False) -> VgExtended:
 
 
 @operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths, aliases=["createLV"],
-           requires=["lvcreate"])
+           requires=["lvcreate"], locks=_lv_lock)
 def create_lv(vg: str, name: str, size: int | str) -> LogicalVolume:
     """Create (and activate) linear logical volume ``name`` of exactly ``size`` bytes in ``vg``."""
     vg = vg_name(vg)
@@ -338,7 +350,7 @@ def create_lv(vg: str, name: str, size: int | str) -> LogicalVolume:
 
 
 @operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths,
-           requires=["lvcreate", "thin_check"])
+           requires=["lvcreate", "thin_check"], locks=_lv_lock)
 def create_thin_pool(vg: str, name: str, size: int | str, *, metadata_spare: bool = False) -> LogicalVolume:
     """Create thin pool ``name`` with ``size`` bytes of data space in ``vg``.
 
@@ -354,7 +366,8 @@ def create_thin_pool(vg: str, name: str, size: int | str, *, metadata_spare: boo
     return _read_back_lv(vg, name, LogicalVolume(vg=vg, name=name, size_bytes=nbytes, segtype="thin-pool"))
 
 
-@operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths, requires=["lvcreate"])
+@operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths, requires=["lvcreate"],
+           locks=_lv_lock)
 def create_thin_lv(vg: str, pool: str, name: str, size: int | str) -> LogicalVolume:
     """Create thin volume ``name`` of virtual ``size`` bytes in thin pool ``vg/pool``."""
     vg = vg_name(vg)
@@ -366,7 +379,8 @@ def create_thin_lv(vg: str, pool: str, name: str, size: int | str) -> LogicalVol
     return _read_back_lv(vg, name, LogicalVolume(vg=vg, name=name, size_bytes=nbytes, segtype="thin", pool=pool))
 
 
-@operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths, requires=["lvcreate"])
+@operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths, requires=["lvcreate"],
+           locks=_lv_lock)
 def snapshot_lv(vg: str, origin: str, name: str, size: int | str | None = None) -> LogicalVolume:
     """Snapshot ``vg/origin`` as ``name``: a thick snapshot with ``size`` bytes of copy-on-write space, or (no size,
     thin origin) a thin snapshot in the origin's pool, which LVM flags to be skipped by plain activation."""
@@ -418,7 +432,7 @@ def destroy_lv(path: str, *, force: bool = False) -> None:
     run(["lvremove", "--yes", "--", f"{vg}/{name}"])
 
 
-@operation(composite=True, aliases=["removeLV"], requires=["lvremove"], identify=_identify_lv)
+@operation(composite=True, aliases=["removeLV"], requires=["lvremove"], identify=_identify_lv, locks=_lv_lock)
 def remove_lv(vg: str, name: str, *, force: bool = False) -> None:
     """Remove logical volume ``vg/name`` and its data.
 
@@ -491,7 +505,8 @@ def _identify_rename(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Ve
     return renamed
 
 
-@operation(inverse=_rename_back, requires=["lvrename"], identify=_identify_rename)
+@operation(inverse=_rename_back, requires=["lvrename"], identify=_identify_rename,
+           locks=lambda a: [*_lv_lock(a), f"/dev/{a['vg']}/{a['new_name']}"])
 def rename_lv(vg: str, name: str, new_name: str) -> LvRenamed:
     """Rename ``vg/name`` to ``vg/new_name`` (its device paths change accordingly)."""
     vg = vg_name(vg)
@@ -529,7 +544,8 @@ def _identify_activation(args: Mapping[str, Any], identity: Mapping[str, Any]) -
     return _identify_lv(args, identity)
 
 
-@operation(inverse=_activation_inverse, requires=["lvchange"], identify=_identify_activation)  # type: ignore[arg-type]
+@operation(inverse=_activation_inverse, requires=["lvchange"], identify=_identify_activation,
+           locks=_lv_lock)  # type: ignore[arg-type]
 def activate_lv(vg: str, name: str) -> LvActivation:
     """Activate ``vg/name`` (also one flagged to skip activation, like a thin snapshot); nothing if already active."""
     vg = vg_name(vg)
@@ -542,7 +558,8 @@ def activate_lv(vg: str, name: str) -> LvActivation:
     return result
 
 
-@operation(inverse=_activation_inverse, requires=["lvchange"], identify=_identify_activation)  # type: ignore[arg-type]
+@operation(inverse=_activation_inverse, requires=["lvchange"], identify=_identify_activation,
+           locks=_lv_lock)  # type: ignore[arg-type]
 def deactivate_lv(vg: str, name: str) -> LvActivation:
     """Deactivate ``vg/name`` (LVM refuses while it is open); nothing if already inactive."""
     vg = vg_name(vg)

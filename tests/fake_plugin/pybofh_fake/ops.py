@@ -42,7 +42,7 @@ def _identify_marker(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Ve
 
 
 @operation(inverse=lambda path, undo_pause: undo(remove_marker, path, pause=undo_pause)
-           .expecting(**_marker_identity(path)), creates=lambda path: [path])
+           .expecting(**_marker_identity(path)), creates=lambda path: [path], locks=lambda a: [a["path"]])
 def create_marker(path: str, undo_pause: float = 0.0) -> str:
     """Create the marker directory ``path``; fails if it exists, like creating an LV that exists.
 
@@ -71,7 +71,7 @@ def _mode(path: str) -> str:
 
 
 @operation(inverse=lambda r: undo(chmod_marker, r[0], r[1]).expecting(**_marker_identity(r[0])),
-           identify=_identify_marker)
+           identify=_identify_marker, locks=lambda a: [a["path"]])
 def chmod_marker(path: str, mode: str, pause: float = 0.0) -> tuple[str, str]:
     """Set the marker's permission bits; its undo (the old mode) is journalled before ``chmod`` runs.
 
