@@ -60,12 +60,18 @@ def down_cmd(res: str) -> None:
 @app.command("primary")
 def primary_cmd(
     res: str,
-    force: Annotated[bool, typer.Option("--force", help="Promote although the local disk is not UpToDate.")] = False,
+    authoritative: Annotated[bool, typer.Option(
+        "--authoritative", help="Promote although the local disk is not UpToDate: this node's data becomes the one "
+        "the peer syncs from (DRBD's own --force).")] = False,
+    old_force: Annotated[bool, typer.Option("--force", hidden=True, help="Deprecated: --authoritative.")] = False,
 ) -> None:
     """Promote this node to Primary."""
     from . import ops
 
-    output(ops.primary(res, force=force))
+    if old_force:
+        typer.echo("bofh: warning: 'drbd primary --force' is now --authoritative (--force overrides pybofh's data "
+                   "checks)", err=True)
+    output(ops.primary(res, authoritative=authoritative or old_force))
 
 
 @app.command("secondary")

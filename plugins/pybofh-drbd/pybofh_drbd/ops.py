@@ -14,6 +14,7 @@ pause, size) are journalled ahead of it. ``create_md`` and ``invalidate`` destro
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -181,17 +182,21 @@ def _identify_secondary(args: Mapping[str, Any], identity: Mapping[str, Any]) ->
 
 
 @operation(inverse=_restore_role, identify=_identify_primary, requires=["drbdadm"])
-def primary(res: str, force: bool = False) -> RoleChange:
+def primary(res: str, authoritative: bool = False, *, force: bool | None = None) -> RoleChange:
     """Promote this node to Primary (``drbdadm primary [--force]``); returns the previous role for the undo.
 
-    ``force`` is DRBD's own: it promotes although the local disk is not UpToDate (the initial sync of a fresh
-    resource), which makes this node's data the one the peer is synced from. Inside an atomic block the undo
-    (back to the previous role) is journalled before the command.
+    ``authoritative`` is DRBD's ``--force``: it promotes although the local disk is not UpToDate (the initial sync
+    of a fresh resource), which makes this node's data the one the peer is synced from. It is not pybofh's
+    ``force`` (which overrides a data check); ``force=`` is accepted as its deprecated old name. Inside an atomic
+    block the undo (back to the previous role) is journalled before the command.
     """
+    if force is not None:
+        warnings.warn("drbd.primary(force=) is now authoritative=", DeprecationWarning, stacklevel=3)
+        authoritative = authoritative or force
     name = facts.require_resource(res)
     st = _current_role(name)
     undo_ahead(lambda: _restore_role(RoleChange(name, st.role, Role.PRIMARY), st))
-    run(facts.drbdadm("primary", *(["--force"] if force else []), name))
+    run(facts.drbdadm("primary", *(["--force"] if authoritative else []), name))
     return RoleChange(name, st.role, Role.PRIMARY)
 
 

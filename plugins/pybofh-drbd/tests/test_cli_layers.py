@@ -54,7 +54,7 @@ def test_cli_up_down_primary_secondary(fake_runner: FakeRunner, rec: Any) -> Non
         fake_runner.expect(["drbdadm", verb, "r0"])
     fake_runner.expect(["drbdadm", "primary", "--force", "r0"])
     assert bofh("drbd", "up", "r0").exit_code == 0
-    assert bofh("drbd", "primary", "--force", "r0").exit_code == 0
+    assert bofh("drbd", "primary", "--authoritative", "r0").exit_code == 0
     out = bofh("drbd", "secondary", "r0", "--json").output
     assert json.loads(out) == {"resource": "r0", "previous": "Secondary", "current": "Secondary"}
     assert bofh("drbd", "down", "r0").exit_code == 0
@@ -123,3 +123,23 @@ def test_internal_metadata_estimate() -> None:
     assert internal_md_bytes(1024**3) == (8 * 8 + 72) * 512
     # measured in the guest: the 96 MiB LV (100663296 bytes) gave a 100622336-byte /dev/drbd0
     assert 100663296 - 100622336 == internal_md_bytes(96 * 1024 * 1024)
+
+
+def test_primary_force_is_the_deprecated_name_of_authoritative(fake_runner: FakeRunner, rec: Any) -> None:
+    """DRBD's own --force got a name of its own (pybofh's --force overrides data checks): the old CLI flag and
+    ``force=`` still promote authoritatively, with a deprecation warning; without either, no ``--force`` reaches
+    drbdadm."""
+    from pybofh_drbd import ops
+
+    fake_runner.expect(["drbdadm", "sh-resources"], rec("drbdadm", f"sh-resources_guest-9.22.0-k{K}.txt"))
+    expect_status(fake_runner, rec, "connected_secondary")
+    fake_runner.expect(["drbdadm", "primary", "--force", "r0"])
+    fake_runner.expect(["drbdadm", "primary", "r0"])
+    result = CliRunner().invoke(root_app, ["drbd", "primary", "--force", "r0"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "'drbd primary --force' is now --authoritative" in result.stderr
+    with pytest.warns(DeprecationWarning, match="authoritative="):
+        ops.primary("r0", force=True)
+    ops.primary("r0")
+    primaries = [c for c in fake_runner.calls if c[:2] == ("drbdadm", "primary")]
+    assert primaries == [("drbdadm", "primary", "--force", "r0")] * 2 + [("drbdadm", "primary", "r0")]

@@ -82,7 +82,7 @@ def test_drbd_layer_over_lv(lv: str) -> None:
     st = facts.status("t9")
     assert st.connections[0].state in (ConnectionState.WF_CONNECTION, ConnectionState.STANDALONE)
 
-    assert ops.primary("t9", force=True).previous is Role.SECONDARY
+    assert ops.primary("t9", authoritative=True).previous is Role.SECONDARY
     before = size_of(dev)
     sh("lvextend", "-q", "-L", "+32m", lv)
     device_layer = pybofh_probe_device(dev)

@@ -106,7 +106,7 @@ def test_primary_returns_previous_role_and_undo_demotes(drbd_runner: FakeRunner,
     _with_role(drbd_runner, rec, f"connected_inconsistent-{K}.txt")
     drbd_runner.expect(["drbdadm", "primary", "--force", "r0"])
     drbd_runner.expect(["drbdadm", "secondary", "r0"])
-    change = ops.primary("r0", force=True)
+    change = ops.primary("r0", authoritative=True)
     assert change == RoleChange("r0", Role.SECONDARY, Role.PRIMARY)
     assert drbd_runner.calls[-1] == ("drbdadm", "primary", "--force", "r0")
     assert ("cat", "/proc/drbd") in drbd_runner.calls

@@ -84,7 +84,7 @@ def test_drbd_resource_between_two_guests(drbd_vm_pair: tuple[Any, Any]) -> None
 
         # initial sync: force A primary, follow the progress until both sides are UpToDate
         with use_runner(ra):
-            change = ops.primary(RES, force=True)
+            change = ops.primary(RES, authoritative=True)
             assert (change.previous, change.current) == (Role.SECONDARY, Role.PRIMARY)
             seen: list[float] = []
             final = facts.wait_synced(RES, 240, poll=0.5,
