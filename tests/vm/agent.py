@@ -126,13 +126,54 @@ def setup(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     for share in config.get("shares", []):
         mount_share(share, errors)
     configure_network(config.get("nics", []), errors)
+    if config.get("udev"):
+        info_udev = start_udev(errors)
+    else:
+        info_udev = None
     hosts = "".join(f"{addr} {name}\n" for name, addr in config.get("hosts", {}).items())
     if hosts:
         with open("/etc/hosts", "a") as fh:
             fh.write(hosts)
     uptime = float(Path("/proc/uptime").read_text().split()[0])
-    info = {"uptime": uptime, "kernel": os.uname().release, "hostname": os.uname().nodename}
+    info = {"uptime": uptime, "kernel": os.uname().release, "hostname": os.uname().nodename, "udev": info_udev}
     return info, errors
+
+
+#: lvm.conf settings the image writes for a guest without udev, and what they become when udev runs.
+LVM_UDEV_SETTINGS = {
+    "obtain_device_list_from_udev = 0": "obtain_device_list_from_udev = 1",
+    'external_device_info_source = "none"': 'external_device_info_source = "udev"',
+    "udev_sync = 0": "udev_sync = 1",
+    "udev_rules = 0": "udev_rules = 1",
+}
+UDEVD = "/lib/systemd/systemd-udevd"
+
+
+def start_udev(errors: list[str]) -> str | None:
+    """Run udevd as a production host does: lvm.conf syncs with udev, existing devices are announced, queue settled.
+
+    Returns udevd's version, or None (with the reason in ``errors``) when udev could not be started.
+    """
+    lvm_conf = Path("/etc/lvm/lvm.conf")
+    text = lvm_conf.read_text()
+    for old, new in LVM_UDEV_SETTINGS.items():
+        if old not in text:
+            errors.append(f"lvm.conf lacks {old!r}: cannot switch it to udev")
+            return None
+        text = text.replace(old, new)
+    lvm_conf.write_text(text)
+    for argv in (
+        [UDEVD, "--daemon"],
+        ["udevadm", "trigger", "--type=subsystems", "--action=add"],
+        ["udevadm", "trigger", "--type=devices", "--action=add"],
+        ["udevadm", "settle", "--timeout=60"],
+    ):
+        err = run_quiet(argv)
+        if err:
+            errors.append(err)
+            return None
+    proc = subprocess.run(["udevadm", "--version"], capture_output=True, text=True, check=False)
+    return proc.stdout.strip() or "unknown"
 
 
 class Agent:
@@ -252,6 +293,8 @@ def main() -> None:
     config = json.loads((CTL / "config.json").read_text())
     info, errors = setup(config)
     env = dict(BASE_ENV)
+    if config.get("udev"):
+        del env["DM_DISABLE_UDEV"]  # udev runs: libdevmapper waits for it to make the /dev/mapper nodes, as on a host
     env.update(config.get("env", {}))
     fd = os.open(find_port(), os.O_RDWR)
     agent = Agent(fd, env)

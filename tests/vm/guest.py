@@ -131,6 +131,8 @@ class GuestConfig:
     kernel_args: str = field(default_factory=lambda: os.environ.get("PYBOFH_VM_KERNEL_ARGS", ""))
     machine: str = field(default_factory=lambda: os.environ.get("PYBOFH_VM_MACHINE", "pc"))
     tmp_root: Path | None = None
+    #: run udevd in the guest (lvm.conf syncing with it, no DM_DISABLE_UDEV), as on a production host
+    udev: bool = False
 
 
 @dataclass
@@ -459,6 +461,7 @@ class Guest:
             "nics": [{"address": n.address, "mac": n.mac} for n in cfg.nics],
             "hosts": dict(cfg.hosts),
             "env": env,
+            "udev": cfg.udev,
         }
 
     @property

@@ -26,13 +26,16 @@ from typing import Any
 import pytest
 
 from . import build
-from .guest import GUEST_SITE, Guest, GuestConfig, GuestError, GuestPair, GuestTimeout
+from .guest import GUEST_SITE, Guest, GuestConfig, GuestError, GuestPair
 
 PLUGIN_NAME = "pybofh-vm-testbed"
 MARKERS = (
     "needs_dm: needs device-mapper: runs inside the VM test bed",
     "vm_pair: needs two VM guests connected by a network (DRBD); use the vm_pair fixture",
+    "vm_udev: a needs_dm test that also runs in a second guest with udev running, as on a production host",
 )
+#: suffix of the udev stand-ins' names: ``test_x`` -> ``test_x[udev]``, ``test_x[a]`` -> ``test_x[a-udev]``
+UDEV_ID = "udev"
 SKIP_HINT = "set PYBOFH_VM=skip to skip needs_dm tests instead"
 
 
@@ -79,11 +82,11 @@ def _module_name_and_root() -> tuple[str, Path]:
 class VmItem(pytest.Item):
     """Host stand-in for a needs_dm test: no host fixtures; its reports are the guest's reports of that test."""
 
-    def __init__(self, *, original: pytest.Item, testbed: VmTestBed, **kwargs: Any) -> None:
-        """Take the original item's identity (same parent and name, hence the same node id)."""
+    def __init__(self, *, original: pytest.Item, batch: Batch, **kwargs: Any) -> None:
+        """Take the original item's identity (same parent; same name, or the udev variant's name)."""
         super().__init__(**kwargs)
         self.original = original
-        self.testbed = testbed
+        self.batch = batch
         self.guest_reports: dict[str, pytest.TestReport] = {}
         self.add_marker("needs_dm")
 
@@ -93,18 +96,135 @@ class VmItem(pytest.Item):
 
     def setup(self) -> None:
         """Run the batch in the guest (the first stand-in does it for all) and pick up this test's reports."""
-        if self.testbed.mode == "skip":
+        if self.batch.testbed.mode == "skip":
             pytest.skip("needs device-mapper, which this host lacks, and the VM test bed is off (PYBOFH_VM=skip)")
-        self.testbed.run_batch()
-        self.guest_reports = self.testbed.reports.get(self.nodeid, {})
+        self.batch.run()
+        self.guest_reports = self.batch.reports.get(self.original.nodeid, {})
 
     def runtest(self) -> None:
         """Fail with a clear message if the guest could not run this test (its own outcome replaces ours)."""
         if self.guest_reports:
             return
-        if self.testbed.batch_error:
-            pytest.fail(f"VM test bed unavailable: {self.testbed.batch_error}\n({SKIP_HINT})", pytrace=False)
-        pytest.fail(f"the guest reported nothing for {self.nodeid}\n{self.testbed.guest_output_tail()}", pytrace=False)
+        if self.batch.error:
+            pytest.fail(f"VM test bed unavailable: {self.batch.error}\n({SKIP_HINT})", pytrace=False)
+        pytest.fail(f"the guest reported nothing for {self.nodeid}\n{self.batch.output_tail()}", pytrace=False)
+
+
+def udev_name(name: str) -> str:
+    """Return the udev stand-in's name for a test named ``name`` (a parameter id, so -k and node ids work)."""
+    if name.endswith("]") and "[" in name:
+        return f"{name[:-1]}-{UDEV_ID}]"
+    return f"{name}[{UDEV_ID}]"
+
+
+class Batch:
+    """The needs_dm tests one guest runs in one pytest invocation: the plain guest's, or the udev guest's."""
+
+    def __init__(self, testbed: VmTestBed, *, udev: bool) -> None:
+        """An empty batch for the plain guest, or (``udev``) for the guest with udev running."""
+        self.testbed = testbed
+        self.udev = udev
+        self.label = "needs_dm (udev running)" if udev else "needs_dm"
+        self.items: list[VmItem] = []
+        #: the guest's reports, indexed by the ORIGINAL test's node id and phase
+        self.reports: dict[str, dict[str, pytest.TestReport]] = {}
+        self.done = False
+        self.error: str | None = None
+        self.seconds: float | None = None
+        self.output = ""
+        self.exit: int | None = None
+
+    def run(self) -> None:
+        """Boot this batch's guest (once) and run all its tests in it with one pytest invocation."""
+        if self.done:
+            return
+        self.done = True
+        capman = self.testbed.config.pluginmanager.get_plugin("capturemanager")
+        # Output capture is on during the stand-in's setup: suspend it so that progress reaches the terminal.
+        with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
+            self._run()
+
+    def _run(self) -> None:
+        """The body of run (capture suspended)."""
+        config = self.testbed.config
+        ids = list(dict.fromkeys(item.original.nodeid for item in self.items))
+        try:
+            guest = self.testbed.udev_guest() if self.udev else self.testbed.session_guest()
+        except (GuestError, build.BuildError, OSError) as exc:
+            self.error = str(exc)
+            return
+        rootdir = config.rootpath
+        modname, _ = _module_name_and_root()
+        report = guest.out_dir / "needs_dm-report.jsonl"
+        report.unlink(missing_ok=True)
+        argv = ["python3", "-m", "pytest", "-p", modname, "--rootdir", str(rootdir)]
+        if config.inipath is not None:
+            argv += ["-c", str(config.inipath)]
+        argv += [
+            "-p",
+            "no:cacheprovider",
+            f"--tb={config.option.tbstyle}",
+            *shlex.split(os.environ.get("PYBOFH_VM_PYTEST_ARGS", "")),
+            *ids,
+        ]
+        tr = config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.write_line(
+                f"pybofh-vm: running {len(ids)} {self.label} test(s) in the guest "
+                f"(booted in {guest.boot_seconds or 0:.1f} s, {guest.accel})"
+            )
+        live = _LivePrinter(tr) if tr is not None and config.option.verbose >= 2 else None
+        t0 = time.monotonic()
+        try:
+            result = guest.run(
+                argv,
+                cwd=str(rootdir),
+                env={
+                    "PYBOFH_VM_REPORT": "/run/pybofh/out/" + report.name,
+                    "PYBOFH_VM_VARIANT": "udev" if self.udev else "plain",
+                },
+                timeout=float(os.environ.get("PYBOFH_VM_TIMEOUT", "2400")),
+                stdout=live,
+                stderr=live,
+            )
+        except GuestError as exc:  # GuestTimeout included
+            self.error = str(exc)
+        else:
+            self.exit = result.returncode
+            self.output = result.out + result.err
+        self.seconds = time.monotonic() - t0
+        self._load_reports(report)
+
+    def _load_reports(self, path: Path) -> None:
+        """Turn the guest's JSON-lines report into TestReports for the stand-ins, by original node id and phase."""
+        if not path.exists():
+            return
+        config = self.testbed.config
+        stand_in_id = {item.original.nodeid: item.nodeid for item in self.items}
+        for line in path.read_text().splitlines():
+            data = json.loads(line)
+            rep = config.hook.pytest_report_from_serializable(config=config, data=data)
+            if isinstance(rep, pytest.TestReport):
+                if isinstance(rep.longrepr, list):  # a skip's (path, line, reason): JSON made the tuple a list
+                    rep.longrepr = tuple(rep.longrepr)
+                original = rep.nodeid
+                rep.nodeid = stand_in_id.get(original, original)
+                self.reports.setdefault(original, {})[rep.when] = rep
+
+    def output_tail(self, lines: int = 60) -> str:
+        """Return the end of the guest pytest's output (for tests the guest did not report)."""
+        tail = "\n".join(self.output.splitlines()[-lines:])
+        return f"guest pytest exited {self.exit}; its output ended with:\n{tail}"
+
+    def summary(self, tr: Any) -> None:
+        """Write this batch's lines of the terminal summary."""
+        if self.seconds is not None:
+            tr.write_line(f"{len(self.items)} {self.label} test(s) ran in the guest in {self.seconds:.1f} s")
+        if self.error:
+            tr.write_line(f"guest run failed ({self.label}): {self.error.splitlines()[0]}")
+        missing = [item.nodeid for item in self.items if item.original.nodeid not in self.reports]
+        if self.done and missing and self.output:
+            tr.write_line(self.output_tail())
 
 
 class VmTestBed:
@@ -117,17 +237,13 @@ class VmTestBed:
             config.addinivalue_line("markers", line)
         self.mode = vm_mode()
         self.report_path = os.environ.get("PYBOFH_VM_REPORT") if in_vm() else None
-        self.remote: list[VmItem] = []
-        self.reports: dict[str, dict[str, pytest.TestReport]] = {}
-        self.batch_done = False
-        self.batch_error: str | None = None
-        self.batch_seconds: float | None = None
-        self.guest_output = ""
-        self.guest_exit: int | None = None
+        self.plain = Batch(self, udev=False)
+        self.with_udev = Batch(self, udev=True)
         self._guest: Guest | None = None
         self._guest_error: str | None = None
+        self._udev_guest: Guest | None = None
         self._pair: GuestPair | None = None
-        self.boot_note: str | None = None
+        self.boot_notes: list[str] = []
 
     def runs_locally(self) -> bool:
         """Whether needs_dm tests run in this process (inside the guest, or on a host with device-mapper)."""
@@ -139,14 +255,23 @@ class VmTestBed:
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        """Replace each selected needs_dm item by a VmItem with the same node id (after -k/-m deselection)."""
+        """Replace each selected needs_dm item by a VmItem with the same node id (after -k/-m deselection).
+
+        A ``vm_udev`` test also gets a second stand-in, ``name[udev]``, run at the end in a guest with udev running.
+        """
         if self.runs_locally():
             return
         for i, item in enumerate(items):
             if item.get_closest_marker("needs_dm") is not None and item.parent is not None:
-                stand_in = VmItem.from_parent(item.parent, name=item.name, original=item, testbed=self)
+                stand_in = VmItem.from_parent(item.parent, name=item.name, original=item, batch=self.plain)
                 items[i] = stand_in
-                self.remote.append(stand_in)
+                self.plain.items.append(stand_in)
+                if item.get_closest_marker("vm_udev") is not None:
+                    twin = VmItem.from_parent(
+                        item.parent, name=udev_name(item.name), original=item, batch=self.with_udev
+                    )
+                    self.with_udev.items.append(twin)
+        items.extend(self.with_udev.items)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
@@ -155,82 +280,6 @@ class VmTestBed:
         if isinstance(item, VmItem) and call.when in item.guest_reports:
             return item.guest_reports[call.when]
         return report
-
-    def run_batch(self) -> None:
-        """Boot the session guest (once) and run every remote needs_dm test in it with one pytest invocation."""
-        if self.batch_done:
-            return
-        self.batch_done = True
-        capman = self.config.pluginmanager.get_plugin("capturemanager")
-        # Output capture is on during the stand-in's setup: suspend it so that progress reaches the terminal.
-        with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
-            self._run_batch()
-
-    def _run_batch(self) -> None:
-        """The body of run_batch (capture suspended)."""
-        ids = [item.nodeid for item in self.remote]
-        try:
-            guest = self.session_guest()
-        except (GuestError, build.BuildError, OSError) as exc:
-            self.batch_error = str(exc)
-            return
-        rootdir = self.config.rootpath
-        modname, _ = _module_name_and_root()
-        report = guest.out_dir / "needs_dm-report.jsonl"
-        report.unlink(missing_ok=True)
-        argv = ["python3", "-m", "pytest", "-p", modname, "--rootdir", str(rootdir)]
-        if self.config.inipath is not None:
-            argv += ["-c", str(self.config.inipath)]
-        argv += [
-            "-p",
-            "no:cacheprovider",
-            f"--tb={self.config.option.tbstyle}",
-            *shlex.split(os.environ.get("PYBOFH_VM_PYTEST_ARGS", "")),
-            *ids,
-        ]
-        tr = self.config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None:
-            tr.write_line(
-                f"pybofh-vm: running {len(ids)} needs_dm test(s) in the guest "
-                f"(booted in {guest.boot_seconds or 0:.1f} s, {guest.accel})"
-            )
-        live = _LivePrinter(tr) if tr is not None and self.config.option.verbose >= 2 else None
-        t0 = time.monotonic()
-        try:
-            result = guest.run(
-                argv,
-                cwd=str(rootdir),
-                env={"PYBOFH_VM_REPORT": "/run/pybofh/out/" + report.name},
-                timeout=float(os.environ.get("PYBOFH_VM_TIMEOUT", "2400")),
-                stdout=live,
-                stderr=live,
-            )
-        except GuestTimeout as exc:
-            self.batch_error = str(exc)
-        except GuestError as exc:
-            self.batch_error = str(exc)
-        else:
-            self.guest_exit = result.returncode
-            self.guest_output = result.out + result.err
-        self.batch_seconds = time.monotonic() - t0
-        self._load_reports(report)
-
-    def _load_reports(self, path: Path) -> None:
-        """Turn the guest's JSON-lines report into TestReports, indexed by node id and phase."""
-        if not path.exists():
-            return
-        for line in path.read_text().splitlines():
-            data = json.loads(line)
-            rep = self.config.hook.pytest_report_from_serializable(config=self.config, data=data)
-            if isinstance(rep, pytest.TestReport):
-                if isinstance(rep.longrepr, list):  # a skip's (path, line, reason): JSON made the tuple a list
-                    rep.longrepr = tuple(rep.longrepr)
-                self.reports.setdefault(rep.nodeid, {})[rep.when] = rep
-
-    def guest_output_tail(self, lines: int = 60) -> str:
-        """Return the end of the guest pytest's output (for tests the guest did not report)."""
-        tail = "\n".join(self.guest_output.splitlines()[-lines:])
-        return f"guest pytest exited {self.guest_exit}; its output ended with:\n{tail}"
 
     # -- guest: report every phase ------------------------------------------------------------------------------
 
@@ -270,8 +319,34 @@ class VmTestBed:
                 self._guest_error = f"{type(exc).__name__}: {exc}"
                 raise
             self._guest = guest
-            self.boot_note = f"guest booted in {guest.boot_seconds or 0:.1f} s ({guest.accel})"
+            self.boot_notes.append(f"guest booted in {guest.boot_seconds or 0:.1f} s ({guest.accel})")
         return self._guest
+
+    def udev_guest(self) -> Guest:
+        """Return the guest with udev running for the vm_udev batch, booting it on first use.
+
+        Its stand-ins come after every other test, so the plain guest and the pair are done by then: they are shut
+        down first, so that TCG guests never share the two cores.
+        """
+        if self._udev_guest is None:
+            for owner in (self._guest, self._pair):
+                if owner is not None:
+                    owner.close()
+            self._guest = None
+            self._pair = None
+            rootdir = self.config.rootpath
+            _, import_root = _module_name_and_root()
+            inside = import_root == rootdir or rootdir in import_root.parents
+            extra = () if inside else (import_root,)
+            env = (("PYTHONPATH", f"{GUEST_SITE}:{import_root}"),)
+            guest = Guest(GuestConfig(source_dir=rootdir, extra_shares=extra, env=env, udev=True))
+            guest.start()
+            self._udev_guest = guest
+            udev = guest.ready_info.get("udev")
+            self.boot_notes.append(
+                f"udev guest (udev {udev}) booted in {guest.boot_seconds or 0:.1f} s ({guest.accel})"
+            )
+        return self._udev_guest
 
     def session_pair(self) -> GuestPair:
         """Return the session's pair of networked guests, booting them on first use."""
@@ -283,11 +358,12 @@ class VmTestBed:
 
     def close(self) -> None:
         """Shut down every guest this session booted."""
-        for owner in (self._pair, self._guest):
+        for owner in (self._pair, self._guest, self._udev_guest):
             if owner is not None:
                 owner.close()
         self._pair = None
         self._guest = None
+        self._udev_guest = None
 
     def pytest_sessionfinish(self) -> None:
         """Shut the guests down at the end of the session (also after Ctrl-C)."""
@@ -299,19 +375,14 @@ class VmTestBed:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Say how long the VM took, and show the guest's output when its pytest did not report everything."""
-        if not self.batch_done and self.boot_note is None:
+        if not (self.plain.done or self.with_udev.done or self.boot_notes):
             return
         tr = terminalreporter
         tr.section("pybofh VM test bed")
-        if self.boot_note:
-            tr.write_line(self.boot_note)
-        if self.batch_seconds is not None:
-            tr.write_line(f"{len(self.remote)} needs_dm test(s) ran in the guest in {self.batch_seconds:.1f} s")
-        if self.batch_error:
-            tr.write_line(f"guest run failed: {self.batch_error.splitlines()[0]}")
-        missing = [item.nodeid for item in self.remote if item.nodeid not in self.reports]
-        if self.batch_done and missing and self.guest_output:
-            tr.write_line(self.guest_output_tail())
+        for note in self.boot_notes:
+            tr.write_line(note)
+        self.plain.summary(tr)
+        self.with_udev.summary(tr)
 
 
 class _LivePrinter:

@@ -233,6 +233,48 @@ def test_needs_dm_linear_device(size: str, tmp_path: Path) -> None:
         subprocess.run(["losetup", "-d", loop], check=False)
 
 
+@pytest.mark.needs_dm
+@pytest.mark.vm_udev
+def test_the_udev_variant_runs_udev_and_the_plain_one_does_not(tmp_path: Path) -> None:
+    """In the vm_udev batch udevd runs, LVM syncs with it and udev makes /dev/mapper nodes; the plain guest has none.
+
+    The host says which batch this is (PYBOFH_VM_VARIANT), so a udev guest that silently came up without udev fails.
+    """
+    variant = os.environ.get("PYBOFH_VM_VARIANT")
+    assert variant in ("plain", "udev"), f"run by the VM test bed's batches, not {variant!r}"
+    udevd = subprocess.run(["pgrep", "-x", "systemd-udevd"], capture_output=True, text=True, check=False)
+    lvm_conf = Path("/etc/lvm/lvm.conf").read_text()
+    if variant == "plain":
+        assert udevd.returncode == 1 and os.environ.get("DM_DISABLE_UDEV") == "1"
+        assert "\tudev_sync = 0" in lvm_conf
+        return
+    assert udevd.returncode == 0, "no udevd in the udev guest"
+    assert "DM_DISABLE_UDEV" not in os.environ and "\tudev_sync = 1" in lvm_conf
+    backing = tmp_path / "disk.img"
+    with backing.open("wb") as fh:
+        fh.truncate(8 * 1024**2)
+    loop = subprocess.run(
+        ["losetup", "--find", "--show", str(backing)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    try:
+        subprocess.run(["dmsetup", "create", "tb-udev", "--table", f"0 16384 linear {loop} 0"], check=True)
+        props = subprocess.run(
+            ["udevadm", "info", "--query=property", "/dev/mapper/tb-udev"], capture_output=True, text=True, check=True
+        ).stdout
+        assert "DM_NAME=tb-udev" in props.splitlines(), props  # udev's dm rules ran for the new map
+    finally:
+        subprocess.run(["dmsetup", "remove", "tb-udev"], check=False)
+        subprocess.run(["losetup", "-d", loop], check=False)
+
+
+def test_udev_stand_ins_are_named_as_a_parameter() -> None:
+    """The udev twin of a test reads like one more parameter, so -k and node ids keep working."""
+    from tests.vm.pytest_vm import udev_name
+
+    assert udev_name("test_x") == "test_x[udev]"
+    assert udev_name("test_x[8M]") == "test_x[8M-udev]"
+
+
 PLUGIN_ROUND_TRIP = """
 import pytest
 

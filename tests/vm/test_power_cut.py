@@ -20,8 +20,15 @@ from tests.vm.guest import Guest, GuestConfig
 
 MIB = 1024**2
 PW = "power cut passphrase"
-STEPS = ["lvm.create_pv", "lvm.create_vg", "lvm.create_lv", "crypt.format", "crypt.open",
-         "blockdev.create_filesystem", "blockdev.mount"]
+STEPS = [
+    "lvm.create_pv",
+    "lvm.create_vg",
+    "lvm.create_lv",
+    "crypt.format",
+    "crypt.open",
+    "blockdev.create_filesystem",
+    "blockdev.mount",
+]
 JOURNAL = "/var/lib/pybofh/journal"
 
 JOB = f"""
@@ -96,8 +103,7 @@ def assert_nothing_left(guest: Guest, jid: str) -> None:
     assert guest.run(["vgs", "--noheadings"]).out.strip() == ""
     assert guest.run(["dmsetup", "ls"]).out.strip() in ("", "No devices found")
     assert "/mnt/data" not in guest.run(["findmnt", "-rn", "-o", "TARGET"]).out.split()
-    listed = json.loads(guest.run(["python3", "-m", "pybofh_core.cli", "--json", "journal", "list"],
-                                  check=True).out)
+    listed = json.loads(guest.run(["python3", "-m", "pybofh_core.cli", "--json", "journal", "list"], check=True).out)
     assert next(r for r in listed if r["id"] == jid)["status"] == "rolled-back"
 
 
@@ -116,8 +122,9 @@ def test_power_cut_after_each_step_then_rollback_after_the_reboot(tmp_path: Path
         for stop in range(1, len(STEPS) + 1):
             jid = run_job_until_cut(guest, stop)
             guest = boot(disks)
-            state = json.loads(guest.run(["python3", "-m", "pybofh_core.cli", "--json", "journal", "show", jid],
-                                         check=True).out)
+            state = json.loads(
+                guest.run(["python3", "-m", "pybofh_core.cli", "--json", "journal", "show", jid], check=True).out
+            )
             assert [s["op"] for s in state["steps"]] == STEPS[:stop], state
             assert state["status"] == "interrupted"
             rollback = guest.run(["python3", "-m", "pybofh_core.cli", "journal", "rollback", jid], timeout=600)

@@ -27,7 +27,8 @@ from pybofh_crypt import facts, keys, ops
 from pybofh_crypt.errors import MappingNotFoundError
 from pybofh_crypt.layer import LuksLayer
 
-pytestmark = pytest.mark.needs_dm
+# vm_udev: these also run in a guest with udev running, as on a production host.
+pytestmark = [pytest.mark.needs_dm, pytest.mark.vm_udev]
 
 PW = "vm passphrase one"
 NEW = "vm passphrase two"

@@ -21,8 +21,9 @@ from pybofh_lvm import facts, ops
 from pybofh_lvm.layers import LvLayer, probe_device
 from pybofh_lvm.types import LvKind
 
-# needs_dm: the VM test bed's pytest plugin runs these in its guest when this kernel has no device-mapper.
-pytestmark = [pytest.mark.needs_dm, pytest.mark.loopdev]
+# needs_dm: the VM test bed's pytest plugin runs these in its guest when this kernel has no device-mapper;
+# vm_udev: and a second time in a guest with udev running, as on a production host.
+pytestmark = [pytest.mark.needs_dm, pytest.mark.vm_udev, pytest.mark.loopdev]
 
 MIB = 1024**2
 VG = "pybofhtest"
