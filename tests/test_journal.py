@@ -155,3 +155,53 @@ def test_records_are_on_disk_when_append_returns(tmp_path: Path) -> None:
         assert json.loads(text.splitlines()[1])["args"] == {"n": 1}
     finally:
         writer.close()
+
+
+def _killed_job(tmp_path: Path, env: dict[str, str], markers: Path) -> str:
+    """Run CHILD until it made its two markers, SIGKILL it; its journal id."""
+    ready = tmp_path / "ready"
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(markers), str(ready), "between-steps"], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (ready.exists() and ready.read_text()):
+            assert child.poll() is None and time.monotonic() < deadline, "child never reached the kill point"
+            time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait()
+    return ready.read_text()
+
+
+def test_journal_format_versions_are_checked_never_misread(tmp_path: Path) -> None:
+    """A version-1 journal (no ``v``, no step kinds) is still rolled back; one of an unknown version is refused in
+    one line with exit 3 (its job's effects are still there), listed as needs-attention, and nothing is undone."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    journal = tmp_path / "journal"
+    env = plugin_env(journal)
+    jid = _killed_job(tmp_path, env, markers)
+    path = journal / f"{jid}.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert records[0]["v"] == 2
+
+    records[0]["v"] = 99
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    refused = bofh("journal", "rollback", jid, env=env)
+    assert refused.returncode == 3
+    assert refused.stderr.strip().splitlines() == [
+        f"bofh: error: journal {jid}.jsonl has format version 99; this pybofh reads versions 1, 2 (roll it back "
+        "with the pybofh that wrote it)"]
+    assert sorted(p.name for p in markers.iterdir()) == ["a", "b"]
+    assert path.read_text().count("\n") == len(records)  # nothing was appended to it
+    listed = json.loads(bofh("--json", "journal", "list", env=env).stdout)
+    assert next(r for r in listed if r["id"] == jid)["status"] == "needs-attention"
+
+    del records[0]["v"]
+    for rec in records:
+        rec.pop("kind", None)
+        rec.pop("boot_id", None)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    result = bofh("journal", "rollback", jid, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["undone: fake.create_marker", "undone: fake.create_marker"]
+    assert list(markers.iterdir()) == []

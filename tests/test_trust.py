@@ -243,10 +243,10 @@ def test_dry_run_journal_rollback_changes_nothing_and_prints_the_undo_plan(tmp_p
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in base.iterdir()) == ["a", "b"]
     assert path.read_bytes() == before
-    assert f"$ rmdir -- {base}/b\n" in result.stderr and f"$ rmdir -- {base}/a\n" in result.stderr
+    assert f"$ rm -r -- {base}/b\n" in result.stderr and f"$ rm -r -- {base}/a\n" in result.stderr
     as_json = json.loads(bofh("--dry-run", "--json", "journal", "rollback", jid, env=env).stdout)
-    assert [s["undo_commands"][-1] for s in as_json["steps"]] == [f"rmdir -- {base}/b", f"rmdir -- {base}/a"]
-    assert all(len(s["undo_commands"]) == 2 for s in as_json["steps"])  # the marker's token, then the marker
+    assert [s["undo_commands"][-1] for s in as_json["steps"]] == [f"rm -r -- {base}/b", f"rm -r -- {base}/a"]
+    assert all(len(s["undo_commands"]) == 1 for s in as_json["steps"])  # the marker, with its token
     assert all(s["identity"]["token"] for s in as_json["steps"])
     assert path.read_bytes() == before
 
@@ -687,3 +687,118 @@ def test_a_second_job_on_the_same_object_is_refused_or_waits(fake, tmp_path: Pat
     finally:
         if holder.poll() is None:
             holder.kill()
+
+
+# --- the journal's own ground -----------------------------------------------------------------------------------------
+
+
+def test_a_block_never_takes_away_what_its_journal_lives_on(loop_factory, tmp_path: Path) -> None:
+    """The journal directory is on an ext4 on a loop device: inside a block, unmounting it (by mountpoint or by
+    device), shrinking its loop device (even forced) or detaching it is refused before any command runs, with no
+    force that overrides it; another mount in the same block is unmounted as usual. The CLI refuses with exit 2."""
+    from pybofh_core.errors import JournalGroundError
+
+    loop = loop_factory(64 * 1024**2)
+    other = loop_factory(32 * 1024**2)
+    for dev in (loop, other):
+        subprocess.run(["mkfs.ext4", "-q", dev], check=True)
+    ground, elsewhere = tmp_path / "ground", tmp_path / "elsewhere"
+    ground.mkdir()
+    elsewhere.mkdir()
+    subprocess.run(["mount", loop, str(ground)], check=True)
+    try:
+        journal = ground / "journal"
+        journal.mkdir()
+        with Atomic(journal=Journal(journal)) as atomic:
+            atomic.blockdev.mount(other, str(elsewhere))
+            for call in (lambda: atomic.blockdev.unmount(str(ground)),
+                         lambda: atomic.blockdev.unmount(loop),
+                         lambda: atomic.blockdev.resize_loop(loop, 32 * 1024**2, force=True),
+                         lambda: atomic.blockdev.detach_loop(loop)):
+                with pytest.raises(JournalGroundError, match=r"holds this job's journal directory"):
+                    call()
+            atomic.blockdev.resize_loop(loop, 80 * 1024**2)  # growing takes nothing away
+            atomic.blockdev.unmount(str(elsewhere))
+        mounted = subprocess.run(["findmnt", "-rn", "-o", "SOURCE,TARGET"], capture_output=True, text=True).stdout
+        assert f"{loop} {ground}" in mounted and str(elsewhere) not in mounted
+        size = subprocess.run(["blockdev", "--getsize64", loop], capture_output=True, text=True, check=True).stdout
+        assert int(size) == 80 * 1024**2
+        result = bofh("blockdev", "umount", str(ground), env=dict(os.environ, PYBOFH_JOURNAL_DIR=str(journal)))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"bofh: error: blockdev.unmount would take away {ground}, which holds this job's journal directory; "
+            "move the journal (core.journal_dir) first"]
+        assert f"{loop} {ground}" in subprocess.run(["findmnt", "-rn", "-o", "SOURCE,TARGET"], capture_output=True,
+                                                    text=True).stdout
+    finally:
+        subprocess.run(["umount", str(elsewhere)], capture_output=True)
+        subprocess.run(["umount", str(ground)], capture_output=True)
+
+
+# --- after an undo that did not happen, older undos check before they destroy ----------------------------------------
+
+
+def _swap_inner(outer: Path) -> None:
+    """Someone replaces the job's inner marker with their own, holding their data."""
+    shutil.rmtree(outer / "inner")
+    (outer / "inner").mkdir()
+    (outer / "inner" / "theirs.txt").write_text("keep me")
+
+
+def test_after_an_undo_left_alone_older_undos_run_their_data_checks(fake, tmp_path: Path) -> None:
+    """The job made marker ``a`` and ``a/inner``; a stranger replaced ``a/inner``. Its undo leaves it alone, so the
+    undo of ``a`` (which removes a marker with all it holds) runs its data check and refuses: the stranger's data
+    stays. With nothing swapped, the same rollback removes ``a`` and its content without asking (every newer step
+    was undone, so ``a`` holds only what the job put there)."""
+    registry, _ = fake
+    a = tmp_path / "a"
+    with pytest.raises(RollbackError) as info, Atomic(registry=registry, journal=False) as atomic:
+        atomic.fake.create_marker(str(a))
+        atomic.fake.create_marker(str(a / "inner"))
+        (a / "job-file").write_text("the job's")
+        _swap_inner(a)
+        raise RuntimeError("fail after the swap")
+    left, refused = info.value.exceptions
+    assert isinstance(left, IdentityMismatchError)
+    assert isinstance(refused, DataAtRiskError) and " holds " in str(refused)
+    assert (a / "inner" / "theirs.txt").read_text() == "keep me"
+
+    b = tmp_path / "b"
+    with pytest.raises(RuntimeError), Atomic(registry=registry, journal=False) as atomic:
+        atomic.fake.create_marker(str(b))
+        atomic.fake.create_marker(str(b / "inner"))
+        (b / "job-file").write_text("the job's")
+        raise RuntimeError("fail, nothing swapped")
+    assert not b.exists()
+
+
+def test_journal_rollback_after_a_left_alone_step_keeps_checks_on(tmp_path: Path) -> None:
+    """The same through kill -9 and ``bofh journal rollback``: exit 3, the stranger's data and the job's outer
+    marker are kept, and the report names the refusal."""
+    base = tmp_path / "m"
+    base.mkdir()
+    ready = tmp_path / "ready"
+    env = env_for(tmp_path / "journal")
+    job = textwrap.dedent(
+        """
+        import sys, time
+        from pybofh import Atomic, fake
+        a, ready = sys.argv[1:3]
+        with Atomic(label="nested") as atomic:
+            atomic.fake.create_marker(a)
+            atomic.fake.create_marker(a + "/inner")
+            open(ready, "w").write(atomic.journal_id)
+            time.sleep(3600)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", job, str(base / "a"), str(ready)], env=env)
+    try:
+        jid = wait_for(ready, child)
+    finally:
+        kill9(child)
+    _swap_inner(base / "a")
+    result = bofh("journal", "rollback", jid, env=env)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert f"bofh: fake.create_marker: marker {base / 'a'} holds {base / 'a' / 'inner'}" in result.stderr
+    assert "(checked because a newer step of this job was not undone)" in result.stderr
+    assert (base / "a" / "inner" / "theirs.txt").read_text() == "keep me"

@@ -381,3 +381,147 @@ def luks_fs_sizes(lv: str, mapper: str) -> tuple[int, int]:
     finally:
         if opened:
             sh("cryptsetup", "close", mapper)
+
+
+# --- the journal's own ground -----------------------------------------------------------------------------------------
+
+
+def test_a_block_never_takes_away_the_lv_and_luks_its_journal_lives_on(vg, tmp_path: Path) -> None:
+    """The journal directory is on ext4 on LUKS on an LV: inside a block (irreversible steps allowed, checks
+    forced) shrinking, deactivating or removing that LV and closing the LUKS mapping are refused before any
+    command runs; growing the LV is not. Everything is still there afterwards."""
+    from pybofh_core.atomic import Atomic
+    from pybofh_core.errors import JournalGroundError
+    from pybofh_core.journal import Journal
+
+    name, loop = vg
+    mapping = f"pbtr-{secrets.token_hex(3)}"
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    sh("vgcreate", name, loop)
+    sh("lvcreate", "--yes", "-n", "data", "-L", "64m", name)
+    sh("cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
+       "--pbkdf-force-iterations", "1000", "--key-file", "-", f"/dev/{name}/data", input=PW)
+    sh("cryptsetup", "open", "--key-file", "-", f"/dev/{name}/data", mapping, input=PW)
+    sh("mkfs.ext4", "-q", f"/dev/mapper/{mapping}")
+    sh("mount", f"/dev/mapper/{mapping}", str(mnt))
+    try:
+        journal = mnt / "journal"
+        journal.mkdir()
+        with Atomic(journal=Journal(journal), allow_irreversible=True) as atomic:
+            for call in (lambda: atomic.lvm.resize_lv(name, "data", 32 * MIB, force=True),
+                         lambda: atomic.lvm.deactivate_lv(name, "data"),
+                         lambda: atomic.lvm.remove_lv(name, "data", force=True),
+                         lambda: atomic.crypt.close(mapping)):
+                with pytest.raises(JournalGroundError, match="holds this job's journal directory"):
+                    call()
+            atomic.lvm.resize_lv(name, "data", 96 * MIB)
+        assert lv_size(name, "data") == 96 * MIB
+        assert sh("findmnt", "-n", "-o", "SOURCE", str(mnt)).stdout.strip() == f"/dev/mapper/{mapping}"
+        assert (journal).is_dir()
+    finally:
+        sh("umount", str(mnt), check=False)
+        sh("cryptsetup", "close", mapping, check=False)
+
+
+# --- a filesystem inside LUKS is resized back even when its mapping is gone -------------------------------------------
+
+
+def closed_luks_ext4_lv(name: str, loop: str, mnt: Path) -> tuple[str, str, str]:
+    """VG ``name`` with LV ``data`` (96 MiB) → LUKS2 → ext4 holding a 4 MiB file, all closed: (LV, mapper, hash)."""
+    sh("vgcreate", name, loop)
+    sh("lvcreate", "--yes", "-n", "data", "-L", "96m", name)
+    lv = f"/dev/{name}/data"
+    sh("cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
+       "--pbkdf-force-iterations", "1000", "--key-file=-", lv, input=PW)
+    mapper = f"luks-{sh('cryptsetup', 'luksUUID', lv).stdout.strip()}"
+    sh("cryptsetup", "open", "--key-file=-", lv, mapper, input=PW)
+    sh("mkfs.ext4", "-q", f"/dev/mapper/{mapper}")
+    sh("mount", f"/dev/mapper/{mapper}", str(mnt))
+    (mnt / "payload").write_bytes(os.urandom(4 * MIB))
+    digest = sha256(mnt / "payload")
+    sh("umount", str(mnt))
+    sh("cryptsetup", "close", mapper)
+    return lv, mapper, digest
+
+
+def test_a_stack_grow_through_closed_luks_is_undone_layer_by_layer(vg, tmp_path: Path) -> None:
+    """``resize_stack`` opens the closed LUKS, grows LV, LUKS and ext4, and closes it again; the block then fails.
+    The ext4's undo finds its mapping gone: it reopens the LUKS (the job's key), shrinks the ext4 back and closes
+    it, before the LV is shrunk back — every size as before, the data intact."""
+    from pybofh_core.atomic import Atomic
+    from pybofh_crypt import keys
+
+    name, loop = vg
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    lv, mapper, digest = closed_luks_ext4_lv(name, loop, mnt)
+    before = (lv_size(name, "data"), luks_fs_sizes(lv, mapper))
+    with keys.provide(PW), pytest.raises(RuntimeError, match="after the grow"):
+        with Atomic(journal=False) as atomic:
+            atomic.blockdev.resize_stack(lv, "160M")
+            assert lv_size(name, "data") == 160 * MIB and not facts_open(mapper)
+            raise RuntimeError("fail after the grow")
+    assert not facts_open(mapper)
+    assert (lv_size(name, "data"), luks_fs_sizes(lv, mapper)) == before
+    sh("cryptsetup", "open", "--key-file=-", lv, mapper, input=PW)
+    try:
+        intact(f"/dev/mapper/{mapper}", mnt, digest)
+    finally:
+        sh("cryptsetup", "close", mapper)
+
+
+GROW = textwrap.dedent(
+    f"""
+    import sys, time
+    from pybofh import Atomic
+    from pybofh_crypt import keys
+    device, size, ready = sys.argv[1:4]
+    with keys.provide("{PW}"), Atomic(label="grow") as atomic:
+        atomic.blockdev.resize_stack(device, size)
+        open(ready, "w").write(atomic.journal_id)
+        time.sleep(3600)
+    """
+)
+
+
+@pytest.mark.slow
+def test_after_a_restart_the_rollback_needs_the_key_and_never_shrinks_the_lv_under_the_grown_filesystem(
+        vg, tmp_path: Path) -> None:
+    """A stack grow is killed, then the machine 'restarts' (LV deactivated and activated again, as boot does).
+    ``bofh journal rollback`` without a key cannot shrink the ext4 back, so it must not shrink the LV either: exit
+    3, the LV keeps its grown size, the data is intact. With ``--key-file -`` the same rollback reopens the LUKS,
+    shrinks the ext4, then the LV: exit 0, every size as before."""
+    name, loop = vg
+    mnt, journal, ready = tmp_path / "mnt", tmp_path / "journal", tmp_path / "ready"
+    mnt.mkdir()
+    env = env_for(journal)
+    lv, mapper, digest = closed_luks_ext4_lv(name, loop, mnt)
+    before = (lv_size(name, "data"), luks_fs_sizes(lv, mapper))
+    child = run_until(GROW, [lv, "160M", str(ready)], ready, env)
+    kill9(child)
+    jid = ready.read_text()
+    sh("vgchange", "-an", name)  # the restart: nothing is open or active, then boot activates the VG again
+    sh("vgchange", "-ay", name)
+
+    refused = bofh("journal", "rollback", jid, env=env)
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert "--key-file" in refused.stderr and "checked because a newer step" in refused.stderr
+    assert lv_size(name, "data") == 160 * MIB
+    assert not facts_open(mapper)
+    sh("cryptsetup", "open", "--key-file=-", lv, mapper, input=PW)
+    try:
+        intact(f"/dev/mapper/{mapper}", mnt, digest)
+    finally:
+        sh("cryptsetup", "close", mapper)
+
+    done = bofh("journal", "rollback", jid, "--key-file", "-", env=env, input=PW)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not facts_open(mapper)
+    assert (lv_size(name, "data"), luks_fs_sizes(lv, mapper)) == before
+    sh("cryptsetup", "open", "--key-file=-", lv, mapper, input=PW)
+    try:
+        intact(f"/dev/mapper/{mapper}", mnt, digest)
+    finally:
+        sh("cryptsetup", "close", mapper)
+    assert PW not in (journal / f"{jid}.jsonl").read_text()

@@ -18,6 +18,7 @@ from .errors import (
     IdentityMismatchError,
     IrreversibleOperationError,
     JournalError,
+    JournalGroundError,
     PybofhError,
     RollbackError,
     ValidationError,
@@ -193,6 +194,7 @@ class Atomic:
         self.outcomes: list[tuple[Step, Outcome]] = []
         self._wait = wait
         self._locks: ObjectLocks | None = None
+        self._ground_keys: set[str] | None = None
 
     # --- set-up -------------------------------------------------------------------------------------------------
     @property
@@ -306,6 +308,31 @@ class Atomic:
             block = block._outer
         return False
 
+    def _ground(self) -> set[str]:
+        """Lock keys of what this block's journal lives on: its mountpoint, the device mounted there and every
+        device under that one (LUKS, LV, PV, loop…), read on this machine (the journal is always local)."""
+        block: Atomic | None = self
+        while block is not None and block._writer is None and block._lazy is None:
+            block = block._outer
+        if block is None:
+            return set()
+        if block._ground_keys is None:
+            directory = block._writer.path.parent if block._writer else block._lazy.dir  # type: ignore[union-attr]
+            block._ground_keys = journal_ground(directory)
+        return block._ground_keys
+
+    def _check_ground(self, spec: OperationSpec, bound: dict[str, Any]) -> None:
+        """Refuse a step that would take away the journal's ground (no force: the rollback needs the journal)."""
+        if self.dry_run:
+            return
+        ground = self._ground()
+        hit = sorted(ground & set(self._lock_keys(spec, bound, get_runner())))
+        if hit and spec.takes_away_ground(bound):
+            raise JournalGroundError(
+                f"{spec.qualname} would take away {hit[0].split(':', 1)[1]}, which holds this job's journal "
+                f"directory; move the journal (core.journal_dir) first"
+            )
+
     def _enclosing_locks(self) -> list[ObjectLocks]:
         out = []
         block = self._outer
@@ -361,6 +388,8 @@ class Atomic:
         if spec.irreversible:
             self._check_irreversible(spec, bound)
         data_check(spec, args, kwargs)
+        if spec.irreversible or spec.takes_away:
+            self._check_ground(spec, bound)
         runner = get_runner()
         if self._locks is not None:
             self._locks.acquire(self._lock_keys(spec, bound, runner), outer=self._enclosing_locks())
@@ -513,7 +542,7 @@ class Atomic:
             if step.undo is None:
                 continue
             u = step.undo
-            outcome = perform(u.func, u.args, u.kwargs, u.identity, step.runner)
+            outcome = perform(u.func, u.args, u.kwargs, u.identity, step.runner, checked=bool(failures))
             step.outcome = outcome
             self.outcomes.append((step, outcome))
             if self._writer:
@@ -568,6 +597,29 @@ class Atomic:
             elif item["irreversible"]:
                 lines.append(f"   undo: none (irreversible: {item['irreversible']})")
         return "\n".join(lines)
+
+
+def journal_ground(directory: Any) -> set[str]:
+    """Lock keys (``local:PATH``) of the mountpoint holding ``directory`` and of the devices it sits on."""
+    from .runner import LocalRunner
+
+    local = LocalRunner()
+    keys: set[str] = set()
+    try:
+        found = local.run(["findmnt", "-n", "-o", "SOURCE,TARGET", "-T", str(directory)], readonly=True,
+                          check=False).text.split()
+    except PybofhError:
+        return keys
+    if len(found) < 2:
+        return keys
+    source, target = found[0], found[1]
+    keys.add(f"local:{target}")
+    source = source.split("[", 1)[0]  # a btrfs subvolume mount: /dev/sdX[/@root]
+    if source.startswith("/dev/"):
+        res = local.run(["lsblk", "-s", "-n", "-l", "-o", "PATH", "--", source], readonly=True, check=False)
+        for dev in [source, *res.text.split()]:
+            keys.add(f"local:{local.realpath(dev)}")
+    return keys
 
 
 def _undo_kind(spec: OperationSpec) -> str:

@@ -6,6 +6,7 @@ Errors become one line on stderr and an exit code: 0 ok, 1 an operation failed (
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import typer.core
 
 from . import _click as click
 from .errors import PybofhError, RollbackError
-from .secret import scrub
+from .secret import given_keys, scrub
 
 
 @dataclass
@@ -304,12 +305,46 @@ def journal_show(jid: Annotated[str, typer.Argument(metavar="ID")]) -> None:
 
 
 @journal_app.command("rollback")
-def journal_rollback(jid: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def journal_rollback(
+    jid: Annotated[str, typer.Argument(metavar="ID")],
+    key_files: Annotated[list[str] | None, typer.Option(
+        "--key-file", metavar="FILE|-",
+        help="A key for undos that must open something a restart closed (a LUKS volume): a key file, or - to read "
+             "it from stdin. Repeat for several; each is tried where it fits. Never stored.")] = None,
+) -> None:
     """Undo what an interrupted block finished, newest first (safe to repeat: undone steps are skipped).
 
     Each undo first checks that its object is the one the step made: a gone object counts as already undone, a
     different one is left alone and reported. With --dry-run nothing changes: the undo plan is printed.
     """
+    with given_keys(_read_key_files(key_files or [])):
+        _journal_rollback(jid)
+
+
+def _read_key_files(names: list[str]) -> list[Any]:
+    """``--key-file`` values as keys: a Path for a readable file, a Secret for ``-`` (stdin, read once)."""
+    from .errors import ValidationError
+    from .secret import Secret
+
+    keys: list[Any] = []
+    if names.count("-") > 1:
+        raise ValidationError("--key-file: - (stdin) can be given once")
+    for name in names:
+        if name == "-":
+            data = sys.stdin.buffer.read()
+            if not data:
+                raise ValidationError("--key-file -: stdin is empty")
+            keys.append(Secret(data))
+            continue
+        path = Path(name).absolute()
+        if not path.is_file() or not os.access(path, os.R_OK):
+            raise ValidationError(f"--key-file: {name} is not a readable file")
+        keys.append(path)
+    return keys
+
+
+def _journal_rollback(jid: str) -> None:
+    """``bofh journal rollback`` with the given keys in place."""
     from .errors import NeedsAttentionError
     from .journal import Journal
     from .plugins import get_host

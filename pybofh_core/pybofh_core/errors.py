@@ -106,6 +106,11 @@ class IdentityMismatchError(PybofhError):
     exit_code = 3
 
 
+class JournalGroundError(ValidationError):
+    """A step would unmount, close, detach or remove what the journal directory lives on; nothing ran (no force
+    overrides it: the rollback could not be written)."""
+
+
 class IrreversibleOperationError(PybofhError):
     """An irreversible operation was refused inside an atomic block."""
 
@@ -120,8 +125,20 @@ class SettingsError(ValidationError):
     """A configuration file, environment variable or override has a bad key or value."""
 
 
+class KeyNeededError(PybofhError):
+    """A key (a LUKS passphrase…) is needed and none was given; never taken as "the object is gone" by an undo.
+    Give one with the plugin's key providers or ``bofh journal rollback --key-file``."""
+
+
 class JournalError(PybofhError):
     """A journal file is unreadable, unwritable, locked by a running process, or refers to unknown operations."""
+
+
+class JournalUnreadableError(JournalError):
+    """A journal is damaged or of a format version this pybofh does not read: it is never misread, and what its job
+    did is still there, so this needs attention (exit 3)."""
+
+    exit_code = 3
 
 
 class NeedsAttentionError(PybofhError):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
-from .errors import JournalError, NotFoundError
+from .errors import JournalError, JournalUnreadableError, NotFoundError
 from .secret import Secret, scrub
 
 FORMAT_VERSION = 2
@@ -228,13 +228,13 @@ def parse_journal(path: Path, text: str) -> JournalState:
         except json.JSONDecodeError:
             if i == len(lines) - 1:  # final line without newline: torn write
                 break
-            raise JournalError(f"journal {path.name} is damaged at line {i + 1}") from None
+            raise JournalUnreadableError(f"journal {path.name} is damaged at line {i + 1}") from None
         kind = rec.get("type")
         step = by_step.get(rec.get("step"))  # type: ignore[arg-type]
         if kind == "begin":
             version = rec.get("v", 1)
             if version not in READABLE_VERSIONS:
-                raise JournalError(
+                raise JournalUnreadableError(
                     f"journal {path.name} has format version {version!r}; this pybofh reads versions "
                     f"{', '.join(map(str, READABLE_VERSIONS))} (roll it back with the pybofh that wrote it)"
                 )
@@ -402,6 +402,9 @@ class Journal:
                     if step.outcome_unknown and not dry_run:
                         writer.note({"type": "unknown", "step": step.step,
                                      "detail": "running when its process died; no undo was journalled ahead"})
+                # Newest first: once a step is not undone (left alone, unknown, failed), what it left may be inside
+                # the objects of older steps, so their undos run with their data checks.
+                unsettled = {s.step for s in state.steps if s.state == "left-alone" or s.outcome_unknown}
                 for step in state.pending_undos():
                     undo = (step.undo if step.state in ("done", "undo_failed") else None) or step.ahead or {}
                     if not undo.get("replayable"):
@@ -417,10 +420,13 @@ class Journal:
                             if dry_run:
                                 runner = DryRunRunner(runner)
                             outcome = perform(func, undo.get("args", []), undo.get("kwargs", {}),
-                                              undo.get("identity"), runner)
+                                              undo.get("identity"), runner,
+                                              checked=any(n > step.step for n in unsettled))
                             if dry_run:
                                 report.plan.append((step.op, undo, [str(c) for c in runner.plan], outcome))
                     report.record(step, outcome)
+                    if not outcome.settled:
+                        unsettled.add(step.step)
                     if not dry_run:
                         writer.note(_outcome_record(step.step, outcome))
             if not dry_run:

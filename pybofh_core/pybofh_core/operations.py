@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .errors import IrreversibleOperationError, NotFoundError, PluginError
+from .errors import IrreversibleOperationError, NotFoundError, PluginError, PybofhError
 from .secret import Secret
 
 if TYPE_CHECKING:
@@ -59,6 +59,19 @@ class OperationSpec:
     identify: Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict] | None = None
     no_undo: str | None = None
     locks: Callable[[Mapping[str, Any]], Iterable[Any]] | None = None
+    takes_away: bool | Callable[[Mapping[str, Any]], bool] = False
+
+    def takes_away_ground(self, bound: Mapping[str, Any]) -> bool:
+        """Whether this call may take away what it acts on (removal, unmount, close, detach, shrink), so it is
+        refused on the ground of the running block's journal."""
+        if self.irreversible:
+            return True
+        if callable(self.takes_away):
+            try:
+                return bool(self.takes_away(bound))
+            except PybofhError:
+                return False  # bad input: the operation's own checks refuse it with a typed error
+        return self.takes_away
 
     def lock_keys(self, bound: Mapping[str, Any]) -> list[str]:
         """The objects a call acts on, for the atomic block's per-object locks: ``locks=``, else its ``target`` and
@@ -178,6 +191,9 @@ def undo(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Undo:
 _ahead: contextvars.ContextVar[Callable[[Undo], None] | None] = contextvars.ContextVar("pybofh_ahead", default=None)
 # True while an undo runs: its object was identified, so data checks (what force overrides) do not apply.
 _undoing: contextvars.ContextVar[bool] = contextvars.ContextVar("pybofh_undoing", default=False)
+# True while an undo runs after a newer step of the same rollback was not undone (failed, left alone, unknown): what
+# that step left may now be inside this undo's object, so its data checks apply again.
+_undo_checked: contextvars.ContextVar[bool] = contextvars.ContextVar("pybofh_undo_checked", default=False)
 
 
 def undo_ahead(u: Undo | Callable[[], Undo | None] | None) -> None:
@@ -195,6 +211,16 @@ def undo_ahead(u: Undo | Callable[[], Undo | None] | None) -> None:
         u = u()
     if u is not None:
         sink(u)
+
+
+# The identity the running undo was checked against (set by the rollback for the undo's call).
+_expected: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar("pybofh_expected", default=None)
+
+
+def expected_identity() -> Mapping[str, Any]:
+    """The identity the running undo's object was recorded with (empty outside an undo, or when none was): for an
+    undo that must reach its object another way (reopening what a restart closed) and check it there."""
+    return _expected.get() or {}
 
 
 def undoing() -> bool:
@@ -238,6 +264,7 @@ def operation(
     check: Callable[[Mapping[str, Any]], None] | None = None,
     identify: Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict] | None = None,
     locks: Callable[[Mapping[str, Any]], Iterable[Any]] | None = None,
+    takes_away: bool | Callable[[Mapping[str, Any]], bool] = False,
     composite: bool = False,
     aliases: Iterable[str] = (),
     requires: Iterable[str] = (),
@@ -262,6 +289,9 @@ def operation(
         as the undo would leave it (``already``), or is another object (``other``: left alone, reported).
     :param locks: ``f(bound_args) -> keys`` of the objects the call acts on (paths, ``lvm:vg/lv``…): an atomic block
         holds a lock per object until it ends, so two jobs never change one object at once (default: the target).
+    :param takes_away: the operation makes its object unavailable (unmount, close, detach, deactivate), or
+        ``f(bound_args) -> bool`` says when it does (a shrink): like an irreversible one, it is refused on what the
+        running block's journal lives on.
     :param composite: the operation is made of other operations, each recorded as its own step.
     :param aliases: other names (the seed's camelCase ones) under which it is registered.
     :param requires: external tools it needs, shown by ``bofh plugins``.
@@ -289,6 +319,7 @@ def operation(
             identify=identify,
             no_undo=no_undo,
             locks=locks,
+            takes_away=takes_away,
         )
         sig = inspect.signature(func)
         for name in spec.secrets:
@@ -306,6 +337,7 @@ def operation(
             recorder = _recorder.get()
             if recorder is INSIDE_STEP:
                 data_check(spec, args, kwargs)
+                ground_check(spec, args, kwargs)
                 return func(*args, **kwargs)
             if recorder is not None:
                 return recorder._record(spec, wrapper, args, kwargs)
@@ -313,6 +345,7 @@ def operation(
             if block is not None and spec.irreversible:
                 block._check_irreversible(spec, bind(spec, args, kwargs))
             data_check(spec, args, kwargs)
+            ground_check(spec, args, kwargs)
             return func(*args, **kwargs)
 
         wrapper.__pybofh_operation__ = spec  # type: ignore[attr-defined]
@@ -339,8 +372,12 @@ def _wrap_secrets(
 
 def data_check(spec: OperationSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
     """Run ``spec``'s data check unless ``force`` was passed, its target was created by the open atomic block, or
-    it runs as an identified undo. A call that does not bind is left for the operation to report."""
-    if spec.check is None or _undoing.get():
+    it runs as an identified undo of a rollback that undid every newer step (then the object holds what it held
+    when its step ran). A call that does not bind is left for the operation to report."""
+    if spec.check is None:
+        return
+    undoing = _undoing.get()
+    if undoing and not _undo_checked.get():
         return
     try:
         bound = bind(spec, args, kwargs)
@@ -349,9 +386,24 @@ def data_check(spec: OperationSpec, args: tuple[Any, ...], kwargs: Mapping[str, 
     if bound.get("force"):
         return
     block = _block.get()
-    if block is not None and spec.target is not None and block._created_here(target_of(spec, bound)):
+    if (not undoing and block is not None and spec.target is not None
+            and block._created_here(target_of(spec, bound))):
         return
     spec.check(bound)
+
+
+def ground_check(spec: OperationSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """Refuse an operation that would remove, unmount, close or detach what the open block's journal lives on."""
+    if not (spec.irreversible or spec.takes_away) or _undoing.get():
+        return
+    block = _block.get()
+    if block is None:
+        return
+    try:
+        bound = bind(spec, args, kwargs)
+    except TypeError:
+        return
+    block._check_ground(spec, bound)
 
 
 def bind(spec: OperationSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .errors import NotFoundError
-from .operations import INSIDE_STEP, _recorder, _undoing, bind, spec_of
+from .errors import DataAtRiskError, KeyNeededError, NotFoundError
+from .operations import INSIDE_STEP, _expected, _recorder, _undo_checked, _undoing, bind, spec_of
 from .runner import Runner, use_runner
 from .secret import scrub
 
@@ -39,18 +39,24 @@ def perform(
     kwargs: Mapping[str, Any],
     identity: Mapping[str, Any] | None,
     runner: Runner,
+    *,
+    checked: bool = False,
 ) -> Outcome:
     """Run one undo on ``runner``: its operation's ``identify`` first (when an identity was recorded), then the call.
 
-    A ``NotFoundError`` from the undo means its object is gone: already undone (undos are idempotent).
+    A ``NotFoundError`` from the undo means its object is gone: already undone (undos are idempotent); a missing
+    key (``KeyNeededError``) is a failure. ``checked``: a newer step of this rollback was not undone, so the undo's
+    data checks run (a shrink back must not cut what that step left, a removal must not destroy data).
     """
     spec = spec_of(func)
-    tokens = (_undoing.set(True), _recorder.set(INSIDE_STEP))
+    tokens = (_undoing.set(True), _recorder.set(INSIDE_STEP), _undo_checked.set(checked), _expected.set(identity))
     try:
         with use_runner(runner):
             if identity is not None and spec is not None and spec.identify is not None:
                 try:
                     verdict = spec.identify(bind(spec, tuple(args), kwargs), identity)
+                except KeyNeededError as exc:
+                    return Outcome("failed", scrub(str(exc)), exc)
                 except NotFoundError as exc:
                     return Outcome("already", scrub(str(exc)))
                 except Exception as exc:  # noqa: BLE001 - reported as this undo's failure
@@ -61,12 +67,20 @@ def perform(
                     return Outcome("left-alone", verdict.detail)
             try:
                 func(*args, **dict(kwargs))
+            except KeyNeededError as exc:
+                return Outcome("failed", scrub(str(exc)), exc)
             except NotFoundError as exc:
                 return Outcome("already", scrub(str(exc)))
+            except DataAtRiskError as exc:
+                why = DataAtRiskError(f"{exc} (checked because a newer step of this job was not undone)")
+                why.__cause__ = exc
+                return Outcome("failed", scrub(str(why)), why)
             except Exception as exc:  # noqa: BLE001 - reported as this undo's failure
                 return Outcome("failed", scrub(str(exc)), exc)
             return Outcome("undone")
     finally:
+        _expected.reset(tokens[3])
+        _undo_checked.reset(tokens[2])
         _recorder.reset(tokens[1])
         _undoing.reset(tokens[0])
 

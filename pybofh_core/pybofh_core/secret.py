@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from .errors import REDACTED
@@ -87,3 +91,25 @@ class SecretFile:
 
     def __repr__(self) -> str:
         return "SecretFile(***)"
+
+
+# --- keys given for one run ---------------------------------------------------------------------------------------
+
+_given: contextvars.ContextVar[tuple[Secret | Path, ...]] = contextvars.ContextVar("pybofh_given_keys", default=())
+
+
+@contextlib.contextmanager
+def given_keys(keys: Iterable[Secret | Path]) -> Iterator[None]:
+    """Make ``keys`` (a passphrase, or the path of a key file) the keys the administrator gave for this run, e.g.
+    ``bofh journal rollback --key-file``: a plugin that must open something (crypt: a LUKS volume a restart closed)
+    tries them after its own providers. Held in memory for the ``with`` block only, never written anywhere."""
+    token = _given.set((*_given.get(), *keys))
+    try:
+        yield
+    finally:
+        _given.reset(token)
+
+
+def keys_given() -> tuple[Secret | Path, ...]:
+    """The keys given for this run (see :func:`given_keys`), in the order given."""
+    return _given.get()

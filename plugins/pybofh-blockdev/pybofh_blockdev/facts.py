@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 
 from pybofh_core.errors import NotFoundError, ValidationError
@@ -56,7 +57,7 @@ def list_devices() -> DeviceTree:
 UDEV_LABEL_ARGV = ["blkid", "-c", "/dev/null", "-o", "udev", "-s", "LABEL", "-s", "UUID"]
 
 
-def _exact_labels(paths: list[str], found: dict[str | None, Probe]) -> dict[str, tuple[str, bytes | None]]:
+def _exact_labels(paths: list[str], found: Mapping[str, Probe]) -> dict[str, tuple[str, bytes | None]]:
     """Labels blkid's export notation left ambiguous (``DonnM-ies``: Latin-1 ``Données`` or that literal text), read
     exactly from ``blkid -o udev`` (``ID_FS_LABEL_ENC``), one call for all of them; rare, as it takes a label that
     is not UTF-8 or contains ``M-``. The udev format names no device, so blocks are matched in argv order and each

@@ -22,7 +22,7 @@ from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_b
 from pybofh_core.operations import undo_ahead
 from pybofh_core.runner import DryRunRunner, get_runner, run
 from pybofh_core.safety import refuse_if_holds_data, refuse_mountpoint, refuse_shrink
-from pybofh_core.validate import parse_size
+from pybofh_core.validate import parse_size, validate_path
 
 from . import checks, facts
 from .checks import (
@@ -132,7 +132,7 @@ def _undo_detach(loop: LoopDevice) -> Any:
         **_loop_identity(loop))
 
 
-@operation(inverse=_undo_detach, requires=["losetup"], identify=_identify_loop)
+@operation(inverse=_undo_detach, requires=["losetup"], identify=_identify_loop, takes_away=True)
 def detach_loop(device: str) -> LoopDevice:
     """Detach loop device ``device``; refuses while it (or a partition of it) is mounted."""
     device = check_loop_device(device)
@@ -156,12 +156,18 @@ def _check_loop_shrink(args: Mapping[str, Any]) -> None:
                                                             "its content")
 
 
+def _loop_shrinks(args: Mapping[str, Any]) -> bool:
+    """A loop resize takes away the end of its device when it shrinks it."""
+    return parse_size(args["size"], what="loop size", minimum=512) < facts.get_size(check_loop_device(args["device"]))
+
+
 def _resize_loop_undo(res: Resized, loop: LoopDevice) -> Any:
-    return undo(resize_loop, res.device, res.old, force=True).expecting(**_loop_identity(loop))
+    return undo(resize_loop, res.device, res.old).expecting(**_loop_identity(loop))
 
 
 @operation(inverse=lambda res: _resize_loop_undo(res, facts.get_loop(res.device)) if res.old != res.new else None,
-           requires=["losetup", "truncate"], target="device", check=_check_loop_shrink, identify=_identify_loop)
+           requires=["losetup", "truncate"], target="device", check=_check_loop_shrink, identify=_identify_loop,
+           takes_away=_loop_shrinks)
 def resize_loop(device: str, size: int | str, *, force: bool = False) -> Resized:
     """Resize loop device ``device`` to ``size`` bytes by resizing its backing file (``truncate`` + ``losetup -c``).
 
@@ -372,31 +378,108 @@ def _fs_uuid(device: str) -> str | None:
 
 
 def _identify_fs(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
-    """A filesystem is the step's if its UUID is the one recorded (the device path alone may hold another now)."""
+    """A filesystem is the step's if its UUID is the one recorded (the device path alone may hold another now).
+
+    An inner device that is gone (its LUKS closed, or the machine restarted) does not mean the filesystem is: while
+    the container it was recorded ``within`` exists, the undo reopens it and checks the UUID there.
+    """
     device = str(args["device"])
     if get_runner().stat(device) is None:
-        return already(f"{device} is gone")
+        within = args.get("within")
+        if within and _find_container(str(within)) is not None:
+            return ACT
+        return already(f"{device} is gone" + (f", and so is container {within}" if within else ""))
     now = _fs_uuid(device)
     if now != identity.get("uuid"):
         return other(f"{device} now holds filesystem {now or '(none)'}, not {identity.get('uuid')}")
     return ACT
 
 
+#: Where the inner devices of container layers live: device-mapper (LUKS) and DRBD.
+INNER_DEVICE_PREFIXES = ("/dev/dm-", "/dev/mapper/", "/dev/drbd")
+
+
+def _container_of(device: str) -> str | None:
+    """The UUID of the container layer (LUKS…) whose open inner device ``device`` is, None when it is not one: a
+    resize's undo records it, to reopen the container should ``device`` be gone by then (closed, a restart)."""
+    import json
+
+    if not get_runner().realpath(device).startswith(INNER_DEVICE_PREFIXES):
+        return None  # a disk, partition or loop device is nobody's inner device
+    # A flat list: the device first, then what it sits on, each row naming (PKNAME) the row it sits under.
+    res = run(["lsblk", "--json", "--list", "--inverse", "-o", "KNAME,PKNAME,PATH", "--", device], readonly=True,
+              check=False)
+    if res.returncode != 0 or not res.text.strip():
+        return None
+    try:
+        rows = json.loads(res.text)["blockdevices"]
+        parents = [r["path"] for r in rows[1:] if r.get("pkname") == rows[0]["kname"] and r.get("path")]
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+    if len(parents) != 1:
+        return None  # not an inner device, or one over several devices (RAID…): no single container to reopen
+    probe = facts.probe(parents[0])
+    layer = _hook().pybofh_probe_layer(device=parents[0], probe=probe)
+    return probe.get("UUID") if layer is not None and layer.container else None
+
+
+def _find_container(uuid: str) -> str | None:
+    """The device holding the container with ``uuid`` (a scan by blkid, no cache), None when none does."""
+    res = run(["blkid", "-c", "/dev/null", "-o", "device", "-t", f"UUID={uuid}"], readonly=True, ok_codes=(0, 2))
+    found = res.text.split()
+    return found[0] if res.returncode == 0 and found else None
+
+
+def _hook() -> Any:
+    from pybofh_core.plugins import get_host
+
+    return get_host().pm.hook
+
+
 def _resize_undo(res: Resized, uuid: str | None = None) -> Any:
     if res.old == res.new or res.kind == "xfs":
         return None  # xfs cannot shrink back; nothing else changed
+    within = {} if get_runner().dry_run else {k: v for k, v in [("within", _container_of(res.device))] if v}
     if res.kind == "btrfs":
-        u = undo(resize_filesystem, res.device, res.old, temp_mount=True)
-    else:
-        u = undo(resize_filesystem, res.device, res.old, remount=True)  # ext grown online shrinks only unmounted
+        u = undo(resize_filesystem, res.device, res.old, temp_mount=True, **within)
+    else:  # ext grown online shrinks only unmounted
+        u = undo(resize_filesystem, res.device, res.old, remount=True, **within)
     uuid = uuid if uuid is not None else _fs_uuid(res.device)
     return u.expecting(uuid=uuid) if uuid else u
+
+
+def _resize_within(container: str, device: str, size: int | str | None, temp_mount: bool, remount: bool) -> Resized:
+    """Reach a filesystem whose inner device is gone through its container (open it, or find it open under
+    another name), check it is the recorded one, resize it, and close what was opened."""
+    from pybofh_core.errors import IdentityMismatchError
+    from pybofh_core.operations import expected_identity
+
+    outer = _find_container(container)
+    if outer is None:
+        raise NotFoundError(f"{device} is gone, and so is container {container}")
+    layer = _hook().pybofh_probe_layer(device=outer, probe=facts.probe(outer))
+    if layer is None or not layer.container:
+        raise ValidationError(f"{outer} (container {container}) is not a container any installed plugin opens")
+    inner, opened = layer.inner, False
+    if inner is None:
+        inner, opened = layer.open(), True
+    try:
+        want = expected_identity().get("uuid")
+        have = _fs_uuid(inner)
+        if want and have != want:
+            raise IdentityMismatchError(f"{inner} (container {container}) holds filesystem {have or '(none)'}, not "
+                                        f"{want}; left alone")
+        return resize_filesystem(inner, size, temp_mount=temp_mount, remount=remount)
+    finally:
+        if opened:
+            layer.close()
 
 
 @operation(inverse=_resize_undo, requires=["resize2fs", "e2fsck", "xfs_growfs", "btrfs", "mkswap"],
            identify=_identify_fs)
 def resize_filesystem(
-    device: str, size: int | str | None = None, *, temp_mount: bool = False, remount: bool = False
+    device: str, size: int | str | None = None, *, temp_mount: bool = False, remount: bool = False,
+    within: str | None = None,
 ) -> Resized:
     """Resize the filesystem on ``device`` to ``size`` bytes, or to fill the device when ``size`` is None.
 
@@ -405,8 +488,15 @@ def resize_filesystem(
     mountpoint, never below ``min-dev-size``. swap: re-made by mkswap with its label and UUID. xfs and btrfs need
     a mountpoint: with ``temp_mount`` an unmounted one is mounted on a temporary directory for the resize. With
     ``remount`` a mounted ext filesystem that must shrink is unmounted, shrunk and mounted again where it was (the
-    undo of an online grow uses this).
+    undo of an online grow uses this). ``within`` is the UUID of the container (LUKS) ``device`` is the inner device
+    of: when ``device`` is gone (the container was closed, or the machine restarted), the container is opened for
+    the resize (its key from the key providers, or ``bofh journal rollback --key-file``) and closed again.
     """
+    if within is not None:
+        if not isinstance(within, str) or not re.fullmatch(r"[0-9A-Za-z-]{1,64}", within):
+            raise ValidationError(f"within: {within!r} is not a container UUID")
+        if get_runner().stat(validate_path(device, what="device")) is None:
+            return _resize_within(within, device, size, temp_mount, remount)
     device = check_device(device)
     target = None if size is None else parse_size(size, what="filesystem size", minimum=1)
     fstype = _fstype_of(device)
@@ -692,7 +782,7 @@ def _remount_undo(m: Mount) -> Any:
     return undo(mount, m.device, m.target, _remount_options(m)).expecting(**_mount_identity(m.device, m.target))
 
 
-@operation(inverse=_remount_undo, requires=["umount"], identify=_identify_mount)
+@operation(inverse=_remount_undo, requires=["umount"], identify=_identify_mount, takes_away=True)
 def unmount(target: str) -> Mount:
     """Unmount the filesystem on directory ``target``, or the single mount of device ``target``."""
     from pybofh_core.validate import validate_path

@@ -120,7 +120,7 @@ def _delete_undo(res: CreatedSubvolume) -> Undo | None:
     """Delete the subvolume a step made, and only that one (its UUID); a dry run's has no UUID."""
     if not res.path:
         return None
-    u = undo(delete_subvolume, res.path, force=True)  # identity replaces the data check: it is the step's own
+    u = undo(delete_subvolume, res.path)  # identity replaces the data check while the rollback is clean
     return u.expecting(uuid=res.uuid) if res.uuid else u
 
 
@@ -260,7 +260,7 @@ def remove_stream(path: str, force: bool = False) -> None:
 
 def _stream_undo(res: SendStream) -> Undo:
     """Remove the stream file the step wrote (that very file: device, inode and birth time)."""
-    u = undo(remove_stream, res.path, force=True)
+    u = undo(remove_stream, res.path)
     if dry_run():
         return u
     ident = facts.file_identity(res.path)
@@ -280,7 +280,7 @@ def send(snapshot: str, stream_file: str, parent: str | None = None) -> SendStre
     if parent is not None:
         parent = check_subvolume(parent, what="parent snapshot")
         argv += ["-p", parent]
-    undo_ahead(lambda: undo(remove_stream, stream_file, force=True).expecting(kind="btrfs-stream"))
+    undo_ahead(lambda: undo(remove_stream, stream_file).expecting(kind="btrfs-stream"))
     run([*argv, "--", snapshot])
     return SendStream(path=stream_file, snapshot=snapshot, parent=parent)
 

@@ -70,7 +70,7 @@ def undo_of(op: Any, result: Any, *args: Any, **kwargs: Any) -> Any:
 def test_create_undo_carries_the_uuid_read_back(fake_runner: FakeRunner, rec: Any, subvols: dict[str, bool]) -> None:
     data = rec.path("subvolume_show_created") + "/data"
     u = undo_of(ops.create_subvolume, CreatedSubvolume(data, uuid=CREATED_UUID), data)
-    assert (u.func, u.args, dict(u.kwargs), u.identity) == (ops.delete_subvolume, (data,), {"force": True},
+    assert (u.func, u.args, dict(u.kwargs), u.identity) == (ops.delete_subvolume, (data,), {},
                                                             {"uuid": CREATED_UUID})
     assert undo_of(ops.create_subvolume, CreatedSubvolume(data), data).identity is None  # a dry run: no UUID
 
@@ -81,7 +81,7 @@ def test_delete_undo_acts_on_the_subvolume_it_made(fake_runner: FakeRunner, rec:
     replay(fake_runner, rec, "subvolume_show_created")
     assert verdict(ops.delete_subvolume, {"uuid": CREATED_UUID}, data).action == "act"
     fake_runner.expect(["btrfs", "subvolume", "delete", "--", data], stdout=rec.out("subvolume_delete"))
-    outcome = perform(ops.delete_subvolume, [data], {"force": True}, {"uuid": CREATED_UUID}, fake_runner)
+    outcome = perform(ops.delete_subvolume, [data], {}, {"uuid": CREATED_UUID}, fake_runner)
     assert outcome.state == "undone"
     assert ("find", data, "-mindepth", "1", "-maxdepth", "1", "-print", "-quit") not in fake_runner.calls  # no check
 
@@ -104,7 +104,7 @@ def test_delete_undo_leaves_a_new_subvolume_at_the_same_path_alone(fake_runner: 
     assert v.action == "other"
     assert v.detail == (f"{snap} is now subvolume dffa64f2-92bc-dc49-9770-8074c0e1208d, not subvolume "
                         f"{SNAPSHOT_UUID} which the step made")
-    outcome = perform(ops.delete_subvolume, [snap], {"force": True}, {"uuid": SNAPSHOT_UUID}, fake_runner)
+    outcome = perform(ops.delete_subvolume, [snap], {}, {"uuid": SNAPSHOT_UUID}, fake_runner)
     assert outcome.state == "left-alone"
     assert not any(c[:3] == ("btrfs", "subvolume", "delete") for c in fake_runner.calls)
 

@@ -313,8 +313,9 @@ def _killed_job(fs: str, tmp_path: Path) -> tuple[str, dict[str, str], Path]:
 
 def test_rollback_after_kill_leaves_a_new_subvolume_at_the_snapshots_path_alone(fs: str, tmp_path: Path) -> None:
     """kill -9 after the job made a subvolume, a snapshot and a stream; by hand the snapshot is deleted and a new
-    subvolume made at its path, holding data. ``bofh journal rollback`` in a new process removes the stream and the
-    job's subvolume, leaves the new one and its data alone, names both UUIDs, exits 3: needs attention."""
+    subvolume made at its path, holding data. ``bofh journal rollback`` in a new process removes the stream, leaves
+    the new one and its data alone, names both UUIDs, exits 3: needs attention. Once a step was left alone the
+    older undos run their data checks, so the job's subvolume, which holds a file, is kept (and said so)."""
     jid, env, stream = _killed_job(fs, tmp_path)
     old = subvolume_uuid(f"{fs}/snap")
     sh("btrfs", "subvolume", "delete", f"{fs}/snap")
@@ -325,8 +326,10 @@ def test_rollback_after_kill_leaves_a_new_subvolume_at_the_snapshots_path_alone(
     assert result.returncode == 3, result.stderr
     assert f"left alone: btrfs.snapshot: {fs}/snap is now subvolume {new}, not subvolume {old} which the step " \
            "made" in result.stderr
-    assert result.stdout.splitlines() == ["undone: btrfs.send", "undone: btrfs.create_subvolume"]
-    assert real_subvolumes(fs) == ["snap"] and Path(fs, "snap", "precious").read_text() == "made by hand"
+    assert result.stdout.splitlines() == ["undone: btrfs.send"]
+    assert "btrfs.create_subvolume" in result.stderr and "checked because a newer step" in result.stderr
+    assert real_subvolumes(fs) == ["data", "snap"] and Path(fs, "snap", "precious").read_text() == "made by hand"
+    assert Path(fs, "data", "file").read_text() == "made by the job"
     assert not stream.exists()
     listed = json.loads(bofh("--json", "journal", "list", env=env).stdout)
     assert next(j for j in listed if j["id"] == jid)["status"] == "needs-attention"

@@ -18,6 +18,7 @@ from pybofh_btrfs.errors import NotASubvolumeError, SubvolumeNotFoundError
 from pybofh_core.atomic import Atomic
 from pybofh_core.errors import CommandError, IrreversibleOperationError, NotFoundError, ValidationError
 from pybofh_core.operations import OperationRegistry, spec_of
+from pybofh_core.rollback import perform
 from pybofh_core.runner import FakeRunner
 
 
@@ -86,7 +87,8 @@ def test_create_subvolume_and_its_inverse(fake_runner: FakeRunner, mnt: dict[str
     assert mutating(fake_runner.calls) == [("btrfs", "subvolume", "create", "--", path)]
     mnt["subvols"].add(path)
     fake_runner.expect(["btrfs", "subvolume", "delete", "--", path], stdout=rec.out("subvolume_delete"))
-    _undo(ops.create_subvolume, res, path)()
+    u = _undo(ops.create_subvolume, res, path)
+    assert perform(u.func, u.args, u.kwargs, None, fake_runner).state == "undone"  # as a rollback runs it
     assert fake_runner.calls[-1] == ("btrfs", "subvolume", "delete", "--", path)
 
 
@@ -100,7 +102,8 @@ def test_snapshot_readonly_and_its_inverse(fake_runner: FakeRunner, mnt: dict[st
     assert (res.path, res.source, res.readonly) == (dst, src, True)
     mnt["subvols"].add(dst)
     fake_runner.expect(["btrfs", "subvolume", "delete", "--", dst], stdout=rec.out("subvolume_delete"))
-    _undo(ops.snapshot, res, src, dst, readonly=True)()
+    u = _undo(ops.snapshot, res, src, dst, readonly=True)
+    assert perform(u.func, u.args, u.kwargs, None, fake_runner).state == "undone"  # as a rollback runs it
     assert mutating(fake_runner.calls) == [("btrfs", "subvolume", "snapshot", "-r", "--", src, dst),
                                            ("btrfs", "subvolume", "delete", "--", dst)]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pybofh_core.errors import NotFoundError, PybofhError, ValidationError
+from pybofh_core.errors import KeyNeededError, NotFoundError, PybofhError, ValidationError
 
 
 class CryptError(PybofhError):
@@ -21,5 +21,5 @@ class MappingNotFoundError(CryptError, NotFoundError):
     """No active dm-crypt mapping has this name."""
 
 
-class KeyNotFoundError(CryptError, NotFoundError):
+class KeyNotFoundError(CryptError, NotFoundError, KeyNeededError):
     """No passphrase or key file is known for a LUKS device that must be opened (see ``pybofh_crypt.keys``)."""

@@ -81,11 +81,16 @@ def provide(
 
 
 def lookup(device: str, uuid: str | None = None) -> Key:
-    """The key for LUKS ``device`` (header ``uuid``): innermost provider first, then ``<crypt.key_dir>/<uuid>``."""
+    """The key for LUKS ``device`` (header ``uuid``): innermost provider first, then the keys given for this run
+    (``bofh journal rollback --key-file``; of several, the one that opens this header), then
+    ``<crypt.key_dir>/<uuid>``."""
     for provider in reversed(_providers.get()):
         found = provider.lookup(device, uuid)
         if found is not None:
             return found
+    given = _given_key(device)
+    if given is not None:
+        return given
     from pybofh_core.settings import get_settings
 
     key_dir = get_settings().crypt.key_dir
@@ -98,5 +103,24 @@ def lookup(device: str, uuid: str | None = None) -> Key:
     raise KeyNotFoundError(
         f"no passphrase is known for LUKS device {device}"
         + (f" (UUID {uuid})" if uuid else "")
-        + f": wrap the job in pybofh_crypt.keys.provide(...){hint}"
+        + f": give one (bofh journal rollback --key-file FILE|-; in Python pybofh_crypt.keys.provide(...)){hint}"
     )
+
+
+def _given_key(device: str) -> Key | None:
+    """The key given for this run that opens ``device``: the only one given, or the first of several that
+    ``cryptsetup open --test-passphrase`` accepts (read-only)."""
+    from pybofh_core.secret import keys_given
+
+    given = [k if isinstance(k, Secret) else KeyFile(str(k)) for k in keys_given()]
+    if len(given) <= 1:
+        return given[0] if given else None
+    from ._cmd import cryptsetup, key_args
+
+    for key in given:
+        opts, stdin = key_args(key)
+        res = cryptsetup(["open", "--test-passphrase", *opts, "--", device], input=stdin, readonly=True,
+                         ok_codes=(0, 1, 2))
+        if res.returncode == 0:
+            return key
+    return None

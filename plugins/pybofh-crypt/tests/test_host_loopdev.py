@@ -221,3 +221,34 @@ def test_cli_on_real_device(loop_factory, tmp_path, fast) -> None:
     from pybofh_crypt.types import KeyFile
 
     assert facts.test_passphrase(dev, KeyFile(str(key)))
+
+
+def test_keys_given_for_a_run_are_tried_where_they_fit(luks, tmp_path) -> None:
+    """Keys given for a run (``bofh journal rollback --key-file``): of several, the one cryptsetup accepts for this
+    header is used (a wrong one never is); explicit providers win; none that fits is a KeyNeededError, which an
+    undo reports as a failure, never as "already undone"."""
+    from pybofh_core.errors import KeyNeededError
+    from pybofh_core.secret import Secret, given_keys
+    from pybofh_crypt import keys
+    from pybofh_crypt.types import KeyFile
+
+    right = tmp_path / "right.key"
+    right.write_text(PW)  # a key file is read whole by cryptsetup: no trailing newline here
+    with given_keys([Secret("not the passphrase"), right]):
+        found = keys.lookup(luks)
+        assert isinstance(found, KeyFile) and found.path == str(right)
+        with keys.provide("explicit"):
+            assert keys.lookup(luks).reveal() == "explicit"  # type: ignore[union-attr]
+    with given_keys([Secret("wrong one"), Secret("wrong two")]), pytest.raises(KeyNeededError, match="--key-file"):
+        keys.lookup(luks)
+
+
+def test_journal_rollback_key_file_is_checked_before_anything_runs(tmp_path, journal_dir) -> None:
+    """``--key-file`` must name a readable file, and ``-`` (stdin) may be given once: otherwise exit 2, one line."""
+    env = {**os.environ, "PYBOFH_JOURNAL_DIR": str(journal_dir)}
+    for args, message in ((["--key-file", str(tmp_path / "missing")], "is not a readable file"),
+                          (["--key-file", "-", "--key-file", "-"], "can be given once")):
+        result = subprocess.run([sys.executable, "-m", "pybofh_core.cli", "journal", "rollback", "nope", *args],
+                                env=env, capture_output=True, text=True, input="pw", timeout=120)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr

@@ -26,7 +26,7 @@ from typing import Any
 
 from pybofh_core.errors import DataAtRiskError, NotFoundError, ToolUnavailableError, ValidationError
 from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_boot
-from pybofh_core.operations import operation, undo, undo_ahead
+from pybofh_core.operations import Undo, operation, undo, undo_ahead
 from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data, refuse_shrink
 from pybofh_core.validate import format_size, parse_size, validate_device, validate_name, validate_path
@@ -445,7 +445,7 @@ def remove_lv(vg: str, name: str, *, force: bool = False) -> None:
     destroy_lv(f"/dev/{vg}/{name}", force=force)
 
 
-def _resize_inverse(r: LvResized) -> object:
+def _resize_inverse(r: LvResized) -> Undo | None:
     if r.old_size_bytes == r.new_size_bytes:
         return None
     u = undo(resize_lv, r.vg, r.name, r.old_size_bytes)
@@ -462,6 +462,12 @@ def _resize_request(vg: Any, name: Any, size: Any) -> tuple[str, str, int, Logic
     return vg, name, nbytes, lv
 
 
+def _lv_shrinks(args: Mapping[str, Any]) -> bool:
+    """An LV resize takes away the end of the LV when it shrinks it."""
+    _, _, nbytes, lv = _resize_request(args["vg"], args["name"], args["size"])
+    return lv.size_bytes is not None and nbytes < lv.size_bytes
+
+
 def _check_lv_shrink(args: Mapping[str, Any]) -> None:
     """Shrinking an LV cuts off its end: refused unless what it holds is known to fit (LVM would only ask)."""
     vg, name, nbytes, lv = _resize_request(args["vg"], args["name"], args["size"])
@@ -475,7 +481,7 @@ def _check_lv_shrink(args: Mapping[str, Any]) -> None:
 
 
 @operation(inverse=_resize_inverse, requires=["lvresize"], target=lambda a: f"/dev/{a['vg']}/{a['name']}",
-           check=_check_lv_shrink, identify=_identify_lv)  # type: ignore[arg-type]
+           check=_check_lv_shrink, identify=_identify_lv, takes_away=_lv_shrinks)  # type: ignore[arg-type]
 def resize_lv(vg: str, name: str, size: int | str, *, force: bool = False) -> LvResized:
     """Make ``vg/name`` exactly ``size`` bytes (whole extents). Only the LV: its content (filesystem, LUKS) must be
     shrunk before and grown after — the block-device stack (``bofh blockdev resize``) does that. A shrink is refused
@@ -530,7 +536,7 @@ def _current_activation(vg: str, name: str) -> tuple[bool, str | None]:
     return lv.active, lv.uuid
 
 
-def _activation_inverse(r: LvActivation) -> object:
+def _activation_inverse(r: LvActivation) -> Undo | None:
     if not r.changed:
         return None
     u = undo(deactivate_lv if r.active else activate_lv, r.vg, r.name)
@@ -559,7 +565,7 @@ def activate_lv(vg: str, name: str) -> LvActivation:
 
 
 @operation(inverse=_activation_inverse, requires=["lvchange"], identify=_identify_activation,
-           locks=_lv_lock)  # type: ignore[arg-type]
+           locks=_lv_lock, takes_away=True)  # type: ignore[arg-type]
 def deactivate_lv(vg: str, name: str) -> LvActivation:
     """Deactivate ``vg/name`` (LVM refuses while it is open); nothing if already inactive."""
     vg = vg_name(vg)
@@ -572,7 +578,7 @@ def deactivate_lv(vg: str, name: str) -> LvActivation:
     return result
 
 
-def _pv_resize_inverse(r: PvResized) -> object:
+def _pv_resize_inverse(r: PvResized) -> Undo | None:
     if r.old_size_bytes == r.new_size_bytes:
         return None
     return _pv_undo(resize_pv, r.device, r.uuid, r.old_size_bytes)

@@ -54,16 +54,23 @@ def create_marker(path: str, undo_pause: float = 0.0) -> str:
     return path
 
 
-@operation(irreversible="deletes the marker", target="path", identify=_identify_marker)
-def remove_marker(path: str, pause: float = 0.0) -> None:
-    """Remove the marker directory ``path`` (after sleeping ``pause`` seconds)."""
+def _marker_holds_only_its_token(args: Mapping[str, Any]) -> None:
+    path = validate_path(args["path"], what="marker path")
+    found = run(["find", path, "-mindepth", "1", "-maxdepth", "1", "!", "-name", f"{TOKEN}*", "-print", "-quit"],
+                readonly=True, check=False).text.strip()
+    if found:
+        raise DataAtRiskError(f"marker {path} holds {found}; pass force=True to remove it with its content")
+
+
+@operation(irreversible="deletes the marker and what it holds", target="path", identify=_identify_marker,
+           check=_marker_holds_only_its_token)
+def remove_marker(path: str, pause: float = 0.0, force: bool = False) -> None:
+    """Remove the marker directory ``path`` with what it holds (after sleeping ``pause`` seconds), like removing
+    an LV with its filesystem; refused while it holds more than its token, unless ``force``."""
     path = validate_path(path, what="marker path")
     if pause:
         run(["sleep", str(pause)])
-    token = _marker_identity(path).get("token")
-    if token:
-        run(["rmdir", "--", f"{path}/{TOKEN}{token}"])
-    run(["rmdir", "--", path])
+    run(["rm", "-r", "--", path])
 
 
 def _mode(path: str) -> str:
