@@ -206,10 +206,13 @@ def test_dry_run_records_plan_and_undo_commands() -> None:
     assert atomic.plan == [
         {
             "step": 1,
+            "op": "d.mk",
+            "args": {"name": "a"},
             "operation": "d.mk(name='a')",
             "commands": ["mkthing -- a"],
             "undo": "d.rm('a')",
             "undo_commands": ["rmthing -- a"],
+            "undo_note": None,
             "irreversible": None,
         }
     ]

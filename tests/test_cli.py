@@ -121,6 +121,50 @@ def test_dry_run_prints_commands_and_changes_nothing(bofh) -> None:  # type: ign
     assert subprocess.run(["test", "-e", "/tmp/pybofh-cli-test-x"]).returncode == 1
 
 
+def test_dry_run_shows_each_steps_undo_and_json_is_one_plan_document(bofh) -> None:  # type: ignore[no-untyped-def]
+    """Every ``--dry-run`` lists each step's commands and then its undo's; ``--json`` prints one document with the
+    steps (op, args, commands, undo commands) and the command's result; bad input prints no plan at all."""
+    code, _, err = bofh("--dry-run", "demo", "make", "x")
+    assert code == 0
+    lines = err.splitlines()
+    assert lines[1:] == [
+        "1. demo.make(name='x')",
+        "     $ mkdir -- /tmp/pybofh-cli-test-x",
+        "   undo: demo.drop('x')",
+        "     $ rmdir -- /tmp/pybofh-cli-test-x",
+    ], err
+    code, out, err = bofh("--dry-run", "--json", "demo", "make", "y")
+    assert code == 0 and err == ""
+    doc = json.loads(out)
+    (step,) = doc["steps"]
+    assert doc["dry_run"] is True and doc["result"] == {"made": "y"}
+    assert (step["op"], step["args"]) == ("demo.make", {"name": "y"})
+    assert step["commands"] == ["mkdir -- /tmp/pybofh-cli-test-y"]
+    assert step["undo_commands"] == ["rmdir -- /tmp/pybofh-cli-test-y"]
+    code, out, err = bofh("--dry-run", "demo", "make", "../bad")
+    assert code == 2 and out == "" and err.startswith("bofh: error:") and "the plan" not in err, err
+    assert err.splitlines()[-1] == "bofh: dry run: planning stopped here; nothing was changed"
+    code, out, err = bofh("--dry-run", "demo", "no-such-command")
+    assert code == 2 and "dry run" not in err
+
+
+def test_the_journal_lists_the_commands_a_run_and_its_rollback_ran_as_the_plan_did(bofh) -> None:  # type: ignore[no-untyped-def]
+    """``journal show --json`` gives each step's commands and its undo's commands in the plan's shape, so a script
+    can compare a plan with the run: here they are equal, command by command."""
+    code, out, _ = bofh("--dry-run", "--json", "demo", "make", "z")
+    planned = [(s["op"], s["args"], s["commands"], s["undo_commands"]) for s in json.loads(out)["steps"]]
+    code, _, _ = bofh("demo", "make", "z", "--fail")
+    assert code == 1
+    code, out, _ = bofh("--json", "journal", "list")
+    jid = json.loads(out)[-1]["id"]
+    code, out, _ = bofh("--json", "journal", "show", jid)
+    ran = [(s["op"], s["args"], s["commands"], s["undo_commands"]) for s in json.loads(out)["steps"]]
+    assert ran == planned == [("demo.make", {"name": "z"}, ["mkdir -- /tmp/pybofh-cli-test-z"],
+                               ["rmdir -- /tmp/pybofh-cli-test-z"])]
+    code, out, _ = bofh("journal", "show", jid)
+    assert "mkdir -- /tmp/pybofh-cli-test-z" in out and "rmdir -- /tmp/pybofh-cli-test-z" in out
+
+
 def test_journal_commands(bofh) -> None:  # type: ignore[no-untyped-def]
     """``journal list/show`` report blocks; unknown ids are bad input (exit 2)."""
     bofh("demo", "make", "x", "--fail")

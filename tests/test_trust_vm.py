@@ -525,3 +525,49 @@ def test_after_a_restart_the_rollback_needs_the_key_and_never_shrinks_the_lv_und
     finally:
         sh("cryptsetup", "close", mapper)
     assert PW not in (journal / f"{jid}.jsonl").read_text()
+
+
+# --- a stack resize finds what is open, whatever its name; a closed LUKS opens with --key-file ------------------------
+
+
+def test_stack_resize_uses_a_luks_mapping_opened_under_any_name(vg, tmp_path: Path) -> None:
+    """LV → LUKS opened by hand as ``pbtr-custom`` (not ``luks-<UUID>``) → ext4: ``bofh blockdev resize`` grows the
+    LV, the mapping and the ext4 through that mapping, opens no second one, and leaves it open as it found it (the
+    key is still needed: cryptsetup resizes a LUKS2 mapping whose volume key is in the kernel keyring only with it)."""
+    name, loop = vg
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    lv, luks_name, digest = closed_luks_ext4_lv(name, loop, mnt)
+    sh("cryptsetup", "open", "--key-file=-", lv, "pbtr-custom", input=PW)
+    done = bofh("blockdev", "resize", lv, "160M", "--key-file", "-", env=env_for(tmp_path / "journal"), input=PW)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert lv_size(name, "data") == 160 * MIB
+    assert facts_open("pbtr-custom") and not facts_open(luks_name)
+    size, fs = luks_fs_sizes(lv, "pbtr-custom")
+    assert size == 160 * MIB - 16 * MIB and fs == size  # LUKS2's 16 MiB header, the ext4 fills the rest
+    intact("/dev/mapper/pbtr-custom", mnt, digest)
+
+
+def test_stack_resize_of_a_closed_luks_takes_the_key_from_key_file(vg, tmp_path: Path) -> None:
+    """A closed LV → LUKS → ext4 stack: without a key, ``bofh blockdev resize`` refuses in one line naming
+    --key-file and every size stays; with ``--key-file -`` it opens the LUKS, grows all three and closes it."""
+    name, loop = vg
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    env = env_for(tmp_path / "journal")
+    lv, mapper, digest = closed_luks_ext4_lv(name, loop, mnt)
+    before = (lv_size(name, "data"), luks_fs_sizes(lv, mapper))
+    refused = bofh("blockdev", "resize", lv, "160M", env=env)
+    assert refused.returncode in (1, 2), refused.stdout + refused.stderr
+    assert "--key-file" in refused.stderr and "Traceback" not in refused.stderr
+    assert (lv_size(name, "data"), luks_fs_sizes(lv, mapper)) == before and not facts_open(mapper)
+    done = bofh("blockdev", "resize", lv, "160M", "--key-file", "-", env=env, input=PW)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not facts_open(mapper) and lv_size(name, "data") == 160 * MIB
+    size, fs = luks_fs_sizes(lv, mapper)
+    assert size == 160 * MIB - 16 * MIB and fs == size
+    sh("cryptsetup", "open", "--key-file=-", lv, mapper, input=PW)
+    try:
+        intact(f"/dev/mapper/{mapper}", mnt, digest)
+    finally:
+        sh("cryptsetup", "close", mapper)

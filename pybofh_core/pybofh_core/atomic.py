@@ -42,7 +42,7 @@ from .operations import (
     target_of,
 )
 from .rollback import Outcome, perform
-from .runner import DryRunRunner, PlannedCommand, Runner, get_runner, use_runner
+from .runner import DryRunRunner, PlannedCommand, Runner, get_runner, record_commands, use_runner
 from .secret import scrub
 
 
@@ -246,6 +246,9 @@ class Atomic:
                 except JournalError as err:  # the commit record could not be written: undo, say why
                     self.rollback(err)
                     raise
+            elif self.dry_run:  # the steps were only planned: nothing to undo, the planning error is the answer
+                if not any("dry run: planning stopped" in n for n in getattr(exc, "__notes__", [])):
+                    exc.add_note("dry run: planning stopped here; nothing was changed")
             else:
                 self.rollback(exc)
         finally:
@@ -417,7 +420,7 @@ class Atomic:
             if self._writer:
                 self._writer.append({"type": "ahead", "step": index, "undo": u.to_json()})
 
-        with signals.step_scope() as scope:
+        with signals.step_scope() as scope, record_commands() as ran:
             tokens = (_recorder.set(self if spec.composite else INSIDE_STEP),
                       _ahead.set(None if spec.composite else announce))
             try:
@@ -427,7 +430,8 @@ class Atomic:
                 _ahead.reset(tokens[1])
                 _recorder.reset(tokens[0])
                 try:
-                    self._step_failed(spec, index, bound, runner, ahead, exc, first_inner)
+                    self._step_failed(spec, index, bound, runner, ahead, exc, first_inner,
+                                      [] if spec.composite else ran)
                 finally:
                     scope.release(raise_pending=False)  # the block's rollback hears about a deferred signal
                 raise
@@ -436,12 +440,17 @@ class Atomic:
             step = Step(index, spec, bound, runner, undo)
             if self._dry:
                 step.commands = self._dry.plan[plan_start:]
+            elif not spec.composite:  # a composite's commands belong to its inner steps
+                step.commands = list(ran)
             if spec.creates is not None and result is not None:
                 self.created.extend(str(p) for p in spec.creates(result))
             self.steps.append(step)  # memory first: it is what a rollback undoes, whatever the disk says
             try:
                 if self._writer:
-                    self._writer.append({"type": "done", "step": index, "undo": undo.to_json() if undo else None})
+                    done: dict[str, Any] = {"type": "done", "step": index, "undo": undo.to_json() if undo else None}
+                    if step.commands:
+                        done["commands"] = [str(c) for c in step.commands]
+                    self._writer.append(done)
             finally:
                 scope.release(raise_pending=False)
         self._emit("step-done", step)
@@ -452,11 +461,14 @@ class Atomic:
 
     def _step_failed(
         self, spec: OperationSpec, index: int, bound: dict[str, Any], runner: Runner, ahead: list[Undo],
-        exc: BaseException, first_inner: int,
+        exc: BaseException, first_inner: int, ran: list[PlannedCommand],
     ) -> None:
         """Record a failed step; keep its write-ahead undo (its effect may be there); undo a composite's parts."""
         if self._writer:
-            self._writer.note({"type": "failed", "step": index, "error": scrub(str(exc))})
+            failed: dict[str, Any] = {"type": "failed", "step": index, "error": scrub(str(exc))}
+            if ran:
+                failed["commands"] = [str(c) for c in ran]
+            self._writer.note(failed)
         step = Step(index, spec, bound, runner, ahead[-1] if ahead else None, uncertain=bool(ahead))
         self._emit("step-failed", step)
         if spec.composite and len(self.steps) > first_inner:
@@ -469,18 +481,30 @@ class Atomic:
         if step.uncertain:
             self.steps.append(step)
 
+    @property
+    def steps_started(self) -> int:
+        """How many steps this block began (0: nothing ran, whatever failed happened before the first step)."""
+        return self._counter
+
     # --- the end of the block ------------------------------------------------------------------------------------
     def _commit(self) -> None:
         if self._dry:
             self._plan_undos()
-        if self._writer:
-            self._writer.append({"type": "commit"})
-        self._emit("commit", None)
-        if self._outer is not None and self._outer._open and not self.dry_run:
+        # A real inner block's steps are undone by the outer one too (journalled there before this block says
+        # "commit": a kill in between leaves them in both journals, and undos are idempotent); a planned one's
+        # steps join the outer plan.
+        into = None
+        if self._outer is not None and self._outer._open and (not self.dry_run or self._outer.dry_run):
             self._outer._adopt(self.steps, self.created)
+            into = self._outer.journal_id
+        if self._writer:
+            self._writer.append({"type": "commit", "into": into} if into else {"type": "commit"})
+        self._emit("commit", None)
 
     def _adopt(self, steps: list[Step], created: list[str]) -> None:
         """Take over a committed inner block's steps, so this block undoes them too if it fails later."""
+        if steps and self._lazy is not None and self._writer is None:
+            self._writer = self._lazy.create(self.label)  # adopted steps are this block's first
         for step in steps:
             self._counter += 1
             step.index = self._counter
@@ -492,11 +516,14 @@ class Atomic:
                         "op": step.spec.qualname,
                         "args": redacted_args(step.bound),
                         "runner": step.runner.describe(),
+                        "kind": _undo_kind(step.spec),
                     }
                 )
-                self._writer.append(
-                    {"type": "done", "step": step.index, "undo": step.undo.to_json() if step.undo else None}
-                )
+                done: dict[str, Any] = {"type": "done", "step": step.index,
+                                        "undo": step.undo.to_json() if step.undo else None}
+                if step.commands:
+                    done["commands"] = [str(c) for c in step.commands]
+                self._writer.append(done)
             self.steps.append(step)
         self.created.extend(created)
 
@@ -576,10 +603,13 @@ class Atomic:
         return [
             {
                 "step": s.index,
+                "op": s.spec.qualname,
+                "args": redacted_args(s.bound),
                 "operation": s.describe(),
                 "commands": [str(c) for c in s.commands],
                 "undo": s.undo.describe() if s.undo else None,
                 "undo_commands": [str(c) for c in s.undo_commands],
+                "undo_note": _undo_note(s),
                 "irreversible": s.spec.irreversible,
             }
             for s in self.steps
@@ -594,9 +624,22 @@ class Atomic:
             if item["undo"]:
                 lines.append(f"   undo: {item['undo']}")
                 lines += [f"     $ {c}" for c in item["undo_commands"]]
+                if item["undo_note"]:
+                    lines.append(f"     ({item['undo_note']})")
             elif item["irreversible"]:
                 lines.append(f"   undo: none (irreversible: {item['irreversible']})")
         return "\n".join(lines)
+
+
+def _undo_note(step: Step) -> str | None:
+    """Why a planned undo lists no commands: the object it acts on exists only once the run made it."""
+    outcome = step.outcome
+    if step.undo is None or outcome is None or step.undo_commands:
+        return None
+    if outcome.state == "undone":
+        return "nothing to run"
+    detail = f": {outcome.detail}" if outcome.detail else ""
+    return f"its commands are known only once the run has made what it undoes; now{detail}"
 
 
 def journal_ground(directory: Any) -> set[str]:

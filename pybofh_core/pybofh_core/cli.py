@@ -33,10 +33,20 @@ class CliContext:
     dry_runner: Any = None
     argv: list[str] = field(default_factory=list)
     wait: bool = False
+    #: a dry run's block, once the command finished planning (its plan is printed at the end)
+    planned: Any = None
+    #: with ``--dry-run --json``: the command's results, printed with the plan as one JSON document
+    dry_results: list[Any] = field(default_factory=list)
+    #: keys given on the command line (``--key-file``), known to the command's block and its rollback
+    keys: list[Any] = field(default_factory=list)
 
     def output(self, value: Any, columns: list[str] | None = None) -> None:
-        """Print an API result as a table, or JSON with ``--json``."""
+        """Print an API result as a table, or JSON with ``--json`` (in a JSON dry run: kept for the plan document)."""
         from .render import render
+
+        if self.dry_run and self.json:
+            self.dry_results.append(value)
+            return
 
         text = render(value, as_json=self.json, columns=columns)
         if text:
@@ -117,20 +127,26 @@ def _run_in_one_block(command: click.Command) -> None:
 
 
 @contextlib.contextmanager
-def cli_block(ctx: click.Context | None = None) -> Iterator[Any]:
-    """The atomic block of one ``bofh`` command (core policy: commands do not open blocks of their own)."""
+def cli_block(ctx: click.Context | None = None, *, allow_irreversible: bool = True) -> Iterator[Any]:
+    """The atomic block of one ``bofh`` command (core policy: commands do not open blocks of their own).
+
+    A command names what it destroys, so irreversible steps are allowed; ``bofh run`` turns that off for job files.
+    """
     from .atomic import Atomic
     from .operations import _recorder
+    from .secret import given_keys
 
     state = get_context(ctx)
     label = "bofh " + " ".join(state.argv) if state.argv else "bofh"
-    with Atomic(journal=not state.dry_run, lazy_journal=True, allow_irreversible=True, label=label,
-                wait=state.wait) as block:
+    with given_keys(state.keys), Atomic(journal=not state.dry_run, lazy_journal=True,
+                                        allow_irreversible=allow_irreversible, label=label, wait=state.wait) as block:
         token = _recorder.set(block)  # every operation the command calls is recorded as a step of this block
         try:
             yield block
         finally:
             _recorder.reset(token)
+    if state.dry_run:
+        state.planned = block  # planned to the end (undo commands included): the plan is printed on exit
 
 
 app = typer.Typer(
@@ -224,14 +240,24 @@ def _read_hosts_file(path: Path) -> list[str]:
 
 
 def _print_plan(state: CliContext) -> None:
-    plan = state.dry_runner.plan if state.dry_runner else []
-    if state.json:
+    """After a dry run that planned to the end: each step's commands and its undo's (JSON: one document)."""
+    from .render import render
+
+    block = state.planned
+    if block is None:  # bad input, a refusal, or a command with no block (journal rollback prints its own plan)
+        for value in state.dry_results:
+            typer.echo(render(value, as_json=True))
         return
-    typer.echo("dry run: nothing was changed; these commands would run:", err=True)
-    for cmd in plan:
-        typer.echo(f"  $ {cmd}", err=True)
-    if not plan:
-        typer.echo("  (none)", err=True)
+    if state.json:
+        results = state.dry_results
+        doc = {"dry_run": True, "steps": block.plan, "result": results[0] if len(results) == 1 else results or None}
+        typer.echo(render(doc, as_json=True))
+        return
+    if not block.steps:
+        typer.echo("dry run: nothing was changed, and nothing would change", err=True)
+        return
+    typer.echo("dry run: nothing was changed; the plan (each step's commands, then its undo):", err=True)
+    typer.echo(block.format_plan(), err=True)
 
 
 @app.command("plugins")
@@ -273,6 +299,56 @@ def plugins_cmd(
         )
 
 
+@app.command("run", context_settings={"allow_interspersed_args": False})
+def run_job(
+    job: Annotated[Path, typer.Argument(metavar="JOB.py", help="A Python file: module code, or a job() function.")],
+    args: Annotated[list[str] | None, typer.Argument(metavar="[ARGS]...", help="Given to the job as `args`.")] = None,
+) -> None:
+    """Run a job file as one journalled atomic block: every operation it calls is a step; a failure undoes them all.
+
+    The file may define ``job()`` (or ``job(atomic)`` to get the block), which is called; otherwise its module code
+    is the job. ``args`` holds the extra arguments. With --dry-run the plan is printed (--json: one document) and
+    no operation changes anything; the job's own Python still runs, so it checks ``dry_run`` before writing files
+    itself. Irreversible steps are refused on what the job did not create, unless the job opens its own
+    ``Atomic(allow_irreversible=True)``. A file that does not compile, or fails before its first step, is exit 2.
+    """
+    import inspect
+
+    from .errors import JobError, JobInputError, PybofhError
+    from .signals import Interrupted
+
+    try:
+        source = job.read_text()
+    except OSError as exc:
+        raise JobInputError(f"job file {job}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise JobInputError(f"job file {job} is not UTF-8 text") from None
+    try:
+        code = compile(source, str(job), "exec")
+    except SyntaxError as exc:
+        raise JobInputError(f"job file {job} does not compile: line {exc.lineno}: {exc.msg}") from None
+    namespace: dict[str, Any] = {"__name__": "__pybofh_job__", "__file__": str(job), "args": list(args or []),
+                                 "dry_run": get_context().dry_run}
+    block = None
+    try:
+        with cli_block(allow_irreversible=False) as block:
+            exec(code, namespace)  # noqa: S102 - running the administrator's own job file is the point
+            func = namespace.get("job")
+            result = None
+            if callable(func):
+                wants_block = len(inspect.signature(func).parameters) >= 1
+                result = func(block) if wants_block else func()
+        if result is not None:
+            output(result)
+    except (PybofhError, Interrupted, KeyboardInterrupt, click.Exit):
+        raise
+    except Exception as exc:  # the job's own error: one line, and the exit code says what ran
+        what = f"{type(exc).__name__}: {exc}"
+        if block is None or block.steps_started == 0:
+            raise JobInputError(f"job {job} failed before its first step (nothing ran): {what}") from exc
+        raise JobError(f"job {job} failed: {what}; every step it finished was undone") from exc
+
+
 @journal_app.command("list")
 def journal_list() -> None:
     """List journals of atomic blocks with their status."""
@@ -287,7 +363,7 @@ def journal_list() -> None:
 
 @journal_app.command("show")
 def journal_show(jid: Annotated[str, typer.Argument(metavar="ID")]) -> None:
-    """Show the steps of one journal, with each step's undo."""
+    """Show the steps of one journal: each step's commands, its undo, and the commands the undo ran."""
     from .journal import Journal
 
     state = Journal().load(jid)
@@ -298,7 +374,8 @@ def journal_show(jid: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     typer.echo(f"journal {state.id}: {state.status} (pid {state.pid}, {state.label or 'no label'})")
     output(
         [
-            {"step": s.step, "op": s.op, "state": s.state, "undo": (s.undo or {}).get("op"), "error": s.error}
+            {"step": s.step, "op": s.op, "state": s.state, "ran": "; ".join(s.commands) or None,
+             "undo": (s.undo or {}).get("op"), "undo ran": "; ".join(s.undo_commands) or None, "error": s.error}
             for s in state.steps
         ]
     )
@@ -317,12 +394,24 @@ def journal_rollback(
     Each undo first checks that its object is the one the step made: a gone object counts as already undone, a
     different one is left alone and reported. With --dry-run nothing changes: the undo plan is printed.
     """
-    with given_keys(_read_key_files(key_files or [])):
+    with given_keys(read_key_files(key_files or [])):
         _journal_rollback(jid)
 
 
-def _read_key_files(names: list[str]) -> list[Any]:
-    """``--key-file`` values as keys: a Path for a readable file, a Secret for ``-`` (stdin, read once)."""
+#: help of a ``--key-file`` option (plugins' commands that may open a LUKS volume use it with read_key_files)
+KEY_FILE_HELP = ("A key for a LUKS volume the command must open: a key file, or - to read it from stdin. Repeat "
+                 "for several; each is tried where it fits. Never stored.")
+
+
+def give_key_files(names: list[str] | None) -> None:
+    """A command's ``--key-file`` values: read now (bad input: exit 2 before anything runs) and known to the
+    command's atomic block, its rollback included, for as long as the command runs; never stored."""
+    get_context().keys.extend(read_key_files(list(names or [])))
+
+
+def read_key_files(names: list[str]) -> list[Any]:
+    """``--key-file`` values as keys for :func:`~pybofh_core.secret.given_keys`: a Path for a readable file, a
+    Secret for ``-`` (stdin, read once). Bad input is a ValidationError (exit 2) before anything runs."""
     from .errors import ValidationError
     from .secret import Secret
 

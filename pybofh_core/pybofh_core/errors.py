@@ -168,3 +168,11 @@ def redact(text: str, secrets: Sequence[str]) -> str:
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return text
+
+
+class JobError(PybofhError):
+    """A job file of ``bofh run`` raised an error of its own after steps ran (they were rolled back: exit 1)."""
+
+
+class JobInputError(ValidationError):
+    """A job file of ``bofh run`` could not be read or compiled, or failed before its first step (nothing ran)."""

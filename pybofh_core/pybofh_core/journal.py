@@ -139,6 +139,8 @@ class StepState:
     parent: int | None = None
     kind: str | None = None  # inverse | irreversible | no_undo | composite | None (version 1 journals)
     ahead: dict[str, Any] | None = None  # the undo journalled before the command ran
+    commands: list[str] = field(default_factory=list)  # the mutating commands the step ran
+    undo_commands: list[str] = field(default_factory=list)  # the mutating commands its undo ran
 
     @property
     def needs_undo(self) -> bool:
@@ -170,15 +172,20 @@ class JournalState:
     argv: list[str] = field(default_factory=list)
     steps: list[StepState] = field(default_factory=list)
     committed: bool = False
+    #: a nested block's journal whose steps an enclosing block took over (that block's journal id)
+    merged_into: str | None = None
     rollback_ended: bool | None = None  # None = no rollback finished; True/False = everything undone or not
     rollback_pid: int | None = None
     locked: bool = False
 
     @property
     def status(self) -> str:
-        """``running``, ``committed``, ``rolled-back``, ``needs-attention``, ``interrupted`` or ``empty``."""
+        """``running``, ``committed``, ``merged`` (into an enclosing block's journal), ``rolled-back``,
+        ``needs-attention``, ``interrupted`` or ``empty``."""
         if self.locked:
             return "running"
+        if self.merged_into:
+            return "merged"
         if self.committed:
             return "committed"
         if self.rollback_ended is True:
@@ -207,6 +214,7 @@ class JournalState:
             "host": self.host,
             "boot_id": self.boot_id,
             "label": self.label,
+            "merged_into": self.merged_into,
             "argv": self.argv,
             "steps": [dataclasses.asdict(s) for s in self.steps],
         }
@@ -260,10 +268,15 @@ def parse_journal(path: Path, text: str) -> JournalState:
                 step.state = {"forgotten": "failed", "left_alone": "left-alone"}.get(kind, kind)
             if kind == "done":
                 step.undo = rec.get("undo")
+            if kind in ("done", "failed") and "commands" in rec:
+                step.commands = list(rec["commands"])
+            elif "commands" in rec:
+                step.undo_commands = list(rec["commands"])
             if "error" in rec or "detail" in rec:
                 step.error = rec.get("error") or rec.get("detail")
         elif kind == "commit":
             state.committed = True
+            state.merged_into = rec.get("into")
         elif kind == "rollback_start":
             state.rollback_pid = rec.get("pid")
             state.rollback_ended = None
@@ -388,6 +401,8 @@ class Journal:
         try:
             state = parse_journal(path, path.read_bytes().decode("utf-8", "surrogateescape"))
             report.boot_changed = bool(state.boot_id and state.boot_id != _boot_id())
+            if state.merged_into:
+                raise JournalError(f"journal {jid} was merged into journal {state.merged_into}; roll that one back")
             if state.committed:
                 raise JournalError(f"journal {jid} was committed; there is nothing to roll back")
             if state.rollback_ended is True:
@@ -439,13 +454,19 @@ class Journal:
 
 
 def _outcome_record(step: int, outcome: Any) -> dict[str, Any]:
-    """The journal record of one undo's outcome."""
+    """The journal record of one undo's outcome (with the commands the undo ran, if any)."""
+    rec: dict[str, Any]
     if outcome.state in ("undone", "already"):
         rec = {"type": "undone", "step": step, "how": outcome.state}
-        return {**rec, "detail": outcome.detail} if outcome.detail else rec
-    if outcome.state == "left-alone":
-        return {"type": "left_alone", "step": step, "detail": outcome.detail}
-    return {"type": "undo_failed", "step": step, "error": outcome.detail}
+        if outcome.detail:
+            rec["detail"] = outcome.detail
+    elif outcome.state == "left-alone":
+        rec = {"type": "left_alone", "step": step, "detail": outcome.detail}
+    else:
+        rec = {"type": "undo_failed", "step": step, "error": outcome.detail}
+    if outcome.commands:
+        rec["commands"] = list(outcome.commands)
+    return rec
 
 
 @dataclass

@@ -8,12 +8,12 @@ failure); ``left-alone`` (another object is there now; reported, the journal nee
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import DataAtRiskError, KeyNeededError, NotFoundError
 from .operations import INSIDE_STEP, _expected, _recorder, _undo_checked, _undoing, bind, spec_of
-from .runner import Runner, use_runner
+from .runner import Runner, record_commands, use_runner
 from .secret import scrub
 
 State = Literal["undone", "already", "left-alone", "failed"]
@@ -26,6 +26,8 @@ class Outcome:
     state: State
     detail: str = ""
     error: BaseException | None = None
+    #: the mutating commands the undo ran (or, on a dry-run runner, would run), for the journal and plans
+    commands: list[str] = field(default_factory=list)
 
     @property
     def settled(self) -> bool:
@@ -48,6 +50,21 @@ def perform(
     key (``KeyNeededError``) is a failure. ``checked``: a newer step of this rollback was not undone, so the undo's
     data checks run (a shrink back must not cut what that step left, a removal must not destroy data).
     """
+    with record_commands() as ran:
+        outcome = _perform(func, args, kwargs, identity, runner, checked)
+    outcome.commands = [str(c) for c in ran]
+    return outcome
+
+
+def _perform(
+    func: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    identity: Mapping[str, Any] | None,
+    runner: Runner,
+    checked: bool,
+) -> Outcome:
+    """The body of :func:`perform` (its commands are being recorded)."""
     spec = spec_of(func)
     tokens = (_undoing.set(True), _recorder.set(INSIDE_STEP), _undo_checked.set(checked), _expected.set(identity))
     try:

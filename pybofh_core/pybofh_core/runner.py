@@ -101,6 +101,26 @@ def _input_bytes(data: Any) -> tuple[bytes | None, list[str]]:
     raise ValidationError(f"unsupported stdin data type {type(data).__name__}")
 
 
+#: where :func:`record_commands` collects the mutating commands run in its scope (None: not recording)
+_command_log: contextvars.ContextVar[list[PlannedCommand] | None] = contextvars.ContextVar(
+    "pybofh_command_log", default=None
+)
+
+
+@contextlib.contextmanager
+def record_commands() -> Iterator[list[PlannedCommand]]:
+    """Collect every mutating command run (or, in a dry run, planned) in this scope, in order, for the journal.
+
+    Read-only commands are left out: a plan and a run are compared on what changes the system.
+    """
+    log_: list[PlannedCommand] = []
+    token = _command_log.set(log_)
+    try:
+        yield log_
+    finally:
+        _command_log.reset(token)
+
+
 class Runner:
     """Base of all transports. Subclasses implement :meth:`_execute`; :meth:`run` adds checks, logs and errors."""
 
@@ -149,6 +169,9 @@ class Runner:
                 if any(h and h in value for h in hidden):
                     raise ValidationError(f"environment variable {key} would carry a secret; use stdin")
         log.debug("run%s: %s", f" on {self.host}" if self.host else "", _shown(args, hidden))
+        commands = _command_log.get()
+        if commands is not None and not readonly:
+            commands.append(PlannedCommand(args, self.host, data is not None))
         started = time.monotonic()
         extra: dict[str, Any] = {"files": files} if files else {}
         limit = timeout if timeout is not None else default_timeout(readonly)

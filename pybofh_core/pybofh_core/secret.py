@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,15 +95,21 @@ class SecretFile:
 
 # --- keys given for one run ---------------------------------------------------------------------------------------
 
-_given: contextvars.ContextVar[tuple[Secret | Path, ...]] = contextvars.ContextVar("pybofh_given_keys", default=())
+_given: contextvars.ContextVar[tuple[Sequence[Secret | Path], ...]] = contextvars.ContextVar(
+    "pybofh_given_keys", default=()
+)
 
 
 @contextlib.contextmanager
-def given_keys(keys: Iterable[Secret | Path]) -> Iterator[None]:
+def given_keys(keys: Sequence[Secret | Path]) -> Iterator[None]:
     """Make ``keys`` (a passphrase, or the path of a key file) the keys the administrator gave for this run, e.g.
     ``bofh journal rollback --key-file``: a plugin that must open something (crypt: a LUKS volume a restart closed)
-    tries them after its own providers. Held in memory for the ``with`` block only, never written anywhere."""
-    token = _given.set((*_given.get(), *keys))
+    tries them after its own providers. Held in memory for the ``with`` block only, never written anywhere.
+
+    A list is held by reference: keys added to it later (a command's ``--key-file``, parsed after the command's
+    atomic block began) count too, also for that block's rollback.
+    """
+    token = _given.set((*_given.get(), keys))
     try:
         yield
     finally:
@@ -112,4 +118,4 @@ def given_keys(keys: Iterable[Secret | Path]) -> Iterator[None]:
 
 def keys_given() -> tuple[Secret | Path, ...]:
     """The keys given for this run (see :func:`given_keys`), in the order given."""
-    return _given.get()
+    return tuple(key for group in _given.get() for key in group)

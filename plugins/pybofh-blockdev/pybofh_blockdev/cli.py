@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pybofh_core.cli import get_context, output
+from pybofh_core.cli import KEY_FILE_HELP, get_context, give_key_files, output
 
 app = typer.Typer(no_args_is_help=True, help="Block devices, filesystems, mounts and loop devices.")
 
@@ -83,11 +83,17 @@ def resize_cmd(
     filesystem_only: Annotated[
         bool, typer.Option("--filesystem-only", help="Resize only the filesystem on DEVICE, not DEVICE itself.")
     ] = False,
+    key_files: Annotated[list[str] | None, typer.Option("--key-file", metavar="FILE|-", help=KEY_FILE_HELP)] = None,
 ) -> None:
-    """Resize DEVICE and the layers on it (grow outer→inner, shrink inner→outer); rolled back if a step fails."""
+    """Resize DEVICE and the layers on it (grow outer→inner, shrink inner→outer); rolled back if a step fails.
+
+    An open LUKS mapping on the stack is used whatever its name; a closed one is opened with a key from the key
+    providers or --key-file (and closed again).
+    """
     from .layers import resize_stack
     from .ops import resize_filesystem
 
+    give_key_files(key_files)  # for the steps and for the block's rollback
     # each layer's resize is a step of the command's atomic block (opened by the core): a failure undoes the others
     if filesystem_only:
         output(resize_filesystem(device, None if size == "max" else size, temp_mount=True))

@@ -52,6 +52,42 @@ def is_open(name: str) -> bool:
     return True
 
 
+def mapping_over(device: str) -> str | None:
+    """The name of the dm-crypt mapping open over ``device``, whatever it is called (None when none is open).
+
+    Found through the device tree's holders (``lsblk``, which reads sysfs: no udev needed), then confirmed with
+    ``cryptsetup status``: a mapping opened by hand or by another tool as ``data_crypt`` is found as well as
+    pybofh's own ``luks-<UUID>``.
+    """
+    import json
+
+    from pybofh_core.runner import get_runner, run
+
+    device = check_device(device)
+    if get_runner().path_kind(device) != "block":
+        return None  # an image file: cryptsetup opens it through a loop device of its own, the name is pybofh's
+    res = run(["lsblk", "--json", "--list", "-o", "NAME,KNAME,PKNAME,TYPE", "--", device], readonly=True,
+              check=False)
+    if res.returncode != 0:
+        return None
+    try:
+        rows = json.loads(res.stdout or "{}").get("blockdevices") or []
+    except (ValueError, AttributeError):
+        return None
+    if not rows or not isinstance(rows[0], dict):
+        return None
+    top = rows[0].get("kname")
+    for row in rows[1:]:
+        if isinstance(row, dict) and row.get("type") == "crypt" and row.get("pkname") == top and row.get("name"):
+            try:
+                st = status(str(row["name"]))
+            except (MappingNotFoundError, ValueError):
+                continue
+            if st.device:
+                return st.name
+    return None
+
+
 def is_luks(device: str) -> bool:
     """Whether ``device`` holds a LUKS header (``cryptsetup isLuks``)."""
     device = check_device(device, "device")

@@ -103,7 +103,8 @@ def lookup(device: str, uuid: str | None = None) -> Key:
     raise KeyNotFoundError(
         f"no passphrase is known for LUKS device {device}"
         + (f" (UUID {uuid})" if uuid else "")
-        + f": give one (bofh journal rollback --key-file FILE|-; in Python pybofh_crypt.keys.provide(...)){hint}"
+        + f": give one (--key-file FILE|- of bofh blockdev resize or bofh journal rollback; in Python "
+        f"pybofh_crypt.keys.provide(...)){hint}"
     )
 
 

@@ -22,7 +22,8 @@ from .types import LuksDevice
 
 
 class LuksLayer(Layer):
-    """A LUKS1/LUKS2 header on ``device``; opens to the mapping ``name`` (default ``luks-<UUID>``)."""
+    """A LUKS1/LUKS2 header on ``device``; an open mapping over it is found whatever its name, else it opens as
+    ``name`` (default ``luks-<UUID>``)."""
 
     container = True
 
@@ -57,7 +58,12 @@ class LuksLayer(Layer):
 
     @property
     def name(self) -> str:
-        """The mapping name this layer opens as."""
+        """The mapping over this device: the one open now, whatever its name, else the name it opens as."""
+        if self._name is None:
+            found = facts.mapping_over(self.device)
+            if found is not None:
+                self._name = found  # kept: a close and a reopen of this layer use the same name
+                return found
         return self._name or f"luks-{self.uuid}"
 
     @property
