@@ -160,3 +160,23 @@ def test_third_party_operation_rolled_back_by_atomic(third_party_venv: Path, tmp
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("failed: 1 ['pybofh: rolled back 1 step(s)")
     assert not marker.exists()
+
+
+def test_third_party_plugin_found_through_the_discovery_cache(third_party_venv: Path, tmp_path: Path) -> None:
+    """With the discovery cache warm, the venv's third-party plugins are still listed (and the broken one with its
+    error), and ``bofh --help`` shows the same groups as a full discovery."""
+    env = {**os.environ, "PYBOFH_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("PYBOFH_NO_PLUGIN_CACHE", None)
+    env.pop("PYBOFH_EXTRA_PLUGINS", None)
+    bofh = [third_party_venv, "-c", "from pybofh_core.cli import main; main()"]
+    runs = [subprocess.run([*bofh, "plugins", "--json"], capture_output=True, text=True, env=env, timeout=120)
+            for _ in range(2)]
+    assert list((tmp_path / "cache").glob("plugins-*.json")), "no discovery cache was written"
+    for out in runs:
+        assert out.returncode == 0, out.stderr
+        rows = {r["name"]: r for r in json.loads(out.stdout)}
+        assert rows["fake"]["loaded"] and rows["fake"]["distribution"] == "pybofh-fake"
+        assert not rows["broken"]["loaded"] and "pybofh_no_such_dependency" in rows["broken"]["error"]
+    helps = [subprocess.run([*bofh, "--help"], capture_output=True, text=True, env=e, timeout=120).stdout
+             for e in (env, {**env, "PYBOFH_NO_PLUGIN_CACHE": "1"})]
+    assert helps[0] == helps[1] and "\n  lvm " in helps[0]

@@ -6,9 +6,10 @@ Plugins import :data:`hookimpl`, :func:`operation` and :func:`undo` from here; e
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .hookspecs import hookimpl
+if TYPE_CHECKING:  # imported on first use: pluggy is not needed by ``bofh --help``
+    from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
@@ -40,6 +41,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "hookimpl":  # pluggy loads with it: only plugins, when the plugin host imports them, ask for it
+        return import_module(".hookspecs", __name__).hookimpl
     if name in _LAZY:
         return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'pybofh_core' has no attribute {name!r}")

@@ -1,7 +1,10 @@
 """Plugin discovery: stevedore finds the ``pybofh.plugins`` entry points, pluggy holds them under our hookspecs.
 
 A plugin that fails to import is recorded with its error (``bofh plugins`` shows it) and the others still load;
-``PYBOFH_STRICT_PLUGINS=1`` turns load errors into exceptions for plugin authors.
+``PYBOFH_STRICT_PLUGINS=1`` turns load errors into exceptions for plugin authors. What a full discovery found is kept
+in the discovery cache (:mod:`pybofh_core.entrypoints`); while the installed distributions are unchanged, later
+processes import the recorded plugin modules directly instead of scanning entry points with stevedore, and
+``bofh --help`` lists the plugins' CLI groups from the cache without importing pluggy or any plugin.
 """
 
 from __future__ import annotations
@@ -9,26 +12,22 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pluggy
-
-from . import hookspecs
+from .entrypoints import ALIASES, canonical_name
 from .errors import NotFoundError, PluginError
-from .operations import OperationRegistry
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from .operations import OperationRegistry
 
 log = logging.getLogger("pybofh.plugins")
+__all__ = ["ALIASES", "PLUGIN_GROUP", "PluginHost", "PluginInfo", "canonical_name", "get_host", "peek_host", "set_host"]
 
 PLUGIN_GROUP = "pybofh.plugins"
-#: The seed's module names, accepted as aliases of the plugin names.
-ALIASES = {"blockdevice": "blockdev", "encryption": "crypt"}
-
-
-def canonical_name(name: str) -> str:
-    """Map a seed-era name (``blockdevice``, ``encryption``) to its plugin name."""
-    return ALIASES.get(name, name)
 
 
 @dataclass
@@ -41,6 +40,8 @@ class PluginInfo:
     version: str | None = None
     error: str | None = None
     module: ModuleType | Any | None = None
+    #: Names of the CLI groups this plugin registered (for the discovery cache).
+    cli: list[str] = field(default_factory=list)
 
     @property
     def loaded(self) -> bool:
@@ -63,12 +64,16 @@ class PluginHost:
     """The plugin manager of one process: discovered plugins, their hooks, operations, settings and CLI apps."""
 
     def __init__(self, *, discover: bool = True) -> None:
+        import pluggy
+
+        from . import hookspecs
         from .cli_registry import CliRegistry
+        from .operations import OperationRegistry
         from .settings import SettingsRegistry
 
-        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm: pluggy.PluginManager = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self.operations = OperationRegistry()
+        self.operations: OperationRegistry = OperationRegistry()
         self.settings_registry = SettingsRegistry()
         self.cli = CliRegistry()
         self.infos: dict[str, PluginInfo] = {}
@@ -80,10 +85,64 @@ class PluginHost:
             self.discover()
 
     def discover(self) -> None:
-        """Load every ``pybofh.plugins`` entry point; record (or, in strict mode, raise) load failures."""
-        from stevedore import extension
+        """Load every ``pybofh.plugins`` entry point; record (or, in strict mode, raise) load failures.
+
+        The entry points come from the discovery cache when it is still true for the installed distributions,
+        else from stevedore's scan, whose result is then cached.
+        """
+        from . import entrypoints
 
         strict = os.environ.get("PYBOFH_STRICT_PLUGINS", "") not in ("", "0")
+        cached = entrypoints.load()
+        if cached is not None:
+            self._discover_cached(cached["plugins"], strict)
+        else:
+            found = self._discover_entry_points(strict)
+            entrypoints.store([self._cache_record(name) for name in found])
+        self._load_extra(os.environ.get("PYBOFH_EXTRA_PLUGINS", ""), strict)
+
+    def _discover_cached(self, records: list[dict[str, Any]], strict: bool) -> None:
+        """Import and register the plugins the discovery cache lists (no entry-point scan)."""
+        from .entrypoints import load_target
+
+        for rec in records:
+            info = PluginInfo(rec["name"], rec["target"], rec["distribution"], rec["version"])
+            try:
+                plugin = load_target(rec["target"])
+            except Exception as exc:
+                if strict:
+                    raise PluginError(f"plugin {rec['name']} failed to load: {exc}") from exc
+                info.error = f"{type(exc).__name__}: {exc}"
+                self.infos[rec["name"]] = info
+                log.warning("plugin %s failed to load: %s", rec["name"], exc)
+                continue
+            try:
+                self.register(plugin, rec["name"], info=info)
+            except Exception as exc:
+                if strict:
+                    raise
+                info.error = f"{type(exc).__name__}: {exc}"
+                info.module = None
+                self.infos[rec["name"]] = info
+                log.warning("plugin %s failed to register: %s", rec["name"], exc)
+
+    def _cache_record(self, name: str) -> dict[str, Any]:
+        """What the discovery cache keeps of entry-point plugin ``name`` (its CLI groups only if all are paths)."""
+        from .entrypoints import module_origin
+
+        info = self.infos[name]
+        origin, mtime = module_origin(info.module) if info.loaded else (None, -1)
+        entries = [self.cli.entries[n] for n in info.cli if n in self.cli.entries]
+        cli: list[dict[str, str]] | None = [{"name": e.name, "app": e.app, "help": e.help} for e in entries]
+        if any(not isinstance(e.app, str) for e in entries) or (info.loaded and origin is None):
+            cli = None  # an app object (not an import path) cannot be listed without importing the plugin
+        return {"name": name, "target": info.target, "distribution": info.distribution, "version": info.version,
+                "origin": origin, "mtime": mtime, "cli": cli}
+
+    def _discover_entry_points(self, strict: bool) -> list[str]:
+        """Scan the entry points with stevedore and load them; returns the names found."""
+        from stevedore import extension
+
         failures: list[tuple[Any, BaseException]] = []
 
         def on_failure(_mgr: Any, entrypoint: Any, exc: BaseException) -> None:
@@ -102,7 +161,7 @@ class PluginHost:
                 info.module = None
                 self.infos[ext.name] = info
                 log.warning("plugin %s failed to register: %s", ext.name, exc)
-        self._load_extra(os.environ.get("PYBOFH_EXTRA_PLUGINS", ""), strict)
+        names = [ext.name for ext in mgr]
         for entrypoint, error in failures:
             if strict:
                 raise PluginError(f"plugin {entrypoint.name} failed to load: {error}") from error
@@ -111,6 +170,8 @@ class PluginHost:
                 entrypoint.name, entrypoint.value, dist, version, error=f"{type(error).__name__}: {error}"
             )
             log.warning("plugin %s failed to load: %s", entrypoint.name, error)
+            names.append(entrypoint.name)
+        return names
 
     def _load_extra(self, spec: str, strict: bool) -> None:
         """Load site plugins named in ``PYBOFH_EXTRA_PLUGINS`` (``name=module,…``), like installed ones."""
@@ -138,7 +199,9 @@ class PluginHost:
                 f"two plugins are named {name!r}: {self.infos[name].target} and {getattr(plugin, '__name__', plugin)}"
             )
         info = info or PluginInfo(name, getattr(plugin, "__name__", repr(plugin)))
+        before = set(self.cli.entries)
         self.pm.register(_hooks_of(plugin), name=name)
+        info.cli = [n for n in self.cli.entries if n not in before]
         info.module = plugin
         self.infos[name] = info
 
