@@ -69,12 +69,40 @@ def output(value: Any, columns: list[str] | None = None) -> None:
 
 
 class BofhGroup(typer.core.TyperGroup):
-    """The root group: built-in commands plus plugin sub-apps, imported only when their command runs."""
+    """The root group: built-in commands plus plugin sub-apps, imported only when their command runs.
+
+    Until something needs the plugins themselves, the sub-apps are listed from the discovery cache
+    (:func:`_cached_entries`), so ``bofh --help`` and ``bofh lvm --help`` import neither pluggy nor any plugin.
+    """
 
     def _entries(self) -> dict[str, Any]:
+        if _peek_host() is None:
+            cached = self._cached()
+            if cached is not None:
+                return cached[0]
         from .plugins import get_host
 
         return get_host().cli.entries
+
+    def _provider(self, entry: Any) -> str | None:
+        """``DIST VERSION`` of the plugin that added ``entry`` (for the sub-app's epilog)."""
+        name = entry.plugin or entry.name
+        if _peek_host() is None:
+            cached = self._cached()
+            if cached is not None:
+                return cached[1].get(name)
+        from .plugins import get_host
+
+        info = get_host().infos.get(name)
+        if info is not None and info.distribution:
+            return f"{info.distribution} {info.version or ''}".rstrip()
+        return None
+
+    def _cached(self) -> tuple[dict[str, Any], dict[str, str]] | None:
+        """:func:`_cached_entries`, read once per invocation (each ``main()`` builds a new root group)."""
+        if not hasattr(self, "_cache_memo"):
+            self._cache_memo = _cached_entries()
+        return self._cache_memo
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self._entries()))
@@ -83,16 +111,17 @@ class BofhGroup(typer.core.TyperGroup):
         builtin = super().get_command(ctx, cmd_name)
         if builtin is not None:
             return builtin
-        from .plugins import canonical_name, get_host
+        from .entrypoints import canonical_name
 
         entry = self._entries().get(canonical_name(cmd_name))
         if entry is None:
             return None
         command = typer.main.get_command(entry.load())
+        _plain_help(command)
         _run_in_one_block(command)
-        info = get_host().infos.get(entry.plugin or entry.name)
-        if info is not None and info.distribution:
-            command.epilog = f"provided by {info.distribution} {info.version or ''}".rstrip()
+        provider = self._provider(entry)
+        if provider:
+            command.epilog = f"provided by {provider}"
         if entry.help and not command.help:
             command.help = entry.help
         return command
@@ -113,6 +142,41 @@ class BofhGroup(typer.core.TyperGroup):
                 formatter.write_dl(rows)
 
 
+def _peek_host() -> Any:
+    """The process's plugin host if one was made, without importing the plugin machinery when none was."""
+    plugins = sys.modules.get(f"{__package__}.plugins")
+    return plugins.peek_host() if plugins is not None else None
+
+
+def _cached_entries() -> tuple[dict[str, Any], dict[str, str]] | None:
+    """The plugins' CLI groups and their providers from the discovery cache; None when the plugins must be loaded
+    (no valid cache, a plugin whose CLI is not an import path, or site plugins in ``PYBOFH_EXTRA_PLUGINS``)."""
+    import os
+
+    if os.environ.get("PYBOFH_EXTRA_PLUGINS"):
+        return None
+    from . import entrypoints
+    from .cli_registry import CliEntry
+
+    data = entrypoints.load()
+    if data is None or any(p["cli"] is None for p in data["plugins"]):
+        return None
+    entries = {c["name"]: CliEntry(c["name"], c["app"], c["help"], p["name"])
+               for p in data["plugins"] for c in p["cli"]}
+    providers = {p["name"]: f"{p['distribution']} {p['version'] or ''}".rstrip()
+                 for p in data["plugins"] if p["distribution"]}
+    return entries, providers
+
+
+def _plain_help(command: click.Command) -> None:
+    """Give a plugin's sub-app (and its sub-groups) plain help like the root's: rich help costs an import of rich
+    and markdown-it, more than typer's whole start-up."""
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+
+
 def _run_in_one_block(command: click.Command) -> None:
     """Make every invocation of a plugin's command (group) one journalled atomic block: each operation it calls is a
     step, so a failure undoes what the command did (exit 1 means exactly that), and a command that changes nothing
@@ -127,26 +191,57 @@ def _run_in_one_block(command: click.Command) -> None:
 
 
 @contextlib.contextmanager
-def cli_block(ctx: click.Context | None = None, *, allow_irreversible: bool = True) -> Iterator[Any]:
+def cli_block(ctx: click.Context | None = None, *, allow_irreversible: bool = True, eager: bool = False
+              ) -> Iterator[Any]:
     """The atomic block of one ``bofh`` command (core policy: commands do not open blocks of their own).
 
     A command names what it destroys, so irreversible steps are allowed; ``bofh run`` turns that off for job files.
+    The block opens when the command calls its first operation (:class:`_LazyBlock`): a read-only command (a listing)
+    never imports the atomic-block, journal and lock machinery, and leaves no journal either way. A dry run opens it
+    at once (blocks the command opens itself plan into it), and so does ``eager`` (a job file gets the real block).
+    Keys given with ``--key-file`` (``state.keys``) are known to the block and to its rollback.
     """
-    from .atomic import Atomic
     from .operations import _recorder
     from .secret import given_keys
 
     state = get_context(ctx)
     label = "bofh " + " ".join(state.argv) if state.argv else "bofh"
-    with given_keys(state.keys), Atomic(journal=not state.dry_run, lazy_journal=True,
-                                        allow_irreversible=allow_irreversible, label=label, wait=state.wait) as block:
-        token = _recorder.set(block)  # every operation the command calls is recorded as a step of this block
+    with given_keys(state.keys), contextlib.ExitStack() as stack:
+
+        def open_block() -> Any:
+            from .atomic import Atomic
+
+            return stack.enter_context(Atomic(journal=not state.dry_run, lazy_journal=True,
+                                              allow_irreversible=allow_irreversible, label=label, wait=state.wait))
+
+        lazy = _LazyBlock(open_block)
+        if eager or state.dry_run:
+            lazy.open()
+        token = _recorder.set(lazy.block or lazy)  # every operation the command calls is a step of this block
         try:
-            yield block
+            yield lazy.block if eager else lazy
         finally:
             _recorder.reset(token)
     if state.dry_run:
-        state.planned = block  # planned to the end (undo commands included): the plan is printed on exit
+        state.planned = lazy.block  # planned to the end (undo commands included): the plan is printed on exit
+
+
+class _LazyBlock:
+    """Stands in for a command's atomic block until the command's first operation, which opens it."""
+
+    def __init__(self, opener: Any) -> None:
+        self._opener = opener
+        self.block: Any = None
+
+    def open(self) -> Any:
+        """Open the real block (once) and return it."""
+        if self.block is None:
+            self.block = self._opener()
+        return self.block
+
+    def _record(self, spec: Any, wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Open the real block (once) and record the operation call as its step."""
+        return self.open()._record(spec, wrapper, args, kwargs)
 
 
 app = typer.Typer(
@@ -331,7 +426,7 @@ def run_job(
                                  "dry_run": get_context().dry_run}
     block = None
     try:
-        with cli_block(allow_irreversible=False) as block:
+        with cli_block(allow_irreversible=False, eager=True) as block:
             exec(code, namespace)  # noqa: S102 - running the administrator's own job file is the point
             func = namespace.get("job")
             result = None
@@ -531,7 +626,6 @@ def _errors_to_exit() -> Iterator[None]:
     """Map every failure to one stderr line and an exit code (never a traceback):
     0 done, 1 failed and fully undone, 2 bad input and nothing ran, 3 not fully undone, 128+N after signal N."""
     from .errors import NeedsAttentionError
-    from .signals import Interrupted
 
     try:
         yield
@@ -551,15 +645,16 @@ def _errors_to_exit() -> Iterator[None]:
         for note in getattr(exc, "__notes__", []):
             _say(f"bofh: {scrub(note)}")
         raise SystemExit(exc.exit_code) from None
-    except Interrupted as exc:
+    except KeyboardInterrupt as exc:
+        signals = sys.modules.get(f"{__package__}.signals")  # only signals.py raises Interrupted: no import here
+        if signals is None or not isinstance(exc, signals.Interrupted):
+            _say("bofh: interrupted")
+            raise SystemExit(130) from None
         rolled = [n for n in getattr(exc, "__notes__", [])]
         _say(f"bofh: {exc}" + ("" if rolled else "; nothing was left to undo"))
         for note in rolled:
             _say(f"bofh: {scrub(note)}")
-        raise SystemExit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        _say("bofh: interrupted")
-        raise SystemExit(130) from None
+        raise SystemExit(getattr(exc, "exit_code", 130)) from None
     except click.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except click.Abort:

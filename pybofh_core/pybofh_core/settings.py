@@ -18,7 +18,6 @@ import contextvars
 import dataclasses
 import json
 import os
-import tomllib
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -153,6 +152,8 @@ def user_config_path() -> Path:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse one TOML config file; a syntax error is a SettingsError naming the file."""
+    import tomllib  # only where a config file exists: most runs have none
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -281,10 +282,25 @@ _config_file: list[Path] = []
 def get_settings() -> Settings:
     """The process's settings, built on first use from the plugins' declarations and the config sources."""
     if not _settings:
+        _settings.append(Settings(_PluginSettings(), config_file=_config_file[0] if _config_file else None))  # type: ignore[arg-type]
+    return _settings[0]
+
+
+class _PluginSettings:
+    """The process's settings registry, loading the plugins only when a namespace other than ``core`` is asked for:
+    a command that reads only core settings (every runner does) starts without the plugin machinery."""
+
+    @property
+    def namespaces(self) -> _PluginSettings:
+        return self
+
+    def get(self, ns: str, default: type | None = None) -> type | None:
+        """The dataclass of namespace ``ns`` (``core`` without discovery; others from the plugin host)."""
+        if ns == "core":
+            return CoreSettings
         from .plugins import get_host
 
-        _settings.append(Settings(get_host().settings_registry, config_file=_config_file[0] if _config_file else None))
-    return _settings[0]
+        return get_host().settings_registry.namespaces.get(ns, default)
 
 
 def configure(config_file: Path | None = None) -> Settings:

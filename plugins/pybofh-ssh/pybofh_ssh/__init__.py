@@ -6,6 +6,7 @@ rolled back); the public API is re-exported lazily so importing this module stay
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from importlib import import_module
 from typing import Any
@@ -44,7 +45,10 @@ def pybofh_register_cli(registry: Any) -> None:
 @hookimpl
 def pybofh_on_atomic_event(event: str, journal_id: str | None, step: Mapping[str, Any]) -> None:
     """Count undone steps for the ``fan_out`` job running in this context (no-op outside fan_out)."""
-    from .fanout import record_atomic_event
+    fanout = sys.modules.get(f"{__name__}.fanout")
+    if fanout is None:
+        return  # fan_out was never imported, so no fan-out job runs in this process: nothing to import or count
+    record_atomic_event = fanout.record_atomic_event
 
     record_atomic_event(event, journal_id)
 
