@@ -398,6 +398,23 @@ class LocalRunner(Runner):
         return Result(argv, proc.returncode, out, err)
 
 
+def spawn(argv: Sequence[str]) -> subprocess.Popen[bytes]:
+    """Start a long-lived helper process with pipes on stdin, stdout and stderr (unbuffered), for transports that
+    run many commands through one process (an ssh session); environment and process group as for commands run by
+    :class:`LocalRunner` (``LC_ALL=C``, sbin on PATH, its own group so a terminal's Ctrl-C does not reach it).
+    Logged like a command; the caller owns the process and must end it. Never a shell; no secret in ``argv``."""
+    args = check_argv(argv)
+    log.debug("spawn: %s", _shown(args, []))
+    full_env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PATH": _search_path()}
+    try:
+        return subprocess.Popen(list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=full_env, process_group=0, bufsize=0)
+    except FileNotFoundError:
+        raise CommandError(args, None, reason=f"cannot run {args[0]}: not installed") from None
+    except PermissionError as exc:
+        raise CommandError(args, None, reason=f"cannot run {args[0]}: {exc.strerror}") from None
+
+
 def _communicate(proc: subprocess.Popen[bytes], data: bytes | None, timeout: float | None,
                  argv: tuple[str, ...]) -> tuple[bytes, bytes]:
     """Feed ``data``, collect the output, and kill the child only past ``timeout`` (None: never); log a heartbeat

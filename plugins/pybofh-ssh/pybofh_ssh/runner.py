@@ -29,6 +29,7 @@ from pybofh_core.errors import CommandError, CommandTimeoutError, NotFoundError,
 from pybofh_core.runner import LocalRunner, Result, Runner, use_runner
 
 from .errors import HostUnreachableError
+from .resident import LOOP, ResidentShell, SessionLost, SessionTimeout, SessionUnavailable
 
 log = logging.getLogger("pybofh.ssh")
 
@@ -71,17 +72,21 @@ def remote_command(argv: Sequence[str], env: Mapping[str, str] | None = None) ->
         raise ValidationError("a command must be a non-empty argv list")
     if "=" in argv[0]:
         raise ValidationError(f"command name {argv[0]!r} contains '=', which env(1) would read as an assignment")
-    assigns: list[str] = []
     for key, value in (env or {}).items():
         if not _ENV_NAME.match(key):
             raise ValidationError(f"environment variable name {key!r} is not a valid name")
         if "\x00" in value:
             raise ValidationError(f"environment variable {key} contains a NUL byte")
-        if key not in ("LC_ALL", "LANG", "PATH"):
-            assigns.append(shlex.quote(f"{key}={value}"))
-    head = f"printf '%s\\n' {MARKER.decode().strip()} >&2 && exec env --"
+    head = f"printf '%s\\n' {MARKER.decode().strip()} >&2 && "
+    return head + exec_line(argv, env)
+
+
+def exec_line(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+    """``exec env -- [ENV…] LC_ALL=C LANG=C PATH="$PATH:sbin" ARGV…`` with every word shell-quoted (pure; checked
+    by :func:`remote_command`, which every caller goes through first or instead)."""
+    assigns = [shlex.quote(f"{k}={v}") for k, v in (env or {}).items() if k not in ("LC_ALL", "LANG", "PATH")]
     fixed = f'LC_ALL=C LANG=C PATH="$PATH:{SBIN}"'
-    return " ".join([head, *assigns, fixed, *(shlex.quote(a) for a in argv)])
+    return " ".join(["exec env --", *assigns, fixed, *(shlex.quote(a) for a in argv)])
 
 
 def split_stderr(stderr: bytes) -> tuple[bytes, bytes, bool]:
@@ -136,6 +141,8 @@ class SshRunner(Runner):
         expire); None = a private temp dir whose master is closed by :meth:`close` or at process exit.
     :param options: extra ``Key=Value`` ssh options.
     :param ssh: the ssh client binary.
+    :param resident_shell: run commands through one resident remote shell per runner (:mod:`pybofh_ssh.resident`:
+        one round trip per command, the login shell's rc files read once); False = one ssh session per command.
     Unset options come from the ``[ssh]`` settings.
     """
 
@@ -153,6 +160,7 @@ class SshRunner(Runner):
         control_dir: str | os.PathLike[str] | None = None,
         options: Sequence[str] | None = None,
         ssh: str = "ssh",
+        resident_shell: bool | None = None,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -187,6 +195,13 @@ class SshRunner(Runner):
         self._private_dir: str | None = None
         self._finalizer: weakref.finalize | None = None
         self._which: dict[str, str | None] = {}
+        resident = defaults.resident_shell if resident_shell is None else resident_shell
+        if not isinstance(resident, bool):
+            raise ValidationError(f"ssh resident_shell {resident!r} must be true or false")
+        self.resident_shell = resident
+        self._session: ResidentShell | None = None
+        self._session_lock = threading.Lock()
+        self._resident_failed = False
 
     # --- options ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -268,7 +283,15 @@ class SshRunner(Runner):
         readonly: bool,
         env: Mapping[str, str] | None,
     ) -> Result:
-        ssh_argv = self.ssh_argv(remote_command(argv, env))
+        remote = remote_command(argv, env)  # validates argv and env for both paths
+        if self.resident_shell and self._session_lock.acquire(blocking=False):  # busy (another thread): one-shot
+            try:
+                res = self._execute_resident(argv, data, timeout, env)
+            finally:
+                self._session_lock.release()
+            if res is not None:
+                return res
+        ssh_argv = self.ssh_argv(remote)
         try:
             res = self._local.run(ssh_argv, input=data, check=False, timeout=timeout, readonly=readonly)
         except CommandTimeoutError as exc:
@@ -292,6 +315,42 @@ class SshRunner(Runner):
             )
         return Result(argv, res.returncode, res.stdout, err)
 
+    def _execute_resident(
+        self, argv: tuple[str, ...], data: bytes | None, timeout: float | None, env: Mapping[str, str] | None
+    ) -> Result | None:
+        """Run ``argv`` through this runner's resident shell (started on first use); None when the host cannot run
+        one (the caller then uses one ssh per command)."""
+        session = self._session
+        if session is not None and not session.alive:
+            session.close()
+            session = self._session = None
+        if session is None:
+            if self._resident_failed:
+                return None
+            session = ResidentShell(self.ssh_argv(f"exec sh -c {shlex.quote(LOOP)}"))
+            try:
+                session.start(self.connect_timeout + 30)
+            except SessionUnavailable as exc:
+                if exc.returncode == 255:
+                    raise HostUnreachableError(argv, None, b"", exc.chatter, host=self.host,
+                                               reason="host unreachable over ssh") from None
+                log.debug("ssh %s: no resident shell (%s); one ssh per command", self.host, exc)
+                self._resident_failed = True
+                return None
+            self._session = session
+        try:
+            rc, out, err = session.run(exec_line(argv, env), data, timeout)
+        except SessionTimeout:
+            self._session = None
+            raise CommandTimeoutError(argv, None, b"", b"", host=self.host,
+                                      reason=f"timed out after {timeout:g}s (the ssh session was ended; the remote "
+                                      "command may still be running)") from None
+        except SessionLost as exc:
+            self._session = None
+            raise HostUnreachableError(argv, None, b"", exc.chatter, host=self.host,
+                                       reason=f"ssh connection lost while the command ran ({exc})") from None
+        return Result(argv, rc, out, err)
+
     def which(self, tool: str) -> str | None:
         """The remote path of ``tool`` (``command -v`` with the sbin PATH), None if absent; cached per runner."""
         if not isinstance(tool, str) or not _TOOL.match(tool):
@@ -314,6 +373,7 @@ class SshRunner(Runner):
             "control_persist": self.control_persist,
             "control_dir": str(self.shared_control_dir) if self.shared_control_dir else None,
             "options": list(self.options) or None,
+            "resident_shell": self.resident_shell,
         }
 
     # --- connection management ----------------------------------------------------------------------------------
@@ -341,7 +401,11 @@ class SshRunner(Runner):
                             readonly=True)
 
     def close(self) -> None:
-        """Close this runner's own master connection and remove its socket dir (it reopens on the next command)."""
+        """Close this runner's resident shell and own master connection, and remove its socket dir (both reopen on
+        the next command)."""
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
         with self._lock:
             finalizer, self._finalizer, self._private_dir = self._finalizer, None, None
         if finalizer is not None:

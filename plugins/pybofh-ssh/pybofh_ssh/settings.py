@@ -25,3 +25,9 @@ class SshSettings:
     """Extra ``-o Key=Value`` options, e.g. ``["ServerAliveInterval=15"]``."""
     max_workers: int = 8
     """Hosts worked on in parallel by :func:`~pybofh_ssh.fanout.fan_out` and ``bofh --host A --host B …``."""
+    resident_shell: bool = True
+    """Run a runner's commands through one resident remote shell (one round trip per command, the login shell's rc
+    files read once per connection); false = a new ssh session (channel + login shell) per command."""
+    json_lines: bool = False
+    """``bofh --json --host A --host B …`` prints one JSON object per host, a line each, as each host finishes
+    (instead of one JSON array once all are done)."""

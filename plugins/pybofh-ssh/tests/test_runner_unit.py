@@ -84,7 +84,9 @@ def test_missing_config_or_identity_is_not_found(tmp_path):
 def _runner_with_fake_ssh(tmp_path) -> tuple[SshRunner, FakeRunner]:
     cfg = tmp_path / "cfg"
     cfg.write_text("")
-    runner = SshRunner("root@db1", ssh_config=cfg, port=2222, connect_timeout=2.5, options=["ServerAliveInterval=5"])
+    # one ssh per command (the resident shell is a long-lived process; test_resident.py exercises it on real sshd)
+    runner = SshRunner("root@db1", ssh_config=cfg, port=2222, connect_timeout=2.5, options=["ServerAliveInterval=5"],
+                       resident_shell=False)
     fake = FakeRunner()
     runner._local = fake  # the local side of the transport: records the ssh argv instead of running ssh
     return runner, fake
@@ -131,7 +133,7 @@ def test_ssh_argv_multiplexes_in_a_private_dir_and_maps_exit_codes(tmp_path):
 
 
 def test_no_multiplexing_leaves_control_options_to_the_ssh_config(tmp_path):
-    runner = SshRunner("db1", control_persist=0)
+    runner = SshRunner("db1", control_persist=0, resident_shell=False)  # the one-shot path records its argv
     fake = FakeRunner().expect(["ssh", ...], stdout=b"x", stderr=MARKER)
     runner._local = fake
     assert runner.run(["true"]).stdout == b"x"
