@@ -6,6 +6,7 @@ Errors become one line on stderr and an exit code: 0 ok, 1 an operation failed (
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import sys
 from collections.abc import Iterator
@@ -41,7 +42,12 @@ class CliContext:
     keys: list[Any] = field(default_factory=list)
 
     def output(self, value: Any, columns: list[str] | None = None) -> None:
-        """Print an API result as a table, or JSON with ``--json`` (in a JSON dry run: kept for the plan document)."""
+        """Print an API result as a table, or JSON with ``--json`` (or hand it to :func:`captured_output`; in a JSON
+        dry run it is kept for the plan document)."""
+        sink = _sink.get()
+        if sink is not None:
+            sink.append(value)
+            return
         from .render import render
 
         if self.dry_run and self.json:
@@ -51,6 +57,20 @@ class CliContext:
         text = render(value, as_json=self.json, columns=columns)
         if text:
             typer.echo(text)
+
+
+_sink: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("bofh_output_sink", default=None)
+
+
+@contextlib.contextmanager
+def captured_output(values: list[Any]) -> Iterator[list[Any]]:
+    """Collect the results commands would print (API values, not yet rendered) into ``values`` instead of printing
+    them, in this context only: a fan-out runs one ``bofh`` command per host in threads of one process."""
+    token = _sink.set(values)
+    try:
+        yield values
+    finally:
+        _sink.reset(token)
 
 
 def get_context(ctx: click.Context | None = None) -> CliContext:

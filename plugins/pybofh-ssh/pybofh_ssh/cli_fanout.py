@@ -1,34 +1,31 @@
-"""``bofh --host A --host B … COMMAND``: re-run the sub-command once per host, in parallel, and render per-host results.
+"""``bofh --host A --host B … COMMAND``: run the sub-command once per host, in parallel, and render per-host results.
 
-Proposed core integration (``pybofh_core/cli.py``, ``root()``): when more than one host is given, call
-``run_on_hosts(argv, hosts, json_out=json_out)`` with the argv ``main()`` received, and ``raise click.Exit(rc)`` so
-the sub-command does not also run locally. Each host gets its own ``bofh --json --host H …`` child process (own
-runner, settings, output and exit code: plugins need no change), started after a ``true`` over ssh has opened the
-host's master connection in a shared private control dir, which the child reuses (one handshake per host).
+Called by the core (``pybofh_core/cli.py``, ``root()``) when more than one host is given, with the argv ``main()``
+received; it returns the exit code. Each host's command runs in a worker thread of this process (no new Python per
+host) with an :class:`SshRunner` for that host as the current runner, through the same ``bofh`` command tree
+(parsing, one atomic block per command, exit codes), its results captured instead of printed. Every runner opens
+one connection and one resident remote shell; the pool is ``ssh.max_workers`` wide. With ``--json`` and the
+setting ``ssh.json_lines`` each host's result is printed as one JSON line as soon as that host finishes.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 from pybofh_core.errors import PybofhError, ValidationError
-from pybofh_core.runner import LocalRunner, get_runner
+from pybofh_core.secret import scrub
 
-from .fanout import HostResult, HostStatus, fan_out
-from .runner import SshRunner, _settings_defaults
+from .fanout import HostResult, HostStatus, _is_unreachable, fan_out
+from .runner import _settings_defaults
 
 #: Root options that take a value, and those of them the fan-out removes (each child gets its own ``--host``).
 _VALUED = ("--config", "--host", "--hosts-file")
 _HOST_OPTIONS = ("--host", "--hosts-file")
-#: How a child bofh is started (not ``-m pybofh_core.cli``: that would load the CLI module twice, as ``__main__``).
-BOFH_MAIN = "from pybofh_core.cli import main; main()"
-#: A child bofh may run long (resyncs, copies); it is killed only after this many seconds.
-CHILD_TIMEOUT = 24 * 3600.0
+#: Root options already applied by the invocation that fans out (settings are per process, not per host).
+_APPLIED = ("--config",)
 
 
 class HostCommandFailed(PybofhError):
@@ -64,35 +61,61 @@ def child_argv(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def _parse_output(text: str) -> Any:
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+def _json_value(values: list[Any]) -> Any:
+    """What a command printed with ``--json``, as plain JSON values (one result, a list of them, or None)."""
+    from pybofh_core.render import render
+
+    parsed = [json.loads(render(v, as_json=True) or "null") for v in values]
+    return parsed[0] if len(parsed) == 1 else (parsed or None)
 
 
-def _child_job(sub_argv: list[str], control_dir: str, config: str | None) -> Any:
-    """Open the host's master connection, then run ``bofh --json --host H <sub_argv>`` reusing it."""
+def _host_job(sub_argv: list[str]) -> Any:
+    """The fan-out job: run ``bofh --json <sub_argv>`` in this thread (the host's runner is current)."""
+    import typer
+
+    from pybofh_core import _click as click
+    from pybofh_core import cli
+
+    args = ["--json", *_without_applied(sub_argv)]
 
     def job(host: str) -> Any:
-        runner = get_runner()
-        if not isinstance(runner, SshRunner):
-            raise ValidationError(f"fan-out job for {host}: the current runner is not an ssh runner")
-        runner.ping()
-        env = {"PYBOFH_SSH__CONTROL_DIR": control_dir}
-        if config:
-            env["PYBOFH_SSH__SSH_CONFIG"] = config
-        argv = [sys.executable, "-c", BOFH_MAIN, "--json", "--host", host, *sub_argv]
-        res = LocalRunner().run(argv, check=False, env=env, timeout=CHILD_TIMEOUT)
-        errors = [ln.removeprefix("bofh: ").strip() for ln in res.err.splitlines() if ln.startswith("bofh: ")]
-        if res.returncode != 0:
-            raise HostCommandFailed(host, res.returncode, errors, _parse_output(res.text))
-        return _parse_output(res.text)
+        values: list[Any] = []
+        rc: Any = 0
+        try:
+            with cli.captured_output(values):
+                rc = typer.main.get_command(cli.app).main(args=args, prog_name="bofh", standalone_mode=False)
+        except click.Exit as exc:
+            rc = exc.exit_code
+        except click.ClickException as exc:
+            raise HostCommandFailed(host, 2 if exc.exit_code == 2 else exc.exit_code, [exc.format_message()],
+                                    None) from None
+        except PybofhError as exc:
+            if _is_unreachable(exc):
+                raise
+            lines = [scrub(str(exc)), *(scrub(n) for n in getattr(exc, "__notes__", []))]
+            raise HostCommandFailed(host, getattr(exc, "exit_code", 1), lines, _json_value(values)) from exc
+        if isinstance(rc, int) and rc != 0:
+            raise HostCommandFailed(host, rc, [], _json_value(values))
+        return _json_value(values)
 
     return job
+
+
+def _without_applied(argv: list[str]) -> list[str]:
+    """``argv`` without the root options the fanning-out invocation already applied (``--config FILE``)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--" or not arg.startswith("-"):
+            return out + argv[i:]
+        name = arg.split("=", 1)[0]
+        if name in _APPLIED:
+            i += 1 if "=" in arg else 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
 
 
 def run_on_hosts(
@@ -105,7 +128,8 @@ def run_on_hosts(
 ) -> int:
     """Run the bofh invocation ``argv`` on every host in parallel; print per-host results; return the exit code.
 
-    Exit code: 0 when every host succeeded, 2 when a host reported bad input, else 1 (failed or unreachable).
+    ``max_workers`` defaults to the ``ssh.max_workers`` setting. Exit code: 0 when every host succeeded, 2 when a
+    host reported bad input, else 1 (failed or unreachable).
     ``progress`` shows a progress bar over hosts on stderr (default: when stderr is a terminal).
     """
     import typer
@@ -115,28 +139,26 @@ def run_on_hosts(
     sub = child_argv(argv)
     if not any(not a.startswith("-") for a in sub):  # root flags such as --json may come first
         raise ValidationError("bofh --host …: give a sub-command to run on the hosts")
-    control_dir = tempfile.mkdtemp(prefix="bofh-fan-", dir="/tmp")
     defaults = _settings_defaults()
-    config = str(defaults.ssh_config) if defaults.ssh_config else None
+    lines = json_out and defaults.json_lines
     show = sys.stderr.isatty() if progress is None else progress
-    try:
-        if show:
-            with typer.progressbar(length=len(hosts), label="hosts", file=sys.stderr) as bar:
-                results = fan_out(hosts, _child_job(sub, control_dir, config), max_workers=max_workers,
-                                  runner_options={"control_dir": control_dir}, close=False,
-                                  on_result=lambda _r: bar.update(1))
-        else:
-            results = fan_out(hosts, _child_job(sub, control_dir, config), max_workers=max_workers,
-                              runner_options={"control_dir": control_dir}, close=False)
-    finally:
-        for host in hosts:
-            try:
-                SshRunner(host, control_dir=control_dir).stop_master()
-            except PybofhError:
-                pass
-        shutil.rmtree(control_dir, ignore_errors=True)
+    bar: Any = None
+
+    def on_result(result: HostResult) -> None:
+        if lines:
+            typer.echo(json.dumps(_row(result), default=str))  # click's echo flushes: one line per finished host
+        if bar is not None:
+            bar.update(1)
+
+    if show:
+        with typer.progressbar(length=len(hosts), label="hosts", file=sys.stderr) as bar:
+            results = fan_out(hosts, _host_job(sub), max_workers=max_workers, on_result=on_result)
+    else:
+        results = fan_out(hosts, _host_job(sub), max_workers=max_workers, on_result=on_result)
     rows = [_row(r) for r in results]
-    if json_out:
+    if lines:
+        pass  # printed as each host finished
+    elif json_out:
         typer.echo(json.dumps(rows, indent=2, default=str))
     else:
         for r in results:
