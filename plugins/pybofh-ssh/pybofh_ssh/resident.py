@@ -36,7 +36,7 @@ LOOP = r"""d=$(mktemp -d "${TMPDIR:-/tmp}/bofh-rs.XXXXXX") || exit 97
 trap 'rm -rf "$d"' EXIT
 trap 'exit 129' HUP
 trap 'exit 143' TERM
-echo x | head -c 1 >/dev/null 2>&1 || exit 97
+head -c 0 </dev/null >/dev/null 2>&1 || exit 97
 printf 'pybofh-rs ready\n'
 while read -r n m; do
   c=$(head -c "$n"; printf x); c=${c%x}
@@ -46,7 +46,8 @@ while read -r n m; do
     (eval "$c") </dev/null >"$d/o" 2>"$d/e"
   fi
   r=$?
-  printf 'pybofh-rs %s %s %s\n' "$r" $(wc -c <"$d/o") $(wc -c <"$d/e")
+  set -- $(wc -c "$d/o" "$d/e")
+  printf 'pybofh-rs %s %s %s\n' "$r" "$1" "$3"
   cat "$d/o" "$d/e"
   : >"$d/o"; : >"$d/e"
 done

@@ -327,6 +327,8 @@ class SshRunner(Runner):
         if session is None:
             if self._resident_failed:
                 return None
+            # over the multiplexing master (opened by it): one-shot commands of this runner (run while the session is
+            # busy in another thread) and other processes reuse the same connection
             session = ResidentShell(self.ssh_argv(f"exec sh -c {shlex.quote(LOOP)}"))
             try:
                 session.start(self.connect_timeout + 30)
