@@ -24,6 +24,7 @@ import os
 import select
 import threading
 import time
+from typing import Any
 
 log = logging.getLogger("pybofh.ssh")
 
@@ -87,20 +88,14 @@ class ResidentShell:
         self._buf = b""
         self._chatter = bytearray()
         self._stderr_done = threading.Event()
-        threading.Thread(target=self._drain_stderr, name="bofh-ssh-stderr", daemon=True).start()
-
-    def _drain_stderr(self) -> None:
-        """Keep ssh's own stderr (and the login shell's) flowing; the last 16 KiB are kept for error messages."""
-        stream = self.proc.stderr
-        assert stream is not None
-        try:
-            while chunk := stream.read(65536):
-                self._chatter += chunk
-                del self._chatter[:-16384]
-        except (OSError, ValueError):
-            pass
-        finally:
-            self._stderr_done.set()
+        # the thread holds the stream, not this object: a session dropped without close() is still collected (its
+        # pipes close, the remote loop reads end of file and exits, and so does ssh)
+        threading.Thread(
+            target=_drain,
+            args=(self.proc.stderr, self._chatter, self._stderr_done),
+            name="bofh-ssh-stderr",
+            daemon=True,
+        ).start()
 
     @property
     def chatter(self) -> bytes:
@@ -231,6 +226,18 @@ class ResidentShell:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, 9)
         self.close()
+
+
+def _drain(stream: Any, chatter: bytearray, done: threading.Event) -> None:
+    """Keep ssh's own stderr (and the login shell's) flowing; the last 16 KiB are kept for error messages."""
+    try:
+        while chunk := stream.read(65536):
+            chatter += chunk
+            del chatter[:-16384]
+    except (OSError, ValueError):
+        pass
+    finally:
+        done.set()
 
 
 def _write_all(fd: int, data: bytes, deadline: float | None) -> None:
