@@ -26,6 +26,9 @@ NAMES: list[Any] = [
     "a;b", "a|b", "a&b", "$(id)", "`id`", "a>b", "a<b", "a*b", "a?b", "a'b", 'a"b', "a\\b", "a\x00b", "a\x1bb",
     "\udcff\udcfe", b"\xff\xfe", "x" * 300, "",
 ]
+#: operations whose size may be relative to the current one: there "-1" and "-1G" are shrinks, not hostile input
+RELATIVE_SIZES = {"blockdev.resize_stack", "lvm.resize_lv"}
+RELATIVE = ("-1", "-1G")
 SIZES: list[Any] = [
     "-1", -1, "-1G", "0.5", "1.5b", "0.3K", "1e9", "1Q", "10 XB", 2**70, "9E", "", "NaN", "inf", True, 1.5,
     "0x10", "1G;rm", "1G\n", "ten", None, "0",
@@ -82,7 +85,8 @@ def _cases(spec: OperationSpec) -> Iterator[tuple[str, Any]]:
             yield from ((param, v) for v in NAMES)
         elif param in SIZE_PARAMS:
             yield from ((param, v) for v in SIZES
-                        if (v != "0" or spec.name in ZERO_REFUSED) and not (v is None and optional))
+                        if (v != "0" or spec.name in ZERO_REFUSED) and not (v is None and optional)
+                        and not (v in RELATIVE and spec.qualname in RELATIVE_SIZES))
             if spec.name in ZERO_REFUSED:
                 yield param, 0
         elif param in PATH_PARAMS:

@@ -17,7 +17,10 @@ from pybofh_core.cli import main
 from pybofh_core.plugins import get_host
 from pybofh_core.runner import FakeRunner, use_runner
 
-from .test_hostile import NAME_PARAMS, NAMES, PATH_PARAMS, PATHS, SIZE_PARAMS, SIZES
+from .test_hostile import NAME_PARAMS, NAMES, PATH_PARAMS, PATHS, RELATIVE, SIZE_PARAMS, SIZES
+
+#: commands whose SIZE may be relative ("-1G" after -- is a shrink by 1 GiB, not hostile input)
+RELATIVE_COMMANDS = {("blockdev", "resize"), ("lvm", "lv", "resize")}
 
 CLI_NAMES = NAME_PARAMS | {"resources"}
 CLI_PATHS = PATH_PARAMS
@@ -62,6 +65,8 @@ def test_cli_refuses_hostile_arguments(path: list[str], args: list[str], capfd: 
     wrong: list[str] = []
     for attacked in args:
         for value in _values(attacked):
+            if value in RELATIVE and tuple(path) in RELATIVE_COMMANDS:
+                continue
             argv = [GOOD.get(a, "x") if a != attacked else value for a in args]
             monkeypatch.setattr("sys.stdin", io.StringIO("a-passphrase-1\n" * 4))
             fake = FakeRunner()

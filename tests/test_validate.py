@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pybofh_core.errors import NotFoundError, ValidationError
-from pybofh_core.validate import format_size, parse_size, validate_device, validate_name, validate_path
+from pybofh_core.validate import (
+    format_size,
+    parse_size,
+    size_spec,
+    validate_device,
+    validate_name,
+    validate_path,
+)
 
 GiB = 1024**3
 
@@ -120,3 +127,49 @@ def test_paths(tmp_path) -> None:  # type: ignore[no-untyped-def]
         validate_device(str(tmp_path))
     with pytest.raises(ValidationError, match="not a directory"):
         validate_path("/dev/null", kind="dir")
+
+
+MIB = 1024**2
+
+
+@pytest.mark.parametrize("text, context, expected", [
+    ("+100M", {"current": 1024 * MIB}, 1124 * MIB),
+    ("-1G", {"current": 2048 * MIB}, 1024 * MIB),
+    ("+1M", {"current": 8 * MIB, "step": 4 * MIB}, 8 * MIB),  # relative sizes round down to the step
+    ("50%FREE", {"free": 101 * MIB, "step": 4 * MIB}, 48 * MIB),
+    ("+50%FREE", {"current": 8 * MIB, "free": 100 * MIB, "step": 4 * MIB}, 56 * MIB),
+    ("100%VG", {"total": 1000 * MIB, "step": 4 * MIB}, 1000 * MIB),
+    ("10M", {"step": 4 * MIB, "round": "up"}, 12 * MIB),
+    ("10M", {"step": 4 * MIB, "round": "down"}, 8 * MIB),
+    (12 * MIB, {"step": 4 * MIB}, 12 * MIB),
+])
+def test_sizes_the_way_administrators_write_them(text: object, context: dict[str, object], expected: int) -> None:
+    """Relative and percentage sizes resolve against the context and round down; absolute ones round only on request."""
+    assert size_spec(text, percent=True).resolve(**context) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text, context, message", [
+    ("10M", {"step": 4 * MIB}, "ask for 8388608 or 12582912 bytes, or round it"),
+    ("+1G", {}, "no current size"),
+    ("-3G", {"current": 2048 * MIB}, "below the minimum"),
+    ("50%FREE", {}, "not supported here"),
+    ("10M", {"step": 4 * MIB, "round": "sideways"}, "not 'up' or 'down'"),
+])
+def test_sizes_that_cannot_be_resolved_are_refused(text: str, context: dict[str, object], message: str) -> None:
+    """Off the step without round=, relative without a current size, below zero, a share of nothing: refused."""
+    with pytest.raises(ValidationError, match=message):
+        size_spec(text, percent=True).resolve(**context)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text, kwargs, message", [
+    ("+1G", {"relative": False}, "relative size is not accepted"),
+    ("50%FREE", {}, "percentages"),
+    ("0%FREE", {"percent": True}, "above 0"),
+    ("-50%FREE", {"percent": True}, "only \\+N%FREE"),
+    ("+", {}, "cannot read"),
+    ("++1G", {}, "cannot read"),
+])
+def test_size_syntax_is_checked_before_anything_is_probed(text: str, kwargs: dict[str, bool], message: str) -> None:
+    """Where relative sizes or percentages are not accepted, and for malformed ones, the syntax check refuses."""
+    with pytest.raises(ValidationError, match=message):
+        size_spec(text, **kwargs)

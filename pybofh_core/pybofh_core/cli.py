@@ -518,6 +518,30 @@ KEY_FILE_HELP = ("A key for a LUKS volume the command must open: a key file, or 
                  "for several; each is tried where it fits. Never stored.")
 
 
+#: help of a ``--round`` option (plugins' commands that take a size use it)
+ROUND_HELP = ("Round a size that is not a whole number of extents/sectors up or down (else it is refused, naming "
+              "the nearest valid sizes). Relative sizes always round down.")
+
+
+def size_argument(size: str | None, grow_by: str | None, shrink_by: str | None) -> str:
+    """One size from SIZE, ``--grow-by`` or ``--shrink-by`` (a leading ``-`` on the command line reads as an
+    option: ``-- -1G`` or ``--shrink-by 1G`` say it). Exactly one must be given: else a ValidationError (exit 2)."""
+    from .errors import ValidationError
+
+    given = [v for v in (size, grow_by, shrink_by) if v is not None]
+    if len(given) != 1:
+        raise ValidationError("give exactly one of SIZE, --grow-by and --shrink-by")
+    for flag, value in (("--grow-by", grow_by), ("--shrink-by", shrink_by)):
+        if value is not None and value.strip()[:1] in ("+", "-"):
+            raise ValidationError(f"{flag}: {value!r}: give the amount without a sign")
+    if grow_by is not None:
+        return "+" + grow_by.strip()
+    if shrink_by is not None:
+        return "-" + shrink_by.strip()
+    assert size is not None
+    return size
+
+
 def give_key_files(names: list[str] | None) -> None:
     """A command's ``--key-file`` values: read now (bad input: exit 2 before anything runs) and known to the
     command's atomic block, its rollback included, for as long as the command runs; never stored."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,122 @@ def parse_size(value: Any, *, what: str = "size", minimum: int = 0, multiple_of:
     if multiple_of > 1 and size % multiple_of:
         raise ValidationError(f"{what}: {value!r} is not a multiple of {multiple_of} bytes")
     return size
+
+
+_PERCENT_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*(FREE|VG)\s*$", re.IGNORECASE)
+ROUNDINGS = ("up", "down")
+
+
+@dataclass(frozen=True, slots=True)
+class SizeSpec:
+    """A size as an administrator writes it, checked for syntax before anything is probed.
+
+    ``kind``: ``absolute`` (``10G``, bytes), ``grow``/``shrink`` (``+100M``, ``-1G``: by that much), ``percent``
+    (``50%FREE``, ``100%VG``: of the free space or of the whole VG) or ``grow-percent`` (``+50%FREE``).
+    """
+
+    text: str
+    kind: str
+    amount: int = 0  # bytes (absolute, grow, shrink)
+    percent: Decimal = Decimal(0)  # percent kinds
+    of: str = ""  # FREE | VG
+
+    @property
+    def relative(self) -> bool:
+        """Whether the result depends on the current size or the free space (rounded down to the step, by rule)."""
+        return self.kind != "absolute"
+
+    def resolve(
+        self,
+        *,
+        current: int | None = None,
+        free: int | None = None,
+        total: int | None = None,
+        what: str = "size",
+        step: int = 1,
+        round: str | None = None,  # noqa: A002 - the option's name on the CLI and in every plugin
+        unit: str = "",
+        minimum: int = 1,
+        error: type[ValidationError] = ValidationError,
+    ) -> int:
+        """Bytes for this size. Relative and percentage sizes need ``current`` / ``free`` / ``total`` and are rounded
+        down to a multiple of ``step``; an absolute size that is not a multiple is refused naming the nearest valid
+        ones, unless ``round`` is ``"up"`` or ``"down"``. ``unit`` says what ``step`` is (for the message)."""
+        rounding = check_round(round)
+        step = max(1, step)
+        if self.kind in ("grow", "shrink"):
+            if current is None:
+                raise ValidationError(f"{what}: {self.text!r} is relative, but there is no current size to start from")
+            nbytes = current + self.amount if self.kind == "grow" else current - self.amount
+            nbytes = nbytes // step * step
+        elif self.kind in ("percent", "grow-percent"):
+            base = free if self.of == "FREE" else total
+            if base is None:
+                raise ValidationError(f"{what}: {self.text!r} (a percentage of {self.of}) is not supported here")
+            part = int(Decimal(base) * self.percent / 100)
+            if self.kind == "grow-percent":
+                if current is None:
+                    raise ValidationError(f"{what}: {self.text!r} is relative, but there is no current size")
+                part += current
+            nbytes = part // step * step
+        else:
+            nbytes = self.amount
+            if nbytes % step:
+                down, up = nbytes // step * step, (nbytes // step + 1) * step
+                if rounding == "up":
+                    nbytes = up
+                elif rounding == "down":
+                    nbytes = down
+                else:
+                    hint = f"{down} or {up}" if down else f"{up}"
+                    of = f" ({unit})" if unit else ""
+                    raise error(f"{what}: {nbytes} bytes is not a multiple of {step} bytes{of}; ask for {hint} bytes, "
+                                "or round it (round='up'|'down', --round up|down)")
+        if nbytes < max(minimum, 1):
+            raise ValidationError(f"{what}: {self.text!r} comes to {nbytes} bytes, below the minimum of "
+                                  f"{max(minimum, 1)} bytes")
+        if nbytes > MAX_BYTES:
+            raise ValidationError(f"{what}: {self.text!r} is too large")
+        return nbytes
+
+
+def check_round(value: Any) -> str | None:
+    """``round=``: None, ``"up"`` or ``"down"``."""
+    if value is None or value in ROUNDINGS:
+        return value
+    raise ValidationError(f"round: {value!r} is not 'up' or 'down'")
+
+
+def size_spec(value: Any, *, what: str = "size", relative: bool = True, percent: bool = False) -> SizeSpec:
+    """Check the syntax of a size: absolute (``10G``, bytes), and where allowed relative (``+100M``, ``-1G``) or a
+    percentage (``50%FREE``, ``+50%FREE``, ``100%VG``, where the plugin knows free and total space)."""
+    if isinstance(value, str) and value.strip()[:1] in ("+", "-") and not isinstance(value, bool):
+        text = value.strip()
+        sign, rest = text[0], text[1:]
+        if not relative:
+            raise ValidationError(f"{what}: {value!r}: a relative size is not accepted here")
+        m = _PERCENT_RE.match(rest) if percent else None
+        if m and sign == "+":
+            return SizeSpec(text, "grow-percent", percent=_percent(m.group(1), what, value), of=m.group(2).upper())
+        if _PERCENT_RE.match(rest):
+            raise ValidationError(f"{what}: {value!r}: only +N%FREE-style growth is accepted"
+                                  if percent else f"{what}: {value!r}: percentages are not accepted here")
+        amount = parse_size(rest, what=what, minimum=1)
+        return SizeSpec(text, "grow" if sign == "+" else "shrink", amount)
+    if isinstance(value, str) and "%" in value:
+        m = _PERCENT_RE.match(value)
+        if not percent or not m:
+            raise ValidationError(f"{what}: {value!r}: percentages (N%FREE, N%VG) are not accepted here"
+                                  if not percent else f"{what}: cannot read {value!r} (use e.g. 50%FREE or 100%VG)")
+        return SizeSpec(value.strip(), "percent", percent=_percent(m.group(1), what, value), of=m.group(2).upper())
+    return SizeSpec(str(value), "absolute", parse_size(value, what=what, minimum=1))
+
+
+def _percent(number: str, what: str, value: Any) -> Decimal:
+    pct = Decimal(number)
+    if not 0 < pct <= 100:
+        raise ValidationError(f"{what}: {value!r}: a percentage must be above 0 and at most 100")
+    return pct
 
 
 def _check_text(value: Any, what: str) -> str:
@@ -158,4 +275,5 @@ def format_size(size: int) -> str:
     return f"{size}B"
 
 
-__all__ = ["Path", "format_size", "parse_size", "validate_device", "validate_name", "validate_path"]
+__all__ = ["Path", "SizeSpec", "check_round", "format_size", "parse_size", "size_spec", "validate_device",
+           "validate_name", "validate_path"]

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pybofh_core.cli import KEY_FILE_HELP, get_context, give_key_files, output
+from pybofh_core.cli import KEY_FILE_HELP, ROUND_HELP, get_context, give_key_files, output, size_argument
 
 app = typer.Typer(no_args_is_help=True, help="Block devices, filesystems, mounts and loop devices.")
 
@@ -79,11 +79,15 @@ def umount_cmd(target: Annotated[str, typer.Argument(help="Mountpoint, or a devi
 @app.command("resize")
 def resize_cmd(
     device: str,
-    size: Annotated[str, typer.Argument(help="New size (10G, 512M, bytes), or 'max' with --filesystem-only.")],
+    size: Annotated[str | None, typer.Argument(
+        help="New size (10G, 512M, bytes; +100M; after --: -1G), or 'max' with --filesystem-only.")] = None,
     filesystem_only: Annotated[
         bool, typer.Option("--filesystem-only", help="Resize only the filesystem on DEVICE, not DEVICE itself.")
     ] = False,
     key_files: Annotated[list[str] | None, typer.Option("--key-file", metavar="FILE|-", help=KEY_FILE_HELP)] = None,
+    grow_by: Annotated[str | None, typer.Option("--grow-by", help="Grow by this much (same as SIZE +N).")] = None,
+    shrink_by: Annotated[str | None, typer.Option("--shrink-by", help="Shrink by this much (SIZE -N).")] = None,
+    round_: Annotated[str | None, typer.Option("--round", metavar="up|down", help=ROUND_HELP)] = None,
 ) -> None:
     """Resize DEVICE and the layers on it (grow outer→inner, shrink inner→outer); rolled back if a step fails.
 
@@ -93,9 +97,10 @@ def resize_cmd(
     from .layers import resize_stack
     from .ops import resize_filesystem
 
+    size = size_argument(size, grow_by, shrink_by)
     give_key_files(key_files)  # for the steps and for the block's rollback
     # each layer's resize is a step of the command's atomic block (opened by the core): a failure undoes the others
     if filesystem_only:
         output(resize_filesystem(device, None if size == "max" else size, temp_mount=True))
     else:
-        output(resize_stack(device, size))
+        output(resize_stack(device, size, round=round_))

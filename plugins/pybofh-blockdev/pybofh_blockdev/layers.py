@@ -20,7 +20,7 @@ from typing import Any
 from pybofh_core import operation
 from pybofh_core.errors import ValidationError
 from pybofh_core.layers import Layer, common_granularity
-from pybofh_core.validate import parse_size
+from pybofh_core.validate import check_round, size_spec
 
 from . import facts
 from .types import EXT_FAMILY
@@ -248,11 +248,17 @@ class BlockDeviceStack:
         """The size step of the whole stack (lcm of every layer's granularity)."""
         return common_granularity(self.layers)
 
-    def plan(self, size: int | str) -> tuple[int, int, list[tuple[Layer, int]]]:
-        """Validate a resize of the outer device to ``size``; return (rounded size, step, [(layer, target)])."""
-        requested = parse_size(size, what="stack size", minimum=1)
+    def plan(self, size: int | str, round: str | None = None) -> tuple[int, int, list[tuple[Layer, int]]]:  # noqa: A002
+        """Validate a resize of the outer device to ``size``; return (size in bytes, step, [(layer, target)]).
+
+        ``size``: absolute (a multiple of the stack's step, the lcm of its layers' granularities, unless ``round`` is
+        ``"up"``/``"down"``), or relative to the outer device's current size (``+100M``, ``-1G``; rounded down).
+        """
+        spec = size_spec(size, what="stack size")
         step = self.granularity
-        rounded = -(-requested // step) * step  # up to the step, as lvresize rounds to extents
+        current = facts.get_size(self.device) if spec.relative else None
+        rounded = spec.resolve(current=current, what="stack size", step=step, round=round,
+                               unit="the stack's size step: the least common multiple of its layers' granularities")
         targets: list[tuple[Layer, int]] = []
         outer_size = rounded
         for layer in self.layers:
@@ -263,13 +269,13 @@ class BlockDeviceStack:
             outer_size = content
         return rounded, step, targets
 
-    def resize(self, size: int | str) -> StackResized:
-        """Resize the outer device to ``size`` (rounded up to :attr:`granularity`) and every layer inside it.
+    def resize(self, size: int | str, round: str | None = None) -> StackResized:  # noqa: A002
+        """Resize the outer device to ``size`` (see :meth:`plan`) and every layer inside it.
 
         Growing resizes outer→inner, shrinking inner→outer; a shrink below the leaf's minimum, a shrink of a layer
         that cannot shrink (xfs) or any resize through content no plugin understands is refused before anything runs.
         """
-        rounded, step, targets = self.plan(size)
+        rounded, step, targets = self.plan(size, round)
         current = facts.get_size(self.device)
         direction = "grow" if rounded > current else "shrink" if rounded < current else "none"
         for layer, _target in targets:
@@ -289,16 +295,26 @@ class BlockDeviceStack:
         for layer, target in order:  # at equal size this lets inner layers grow to fill their outer device
             layer.resize(target)
         return StackResized(
-            device=self.device, requested=parse_size(size), size=rounded, granularity=step, direction=direction,
+            device=self.device, requested=spec_bytes(size, rounded), size=rounded, granularity=step,
+            direction=direction,
             layers=tuple((layer.kind, layer.device, target) for layer, target in targets),
         )
 
 
 @operation(composite=True, requires=["losetup", "truncate", "resize2fs", "xfs_growfs", "btrfs"])
-def resize_stack(device: str, size: int | str) -> StackResized:
-    """Resize ``device`` and everything stacked on it to ``size``; each layer's resize is its own undoable step."""
-    from pybofh_core.validate import parse_size
+def resize_stack(device: str, size: int | str, *, round: str | None = None) -> StackResized:  # noqa: A002
+    """Resize ``device`` and everything stacked on it to ``size``; each layer's resize is its own undoable step.
 
-    parse_size(size, what="stack size", minimum=1)  # bad input is refused before the stack is probed
+    ``size``: absolute, a multiple of the stack's step (``round="up"|"down"`` rounds any other), or relative to
+    the device's current size (``+100M``, ``-1G``; rounded down to the step).
+    """
+    size_spec(size, what="stack size")  # bad input is refused before the stack is probed
+    check_round(round)
     with BlockDeviceStack.open(device) as stack:
-        return stack.resize(size)
+        return stack.resize(size, round)
+
+
+def spec_bytes(size: int | str, resolved: int) -> int:
+    """The bytes asked for: an absolute size as written, a relative one as resolved."""
+    spec = size_spec(size, what="stack size")
+    return resolved if spec.relative else spec.amount

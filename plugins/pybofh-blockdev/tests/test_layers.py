@@ -132,14 +132,43 @@ def test_grow_goes_outer_to_inner_with_overheads(other_plugin) -> None:
                          ("resize", "fake-fs", 2032 * 1024**2)]
 
 
-def test_shrink_goes_inner_to_outer_rounded_to_granularity(other_plugin) -> None:
-    """Shrinking to 500 MiB + 1 byte rounds up to 504 MiB (4 MiB extents) and resizes the fs first."""
+def test_shrink_goes_inner_to_outer_rounded_to_granularity_only_when_asked(other_plugin) -> None:
+    """500 MiB + 1 byte is not whole 4 MiB extents: refused naming 500 and 504 MiB, nothing resized; with
+    round="up" it becomes 504 MiB and the fs is resized first."""
     with layers.BlockDeviceStack.open("/dev/vg/lv") as stack:
         CALLS.clear()
-        res = stack.resize(500 * 1024**2 + 1)
+        with pytest.raises(ValidationError, match=r"ask for 524288000 or 528482304 bytes, or round it"):
+            stack.resize(500 * 1024**2 + 1)
+        assert [c for c in CALLS if c[0] == "resize"] == []
+        res = stack.resize(500 * 1024**2 + 1, round="up")
     assert (res.size, res.requested, res.direction) == (504 * 1024**2, 500 * 1024**2 + 1, "shrink")
     assert CALLS[:3] == [("resize", "fake-fs", 488 * 1024**2), ("resize", "fake-luks", 488 * 1024**2),
                          ("resize", "fake-lv", 504 * 1024**2)]
+
+
+@pytest.mark.parametrize("size, expected", [
+    ("+1G", 2048 * 1024**2),
+    ("-512M", 512 * 1024**2),
+    ("+1M", 1024 * 1024**2),  # relative sizes round down to the 4 MiB step: no change
+    ("-1M", 1020 * 1024**2),
+])
+def test_relative_sizes_start_from_the_current_size_and_round_down(other_plugin, size, expected) -> None:
+    """``+1G`` / ``-512M`` resolve against the outer device's current 1 GiB, then down to whole 4 MiB extents."""
+    with layers.BlockDeviceStack.open("/dev/vg/lv") as stack:
+        res = stack.resize(size)
+    assert res.size == expected
+
+
+@pytest.mark.parametrize("size, message", [
+    ("-2G", "below the minimum"),
+    ("+-1G", "cannot read"),
+    ("50%FREE", "not accepted here"),
+    ("+5%VG", "not accepted here"),
+])
+def test_bad_relative_sizes_are_refused_before_anything(other_plugin, size, message) -> None:
+    """Below zero, doubly signed, or a percentage (a stack has no free space to take a share of): refused."""
+    with pytest.raises(ValidationError, match=message):
+        layers.resize_stack("/dev/vg/lv", size)
 
 
 def test_shrink_below_the_leaf_minimum_is_refused_before_anything(other_plugin) -> None:

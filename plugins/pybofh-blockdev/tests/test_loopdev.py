@@ -328,7 +328,10 @@ def test_stack_loop_ext4_shrink_and_grow_keeps_data(area: Path) -> None:
     assert (res.direction, res.size) == ("shrink", 64 * MiB)
     assert os.path.getsize(img) == 64 * MiB and facts.get_size(loop) == 64 * MiB
     assert int(facts.ext_info(loop)["size"]) == 64 * MiB
-    res = resize_stack(loop, 200 * MiB + 1)  # rounded up to the 1024 granularity
+    with pytest.raises(ValidationError, match="not a multiple of 1024 bytes"):
+        resize_stack(loop, 200 * MiB + 1)  # not whole 1024-byte steps: refused unless rounding is asked for
+    assert os.path.getsize(img) == 64 * MiB
+    res = resize_stack(loop, 200 * MiB + 1, round="up")
     assert res.size == 200 * MiB + 1024 and os.path.getsize(img) == res.size
     assert int(facts.ext_info(loop)["size"]) == res.size
     with Mounted(loop) as mp:
@@ -434,3 +437,35 @@ def test_cli_dry_run_resize_plans_every_command_and_changes_nothing(area: Path, 
     assert exc.value.code == 0
     assert f"truncate -s {96 * MiB} -- {img}" in err and f"resize2fs {loop} 98304K" in err
     assert os.path.getsize(img) == 64 * MiB and int(facts.ext_info(loop)["size"]) == 64 * MiB
+
+
+def test_cli_resize_by_relative_sizes_grows_and_shrinks_a_real_loop_stack(area: Path, capsys) -> None:
+    """``--grow-by 32M``, ``-- -16M`` and ``+16M`` resolve against the loop's current size; an unsigned --grow-by
+    is required, and SIZE with --grow-by is bad input (exit 2, nothing changed). The data stays intact."""
+    from pybofh_core.cli import main
+
+    img = image(area, "rel.img", 64 * MiB)
+    loop = ops.attach_loop(img).path
+    ops.create_filesystem(loop)
+    with Mounted(loop) as mp:
+        before = _fill(mp, 4)
+
+    def bofh(*argv: str) -> int:
+        with pytest.raises(SystemExit) as exc:
+            main(list(argv))
+        return int(exc.value.code or 0)
+
+    assert bofh("blockdev", "resize", loop, "--grow-by", "32M") == 0
+    assert os.path.getsize(img) == 96 * MiB and int(facts.ext_info(loop)["size"]) == 96 * MiB
+    assert bofh("blockdev", "resize", loop, "--", "-16M") == 0
+    assert os.path.getsize(img) == 80 * MiB and int(facts.ext_info(loop)["size"]) == 80 * MiB
+    assert bofh("blockdev", "resize", loop, "+16M") == 0
+    assert os.path.getsize(img) == 96 * MiB
+    capsys.readouterr()
+    assert bofh("blockdev", "resize", loop, "96M", "--grow-by", "1M") == 2
+    assert bofh("blockdev", "resize", loop, "--shrink-by", "-1M") == 2
+    err = capsys.readouterr().err
+    assert "give exactly one of SIZE, --grow-by and --shrink-by" in err and "without a sign" in err
+    assert os.path.getsize(img) == 96 * MiB
+    with Mounted(loop) as mp:
+        assert _hashes(mp) == before

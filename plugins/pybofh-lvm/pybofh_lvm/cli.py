@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pybofh_core.cli import output
+from pybofh_core.cli import ROUND_HELP, output, size_argument
 from pybofh_core.validate import format_size
 
 app = typer.Typer(no_args_is_help=True, help="LVM physical volumes, volume groups and logical volumes.")
@@ -144,9 +144,10 @@ def lv_list(
 def lv_create(
     vg: str,
     name: str,
-    size: str,
+    size: Annotated[str, typer.Argument(help="Bytes or 10G (whole extents), or 50%FREE / 100%VG (linear LVs).")],
     thin_pool: Annotated[str | None, typer.Option("--thin-pool", help="Make a thin LV in this pool.")] = None,
     pool: Annotated[bool, typer.Option("--pool", help="Make a thin pool instead of a linear LV.")] = False,
+    round_: Annotated[str | None, typer.Option("--round", metavar="up|down", help=ROUND_HELP)] = None,
 ) -> None:
     """Create logical volume NAME of SIZE (whole extents) in VG."""
     from pybofh_core.errors import ValidationError
@@ -160,7 +161,7 @@ def lv_create(
     elif thin_pool:
         output(ops.create_thin_lv(vg, thin_pool, name, size))
     else:
-        output(ops.create_lv(vg, name, size))
+        output(ops.create_lv(vg, name, size, round=round_))
 
 
 ForceOpt = Annotated[bool, typer.Option("--force", help="Go ahead although pybofh found data it would destroy.")]
@@ -176,12 +177,20 @@ def lv_remove(vg: str, name: str, force: ForceOpt = False) -> None:
 
 
 @lv_app.command("resize")
-def lv_resize(vg: str, name: str, size: str, force: ForceOpt = False) -> None:
-    """Make VG/NAME exactly SIZE (the LV only: a shrink is refused unless its content is known to fit; 'bofh
+def lv_resize(
+    vg: str,
+    name: str,
+    size: Annotated[str | None, typer.Argument(help="New size (10G; +100M, +50%FREE; after --: -1G).")] = None,
+    force: ForceOpt = False,
+    grow_by: Annotated[str | None, typer.Option("--grow-by", help="Grow by this much (same as SIZE +N).")] = None,
+    shrink_by: Annotated[str | None, typer.Option("--shrink-by", help="Shrink by this much (SIZE -N).")] = None,
+    round_: Annotated[str | None, typer.Option("--round", metavar="up|down", help=ROUND_HELP)] = None,
+) -> None:
+    """Make VG/NAME SIZE (the LV only: a shrink is refused unless its content is known to fit; 'bofh
     blockdev resize /dev/VG/NAME SIZE' shrinks the filesystem and LUKS inside it first)."""
     from . import ops
 
-    output(ops.resize_lv(vg, name, size, force=force))
+    output(ops.resize_lv(vg, name, size_argument(size, grow_by, shrink_by), force=force, round=round_))
 
 
 @lv_app.command("rename")

@@ -29,7 +29,14 @@ from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_b
 from pybofh_core.operations import Undo, operation, undo, undo_ahead
 from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data, refuse_shrink
-from pybofh_core.validate import format_size, parse_size, validate_device, validate_name, validate_path
+from pybofh_core.validate import (
+    format_size,
+    parse_size,
+    size_spec,
+    validate_device,
+    validate_name,
+    validate_path,
+)
 
 from . import facts
 from .errors import ExtentSizeError
@@ -92,6 +99,19 @@ def _extent_multiple(vg: str, nbytes: int, what: str) -> int:
             f"LVM would round it up — ask for {hint} bytes"
         )
     return extent
+
+
+def _lv_bytes(vg: str, size: Any, what: str, *, current: int | None = None, round: str | None = None) -> int:  # noqa: A002
+    """``size`` of an LV in ``vg``, in bytes. Absolute sizes must be whole extents (or ``round="up"|"down"``);
+    ``+100M``/``-1G`` (with a ``current`` size), ``50%FREE``, ``+50%FREE`` and ``100%VG`` round down to whole extents.
+    """
+    spec = size_spec(size, what=what, relative=current is not None, percent=True)
+    info = facts.get_vg(vg)
+    extent = info.extent_size
+    if extent is None or extent <= 0:
+        raise ValidationError(f"cannot read the extent size of VG {vg!r}")
+    return spec.resolve(current=current, free=info.free_bytes, total=info.size_bytes, what=what, step=extent,
+                        round=round, unit=f"the extent size of VG {vg!r}", error=ExtentSizeError)
 
 
 def _lv_paths(lv: LogicalVolume) -> list[str]:
@@ -339,12 +359,15 @@ def reduce_vg(vg: str, device: str, *, remove_pv: bool = False) -> VgExtended:
 
 @operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths, aliases=["createLV"],
            requires=["lvcreate"], locks=_lv_lock)
-def create_lv(vg: str, name: str, size: int | str) -> LogicalVolume:
-    """Create (and activate) linear logical volume ``name`` of exactly ``size`` bytes in ``vg``."""
+def create_lv(vg: str, name: str, size: int | str, *, round: str | None = None) -> LogicalVolume:  # noqa: A002
+    """Create (and activate) linear logical volume ``name`` of exactly ``size`` bytes in ``vg``.
+
+    ``size``: whole extents (``round="up"|"down"`` rounds any other), or ``50%FREE`` / ``100%VG`` (rounded down).
+    """
     vg = vg_name(vg)
     name = lv_name(name)
-    nbytes = parse_size(size, what="LV size", minimum=1)
-    _extent_multiple(vg, nbytes, "LV size")
+    size_spec(size, what="LV size", relative=False, percent=True)  # bad input is refused before the VG is read
+    nbytes = _lv_bytes(vg, size, "LV size", round=round)
     run(["lvcreate", "--yes", "-n", name, "-L", f"{nbytes}b", "--", vg])
     return _read_back_lv(vg, name, LogicalVolume(vg=vg, name=name, size_bytes=nbytes, segtype="linear"))
 
@@ -452,25 +475,26 @@ def _resize_inverse(r: LvResized) -> Undo | None:
     return u.expecting(uuid=r.uuid) if r.uuid else u
 
 
-def _resize_request(vg: Any, name: Any, size: Any) -> tuple[str, str, int, LogicalVolume]:
+def _resize_request(vg: Any, name: Any, size: Any, round: Any = None) -> tuple[str, str, int, LogicalVolume]:  # noqa: A002
     vg = vg_name(vg)
     name = lv_name(name)
-    nbytes = parse_size(size, what="LV size", minimum=1)
+    size_spec(size, what="LV size", percent=True)  # bad input is refused before the LV is read
     lv = facts.get_lv(vg, name)
     if lv.size_bytes is None:
         raise ValidationError(f"cannot read the current size of {vg}/{name}")
+    nbytes = _lv_bytes(vg, size, "LV size", current=lv.size_bytes, round=round)
     return vg, name, nbytes, lv
 
 
 def _lv_shrinks(args: Mapping[str, Any]) -> bool:
     """An LV resize takes away the end of the LV when it shrinks it."""
-    _, _, nbytes, lv = _resize_request(args["vg"], args["name"], args["size"])
+    _, _, nbytes, lv = _resize_request(args["vg"], args["name"], args["size"], args.get("round"))
     return lv.size_bytes is not None and nbytes < lv.size_bytes
 
 
 def _check_lv_shrink(args: Mapping[str, Any]) -> None:
     """Shrinking an LV cuts off its end: refused unless what it holds is known to fit (LVM would only ask)."""
-    vg, name, nbytes, lv = _resize_request(args["vg"], args["name"], args["size"])
+    vg, name, nbytes, lv = _resize_request(args["vg"], args["name"], args["size"], args.get("round"))
     if lv.size_bytes is not None and nbytes < lv.size_bytes:
         if not lv.active:
             raise DataAtRiskError(
@@ -482,12 +506,13 @@ def _check_lv_shrink(args: Mapping[str, Any]) -> None:
 
 @operation(inverse=_resize_inverse, requires=["lvresize"], target=lambda a: f"/dev/{a['vg']}/{a['name']}",
            check=_check_lv_shrink, identify=_identify_lv, takes_away=_lv_shrinks)  # type: ignore[arg-type]
-def resize_lv(vg: str, name: str, size: int | str, *, force: bool = False) -> LvResized:
-    """Make ``vg/name`` exactly ``size`` bytes (whole extents). Only the LV: its content (filesystem, LUKS) must be
-    shrunk before and grown after — the block-device stack (``bofh blockdev resize``) does that. A shrink is refused
-    unless the content is known to fit, or ``force``. Returns the old and new size."""
-    vg, name, nbytes, lv = _resize_request(vg, name, size)
-    _extent_multiple(vg, nbytes, "LV size")
+def resize_lv(vg: str, name: str, size: int | str, *, force: bool = False, round: str | None = None  # noqa: A002
+              ) -> LvResized:
+    """Make ``vg/name`` ``size`` bytes. Only the LV: its content (filesystem, LUKS) must be shrunk before and grown
+    after — the block-device stack (``bofh blockdev resize``) does that. A shrink is refused unless the content is
+    known to fit, or ``force``. ``size``: whole extents (or ``round="up"|"down"``), or relative (``+100M``,
+    ``-1G``, ``+50%FREE``; rounded down to whole extents). Returns the old and new size."""
+    vg, name, nbytes, lv = _resize_request(vg, name, size, round)
     result = LvResized(vg=vg, name=name, old_size_bytes=lv.size_bytes or 0, new_size_bytes=nbytes, uuid=lv.uuid)
     if nbytes != lv.size_bytes:
         undo_ahead(lambda: _resize_inverse(result))

@@ -121,6 +121,35 @@ def test_lv_create_resize_rename_activate_and_inverses(vg: str) -> None:
     assert not os.path.exists(lv.mapper_path)
 
 
+def test_relative_and_percentage_sizes_with_the_real_lvm(vg: str) -> None:
+    """``50%FREE`` at create, ``+8M`` and ``--shrink-by 4M`` (CLI) and ``+50%FREE`` on resize, each rounded down to
+    whole 4 MiB extents; an off-grid absolute size only with ``--round``. Sizes checked with the kernel's own."""
+    from pybofh_core.cli import main
+
+    free = facts.get_vg(vg).free_bytes or 0
+    lv = ops.create_lv(vg, "rel", "50%FREE")
+    assert blockdev_size(lv.path) == (free // 2) // (4 * MIB) * (4 * MIB)
+    start = blockdev_size(lv.path)
+    ops.resize_lv(vg, "rel", "+8M")
+    assert blockdev_size(lv.path) == start + 8 * MIB
+
+    def bofh(*argv: str) -> int:
+        with pytest.raises(SystemExit) as exc:
+            main(list(argv))
+        return int(exc.value.code or 0)
+
+    assert bofh("lvm", "lv", "resize", vg, "rel", "--shrink-by", "4M") == 0
+    assert blockdev_size(lv.path) == start + 4 * MIB
+    assert bofh("lvm", "lv", "resize", vg, "rel", str(start + 5 * MIB)) == 2  # not whole extents: nothing ran
+    assert blockdev_size(lv.path) == start + 4 * MIB
+    assert bofh("lvm", "lv", "resize", vg, "rel", str(start + 5 * MIB), "--round", "up") == 0
+    assert blockdev_size(lv.path) == start + 8 * MIB
+    free = facts.get_vg(vg).free_bytes or 0
+    ops.resize_lv(vg, "rel", "+50%FREE")
+    assert blockdev_size(lv.path) == start + 8 * MIB + (free // 2) // (4 * MIB) * (4 * MIB)
+    ops.remove_lv(vg, "rel")
+
+
 def test_snapshots_thin_pool_thin_lv_and_removal_restore_the_vg(vg: str) -> None:
     free_before = facts.get_vg(vg).free_count
     ops.create_lv(vg, "origin", "32M")

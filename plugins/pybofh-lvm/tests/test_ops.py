@@ -194,6 +194,39 @@ def test_resize_lv_refuses_partial_extents_and_missing_lvs(lvm_state: Callable[.
     assert mutating(runner) == []
 
 
+@pytest.mark.parametrize("size, round_, expected", [
+    ("+64M", None, lambda vg: 128 * MIB),
+    ("+50%FREE", None, lambda vg: 64 * MIB + (vg.free_bytes // 2) // vg.extent_size * vg.extent_size),
+    ("100%VG", None, lambda vg: vg.size_bytes // vg.extent_size * vg.extent_size),
+    (64 * MIB + 512, "up", lambda vg: 68 * MIB),
+])
+def test_resize_lv_takes_sizes_the_way_administrators_write_them(
+    lvm_state: Callable[..., FakeRunner], size: Any, round_: str | None, expected: Callable[[Any], int]
+) -> None:
+    """Relative (+64M), a share of the free space (+50%FREE) or of the VG (100%VG), rounded down to whole extents;
+    an absolute size off the extent grid only with round="up"|"down". The undo goes back to the exact old size."""
+    runner = lvm_state(vgs="two-pvs-two-lvs", lvs="two-lvs-unknown")
+    vg = facts.get_vg(VG)
+    runner.expect(["lvresize", ...])
+    res = ops.resize_lv(VG, "data", size, round=round_)
+    assert (res.old_size_bytes, res.new_size_bytes) == (64 * MIB, expected(vg))
+    assert mutating(runner) == [("lvresize", "--yes", "-L", f"{expected(vg)}b", "--", f"{VG}/data")]
+
+
+@pytest.mark.parametrize("size, message", [
+    ("+64M", "a relative size is not accepted here"),
+    ("150%FREE", "at most 100"),
+    ("50%PVS", "cannot read"),
+])
+def test_create_lv_refuses_relative_and_bad_percentages(lvm_state: Callable[..., FakeRunner], size: str,
+                                                       message: str) -> None:
+    """A new LV has no current size to grow from; percentages are of FREE or VG, at most 100."""
+    runner = lvm_state(vgs="one-vg-empty")
+    with pytest.raises(ValidationError, match=message):
+        ops.create_lv(VG, "data", size)
+    assert mutating(runner) == []
+
+
 def test_rename_lv_and_back(lvm_state: Callable[..., FakeRunner], rec: Callable[..., Any]) -> None:
     """The LV's UUID is read before the rename; the undo renames back the LV with that UUID (and is journalled
     ahead: it is known before lvrename runs)."""
