@@ -165,6 +165,38 @@ def test_the_journal_lists_the_commands_a_run_and_its_rollback_ran_as_the_plan_d
     assert "mkdir -- /tmp/pybofh-cli-test-z" in out and "rmdir -- /tmp/pybofh-cli-test-z" in out
 
 
+def test_journal_prune_deletes_only_ended_journals_and_never_one_with_work_left(bofh, journal_dir) -> None:  # type: ignore[no-untyped-def]
+    """A rolled-back and a committed journal are pruned (``--dry-run`` first lists them and deletes nothing); an
+    interrupted one (a killed block: work left to undo) and a running one are kept; asking to prune interrupted
+    journals is refused (exit 2)."""
+    from pybofh_core.journal import Journal
+
+    bofh("demo", "make", "p1", "--fail")  # rolled back
+    bofh("demo", "make", "p2")  # committed
+    subprocess.run(["rmdir", "/tmp/pybofh-cli-test-p2"], check=False)
+    journals = Journal(journal_dir)
+    interrupted = journals.create("killed")  # begun and a step recorded, never ended: as after kill -9
+    interrupted.append({"type": "step", "step": 1, "op": "demo.make", "args": {"name": "p3"}, "runner": {},
+                        "kind": "inverse"})
+    interrupted.append({"type": "ahead", "step": 1, "undo": {"op": "demo.drop", "args": ["p3"], "kwargs": {}}})
+    interrupted.close()
+    running = journals.create("running")  # its writer holds the journal's flock, as a running block does
+    ids = {s.id: s.status for s in journals.list()}
+    assert sorted(ids.values()) == ["committed", "interrupted", "rolled-back", "running"], ids
+    code, out, _ = bofh("--dry-run", "--json", "journal", "prune", "--older-than", "0")
+    assert code == 0 and sorted(r["id"] for r in json.loads(out)) == sorted(
+        j for j, st in ids.items() if st in ("committed", "rolled-back"))
+    assert len(journals.list()) == 4
+    code, out, _ = bofh("--json", "journal", "prune", "--older-than", "0")
+    assert code == 0 and len(json.loads(out)) == 2
+    assert sorted(s.status for s in journals.list()) == ["interrupted", "running"]
+    code, _, err = bofh("journal", "prune", "--status", "interrupted")
+    assert code == 2 and "never pruned" in err
+    code, _, err = bofh("journal", "prune", "--older-than", "soon")
+    assert code == 2 and "--older-than" in err
+    running.close()
+
+
 def test_journal_commands(bofh) -> None:  # type: ignore[no-untyped-def]
     """``journal list/show`` report blocks; unknown ids are bad input (exit 2)."""
     bofh("demo", "make", "x", "--fail")
@@ -196,3 +228,23 @@ def test_real_bofh_process_error_is_one_line() -> None:
 def test_validation_error_is_value_error() -> None:
     """Typed errors keep their builtin parents so generic callers can catch them."""
     assert issubclass(ValidationError, ValueError)
+
+
+def test_version_names_core_and_every_installed_plugin() -> None:
+    """``bofh --version`` prints pybofh-core's version and each installed plugin's distribution and version (as
+    pip knows them); ``--json`` gives the same as a list; exit 0 without a command."""
+    from importlib.metadata import version
+
+    res = subprocess.run([sys.executable, "-m", "pybofh_core.cli", "--version"], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == f"pybofh-core {version('pybofh-core')}"
+    for plugin in ("blockdev", "btrfs", "crypt", "drbd", "lvm", "ssh", "xen"):
+        assert f"pybofh-{plugin} {version('pybofh-' + plugin)}" in lines
+    res = subprocess.run([sys.executable, "-m", "pybofh_core.cli", "--version", "--json"], capture_output=True,
+                         text=True, timeout=60)
+    rows = json.loads(res.stdout)
+    assert rows[0] == {"name": "core", "distribution": "pybofh-core", "version": version("pybofh-core"),
+                       "status": "ok"}
+    assert {r["name"] for r in rows} >= {"core", "blockdev", "lvm", "crypt"}

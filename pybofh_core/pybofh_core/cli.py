@@ -294,6 +294,9 @@ def root(
     ] = 0,
     wait: Annotated[bool, typer.Option("--wait", help="When another job is changing an object this command acts on, "
                                        "wait for it instead of refusing.")] = False,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=lambda v: _print_version(v),
+                                          help="Print the version of pybofh-core and of every plugin, and exit.")
+                       ] = False,
 ) -> None:
     """pybofh: storage and virtualization administration where every step can be rolled back."""
     from .settings import configure
@@ -330,6 +333,36 @@ def root(
 
 
 _ARGV: list[str] = []
+
+
+def _print_version(wanted: bool) -> None:
+    """``--version``: pybofh-core's version, then one line per plugin (its distribution and version, or why it did
+    not load); JSON with --json anywhere on the command line."""
+    if not wanted:
+        return
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    from .plugins import get_host
+
+    try:
+        core = dist_version("pybofh-core")
+    except PackageNotFoundError:
+        core = "unknown"
+    rows = [{"name": "core", "distribution": "pybofh-core", "version": core, "status": "ok"}]
+    for info in get_host().list():
+        d = info.to_json()
+        rows.append({"name": d["name"], "distribution": d["distribution"], "version": d["version"],
+                     "status": "ok" if d["loaded"] else f"error: {d['error']}"})
+    if "--json" in _ARGV:
+        from .render import render
+
+        typer.echo(render(rows, as_json=True))
+    else:
+        for r in rows:
+            typer.echo(f"{r['distribution'] or r['name']} {r['version'] or '?'}"
+                       + ("" if r["status"] == "ok" else f" ({r['status']})"))
+    raise click.Exit(0)
 
 
 def _fan_out(state: CliContext) -> None:
@@ -494,6 +527,35 @@ def journal_show(jid: Annotated[str, typer.Argument(metavar="ID")]) -> None:
             for s in state.steps
         ]
     )
+
+
+@journal_app.command("prune")
+def journal_prune(
+    older_than: Annotated[str, typer.Option(
+        "--older-than", metavar="AGE", help="Only journals begun longer ago than this: 30d, 12h, 90m, 0.")] = "30d",
+    status: Annotated[list[str] | None, typer.Option("--status", metavar="STATUS",
+                                                     help="Only this status (repeatable): committed, rolled-back, "
+                                                          "merged, empty. Default: all four.")] = None,
+) -> None:
+    """Delete the journals of blocks that ended with nothing left to undo (never interrupted, needs-attention or
+    running ones). With --dry-run, list what would be deleted."""
+    from .journal import PRUNABLE, Journal
+
+    removed = Journal().prune(older_than=_age_seconds(older_than), statuses=tuple(status or PRUNABLE),
+                              dry_run=get_context().dry_run)
+    output([{"id": jid, "pruned": not get_context().dry_run} for jid in removed])
+
+
+def _age_seconds(text: str) -> float:
+    """``30d`` / ``12h`` / ``90m`` / ``45s`` / ``0`` in seconds; ValidationError (exit 2) for anything else."""
+    from .errors import ValidationError
+
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    value = text.strip().lower()
+    number, unit = (value[:-1], value[-1]) if value[-1:] in units else (value, "s")
+    if not number.isdecimal():
+        raise ValidationError(f"--older-than: cannot read {text!r} (use e.g. 30d, 12h, 90m or 0)")
+    return int(number) * units[unit]
 
 
 @journal_app.command("rollback")

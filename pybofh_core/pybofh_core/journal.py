@@ -23,12 +23,12 @@ import secrets as _random
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
-from .errors import JournalError, JournalUnreadableError, NotFoundError
+from .errors import JournalError, JournalUnreadableError, NotFoundError, ValidationError
 from .secret import Secret, scrub
 
 FORMAT_VERSION = 2
@@ -285,6 +285,10 @@ def parse_journal(path: Path, text: str) -> JournalState:
     return state
 
 
+#: statuses of journals whose block ended with nothing left to undo: the only ones ``prune`` deletes
+PRUNABLE = ("committed", "rolled-back", "merged", "empty")
+
+
 class Journal:
     """A directory of journal files, one per atomic block."""
 
@@ -365,6 +369,43 @@ class Journal:
             except (JournalError, NotFoundError, OSError):
                 out.append(JournalState(id=path.stem, path=path, rollback_ended=False))
         return out
+
+    def prune(self, *, older_than: float, statuses: Collection[str] = PRUNABLE, dry_run: bool = False
+              ) -> list[str]:
+        """Delete journals whose block ended (``statuses``, a subset of :data:`PRUNABLE`) and that began more than
+        ``older_than`` seconds ago; return their ids, oldest first. Journals that still hold work to undo
+        (interrupted, needs-attention) or whose block is running are never deleted. ``dry_run``: delete nothing."""
+        unknown = set(statuses) - set(PRUNABLE)
+        if unknown:
+            raise ValidationError(f"journals with status {', '.join(sorted(unknown))} still hold undo information "
+                                  f"and are never pruned (prunable: {', '.join(PRUNABLE)}); roll them back first")
+        if not self.dir.is_dir():
+            return []
+        cutoff = time.time() - older_than
+        removed = []
+        for path in sorted(self.dir.glob("*.jsonl")):
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a running block (or a rollback) holds it
+                except OSError:
+                    continue
+                try:
+                    state = parse_journal(path, path.read_bytes().decode("utf-8", "surrogateescape"))
+                except (JournalError, OSError):
+                    continue  # damaged or unreadable: an administrator looks at it, we do not delete it
+                if state.status in statuses and state.started and state.started < cutoff:
+                    if not dry_run:
+                        path.unlink()
+                    removed.append(state.id)
+            finally:
+                os.close(fd)
+        if removed and not dry_run:
+            _fsync_dir(self.dir)
+        return removed
 
     def rollback(
         self,
