@@ -248,3 +248,25 @@ def test_version_names_core_and_every_installed_plugin() -> None:
     assert rows[0] == {"name": "core", "distribution": "pybofh-core", "version": version("pybofh-core"),
                        "status": "ok"}
     assert {r["name"] for r in rows} >= {"core", "blockdev", "lvm", "crypt"}
+
+
+def test_a_mistyped_command_is_answered_with_the_closest_ones(bofh) -> None:  # type: ignore[no-untyped-def]
+    """``bofh jornal`` and ``bofh dmeo``: exit 2 and "Did you mean 'journal'?" / "'demo'"; nothing close: no hint."""
+    code, _, err = bofh("jornal", "list")
+    assert code == 2 and "No such command 'jornal'. Did you mean 'journal'?" in err
+    code, _, err = bofh("dmeo", "make", "x")
+    assert code == 2 and "Did you mean 'demo'?" in err
+    code, _, err = bofh("zzzzzz")
+    assert code == 2 and "No such command 'zzzzzz'." in err and "Did you mean" not in err
+
+
+def test_errors_under_json_are_one_json_object_on_stderr(bofh) -> None:  # type: ignore[no-untyped-def]
+    """With --json (anywhere on the line) a refusal is ``{"error", "exit_code", "messages"}`` on stderr, for scripts;
+    without it, the usual one line."""
+    code, out, err = bofh("demo", "make", "../bad", "--json")
+    assert code == 2 and out == ""
+    doc = json.loads(err)
+    assert doc["exit_code"] == 2 and doc["error"].startswith("name: '../bad'") and doc["messages"][0].startswith(
+        "error: name")
+    code, _, err = bofh("demo", "make", "../bad")
+    assert code == 2 and err.startswith("bofh: error: name: '../bad'")

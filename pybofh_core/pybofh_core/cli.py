@@ -127,6 +127,21 @@ class BofhGroup(typer.core.TyperGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self._entries()))
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                           list[str]]:
+        """Like click's, but an unknown command names the closest known ones (``bofh lvn`` → did you mean lvm?)."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib
+
+            from .plugins import canonical_name
+
+            if self.get_command(ctx, canonical_name(name)) is None:
+                close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+                hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+                ctx.fail(f"No such command {name!r}.{hint}")
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         builtin = super().get_command(ctx, cmd_name)
         if builtin is not None:
@@ -719,12 +734,45 @@ def _print_report(report: Any) -> None:
         typer.echo(f"warning: the journal could not be written ({report.journal_broken})", err=True)
 
 
+#: under ``--json``, the error lines of a failing command, printed at the end as one JSON object on stderr
+_ERROR_LINES: list[list[str]] = []
+
+
 def _say(line: str) -> None:
     """One line on stderr; a terminal that is gone (EIO after SIGHUP) must not turn an exit code into a traceback."""
+    if _ERROR_LINES:
+        _ERROR_LINES[-1].append(line)
+        return
     try:
         typer.echo(line, err=True)
     except OSError:
         pass
+
+
+@contextlib.contextmanager
+def _json_errors() -> Iterator[None]:
+    """With ``--json``, a failing command's error lines become one JSON object on stderr for scripts:
+    ``{"error": the first line, "exit_code": N, "messages": [every line]}``."""
+    if "--json" not in _ARGV:
+        yield
+        return
+    _ERROR_LINES.append([])
+    try:
+        yield
+    except SystemExit as exc:
+        lines = _ERROR_LINES.pop()
+        if lines:
+            import json
+
+            first = lines[0].removeprefix("bofh: ").removeprefix("error: ")
+            doc = {"error": first, "exit_code": exc.code, "messages": [ln.removeprefix("bofh: ") for ln in lines]}
+            try:
+                typer.echo(json.dumps(doc), err=True)
+            except OSError:
+                pass
+        raise
+    else:
+        _ERROR_LINES.pop()
 
 
 @contextlib.contextmanager
@@ -798,7 +846,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     _ARGV[:] = argv
     command = typer.main.get_command(app)
-    with _errors_to_exit():
+    with _json_errors(), _errors_to_exit():
         rc = command.main(args=argv, prog_name="bofh", standalone_mode=False)
     raise SystemExit(rc if isinstance(rc, int) else 0)
 

@@ -23,7 +23,7 @@ import secrets as _random
 import socket
 import sys
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
@@ -371,7 +371,7 @@ class Journal:
         return out
 
     def prune(self, *, older_than: float, statuses: Collection[str] = PRUNABLE, dry_run: bool = False
-              ) -> list[str]:
+              ) -> Sequence[str]:
         """Delete journals whose block ended (``statuses``, a subset of :data:`PRUNABLE`) and that began more than
         ``older_than`` seconds ago; return their ids, oldest first. Journals that still hold work to undo
         (interrupted, needs-attention) or whose block is running are never deleted. ``dry_run``: delete nothing."""
