@@ -325,20 +325,8 @@ def test_stack_resize_killed_right_after_lvresize_is_rolled_back_layer_by_layer(
     mnt, journal, ready = tmp_path / "mnt", tmp_path / "journal", tmp_path / "ready"
     mnt.mkdir()
     env = env_for(journal)
-    sh("vgcreate", name, loop)
-    sh("lvcreate", "--yes", "-n", "data", "-L", "96m", name)
-    lv = f"/dev/{name}/data"
-    sh("cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
-       "--pbkdf-force-iterations", "1000", "--key-file=-", lv, input=PW)
-    uuid = sh("cryptsetup", "luksUUID", lv).stdout.strip()
-    mapper = f"luks-{uuid}"
-    sh("cryptsetup", "open", "--key-file=-", lv, mapper, input=PW)
-    sh("mkfs.ext4", "-q", f"/dev/mapper/{mapper}")
-    sh("mount", f"/dev/mapper/{mapper}", str(mnt))
-    (mnt / "payload").write_bytes(os.urandom(4 * MIB))
-    digest = sha256(mnt / "payload")
-    sh("umount", str(mnt))
-    sh("cryptsetup", "close", mapper)
+    lv, mapper, digest = closed_luks_ext4_lv(name, loop, mnt)
+    uuid = mapper.removeprefix("luks-")
     before = (lv_size(name, "data"), luks_fs_sizes(lv, mapper))
     target = "64M" if direction == "shrink" else "128M"
     child = run_until(RESIZE, [lv, target, str(ready)], ready, env)

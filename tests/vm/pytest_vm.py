@@ -32,7 +32,8 @@ PLUGIN_NAME = "pybofh-vm-testbed"
 MARKERS = (
     "needs_dm: needs device-mapper: runs inside the VM test bed",
     "vm_pair: needs two VM guests connected by a network (DRBD); use the vm_pair fixture",
-    "vm_udev: a needs_dm test that also runs in a second guest with udev running, as on a production host",
+    "vm_udev(on=True): a needs_dm test that also runs in a second guest with udev running, as on a production host "
+    "(vm_udev(False) on one parameter opts it out)",
 )
 #: suffix of the udev stand-ins' names: ``test_x`` -> ``test_x[udev]``, ``test_x[a]`` -> ``test_x[a-udev]``
 UDEV_ID = "udev"
@@ -266,7 +267,8 @@ class VmTestBed:
                 stand_in = VmItem.from_parent(item.parent, name=item.name, original=item, batch=self.plain)
                 items[i] = stand_in
                 self.plain.items.append(stand_in)
-                if item.get_closest_marker("vm_udev") is not None:
+                udev = item.get_closest_marker("vm_udev")  # vm_udev(False) on a parameter opts it out
+                if udev is not None and (not udev.args or udev.args[0]):
                     twin = VmItem.from_parent(
                         item.parent, name=udev_name(item.name), original=item, batch=self.with_udev
                     )

@@ -66,7 +66,7 @@ def dry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, D
 
 CASES: list[tuple[str, str, tuple[Any, ...], dict[str, Any]]] = [
     ("up", "up", (), {}), ("down", "down", (), {}), ("primary", "primary", (), {}),
-    ("primary-force", "primary", (), {"force": True}), ("connect", "connect", (), {}),
+    ("primary-force", "primary", (), {"authoritative": True}), ("connect", "connect", (), {}),
     ("disconnect", "disconnect", (), {}), ("attach", "attach", (), {}), ("detach", "detach", (), {}),
     # create_md and invalidate destroy data: their data checks (pybofh's own, before drbdadm runs) need force here
     ("create-md", "create_md", ("/dev/loop0",), {"force": True}), ("adjust", "adjust", (), {}),
