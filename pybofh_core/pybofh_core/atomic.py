@@ -324,12 +324,13 @@ class Atomic:
             block._ground_keys = journal_ground(directory)
         return block._ground_keys
 
-    def _check_ground(self, spec: OperationSpec, bound: dict[str, Any]) -> None:
-        """Refuse a step that would take away the journal's ground (no force: the rollback needs the journal)."""
+    def _check_ground(self, spec: OperationSpec, bound: dict[str, Any], keys: list[str] | None = None) -> None:
+        """Refuse a step that would take away the journal's ground (no force: the rollback needs the journal).
+        ``keys``: the step's lock keys, when the caller has them already."""
         if self.dry_run:
             return
         ground = self._ground()
-        hit = sorted(ground & set(self._lock_keys(spec, bound, get_runner())))
+        hit = sorted(ground & set(keys if keys is not None else self._lock_keys(spec, bound, get_runner())))
         if hit and spec.takes_away_ground(bound):
             raise JournalGroundError(
                 f"{spec.qualname} would take away {hit[0].split(':', 1)[1]}, which holds this job's journal "
@@ -391,11 +392,12 @@ class Atomic:
         if spec.irreversible:
             self._check_irreversible(spec, bound)
         data_check(spec, args, kwargs)
-        if spec.irreversible or spec.takes_away:
-            self._check_ground(spec, bound)
         runner = get_runner()
-        if self._locks is not None:
-            self._locks.acquire(self._lock_keys(spec, bound, runner), outer=self._enclosing_locks())
+        if self._locks is not None:  # a real run (a dry run neither locks nor takes anything away)
+            keys = self._lock_keys(spec, bound, runner)
+            if spec.irreversible or spec.takes_away:
+                self._check_ground(spec, bound, keys)
+            self._locks.acquire(keys, outer=self._enclosing_locks())
         if self._lazy is not None and self._writer is None:
             self._writer = self._lazy.create(self.label)  # the first step: nothing has run yet if this fails
         self._counter += 1
@@ -447,10 +449,7 @@ class Atomic:
             self.steps.append(step)  # memory first: it is what a rollback undoes, whatever the disk says
             try:
                 if self._writer:
-                    done: dict[str, Any] = {"type": "done", "step": index, "undo": undo.to_json() if undo else None}
-                    if step.commands:
-                        done["commands"] = [str(c) for c in step.commands]
-                    self._writer.append(done)
+                    self._writer.append(_done_record(step))
             finally:
                 scope.release(raise_pending=False)
         self._emit("step-done", step)
@@ -519,11 +518,7 @@ class Atomic:
                         "kind": _undo_kind(step.spec),
                     }
                 )
-                done: dict[str, Any] = {"type": "done", "step": step.index,
-                                        "undo": step.undo.to_json() if step.undo else None}
-                if step.commands:
-                    done["commands"] = [str(c) for c in step.commands]
-                self._writer.append(done)
+                self._writer.append(_done_record(step))
             self.steps.append(step)
         self.created.extend(created)
 
@@ -629,6 +624,14 @@ class Atomic:
             elif item["irreversible"]:
                 lines.append(f"   undo: none (irreversible: {item['irreversible']})")
         return "\n".join(lines)
+
+
+def _done_record(step: Step) -> dict[str, Any]:
+    """The journal record of a finished step: its undo, and the mutating commands it ran (if any)."""
+    rec: dict[str, Any] = {"type": "done", "step": step.index, "undo": step.undo.to_json() if step.undo else None}
+    if step.commands:
+        rec["commands"] = [str(c) for c in step.commands]
+    return rec
 
 
 def _undo_note(step: Step) -> str | None:

@@ -186,8 +186,6 @@ def _peek_host() -> Any:
 def _cached_entries() -> tuple[dict[str, Any], dict[str, str]] | None:
     """The plugins' CLI groups and their providers from the discovery cache; None when the plugins must be loaded
     (no valid cache, a plugin whose CLI is not an import path, or site plugins in ``PYBOFH_EXTRA_PLUGINS``)."""
-    import os
-
     if os.environ.get("PYBOFH_EXTRA_PLUGINS"):
         return None
     from . import entrypoints
@@ -237,7 +235,6 @@ def cli_block(ctx: click.Context | None = None, *, allow_irreversible: bool = Tr
     Keys given with ``--key-file`` (``state.keys``) are known to the block and to its rollback.
     """
     from .operations import _recorder
-    from .secret import given_keys
 
     state = get_context(ctx)
     label = "bofh " + " ".join(state.argv) if state.argv else "bofh"

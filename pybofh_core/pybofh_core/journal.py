@@ -479,7 +479,7 @@ class Journal:
                                               undo.get("identity"), runner,
                                               checked=any(n > step.step for n in unsettled))
                             if dry_run:
-                                report.plan.append((step.op, undo, [str(c) for c in runner.plan], outcome))
+                                report.plan.append((step.op, undo, outcome.commands, outcome))
                     report.record(step, outcome)
                     if not outcome.settled:
                         unsettled.add(step.step)

@@ -369,28 +369,13 @@ class LocalRunner(Runner):
         env: Mapping[str, str] | None,
         files: Sequence[tuple[int, bytes]] = (),
     ) -> Result:
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        full_env.update({"LC_ALL": "C", "LANG": "C", "PATH": _search_path()})
         fds = [_memfd(content) for _, content in files]
         cmd = list(argv)
         for (index, _), fd in zip(files, fds, strict=True):
             cmd[index] = f"/dev/fd/{fd}"
         try:
-            # Own process group: a terminal's Ctrl-C reaches pybofh, which lets a mutating tool finish.
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=full_env,
-                process_group=0,
-                pass_fds=fds,
-            )
-        except FileNotFoundError:
-            raise CommandError(argv, None, reason=f"cannot run {argv[0]}: not installed") from None
-        except PermissionError as exc:
-            raise CommandError(argv, None, reason=f"cannot run {argv[0]}: {exc.strerror}") from None
+            proc = _popen(argv, cmd, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL, env=env,
+                          pass_fds=fds)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -398,21 +383,28 @@ class LocalRunner(Runner):
         return Result(argv, proc.returncode, out, err)
 
 
+def _popen(argv: tuple[str, ...], cmd: list[str], *, stdin: int, env: Mapping[str, str] | None = None,
+           pass_fds: Sequence[int] = (), bufsize: int = -1) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` (``argv`` as logged and reported) the way every child of pybofh starts: ``LC_ALL=C``, sbin on
+    PATH, and its own process group, so a terminal's Ctrl-C reaches pybofh, which lets a mutating tool finish; a
+    tool that cannot start is a :class:`CommandError` naming it."""
+    full_env = {**os.environ, **(env or {}), "LC_ALL": "C", "LANG": "C", "PATH": _search_path()}
+    try:
+        return subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+                                process_group=0, pass_fds=pass_fds, bufsize=bufsize)
+    except FileNotFoundError:
+        raise CommandError(argv, None, reason=f"cannot run {argv[0]}: not installed") from None
+    except PermissionError as exc:
+        raise CommandError(argv, None, reason=f"cannot run {argv[0]}: {exc.strerror}") from None
+
+
 def spawn(argv: Sequence[str]) -> subprocess.Popen[bytes]:
     """Start a long-lived helper process with pipes on stdin, stdout and stderr (unbuffered), for transports that
-    run many commands through one process (an ssh session); environment and process group as for commands run by
-    :class:`LocalRunner` (``LC_ALL=C``, sbin on PATH, its own group so a terminal's Ctrl-C does not reach it).
+    run many commands through one process (an ssh session), started as :class:`LocalRunner` starts commands.
     Logged like a command; the caller owns the process and must end it. Never a shell; no secret in ``argv``."""
     args = check_argv(argv)
     log.debug("spawn: %s", _shown(args, []))
-    full_env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PATH": _search_path()}
-    try:
-        return subprocess.Popen(list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=full_env, process_group=0, bufsize=0)
-    except FileNotFoundError:
-        raise CommandError(args, None, reason=f"cannot run {args[0]}: not installed") from None
-    except PermissionError as exc:
-        raise CommandError(args, None, reason=f"cannot run {args[0]}: {exc.strerror}") from None
+    return _popen(args, list(args), stdin=subprocess.PIPE, bufsize=0)
 
 
 def _communicate(proc: subprocess.Popen[bytes], data: bytes | None, timeout: float | None,

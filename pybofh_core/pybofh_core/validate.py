@@ -148,7 +148,7 @@ def check_round(value: Any) -> str | None:
 def size_spec(value: Any, *, what: str = "size", relative: bool = True, percent: bool = False) -> SizeSpec:
     """Check the syntax of a size: absolute (``10G``, bytes), and where allowed relative (``+100M``, ``-1G``) or a
     percentage (``50%FREE``, ``+50%FREE``, ``100%VG``, where the plugin knows free and total space)."""
-    if isinstance(value, str) and value.strip()[:1] in ("+", "-") and not isinstance(value, bool):
+    if isinstance(value, str) and value.strip()[:1] in ("+", "-"):
         text = value.strip()
         sign, rest = text[0], text[1:]
         if not relative:

@@ -189,6 +189,13 @@ def _hook() -> Any:
     return get_host().pm.hook
 
 
+def plugin_layer(device: str, probe: Mapping[str, str]) -> Layer | None:
+    """The layer an installed plugin recognises on ``device`` from its ``probe`` (LUKS, a PV…), None when no
+    plugin claims it (``pybofh_probe_layer``)."""
+    layer: Layer | None = _hook().pybofh_probe_layer(device=device, probe=probe)
+    return layer
+
+
 class BlockDeviceStack:
     """The layers of one device, outer first: ``layers[0]`` is the device itself, the last one the leaf content."""
 
@@ -217,7 +224,7 @@ class BlockDeviceStack:
         self.layers.append(outer)
         for _ in range(MAX_DEPTH):
             probe = facts.probe(current)
-            layer = hook.pybofh_probe_layer(device=current, probe=probe) or layer_for_probe(current, probe)
+            layer = plugin_layer(current, probe) or layer_for_probe(current, probe)
             self.layers.append(layer)
             if not layer.container:
                 return

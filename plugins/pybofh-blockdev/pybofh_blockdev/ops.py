@@ -418,8 +418,10 @@ def _container_of(device: str) -> str | None:
         return None
     if len(parents) != 1:
         return None  # not an inner device, or one over several devices (RAID…): no single container to reopen
+    from .layers import plugin_layer
+
     probe = facts.probe(parents[0])
-    layer = _hook().pybofh_probe_layer(device=parents[0], probe=probe)
+    layer = plugin_layer(parents[0], probe)
     return probe.get("UUID") if layer is not None and layer.container else None
 
 
@@ -428,12 +430,6 @@ def _find_container(uuid: str) -> str | None:
     res = run(["blkid", "-c", "/dev/null", "-o", "device", "-t", f"UUID={uuid}"], readonly=True, ok_codes=(0, 2))
     found = res.text.split()
     return found[0] if res.returncode == 0 and found else None
-
-
-def _hook() -> Any:
-    from pybofh_core.plugins import get_host
-
-    return get_host().pm.hook
 
 
 def _resize_undo(res: Resized, uuid: str | None = None) -> Any:
@@ -454,16 +450,20 @@ def _resize_within(container: str, device: str, size: int | str | None, temp_mou
     from pybofh_core.errors import IdentityMismatchError
     from pybofh_core.operations import expected_identity
 
+    from .layers import plugin_layer
+
     outer = _find_container(container)
     if outer is None:
         raise NotFoundError(f"{device} is gone, and so is container {container}")
-    layer = _hook().pybofh_probe_layer(device=outer, probe=facts.probe(outer))
+    layer = plugin_layer(outer, facts.probe(outer))
     if layer is None or not layer.container:
         raise ValidationError(f"{outer} (container {container}) is not a container any installed plugin opens")
     inner, opened = layer.inner, False
     if inner is None:
         inner, opened = layer.open(), True
     try:
+        if inner is None:
+            raise ValidationError(f"{outer} (container {container}) opened to no device")
         want = expected_identity().get("uuid")
         have = _fs_uuid(inner)
         if want and have != want:

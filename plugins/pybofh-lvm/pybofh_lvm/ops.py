@@ -30,6 +30,7 @@ from pybofh_core.operations import Undo, operation, undo, undo_ahead
 from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data, refuse_shrink
 from pybofh_core.validate import (
+    SizeSpec,
     format_size,
     parse_size,
     size_spec,
@@ -101,11 +102,11 @@ def _extent_multiple(vg: str, nbytes: int, what: str) -> int:
     return extent
 
 
-def _lv_bytes(vg: str, size: Any, what: str, *, current: int | None = None, round: str | None = None) -> int:  # noqa: A002
-    """``size`` of an LV in ``vg``, in bytes. Absolute sizes must be whole extents (or ``round="up"|"down"``);
-    ``+100M``/``-1G`` (with a ``current`` size), ``50%FREE``, ``+50%FREE`` and ``100%VG`` round down to whole extents.
-    """
-    spec = size_spec(size, what=what, relative=current is not None, percent=True)
+def _lv_bytes(vg: str, spec: SizeSpec, what: str, *, current: int | None = None, round: str | None = None  # noqa: A002
+              ) -> int:
+    """A size (``spec``, its syntax checked before anything was read) of an LV in ``vg``, in bytes. Absolute sizes
+    must be whole extents (or ``round="up"|"down"``); ``+100M``/``-1G`` (with a ``current`` size), ``50%FREE``,
+    ``+50%FREE`` and ``100%VG`` round down to whole extents."""
     info = facts.get_vg(vg)
     extent = info.extent_size
     if extent is None or extent <= 0:
@@ -366,8 +367,8 @@ def create_lv(vg: str, name: str, size: int | str, *, round: str | None = None) 
     """
     vg = vg_name(vg)
     name = lv_name(name)
-    size_spec(size, what="LV size", relative=False, percent=True)  # bad input is refused before the VG is read
-    nbytes = _lv_bytes(vg, size, "LV size", round=round)
+    spec = size_spec(size, what="LV size", relative=False, percent=True)  # bad input: refused before the VG is read
+    nbytes = _lv_bytes(vg, spec, "LV size", round=round)
     run(["lvcreate", "--yes", "-n", name, "-L", f"{nbytes}b", "--", vg])
     return _read_back_lv(vg, name, LogicalVolume(vg=vg, name=name, size_bytes=nbytes, segtype="linear"))
 
@@ -478,11 +479,11 @@ def _resize_inverse(r: LvResized) -> Undo | None:
 def _resize_request(vg: Any, name: Any, size: Any, round: Any = None) -> tuple[str, str, int, LogicalVolume]:  # noqa: A002
     vg = vg_name(vg)
     name = lv_name(name)
-    size_spec(size, what="LV size", percent=True)  # bad input is refused before the LV is read
+    spec = size_spec(size, what="LV size", percent=True)  # bad input is refused before the LV is read
     lv = facts.get_lv(vg, name)
     if lv.size_bytes is None:
         raise ValidationError(f"cannot read the current size of {vg}/{name}")
-    nbytes = _lv_bytes(vg, size, "LV size", current=lv.size_bytes, round=round)
+    nbytes = _lv_bytes(vg, spec, "LV size", current=lv.size_bytes, round=round)
     return vg, name, nbytes, lv
 
 
