@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -85,20 +86,24 @@ class StrictRunner(LocalRunner):
 
 
 class WriteGuard:
-    """Python-level filesystem writes during a dry run are violations (recorded, then refused)."""
+    """Python-level filesystem writes during a dry run are violations (recorded, then refused).
+
+    Only this thread's: the VM test bed's background threads (running the guest batches meanwhile) write freely.
+    """
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, violations: list[str]) -> None:
         self.violations = violations
+        self.thread = threading.get_ident()
         real_open, real_os_open = builtins.open, os.open
 
         def guarded_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-            if isinstance(file, (str, os.PathLike)) and any(c in mode for c in "wax+"):
+            if self.guarded() and isinstance(file, (str, os.PathLike)) and any(c in mode for c in "wax+"):
                 return self.refuse(f"open({file!r}, {mode!r})")
             return real_open(file, mode, *args, **kwargs)
 
         def guarded_os_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> Any:
-            if os.fspath(path) != os.devnull and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC |
-                                                          os.O_APPEND):
+            writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+            if self.guarded() and os.fspath(path) != os.devnull and flags & writes:
                 return self.refuse(f"os.open({path!r}, {flags:#o})")
             return real_os_open(path, flags, *args, **kwargs)
 
@@ -110,14 +115,20 @@ class WriteGuard:
                            (shutil, ("rmtree", "move", "copy", "copy2", "copyfile")),
                            (tempfile, ("mkdtemp", "mkstemp", "NamedTemporaryFile", "TemporaryDirectory"))):
             for name in names:
-                monkeypatch.setattr(mod, name, self.refuser(f"{mod.__name__}.{name}"))
+                monkeypatch.setattr(mod, name, self.refuser(f"{mod.__name__}.{name}", getattr(mod, name)))
+
+    def guarded(self) -> bool:
+        """Whether the calling thread is the one under test."""
+        return threading.get_ident() == self.thread
 
     def refuse(self, what: str) -> Any:
         self.violations.append(f"wrote: {what}")
         raise PermissionError(f"dry run test: {what} refused")
 
-    def refuser(self, what: str) -> Any:
+    def refuser(self, what: str, real: Any) -> Any:
         def refuse(*args: Any, **kwargs: Any) -> Any:
+            if not self.guarded():
+                return real(*args, **kwargs)
             return self.refuse(f"{what}{args!r}")
 
         return refuse

@@ -390,6 +390,8 @@ class Guest:
         self._ready: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._dead = threading.Event()
         self._closed = False
+        #: os.environ as it was at prepare(): what qemu gets (see prepare)
+        self._launch_env: dict[str, str] | None = None
 
     # -- life cycle ---------------------------------------------------------------------------------------------
 
@@ -412,8 +414,13 @@ class Guest:
             raise
 
     def prepare(self) -> None:
-        """Build or find the image, create the temp folder, the control share, the site folder and the disks."""
+        """Build or find the image, create the temp folder, the control share, the site folder and the disks.
+
+        The environment qemu will get is taken here: a guest prepared on one thread and booted on another (the
+        pytest plugin's background batches) does not see what tests running meanwhile put in ``os.environ``.
+        """
         _LIVE.add(self)
+        self._launch_env = dict(os.environ)
         if self.image is None:
             self.image = build.ensure_image()
         else:
@@ -592,7 +599,7 @@ class Guest:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 preexec_fn=_set_pdeathsig,
-                env=dict(os.environ, TMPDIR=str(self.tmpdir)),
+                env=dict(self._launch_env or os.environ, TMPDIR=str(self.tmpdir)),
             )
         sock_path = str(self.tmpdir / "agent.sock")
         deadline = time.monotonic() + 30

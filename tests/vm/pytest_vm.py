@@ -1,14 +1,17 @@
 """pytest plugin of the VM test bed: ``needs_dm`` tests run inside a qemu guest when the host has no device-mapper.
 
-On a host whose kernel has no device-mapper every collected ``needs_dm`` test is swapped for a stand-in item. The
-first stand-in to run boots the guest once and runs all of them there in one pytest invocation; the guest
-reports each phase (setup/call/teardown) as JSON lines in the shared folder, and each stand-in reports exactly
-what the guest saw: passed, failed with the guest's traceback, or skipped with the guest's reason. Inside the
+On a host whose kernel has no device-mapper every collected ``needs_dm`` test is swapped for a stand-in item,
+placed after the host's own tests. When the test loop starts, each guest batch (plain, and udev) boots its guest
+in a background thread and runs all its tests there in one pytest invocation, while the host's tests run; the
+guest reports each phase (setup/call/teardown) as JSON lines in the shared folder, and each stand-in waits for
+its batch and reports exactly what the guest saw: passed, failed with the guest's traceback, or skipped with the
+guest's reason. Inside the
 guest (``PYBOFH_IN_VM=1``) or on a host with device-mapper, ``needs_dm`` tests simply run.
 
 Environment: ``PYBOFH_VM=auto`` (default) | ``skip`` (skip needs_dm tests instead of using a VM) | ``always``
 (use the VM even if the host has device-mapper); ``PYBOFH_VM_PYTEST_ARGS`` (extra args for the guest's pytest);
-``PYBOFH_VM_TIMEOUT`` (seconds for the whole guest run, default 2400). Fixtures: ``vm_guest`` (the session's
+``PYBOFH_VM_TIMEOUT`` (seconds for the whole guest run, default 2400); ``PYBOFH_VM_PARALLEL=0`` (run each batch
+in the foreground when its first stand-in runs, one guest at a time, as before). Fixtures: ``vm_guest`` (the session's
 booted :class:`~tests.vm.guest.Guest`) and ``vm_pair`` (two guests on one network, for DRBD).
 """
 
@@ -18,6 +21,7 @@ import contextlib
 import json
 import os
 import shlex
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,10 +100,10 @@ class VmItem(pytest.Item):
         return self.original.reportinfo()
 
     def setup(self) -> None:
-        """Run the batch in the guest (the first stand-in does it for all) and pick up this test's reports."""
+        """Wait for the batch (running it here if it was not started in the background); pick up this test's reports."""
         if self.batch.testbed.mode == "skip":
             pytest.skip("needs device-mapper, which this host lacks, and the VM test bed is off (PYBOFH_VM=skip)")
-        self.batch.run()
+        self.batch.wait()
         self.guest_reports = self.batch.reports.get(self.original.nodeid, {})
 
     def runtest(self) -> None:
@@ -134,19 +138,57 @@ class Batch:
         self.seconds: float | None = None
         self.output = ""
         self.exit: int | None = None
+        self._thread: threading.Thread | None = None
+        self._finished = threading.Event()
+        #: lines for the terminal, written by ``wait`` (a background thread does not write between test dots)
+        self._notes: list[str] = []
 
-    def run(self) -> None:
-        """Boot this batch's guest (once) and run all its tests in it with one pytest invocation."""
-        if self.done:
+    def start(self) -> None:
+        """Boot this batch's guest and run its tests in a background thread (the host's own tests go on meanwhile)."""
+        if self.done or self._thread is not None or not self.items:
             return
-        self.done = True
+        self._thread = threading.Thread(target=self._run_in_background, name=f"pybofh-vm {self.label}", daemon=True)
+        self._thread.start()
+
+    def _run_in_background(self) -> None:
+        """The thread's body: run the batch, then stay alive until the session ends.
+
+        qemu is started with PR_SET_PDEATHSIG, which Linux fires when the *thread* that forked it exits: a guest
+        booted here must outlive the batch (the ``vm_guest`` fixture uses it later).
+        """
+        try:
+            self._run_guarded()
+        finally:
+            self._finished.set()
+        self.testbed.closing.wait()
+
+    def wait(self) -> None:
+        """Return once the batch has run: join its background thread, or run it here if it was never started."""
+        if self.done or not self.items:
+            self.done = self.done or not self.items
+            return
         capman = self.testbed.config.pluginmanager.get_plugin("capturemanager")
         # Output capture is on during the stand-in's setup: suspend it so that progress reaches the terminal.
         with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
+            if self._thread is not None:
+                self._finished.wait()
+            else:
+                self._run_guarded()
+            tr = self.testbed.config.pluginmanager.get_plugin("terminalreporter")
+            if tr is not None:
+                for line in self._notes:
+                    tr.write_line(line)
+        self.done = True
+
+    def _run_guarded(self) -> None:
+        """Run the batch; any exception becomes the batch's error (each stand-in then fails with it)."""
+        try:
             self._run()
+        except Exception as exc:  # a background thread must not die silently
+            self.error = self.error or f"{type(exc).__name__}: {exc}"
 
     def _run(self) -> None:
-        """The body of run (capture suspended)."""
+        """Boot the guest (once) and run all the batch's tests in it with one pytest invocation."""
         config = self.testbed.config
         ids = list(dict.fromkeys(item.original.nodeid for item in self.items))
         try:
@@ -169,12 +211,11 @@ class Batch:
             *ids,
         ]
         tr = config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None:
-            tr.write_line(
-                f"pybofh-vm: running {len(ids)} {self.label} test(s) in the guest "
-                f"(booted in {guest.boot_seconds or 0:.1f} s, {guest.accel})"
-            )
-        live = _LivePrinter(tr) if tr is not None and config.option.verbose >= 2 else None
+        self._notes.append(
+            f"pybofh-vm: ran {len(ids)} {self.label} test(s) in the guest "
+            f"(booted in {guest.boot_seconds or 0:.1f} s, {guest.accel})"
+        )
+        live = _LivePrinter(tr, self.udev) if tr is not None and config.option.verbose >= 2 else None
         t0 = time.monotonic()
         try:
             result = guest.run(
@@ -245,6 +286,12 @@ class VmTestBed:
         self._udev_guest: Guest | None = None
         self._pair: GuestPair | None = None
         self.boot_notes: list[str] = []
+        #: guests are booted from the batches' threads and from fixtures: one boot of each at a time
+        self._boot_lock = threading.RLock()
+        #: set when the session ends: the batches' threads (which own their guests' qemu) may exit
+        self.closing = threading.Event()
+        #: guests prepared on the main thread (image, temp folder, site, disks), booted later by a batch's thread
+        self._prepared: dict[str, Guest] = {}
 
     def runs_locally(self) -> bool:
         """Whether needs_dm tests run in this process (inside the guest, or on a host with device-mapper)."""
@@ -258,14 +305,15 @@ class VmTestBed:
     ) -> None:
         """Replace each selected needs_dm item by a VmItem with the same node id (after -k/-m deselection).
 
-        A ``vm_udev`` test also gets a second stand-in, ``name[udev]``, run at the end in a guest with udev running.
+        The stand-ins go after the host's own tests (their batches run in the background meanwhile). A ``vm_udev``
+        test also gets a second stand-in, ``name[udev]``, run in a guest with udev running.
         """
         if self.runs_locally():
             return
-        for i, item in enumerate(items):
+        host_items: list[pytest.Item] = []
+        for item in items:
             if item.get_closest_marker("needs_dm") is not None and item.parent is not None:
                 stand_in = VmItem.from_parent(item.parent, name=item.name, original=item, batch=self.plain)
-                items[i] = stand_in
                 self.plain.items.append(stand_in)
                 udev = item.get_closest_marker("vm_udev")  # vm_udev(False) on a parameter opts it out
                 if udev is not None and (not udev.args or udev.args[0]):
@@ -273,7 +321,35 @@ class VmTestBed:
                         item.parent, name=udev_name(item.name), original=item, batch=self.with_udev
                     )
                     self.with_udev.items.append(twin)
-        items.extend(self.with_udev.items)
+            else:
+                host_items.append(item)
+        items[:] = [*host_items, *self.plain.items, *self.with_udev.items]
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        """Start both guest batches in the background before the first test (unless PYBOFH_VM_PARALLEL=0).
+
+        One TCG guest keeps one core busy; the host's tests use the other, so the VM's time mostly hides behind
+        theirs instead of adding to it.
+        """
+        config = session.config
+        if config.option.collectonly or self.mode == "skip" or os.environ.get("PYBOFH_VM_PARALLEL", "1") == "0":
+            return
+        if session.testsfailed and not config.option.continue_on_collection_errors:
+            return  # pytest stops after collection errors: boot nothing
+        # Everything that reads the host's files and environment happens here, before any test can monkeypatch
+        # them; the threads only boot qemu and talk to it.
+        for key, batch in (("plain", self.plain), ("udev", self.with_udev)):
+            if batch.items:
+                guest = self._new_guest(udev=key == "udev")
+                try:
+                    guest.prepare()
+                except Exception:  # the batch's thread tries again and reports the error
+                    guest.close()
+                else:
+                    self._prepared[key] = guest
+        self.plain.start()
+        self.with_udev.start()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
@@ -306,17 +382,16 @@ class VmTestBed:
 
     def session_guest(self) -> Guest:
         """Return the session's guest, booting it on first use (later calls re-raise a failed boot's error)."""
+        with self._boot_lock:
+            return self._session_guest()
+
+    def _session_guest(self) -> Guest:
+        """The body of session_guest (boot lock held)."""
         if self._guest_error is not None:
             raise GuestError(self._guest_error)
         if self._guest is None:
-            rootdir = self.config.rootpath
-            _, import_root = _module_name_and_root()
-            inside = import_root == rootdir or rootdir in import_root.parents
-            extra = () if inside else (import_root,)
-            env = (("PYTHONPATH", f"{GUEST_SITE}:{import_root}"),)
-            guest = Guest(GuestConfig(source_dir=rootdir, extra_shares=extra, env=env))
             try:
-                guest.start()
+                guest = self._boot("plain")
             except BaseException as exc:
                 self._guest_error = f"{type(exc).__name__}: {exc}"
                 raise
@@ -325,30 +400,43 @@ class VmTestBed:
         return self._guest
 
     def udev_guest(self) -> Guest:
-        """Return the guest with udev running for the vm_udev batch, booting it on first use.
+        """Return the guest with udev running for the vm_udev batch, booting it on first use."""
+        with self._boot_lock:
+            return self._udev_guest_locked()
 
-        Its stand-ins come after every other test, so the plain guest and the pair are done by then: they are shut
-        down first, so that TCG guests never share the two cores.
-        """
+    def _udev_guest_locked(self) -> Guest:
+        """The body of udev_guest (boot lock held)."""
         if self._udev_guest is None:
-            for owner in (self._guest, self._pair):
-                if owner is not None:
-                    owner.close()
-            self._guest = None
-            self._pair = None
-            rootdir = self.config.rootpath
-            _, import_root = _module_name_and_root()
-            inside = import_root == rootdir or rootdir in import_root.parents
-            extra = () if inside else (import_root,)
-            env = (("PYTHONPATH", f"{GUEST_SITE}:{import_root}"),)
-            guest = Guest(GuestConfig(source_dir=rootdir, extra_shares=extra, env=env, udev=True))
-            guest.start()
+            guest = self._boot("udev")
             self._udev_guest = guest
             udev = guest.ready_info.get("udev")
             self.boot_notes.append(
                 f"udev guest (udev {udev}) booted in {guest.boot_seconds or 0:.1f} s ({guest.accel})"
             )
         return self._udev_guest
+
+    def _new_guest(self, *, udev: bool) -> Guest:
+        """A guest (not yet prepared) sharing the project tree, with or without udev running."""
+        rootdir = self.config.rootpath
+        _, import_root = _module_name_and_root()
+        inside = import_root == rootdir or rootdir in import_root.parents
+        extra = () if inside else (import_root,)
+        env = (("PYTHONPATH", f"{GUEST_SITE}:{import_root}"),)
+        return Guest(GuestConfig(source_dir=rootdir, extra_shares=extra, env=env, udev=udev))
+
+    def _boot(self, key: str) -> Guest:
+        """Boot the ``key`` ("plain" or "udev") guest, prepared at the loop's start if it was; clean up on failure."""
+        guest = self._prepared.pop(key, None)
+        try:
+            if guest is None:
+                guest = self._new_guest(udev=key == "udev")
+                guest.prepare()
+            guest.boot()
+        except BaseException:
+            if guest is not None:
+                guest.close()
+            raise
+        return guest
 
     def session_pair(self) -> GuestPair:
         """Return the session's pair of networked guests, booting them on first use."""
@@ -359,10 +447,12 @@ class VmTestBed:
         return self._pair
 
     def close(self) -> None:
-        """Shut down every guest this session booted."""
-        for owner in (self._pair, self._guest, self._udev_guest):
+        """Shut down every guest this session booted (a batch still running in the background then fails)."""
+        for owner in (self._pair, self._guest, self._udev_guest, *self._prepared.values()):
             if owner is not None:
                 owner.close()
+        self._prepared.clear()
+        self.closing.set()
         self._pair = None
         self._guest = None
         self._udev_guest = None
@@ -390,16 +480,17 @@ class VmTestBed:
 class _LivePrinter:
     """With -vv, show the guest pytest's output on the terminal as it comes, line by line, prefixed "[vm]"."""
 
-    def __init__(self, terminal: Any) -> None:
-        """Write to pytest's terminal reporter."""
+    def __init__(self, terminal: Any, udev: bool = False) -> None:
+        """Write to pytest's terminal reporter, prefixing "[vm]" (or "[vm udev]")."""
         self.terminal = terminal
+        self.prefix = "[vm udev] " if udev else "[vm] "
         self.partial = b""
 
     def __call__(self, data: bytes) -> None:
         """Print every complete line received so far."""
         *lines, self.partial = (self.partial + data).split(b"\n")
         for line in lines:
-            self.terminal.write_line("[vm] " + line.decode(errors="replace"))
+            self.terminal.write_line(self.prefix + line.decode(errors="replace"))
 
 
 def _testbed(config: pytest.Config) -> VmTestBed:
@@ -419,10 +510,15 @@ def _skip_if_unavailable() -> None:
 
 @pytest.fixture(scope="session")
 def vm_guest(pytestconfig: pytest.Config) -> Guest:
-    """The session's booted guest (shared with the needs_dm batch): run commands in it with ``.run(argv)``."""
+    """The session's booted guest (shared with the needs_dm batch): run commands in it with ``.run(argv)``.
+
+    It waits for the needs_dm batch first: those tests and a host-driven one must not share the scratch disks.
+    """
     _skip_if_unavailable()
+    testbed = _testbed(pytestconfig)
+    testbed.plain.wait()
     try:
-        return _testbed(pytestconfig).session_guest()
+        return testbed.session_guest()
     except (GuestError, build.BuildError, OSError) as exc:
         pytest.fail(f"VM test bed unavailable: {exc}\n({SKIP_HINT})", pytrace=False)
 
