@@ -1,4 +1,5 @@
-"""Developer sessions: tests, lint, typecheck, integration, per-plugin install-alone checks, fuzz, benchmarks, lock.
+"""Developer sessions: tests, lint, typecheck, integration, per-plugin install-alone checks, fuzz, benchmarks, docs,
+lock.
 
 Every install takes its versions from constraints.txt (``nox -s lock`` refreshes it).
 """
@@ -17,13 +18,15 @@ ROOT = Path(__file__).parent
 PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
 CONSTRAINTS = ROOT / "constraints.txt"
 DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
+DOCS_REQUIREMENTS = ROOT / "requirements-docs.txt"
 #: the Python the lock is resolved for: the host's and the VM guest's (Debian 12's python3.11).
 LOCK_PYTHON = "3.11"
 LOCK_HEADER = f"""\
 # Exact versions of everything pybofh's install paths take from PyPI, every transitive dependency included:
 # the runtime dependencies and the build back-end of pybofh-core and the plugins, pip itself, and the tools of
-# requirements-dev.txt; resolved for CPython {LOCK_PYTHON} on Linux x86_64. scripts/setup, noxfile.py, the VM guest
-# (tests/vm/build.py) and the tests that build venvs pass it to pip as -c (and --build-constraint).
+# requirements-dev.txt and requirements-docs.txt; resolved for CPython {LOCK_PYTHON} on Linux x86_64. scripts/setup,
+# noxfile.py, the VM guest (tests/vm/build.py) and the tests that build venvs pass it to pip as -c (and
+# --build-constraint).
 # Generated; do not edit by hand. Refresh (newest releases within the pyproject.toml bounds, in a clean venv):
 #     .venv/bin/nox -s lock
 """
@@ -132,6 +135,14 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/run.py", "--json", "bench-results.json", *session.posargs)
 
 
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (mkdocs.yml) into site/ with ``mkdocs build --strict``: any warning fails."""
+    install_all(session)
+    install(session, "-r", str(DOCS_REQUIREMENTS))
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
+
+
 def project_requirements() -> list[str]:
     """Return what pybofh's own distributions take from PyPI: their build back-end and runtime dependencies."""
     reqs: set[str] = set()
@@ -149,7 +160,8 @@ def lock(session: nox.Session) -> None:
     """Rewrite constraints.txt: the newest releases (within the pyproject.toml bounds) resolved in a clean venv."""
     unpinned: dict[str, str | None] = {"PIP_CONSTRAINT": None, "PIP_BUILD_CONSTRAINT": None}  # resolve afresh
     session.install("--upgrade", "pip", env=unpinned)
-    session.install("--upgrade", *project_requirements(), "-r", str(DEV_REQUIREMENTS), env=unpinned)
+    session.install("--upgrade", *project_requirements(), "-r", str(DEV_REQUIREMENTS), "-r", str(DOCS_REQUIREMENTS),
+                    env=unpinned)
     session.run("python", "-m", "pip", "check", env=unpinned)
     frozen = session.run("python", "-m", "pip", "freeze", "--all", silent=True, env=unpinned)
     pins: dict[str, str] = {}

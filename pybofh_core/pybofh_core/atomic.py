@@ -1,6 +1,6 @@
 """Atomic blocks: every step done inside is undone, in reverse order, if the block fails.
 
-:class:`AtomicOperationSequence` is the seed's generic form (the caller supplies ``reverse``); :class:`Atomic` knows
+``AtomicOperationSequence`` is the seed's generic form (the caller supplies ``reverse``); ``Atomic`` knows
 every plugin's registered inverses, journals each step so a killed process can be rolled back later, and polices
 irreversible operations.
 """
@@ -116,7 +116,7 @@ class AtomicOperationSequence:
 
 @dataclass
 class Step:
-    """One recorded step of an :class:`Atomic` block."""
+    """One recorded step of an ``Atomic`` block."""
 
     index: int
     spec: OperationSpec
@@ -158,7 +158,7 @@ class Atomic:
     :param dry_run: run nothing that changes the system; record each step's commands and its undo's (``plan``).
     :param allow_irreversible: allow irreversible operations on things the block did not create.
     :param journal: journal steps to disk (default) so ``bofh journal rollback ID`` can finish a killed block;
-        a :class:`Journal` or False.
+        a ``Journal`` or False.
     :param label: a name shown by ``bofh journal list``.
     :param lazy_journal: create the journal file only when the first step is recorded (a block that runs nothing —
         a read-only command, a call refused before any step — leaves no file).
@@ -556,7 +556,7 @@ class Atomic:
             host.emit(event, self.journal_id, info)
 
     def _undo_steps(self, steps: list[Step], cause: BaseException | None, what: str) -> None:
-        """Undo ``steps`` newest first through :func:`~pybofh_core.rollback.perform` (identity, then the call)."""
+        """Undo ``steps`` newest first through ``perform()`` (identity, then the call)."""
         from .journal import _outcome_record
 
         failures: list[Exception] = []

@@ -42,7 +42,7 @@ class CliContext:
     keys: list[Any] = field(default_factory=list)
 
     def output(self, value: Any, columns: list[str] | None = None) -> None:
-        """Print an API result as a table, or JSON with ``--json`` (or hand it to :func:`captured_output`; in a JSON
+        """Print an API result as a table, or JSON with ``--json`` (or hand it to ``captured_output()``; in a JSON
         dry run it is kept for the plan document)."""
         sink = _sink.get()
         if sink is not None:
@@ -74,7 +74,7 @@ def captured_output(values: list[Any]) -> Iterator[list[Any]]:
 
 
 def get_context(ctx: click.Context | None = None) -> CliContext:
-    """The :class:`CliContext` of the running ``bofh`` invocation (a default one outside the CLI)."""
+    """The ``CliContext`` of the running ``bofh`` invocation (a default one outside the CLI)."""
     click_ctx = ctx or click.get_current_context(silent=True)
     while click_ctx is not None:
         if isinstance(click_ctx.obj, CliContext):
@@ -92,7 +92,7 @@ class BofhGroup(typer.core.TyperGroup):
     """The root group: built-in commands plus plugin sub-apps, imported only when their command runs.
 
     Until something needs the plugins themselves, the sub-apps are listed from the discovery cache
-    (:func:`_cached_entries`), so ``bofh --help`` and ``bofh lvm --help`` import neither pluggy nor any plugin.
+    (``_cached_entries()``), so ``bofh --help`` and ``bofh lvm --help`` import neither pluggy nor any plugin.
     """
 
     def _entries(self) -> dict[str, Any]:
@@ -119,7 +119,7 @@ class BofhGroup(typer.core.TyperGroup):
         return None
 
     def _cached(self) -> tuple[dict[str, Any], dict[str, str]] | None:
-        """:func:`_cached_entries`, read once per invocation (each ``main()`` builds a new root group)."""
+        """``_cached_entries()``, read once per invocation (each ``main()`` builds a new root group)."""
         if not hasattr(self, "_cache_memo"):
             self._cache_memo = _cached_entries()
         return self._cache_memo
@@ -229,7 +229,7 @@ def cli_block(ctx: click.Context | None = None, *, allow_irreversible: bool = Tr
     """The atomic block of one ``bofh`` command (core policy: commands do not open blocks of their own).
 
     A command names what it destroys, so irreversible steps are allowed; ``bofh run`` turns that off for job files.
-    The block opens when the command calls its first operation (:class:`_LazyBlock`): a read-only command (a listing)
+    The block opens when the command calls its first operation (``_LazyBlock``): a read-only command (a listing)
     never imports the atomic-block, journal and lock machinery, and leaves no journal either way. A dry run opens it
     at once (blocks the command opens itself plan into it), and so does ``eager`` (a job file gets the real block).
     Keys given with ``--key-file`` (``state.keys``) are known to the block and to its rollback.
@@ -623,7 +623,7 @@ def give_key_files(names: list[str] | None) -> None:
 
 
 def read_key_files(names: list[str]) -> list[Any]:
-    """``--key-file`` values as keys for :func:`~pybofh_core.secret.given_keys`: a Path for a readable file, a
+    """``--key-file`` values as keys for ``given_keys()``: a Path for a readable file, a
     Secret for ``-`` (stdin, read once). Bad input is a ValidationError (exit 2) before anything runs."""
     from .errors import ValidationError
     from .secret import Secret

@@ -1,4 +1,4 @@
-"""The exception hierarchy of pybofh: everything raised derives from :class:`PybofhError`.
+"""The exception hierarchy of pybofh: everything raised derives from ``PybofhError``.
 
 Plugins translate low-level failures (``CalledProcessError``, ``JSONDecodeError``, ``KeyError`` while parsing) into
 these types at their boundary, so callers catch by meaning, and the CLI maps them to exit codes.

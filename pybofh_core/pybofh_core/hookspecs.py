@@ -2,7 +2,7 @@
 
 Read top to bottom: plugins first *register* what they offer (operations and their inverses, settings, CLI
 commands), then pybofh *probes* block devices through them, and finally it tells them about *atomic-block events*
-(steps, commits, rollbacks). Implementations are marked with :data:`pybofh_core.hookimpl` and may accept fewer
+(steps, commits, rollbacks). Implementations are marked with ``pybofh_core.hookimpl`` and may accept fewer
 arguments than a spec offers. Specs only ever gain arguments; none is renamed or removed.
 """
 
@@ -39,7 +39,7 @@ def pybofh_register_operations(registry: OperationRegistry) -> None:
     that module under the domain ``lvm`` (so ``Atomic().lvm.create_lv`` and ``bofh journal rollback`` find them by
     name). Given as an import path, the module is imported only when an operation of the domain is first needed.
 
-    :param registry: the :class:`~pybofh_core.operations.OperationRegistry` of this process.
+    :param registry: the ``OperationRegistry`` of this process.
     :returns: nothing; results are ignored.
 
     Must not run commands or import the plugin's heavy modules: pass the ``ops`` module by import path.
@@ -54,9 +54,9 @@ def pybofh_register_settings(registry: SettingsRegistry) -> None:
 
     Called once per plugin, before any configuration file is read, so unknown keys can be reported as typos.
     Values then come from ``/etc/pybofh/config.toml``, the user's config file, ``PYBOFH_<NS>__<KEY>``
-    environment variables, ``--config FILE`` and :meth:`~pybofh_core.settings.Settings.override`, in that order.
+    environment variables, ``--config FILE`` and ``Settings.override()``, in that order.
 
-    :param registry: the :class:`~pybofh_core.settings.SettingsRegistry` to declare into.
+    :param registry: the ``SettingsRegistry`` to declare into.
     :returns: nothing; results are ignored.
 
     Must be cheap: no commands, no file reads.
@@ -72,7 +72,7 @@ def pybofh_register_cli(registry: CliRegistry) -> None:
     Called once per plugin when the ``bofh`` command starts. The app may be given as an object or, better, as an
     import path so ``bofh`` imports it only when that sub-command runs (start-up time matters in shell loops).
 
-    :param registry: the :class:`~pybofh_core.cli_registry.CliRegistry` of the ``bofh`` command.
+    :param registry: the ``CliRegistry`` of the ``bofh`` command.
     :returns: nothing; results are ignored.
 
     .. versionadded:: 0.1
@@ -90,7 +90,7 @@ def pybofh_probe_device(device: str) -> Layer | None:
 
     Called by the block-device stack model for the outermost device of a stack, before its content is probed.
     Stops at first non-None result. Return ``None`` for "not mine". The returned layer is a container whose
-    :meth:`~pybofh_core.layers.Layer.open` returns ``device`` itself and whose ``resize`` resizes the device
+    ``Layer.open()`` returns ``device`` itself and whose ``resize`` resizes the device
     (``lvresize``, growing a loop's backing file…); its ``granularity`` is the device's size step (LVM extent size).
 
     :param device: the block device path, e.g. ``/dev/vg0/data`` or ``/dev/loop3``.
@@ -104,7 +104,7 @@ def pybofh_probe_device(device: str) -> Layer | None:
 
 @hookspec(firstresult=True)
 def pybofh_probe_layer(device: str, probe: Mapping[str, str]) -> Layer | None:
-    """Say what ``device`` contains as a :class:`~pybofh_core.layers.Layer` (LUKS, LVM PV, DRBD, a filesystem…).
+    """Say what ``device`` contains as a ``Layer`` (LUKS, LVM PV, DRBD, a filesystem…).
 
     Called by the block-device stack model each time it looks at a device's content; may be called many times.
     Stops at first non-None result. Return ``None`` for "not mine"; any non-None value, even a falsy one, stops the

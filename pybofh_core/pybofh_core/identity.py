@@ -1,14 +1,14 @@
 """Identities: how an undo knows it acts on the very object its step made, not one that only shares its name.
 
 An inverse names its object with ``undo(...).expecting(uuid=..., boot_id=...)``; the undo operation declares
-``identify=`` returning a :class:`Verdict` before it runs:
+``identify=`` returning a ``Verdict`` before it runs:
 
 * ``ACT`` — the object is there and is the one the step made: run the undo.
-* :func:`already` — the object is gone (or already as the undo would leave it): counted as undone.
-* :func:`other` — something else is there now: left alone and reported; the journal ends ``needs-attention``.
+* ``already()`` — the object is gone (or already as the undo would leave it): counted as undone.
+* ``other()`` — something else is there now: left alone and reported; the journal ends ``needs-attention``.
 
 Mounts, mappings, loop devices and activations do not survive a reboot, so their identities carry the boot id:
-:func:`same_boot` tells whether the object can still be the one the step made.
+``same_boot()`` tells whether the object can still be the one the step made.
 """
 
 from __future__ import annotations

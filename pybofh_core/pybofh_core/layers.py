@@ -1,6 +1,6 @@
 """The layer model's contract: what a block device contains, and how that content opens to an inner device.
 
-A :class:`Layer` sits on an *outer* device. Container layers (LUKS, an LVM PV/LV, DRBD) open to an *inner* device;
+A ``Layer`` sits on an *outer* device. Container layers (LUKS, an LVM PV/LV, DRBD) open to an *inner* device;
 leaf layers (filesystems, swap) do not. Plugins return layers from the ``pybofh_probe_layer`` hook; pybofh-blockdev
 builds stacks from them and resizes through a stack (grow outer→inner, shrink inner→outer).
 """
@@ -48,7 +48,7 @@ class Layer(ABC):
         return None
 
     def close(self) -> None:  # noqa: B027 - leaves have nothing to close
-        """Remove the inner device made by :meth:`open`."""
+        """Remove the inner device made by ``open()``."""
 
     @property
     def inner(self) -> str | None:

@@ -1,11 +1,11 @@
 """Operations: plugin functions that change the system, each declaring its inverse or why it has none.
 
-A plugin writes::
+A plugin writes:
 
     @operation(inverse=lambda lv: undo(remove_lv, lv.vg, lv.name), creates=lambda lv: [lv.path])
     def create_lv(vg: str, name: str, size: int | str) -> LogicalVolume: ...
 
-and registers its ``ops`` module through the ``pybofh_register_operations`` hook. :class:`~pybofh_core.atomic.Atomic`
+and registers its ``ops`` module through the ``pybofh_register_operations`` hook. ``Atomic``
 then knows how to undo each step, and journals the undo by operation name so another process can replay it.
 """
 
@@ -134,7 +134,7 @@ class Undo:
     identity: Mapping[str, Any] | None = None
 
     def __call__(self) -> Any:
-        """Run the undo (without its identity check; :func:`pybofh_core.rollback.perform` does both)."""
+        """Run the undo (without its identity check; ``pybofh_core.rollback.perform()`` does both)."""
         return self.func(*self.args, **dict(self.kwargs))
 
     def expecting(self, **identity: Any) -> Undo:
@@ -182,7 +182,7 @@ class Undo:
 
 
 def undo(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Undo:
-    """Build an :class:`Undo` for an ``inverse=`` lambda: ``inverse=lambda lv: undo(remove_lv, lv.vg, lv.name)``;
+    """Build an ``Undo`` for an ``inverse=`` lambda: ``inverse=lambda lv: undo(remove_lv, lv.vg, lv.name)``;
     add the identity of the object with ``.expecting(uuid=lv.uuid)``."""
     return Undo(func, args, kwargs)
 
@@ -237,7 +237,7 @@ def ensure_registered(spec: OperationSpec) -> None:
 
 
 def spec_of(func: Any) -> OperationSpec | None:
-    """Return the :class:`OperationSpec` of an operation function (or of a plain function: None)."""
+    """Return the ``OperationSpec`` of an operation function (or of a plain function: None)."""
     return getattr(func, "__pybofh_operation__", None)
 
 
@@ -273,14 +273,14 @@ def operation(
     """Mark a plugin function as an operation.
 
     :param inverse: ``f(result, **named_args) -> Undo | None``, computed after the operation ran. An undo known
-        before the command runs is also handed to :func:`undo_ahead` (write-ahead).
+        before the command runs is also handed to ``undo_ahead()`` (write-ahead).
     :param irreversible: why it cannot be undone (mkfs, luksFormat, removals); refused inside an atomic block
         unless its ``target`` argument names something the same block created, or the block allows it.
     :param no_undo: why it needs no undo (it changes nothing that could be restored: a read-only check, a wait).
     :param target: the parameter naming the object the operation destroys, overwrites or shrinks, or a function
         of the bound arguments returning it (``target=lambda a: f"/dev/{a['vg']}/{a['name']}"``).
     :param creates: ``f(result) -> paths`` the operation created (so later irreversible steps may use them).
-    :param check: the data check, ``f(bound_args)`` raising :class:`~pybofh_core.errors.DataAtRiskError` when the
+    :param check: the data check, ``f(bound_args)`` raising ``DataAtRiskError`` when the
         call would destroy or hide data (signatures, mounts, holders, used space). It runs before the operation
         unless ``force=True`` was passed (the operation must take ``force``), the target was created by the same
         atomic block, or the operation runs as an identified undo. It may run read-only commands.
@@ -296,7 +296,7 @@ def operation(
     :param aliases: other names (the seed's camelCase ones) under which it is registered.
     :param requires: external tools it needs, shown by ``bofh plugins``.
     :param secrets: parameters holding passphrases or keys: a plain ``str`` given there is wrapped in
-        :class:`~pybofh_core.secret.Secret` before anything (journal, logs, errors) can see it.
+        ``Secret`` before anything (journal, logs, errors) can see it.
     """
     if sum(x is not None for x in (inverse, irreversible, no_undo)) > 1:
         raise PluginError("an operation has an inverse, is irreversible, or needs no undo: one of them")

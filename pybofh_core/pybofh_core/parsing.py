@@ -1,6 +1,6 @@
 """What every plugin's parsers share at their boundary (a toolkit for plugin authors).
 
-:func:`public_parsers` wraps each public ``parse_*`` function of a parsers module with the two rules common to all
+``public_parsers()`` wraps each public ``parse_*`` function of a parsers module with the two rules common to all
 of them: the cyclic garbage collector is paused while a parser builds its result (results hold no reference cycles,
 and on a host with 20,000 devices the collector's passes over the growing object graph cost more than the parsing),
 and the ``ValueError`` that ``int()`` raises for more than ``sys.get_int_max_str_digits()`` digits becomes the
@@ -21,7 +21,7 @@ from .errors import ParseError
 
 
 def boundary(parse: Callable[..., Any]) -> Callable[..., Any]:
-    """``parse`` with the GC paused while it runs and huge numbers refused as :class:`ParseError`."""
+    """``parse`` with the GC paused while it runs and huge numbers refused as ``ParseError``."""
 
     @functools.wraps(parse)
     def wrapper(data: Any, *args: Any, **kwargs: Any) -> Any:
@@ -46,7 +46,7 @@ def boundary(parse: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def public_parsers(namespace: MutableMapping[str, Any]) -> None:
-    """Wrap every ``parse_*`` function defined in the module whose globals are ``namespace`` with :func:`boundary`.
+    """Wrap every ``parse_*`` function defined in the module whose globals are ``namespace`` with ``boundary()``.
 
     Call it at the end of a parsers module: ``public_parsers(globals())``.
     """

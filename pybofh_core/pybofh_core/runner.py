@@ -1,7 +1,7 @@
 """The one way pybofh runs external commands: argv lists, no shell, ``LC_ALL=C``, typed errors, redacted secrets.
 
-Every plugin calls :func:`run` (or ``get_runner().run``); which transport executes it (local, dry-run recorder,
-fake replay for tests, ssh…) is chosen by the runner active in the current context (:func:`use_runner`).
+Every plugin calls ``run()`` (or ``get_runner().run``); which transport executes it (local, dry-run recorder,
+fake replay for tests, ssh…) is chosen by the runner active in the current context (``use_runner()``).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Result:
 
 
 SECRET_FILE_SHOWN = "<secret file>"  # noqa: S105 - a placeholder, not a secret
-"""How a :class:`~pybofh_core.secret.SecretFile` argument appears in logs, plans and errors."""
+"""How a ``SecretFile`` argument appears in logs, plans and errors."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class PathInfo:
 def check_argv(argv: Sequence[Any]) -> tuple[str, ...]:
     """Validate an argv list: non-empty strings (or paths) without NUL bytes, and never a Secret.
 
-    A :class:`~pybofh_core.secret.SecretFile` is shown as ``<secret file>``; :meth:`Runner.run` hands its content
+    A ``SecretFile`` is shown as ``<secret file>``; ``Runner.run()`` hands its content
     to the command as a file that exists only for that command.
     """
     if isinstance(argv, (str, bytes)) or not argv:
@@ -122,7 +122,7 @@ def record_commands() -> Iterator[list[PlannedCommand]]:
 
 
 class Runner:
-    """Base of all transports. Subclasses implement :meth:`_execute`; :meth:`run` adds checks, logs and errors."""
+    """Base of all transports. Subclasses implement ``_execute()``; ``run()`` adds checks, logs and errors."""
 
     name: ClassVar[str] = "abstract"
     host: str | None = None
@@ -144,7 +144,7 @@ class Runner:
         env: Mapping[str, str] | None = None,
         secrets: Sequence[str | Secret] = (),
     ) -> Result:
-        """Run ``argv`` and return its :class:`Result`; raise :class:`CommandError` on an exit code not in ``ok_codes``.
+        """Run ``argv`` and return its ``Result``; raise ``CommandError`` on an exit code not in ``ok_codes``.
 
         ``readonly=True`` marks a command that only reads state (a dry run still executes it); any other command
         runs with SIGINT/SIGTERM/SIGHUP deferred until it ends, so a signal never cuts a tool off mid-write.
@@ -152,7 +152,7 @@ class Runner:
         the ``core.command_timeout`` setting and a mutating one only after ``core.mutating_command_timeout`` (None by
         default: never), with a heartbeat logged while it runs.
         ``secrets`` lists extra values to redact from logs and errors (stdin secrets are redacted anyway).
-        A :class:`~pybofh_core.secret.SecretFile` in ``argv`` reaches the command as ``/dev/fd/N`` (a memfd),
+        A ``SecretFile`` in ``argv`` reaches the command as ``/dev/fd/N`` (a memfd),
         never as a file on disk; transports that cannot do that refuse it.
         """
         args = check_argv(argv)
@@ -199,7 +199,7 @@ class Runner:
         raise NotImplementedError
 
     def accepts_secret_files(self) -> bool:
-        """Whether this transport can hand a command a :class:`~pybofh_core.secret.SecretFile`."""
+        """Whether this transport can hand a command a ``SecretFile``."""
         return self.secret_files
 
     def which(self, tool: str) -> str | None:
@@ -207,14 +207,14 @@ class Runner:
         return shutil.which(tool, path=_search_path())
 
     def require(self, tool: str, why: str = "") -> str:
-        """Return the path of ``tool`` or raise :class:`ToolUnavailableError` naming the package to install."""
+        """Return the path of ``tool`` or raise ``ToolUnavailableError`` naming the package to install."""
         path = self.which(tool)
         if path is None:
             raise ToolUnavailableError(tool, why or "not found on PATH or in /sbin, /usr/sbin")
         return path
 
     def describe(self) -> dict[str, Any]:
-        """A JSON-able description from which :func:`make_runner` can build an equivalent runner (for rollback)."""
+        """A JSON-able description from which ``make_runner()`` can build an equivalent runner (for rollback)."""
         return {"runner": self.name, "host": self.host}
 
     def path_kind(self, path: str) -> str | None:
@@ -273,7 +273,7 @@ def _heartbeat_interval() -> float:
 
 
 def local_stat(path: str) -> PathInfo | None:
-    """:meth:`Runner.stat` answered by this machine's kernel (no command)."""
+    """``Runner.stat()`` answered by this machine's kernel (no command)."""
     import stat as _stat
 
     try:
@@ -291,7 +291,7 @@ def local_stat(path: str) -> PathInfo | None:
 
 
 def local_path_kind(path: str) -> str | None:
-    """:meth:`Runner.path_kind` answered by this machine's kernel (no command)."""
+    """``Runner.path_kind()`` answered by this machine's kernel (no command)."""
     info = local_stat(path)
     return None if info is None else info.kind
 
@@ -335,7 +335,7 @@ def _search_path() -> str:
 
 
 class LocalRunner(Runner):
-    """Runs commands on this machine with :mod:`subprocess` (no shell, stdin closed unless data given)."""
+    """Runs commands on this machine with ``subprocess`` (no shell, stdin closed unless data given)."""
 
     name = "local"
     secret_files = True
@@ -387,7 +387,7 @@ def _popen(argv: tuple[str, ...], cmd: list[str], *, stdin: int, env: Mapping[st
            pass_fds: Sequence[int] = (), bufsize: int = -1) -> subprocess.Popen[bytes]:
     """Start ``cmd`` (``argv`` as logged and reported) the way every child of pybofh starts: ``LC_ALL=C``, sbin on
     PATH, and its own process group, so a terminal's Ctrl-C reaches pybofh, which lets a mutating tool finish; a
-    tool that cannot start is a :class:`CommandError` naming it."""
+    tool that cannot start is a ``CommandError`` naming it."""
     full_env = {**os.environ, **(env or {}), "LC_ALL": "C", "LANG": "C", "PATH": _search_path()}
     try:
         return subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
@@ -400,7 +400,7 @@ def _popen(argv: tuple[str, ...], cmd: list[str], *, stdin: int, env: Mapping[st
 
 def spawn(argv: Sequence[str]) -> subprocess.Popen[bytes]:
     """Start a long-lived helper process with pipes on stdin, stdout and stderr (unbuffered), for transports that
-    run many commands through one process (an ssh session), started as :class:`LocalRunner` starts commands.
+    run many commands through one process (an ssh session), started as ``LocalRunner`` starts commands.
     Logged like a command; the caller owns the process and must end it. Never a shell; no secret in ``argv``."""
     args = check_argv(argv)
     log.debug("spawn: %s", _shown(args, []))
@@ -533,7 +533,7 @@ class UnexpectedCommandError(AssertionError):
 
 @dataclass
 class Reply:
-    """One canned answer of a :class:`FakeRunner`: matching argv (``...`` at the end = any rest) and the output."""
+    """One canned answer of a ``FakeRunner``: matching argv (``...`` at the end = any rest) and the output."""
 
     argv: tuple[Any, ...]
     stdout: bytes = b""
@@ -655,7 +655,7 @@ _default: list[Runner] = []
 
 
 def get_runner() -> Runner:
-    """The runner of the current context (see :func:`use_runner`), else the process's local runner."""
+    """The runner of the current context (see ``use_runner()``), else the process's local runner."""
     runner = _current.get()
     if runner is not None:
         return runner
@@ -675,7 +675,7 @@ def use_runner(runner: Runner) -> Iterator[Runner]:
 
 
 def run(argv: Sequence[Any], **kwargs: Any) -> Result:
-    """Run ``argv`` through the current runner; see :meth:`Runner.run` for the options."""
+    """Run ``argv`` through the current runner; see ``Runner.run()`` for the options."""
     return get_runner().run(argv, **kwargs)
 
 

@@ -2,7 +2,7 @@
 
 Operations declare these in ``@operation(check=...)``; the core runs the check unless ``force=True`` was passed, the
 target was made by the same atomic block, or the operation runs as an identified undo. A refusal is a
-:class:`~pybofh_core.errors.DataAtRiskError` (exit 2: nothing ran) that names what was found and how to override it.
+``DataAtRiskError`` (exit 2: nothing ran) that names what was found and how to override it.
 
 Signatures come from ``wipefs --no-act --json`` (every signature, not only the first one blkid reports), mounts and
 holders (device-mapper devices, partitions stacked on the device) from ``lsblk --tree``; both run where commands run.
@@ -137,7 +137,7 @@ def inspect(device: str) -> Content:
 
 
 def refuse_if_holds_data(device: str, action: str, *, ignore: tuple[str, ...] = ()) -> Content:
-    """Raise :class:`DataAtRiskError` when ``device`` holds anything (signature types in ``ignore`` aside).
+    """Raise ``DataAtRiskError`` when ``device`` holds anything (signature types in ``ignore`` aside).
 
     ``action`` completes "… would destroy it", e.g. ``"formatting it as LUKS"``.
     """
@@ -180,7 +180,7 @@ def content_extent(device: str) -> int | None:
 
 
 def refuse_shrink(device: str, new_size: int, what: str, how: str) -> None:
-    """Raise :class:`DataAtRiskError` unless ``device``'s content is known to fit in ``new_size`` bytes.
+    """Raise ``DataAtRiskError`` unless ``device``'s content is known to fit in ``new_size`` bytes.
 
     ``what`` names the object (``LV vg0/data``), ``how`` the stack-aware way to shrink it with its content.
     """
@@ -202,7 +202,7 @@ def refuse_shrink(device: str, new_size: int, what: str, how: str) -> None:
 
 
 def refuse_mountpoint(path: str, resolved: str) -> None:
-    """Raise :class:`DataAtRiskError` when mounting on ``resolved`` (``path`` with symlinks resolved) would hide
+    """Raise ``DataAtRiskError`` when mounting on ``resolved`` (``path`` with symlinks resolved) would hide
     the running system (a system directory) or files (a non-empty directory)."""
     via = f" ({path} resolves to it)" if resolved != path else ""
     if (resolved.rstrip("/") or "/") in SYSTEM_DIRS:

@@ -117,5 +117,5 @@ def given_keys(keys: Sequence[Secret | Path]) -> Iterator[None]:
 
 
 def keys_given() -> tuple[Secret | Path, ...]:
-    """The keys given for this run (see :func:`given_keys`), in the order given."""
+    """The keys given for this run (see ``given_keys()``), in the order given."""
     return tuple(key for group in _given.get() for key in group)

@@ -1,6 +1,6 @@
 """Typed settings declared by plugins, read from TOML files, ``PYBOFH_*`` variables, ``--config`` and overrides.
 
-Replaces the seed's ``site_specific.py``. Each plugin declares a namespace with a dataclass of defaults::
+Replaces the seed's ``site_specific.py``. Each plugin declares a namespace with a dataclass of defaults:
 
     @dataclass
     class XenSettings:
@@ -8,7 +8,7 @@ Replaces the seed's ``site_specific.py``. Each plugin declares a namespace with 
 
 and reads ``get_settings().xen.domu_config_dirs``. Later sources win: ``/etc/pybofh/config.toml``, the user's
 ``$XDG_CONFIG_HOME/pybofh/config.toml``, ``PYBOFH_<NS>__<KEY>`` (core keys also as ``PYBOFH_<KEY>``), the file
-given by ``--config`` (or ``PYBOFH_CONFIG``), then :meth:`Settings.override` scopes.
+given by ``--config`` (or ``PYBOFH_CONFIG``), then ``Settings.override()`` scopes.
 """
 
 from __future__ import annotations
@@ -313,6 +313,6 @@ def configure(config_file: Path | None = None) -> Settings:
 
 
 def reset_settings() -> None:
-    """Forget the process's settings (tests; the next :func:`get_settings` re-reads everything)."""
+    """Forget the process's settings (tests; the next ``get_settings()`` re-reads everything)."""
     _settings.clear()
     _config_file.clear()

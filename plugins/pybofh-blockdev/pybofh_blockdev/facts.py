@@ -24,7 +24,7 @@ def list_devices() -> DeviceTree:
     Without udev (containers, early boot, this project's CI) lsblk leaves FSTYPE/LABEL/UUID empty; those are filled
     by one ``blkid -c /dev/null -o export DEV...`` over every non-empty device lsblk knew nothing about. (A single
     ``blkid -p`` call cannot do this: it stops at the first device without a signature.) A label that is not UTF-8
-    is kept exactly (``label_raw``), which can take one more ``blkid -o udev`` call (see :func:`_exact_labels`).
+    is kept exactly (``label_raw``), which can take one more ``blkid -o udev`` call (see ``_exact_labels()``).
     """
     tree = parsers.parse_lsblk_json(run(LSBLK_ARGV, readonly=True).stdout, source="lsblk -J -b -O")
     todo = [
@@ -77,7 +77,7 @@ def _exact_labels(paths: list[str], found: Mapping[str, Probe]) -> dict[str, tup
 
 
 def get_device(device: str) -> BlockDevice:
-    """One device of :func:`list_devices`, by path or name."""
+    """One device of ``list_devices()``, by path or name."""
     return list_devices().get(device)
 
 

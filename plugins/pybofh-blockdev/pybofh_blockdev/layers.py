@@ -1,11 +1,11 @@
 """The block-device stack model: a device, the layers on it (LUKS, PV… from other plugins), and a leaf filesystem.
 
-:class:`BlockDeviceStack` asks the ``pybofh_probe_device`` hook what the outer device is (a loop device here; an
+``BlockDeviceStack`` asks the ``pybofh_probe_device`` hook what the outer device is (a loop device here; an
 LV from pybofh-lvm) and ``pybofh_probe_layer`` what each device contains, opening container layers down to the
 leaf. ``resize`` changes the whole stack: growing goes outer→inner, shrinking inner→outer, every size a multiple
 of the least common multiple of the layers' granularities, each container's overhead subtracted on the way in.
 
-Layers use the core :class:`~pybofh_core.layers.Layer` sizes (``current_size()``, ``minimum_size()``,
+Layers use the core ``Layer`` sizes (``current_size()``, ``minimum_size()``,
 ``can_shrink``/``can_grow``); a layer that does not override them is treated as unbounded and resizable.
 """
 
@@ -87,7 +87,7 @@ class FixedDeviceLayer(SizedLayer):
 
 
 class FilesystemLayer(SizedLayer):
-    """A filesystem or swap area: the leaf of a stack, resized by :func:`~pybofh_blockdev.ops.resize_filesystem`."""
+    """A filesystem or swap area: the leaf of a stack, resized by ``resize_filesystem()``."""
 
     container = False
 
@@ -277,7 +277,7 @@ class BlockDeviceStack:
         return rounded, step, targets
 
     def resize(self, size: int | str, round: str | None = None) -> StackResized:  # noqa: A002
-        """Resize the outer device to ``size`` (see :meth:`plan`) and every layer inside it.
+        """Resize the outer device to ``size`` (see ``plan()``) and every layer inside it.
 
         Growing resizes outer→inner, shrinking inner→outer; a shrink below the leaf's minimum, a shrink of a layer
         that cannot shrink (xfs) or any resize through content no plugin understands is refused before anything runs.

@@ -1,4 +1,4 @@
-"""Mounts as context managers: :class:`Mounted` for one mount, :class:`MountPool` for a set of reusable mountpoints.
+"""Mounts as context managers: ``Mounted`` for one mount, ``MountPool`` for a set of reusable mountpoints.
 
 ``MountPool`` is the seed's example: ``with pool.mount('/dev/sda1') as mp:`` takes a free slot, mounts, and on exit
 unmounts and frees the slot. Slots are claimed with ``fcntl.flock`` on a lock file per slot in the directory of the

@@ -172,7 +172,7 @@ def resize_loop(device: str, size: int | str, *, force: bool = False) -> Resized
     """Resize loop device ``device`` to ``size`` bytes by resizing its backing file (``truncate`` + ``losetup -c``).
 
     Shrinking cuts the end of the file, so it is refused unless what the device holds is known to fit (shrink it
-    first; :class:`~pybofh_blockdev.layers.BlockDeviceStack` does that), or ``force``.
+    first; ``BlockDeviceStack`` does that), or ``force``.
     """
     device = check_loop_device(device)
     new = parse_size(size, what="loop size", minimum=512, multiple_of=512)
@@ -209,7 +209,7 @@ def _mkfs_argv(fstype: str, device: str, label: str | None, uuid: str | None, fo
 
 
 def _mkfs_request(device: Any, fstype: Any, label: Any, uuid: Any) -> tuple[str, str, str | None, str | None]:
-    """The checked arguments of :func:`create_filesystem` (no command runs)."""
+    """The checked arguments of ``create_filesystem()`` (no command runs)."""
     device = check_device(device)
     fstype = check_fstype(fstype)
     if label is not None:
@@ -293,7 +293,7 @@ def _fsck(device: str, repair: bool) -> FsckResult:
 @operation(no_undo="a read-only check changes nothing (repair=True runs repair_filesystem)",
            requires=["e2fsck", "xfs_repair", "btrfs"])
 def check_filesystem(device: str, repair: bool = False) -> FsckResult:
-    """Check the (unmounted) filesystem on ``device`` read-only; ``repair=True`` is :func:`repair_filesystem`.
+    """Check the (unmounted) filesystem on ``device`` read-only; ``repair=True`` is ``repair_filesystem()``.
 
     e2fsck exit 1 (errors fixed) and 2 (fixed, reboot needed) count as success; 4 and up mean errors left.
     btrfs is only checked read-only: ``btrfs check --repair`` is too dangerous to run unattended.
@@ -304,7 +304,7 @@ def check_filesystem(device: str, repair: bool = False) -> FsckResult:
 
 
 def _repairable(device: Any) -> str:
-    """The checked device of :func:`repair_filesystem` (btrfs is refused: ``btrfs check --repair`` is dangerous)."""
+    """The checked device of ``repair_filesystem()`` (btrfs is refused: ``btrfs check --repair`` is dangerous)."""
     device = check_device(device)
     if _fstype_of(device) == "btrfs":
         raise ValidationError("btrfs check --repair is dangerous; run it by hand after reading btrfs-check(8)")
@@ -687,7 +687,7 @@ def _resolved_mountpoint(value: Any) -> tuple[str, str]:
 
 
 def _mount_request(device: Any, mountpoint: Any, options: Any, fstype: Any) -> tuple[str, str, str, tuple[str, ...]]:
-    """The checked arguments of :func:`mount`: device, mountpoint as given and resolved, options (no command)."""
+    """The checked arguments of ``mount()``: device, mountpoint as given and resolved, options (no command)."""
     device = check_device(device)
     given, resolved = _resolved_mountpoint(mountpoint)
     opts = check_options(options)

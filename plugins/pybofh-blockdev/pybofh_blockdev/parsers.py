@@ -1,6 +1,6 @@
 """Pure parsers for lsblk, blkid, findmnt, losetup and the filesystem tools' reports: text (or bytes) in, types out.
 
-No I/O here. Each parser states the formats it claims; anything else raises :class:`ParseError` naming the tool
+No I/O here. Each parser states the formats it claims; anything else raises ``ParseError`` naming the tool
 (and the source file when given), never a half-filled result. Outputs may arrive as bytes: they are decoded as
 UTF-8 with replacement characters, and diagnostic lines a tool mixes into stdout (``lsblk: dm-1: failed to get
 device path``) are kept as warnings instead of being parsed as data.
@@ -31,7 +31,7 @@ def _text(data: Data) -> str:
 
 
 def _text_exact(data: Data) -> str:
-    """Decode tool output keeping bytes that are not UTF-8 as surrogate escapes (see :func:`_printable`)."""
+    """Decode tool output keeping bytes that are not UTF-8 as surrogate escapes (see ``_printable()``)."""
     if isinstance(data, bytes):
         data = data.decode("utf-8", "surrogateescape")
     if not isinstance(data, str):
@@ -161,7 +161,7 @@ def decode_blkid_value(value: str, *, backslash: bool = True) -> str:
 
 
 def _blkid_value(value: str, *, backslash: bool = True) -> tuple[str, bool]:
-    """:func:`decode_blkid_value` and whether the value was ambiguous: its ``M-``/``^`` notation read as bytes is
+    """``decode_blkid_value()`` and whether the value was ambiguous: its ``M-``/``^`` notation read as bytes is
     not UTF-8, so it is either literal text (``SYSTEM-A``) or a label in another encoding (``DonnM-ies``, Latin-1
     ``Données``); the literal text is returned and only ``blkid -o udev`` (``*_ENC``) can tell."""
     decoded = bytearray()
@@ -353,7 +353,7 @@ class _TreeBuilder:
     """Collects rows in output order; a device met again (multi-parent) gains the new parent, not a new entry.
 
     Links are kept in dicts used as ordered sets, so building is linear in devices plus links (SAN hosts list
-    thousands of multipath devices, each under several paths). Devices are made once, at :meth:`build`.
+    thousands of multipath devices, each under several paths). Devices are made once, at ``build()``.
     """
 
     def __init__(self, tool: str, source: str | None) -> None:

@@ -235,7 +235,7 @@ class FsckStatus(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class FsckResult:
-    """The outcome of :func:`~pybofh_blockdev.ops.check_filesystem`."""
+    """The outcome of ``check_filesystem()``."""
 
     device: str
     fstype: str
@@ -246,7 +246,7 @@ class FsckResult:
 
 @dataclass(frozen=True, slots=True)
 class Filesystem:
-    """A filesystem made by :func:`~pybofh_blockdev.ops.create_filesystem`."""
+    """A filesystem made by ``create_filesystem()``."""
 
     device: str
     fstype: str

@@ -65,7 +65,7 @@ def get_subvolume(path: str) -> SubvolumeDetails:
 
 
 def show_subvolume(path: str) -> SubvolumeDetails:
-    """:func:`get_subvolume` for a path already checked (one command: identities and data checks use it)."""
+    """``get_subvolume()`` for a path already checked (one command: identities and data checks use it)."""
     return parsers.parse_subvolume_show(_read([BTRFS, "subvolume", "show", "--", path]).stdout,
                                         source="btrfs subvolume show")
 
@@ -83,7 +83,7 @@ def get_default_subvolume(mountpoint: str) -> Subvolume:
 
 
 def default_subvolume(path: str) -> Subvolume:
-    """:func:`get_default_subvolume` for a path already checked; any path on the filesystem will do."""
+    """``get_default_subvolume()`` for a path already checked; any path on the filesystem will do."""
     # btrfs-progs 6.2 get-default takes no "--" (it reads it as the path); the path is absolute, never an option
     return parsers.parse_get_default(_read([BTRFS, "subvolume", "get-default", path]).stdout,
                                      source="btrfs subvolume get-default")

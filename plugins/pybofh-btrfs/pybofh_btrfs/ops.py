@@ -327,7 +327,7 @@ def send_receive(snapshot: str, dest_dir: str, stream_file: str, parent: str | N
 
 
 def rotation_pattern(name: str) -> re.Pattern[str]:
-    """Names made by :func:`rotate_snapshots` for ``name``: ``YYYY-MM-DD_HH-MM-SS-@NAME``."""
+    """Names made by ``rotate_snapshots()`` for ``name``: ``YYYY-MM-DD_HH-MM-SS-@NAME``."""
     return re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}_[0-9]{2}-[0-9]{2}-[0-9]{2}-@" + re.escape(name) + "$")
 
 
@@ -349,7 +349,7 @@ def list_rotation_snapshots(target_dir: str, name: str) -> list[str]:
 def rotate_snapshots(src: str, target_dir: str, name: str, keep: int, now: str | None = None) -> Rotation:
     """Snapshot ``src`` read-only as ``target_dir/<date>-@NAME`` and delete all but the newest ``keep`` of them.
 
-    ``<date>`` is local time in :data:`ROTATE_DATE_FORMAT` (``2024-09-03_13-00-02``), so names sort in time
+    ``<date>`` is local time in ``ROTATE_DATE_FORMAT`` (``2024-09-03_13-00-02``), so names sort in time
     order; ``now`` (an ISO date-time) replaces the clock. Only names of exactly that pattern are deleted, oldest
     first, after the new snapshot exists; they are deleted with ``force`` (they hold files: that is what rotating
     them away means), and nothing else ever is. Inside ``Atomic()`` the deletions need ``allow_irreversible=True``.
@@ -438,7 +438,7 @@ def start_balance(path: str, data_usage: int | None = None, metadata_usage: int 
     same filesystem: its UUID).
 
     ``data_usage``/``metadata_usage`` (0-100) restrict it to chunks at most that full; neither = full balance.
-    Content is unchanged by a balance; follow it with :func:`pybofh_btrfs.facts.balance_status`.
+    Content is unchanged by a balance; follow it with ``pybofh_btrfs.facts.balance_status()``.
     """
     path = check_existing_path(path, what="btrfs mountpoint", kind="dir")
     d = _usage_filter(data_usage, "data_usage")
@@ -461,7 +461,7 @@ def start_scrub(path: str, readonly: bool = False) -> JobStarted:
     """Start a scrub of the filesystem at ``path`` in the background (``readonly``: report, do not repair).
 
     Undo: cancel it if still running, on the same filesystem (its UUID). Follow it with
-    :func:`pybofh_btrfs.facts.scrub_status`.
+    ``pybofh_btrfs.facts.scrub_status()``.
     """
     path = check_existing_path(path, what="btrfs path")
     res = run([BTRFS, "scrub", "start", *(["-r"] if readonly else []), "--", path])

@@ -158,7 +158,7 @@ def parse_subvolume_list(data: str | bytes, *, source: str | None = None) -> lis
     Claims every column layout those flags produce: ``ID gen [cgen] [parent] top level [otime D T]
     [parent_uuid U] [received_uuid U] [uuid U] path P``, uuids ``-`` padded to uuid width (new progs) or bare (old
     progs), ``<FS_TREE>/`` prefixes from ``-a`` (removed), paths with spaces (``path`` is always last). Empty
-    output is an empty list. The ``readonly`` flag is not in this output (see :func:`parse_subvolume_ids`).
+    output is an empty list. The ``readonly`` flag is not in this output (see ``parse_subvolume_ids()``).
     """
     text = _text(data)
     out = []

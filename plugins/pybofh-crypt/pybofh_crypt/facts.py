@@ -1,4 +1,4 @@
-"""Readers: run one read-only cryptsetup command and hand its output to a pure parser in :mod:`.parsers`."""
+"""Readers: run one read-only cryptsetup command and hand its output to a pure parser in ``pybofh_crypt.parsers``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Where the layer model gets passphrases: providers pushed for a scope, then key files in ``crypt.key_dir``.
 
-A block-device stack opens LUKS layers without knowing any key itself. Give it one for the duration of a job::
+A block-device stack opens LUKS layers without knowing any key itself. Give it one for the duration of a job:
 
     from pybofh_crypt import keys
     with keys.provide(Secret(pw)):                        # any LUKS device

@@ -1,6 +1,6 @@
 """LUKS as a layer of the block-device stack model: an outer device whose ``open()`` gives ``/dev/mapper/NAME``.
 
-The passphrase comes from the layer's own ``key`` or, when none was given, from :mod:`pybofh_crypt.keys` (providers
+The passphrase comes from the layer's own ``key`` or, when none was given, from ``pybofh_crypt.keys`` (providers
 pushed around the job, then ``crypt.key_dir``). Sizes: ``overhead`` is the header's data offset read from
 ``luksDump`` (LUKS2 is usually 16 MiB, LUKS1 2 MiB, but other values exist), ``granularity`` the encryption sector
 size; ``resize(size)`` resizes the open mapping with ``cryptsetup resize`` (passing the key when LUKS2 keeps the

@@ -1,9 +1,9 @@
 """Operations on LUKS devices, each with its inverse (or why it has none) right beside it.
 
 Passphrases reach cryptsetup only on stdin (``--key-file=-``, or one line each for ``luksAddKey``) or, for a new
-key that cannot travel as a line, as ``/dev/fd/N`` of an in-memory file (:class:`~pybofh_core.secret.SecretFile`):
+key that cannot travel as a line, as ``/dev/fd/N`` of an in-memory file (``SecretFile``):
 never in a file on any filesystem, so a ``kill -9`` leaves nothing to find. Every passphrase argument is wrapped in a
-:class:`~pybofh_core.secret.Secret` before the atomic block journals the call, so it never reaches argv, the
+``Secret`` before the atomic block journals the call, so it never reaches argv, the
 environment, logs, the journal or error text.
 
 Formatting over any signature, and restoring a header over another LUKS volume or data, are refused unless
@@ -163,7 +163,7 @@ class _FormatRequest:
 
 def _format_request(device: Any, passphrase: Any, luks_type: str | None, cipher: str | None, key_size: int | None,
                     pbkdf: str | None, label: str | None, sector_size: int | None) -> _FormatRequest:
-    """Every argument of :func:`format` checked, and its luksFormat options (no command runs)."""
+    """Every argument of ``format()`` checked, and its luksFormat options (no command runs)."""
     device = check_device(device)
     key = check_key(passphrase)
     version = _luks_type(luks_type)

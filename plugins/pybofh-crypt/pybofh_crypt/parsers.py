@@ -1,7 +1,7 @@
 """Pure parsers of cryptsetup output: ``luksDump`` text (LUKS1, LUKS2), ``luksDump --dump-json-metadata``, ``status``.
 
 No I/O here: each function takes one command's stdout (str or bytes) and returns a typed value or raises
-:class:`~pybofh_core.errors.ParseError` naming ``source`` — never a half-filled result. Whitespace is never counted:
+``ParseError`` naming ``source`` — never a half-filled result. Whitespace is never counted:
 keys are split from values at the first ``:``, TABs and space padding are both accepted.
 """
 
@@ -81,7 +81,7 @@ def _split_field(line: str) -> tuple[str, str]:
 
 
 def parse_luks_dump(data: str | bytes, *, source: str | None = None) -> LuksDevice:
-    """Parse ``cryptsetup luksDump DEVICE`` text output into a :class:`LuksDevice`.
+    """Parse ``cryptsetup luksDump DEVICE`` text output into a ``LuksDevice``.
 
     Claims: LUKS1 dumps of cryptsetup 1.x and 2.x (``Key Slot N: ENABLED`` blocks); LUKS2 dumps of cryptsetup 2.0.x
     (``Metadata area: N bytes``, no ``Keyslots area``) and 2.1 to 2.7 (``[bytes]`` units); TABs after padded keys or
@@ -324,11 +324,11 @@ def _jobj(value: Any, what: str) -> dict[str, Any]:
 
 
 def parse_luks2_json(data: str | bytes, *, source: str | None = None) -> LuksDevice:
-    """Parse ``cryptsetup luksDump --dump-json-metadata DEVICE`` (LUKS2 only) into a :class:`LuksDevice`.
+    """Parse ``cryptsetup luksDump --dump-json-metadata DEVICE`` (LUKS2 only) into a ``LuksDevice``.
 
     Claims: the LUKS2 JSON metadata as printed by cryptsetup 2.4+ (json-c style, no space after ``:``, with or without
     a final newline, ``"tokens":{}`` or an expanded empty object), offsets and sizes as strings, ``"size":"dynamic"``.
-    The JSON area holds no UUID, label or epoch: those are None (:func:`pybofh_crypt.facts.dump` merges them in from
+    The JSON area holds no UUID, label or epoch: those are None (``pybofh_crypt.facts.dump()`` merges them in from
     the text dump). Duplicate keys, a missing section or a wrongly typed field raise ParseError.
     """
     text = _text(data)
@@ -436,7 +436,7 @@ def _from_json(doc: dict[str, Any]) -> LuksDevice:
 
 
 def parse_crypt_status(data: str | bytes, *, source: str | None = None) -> CryptStatus:
-    """Parse ``cryptsetup status NAME`` into a :class:`CryptStatus` (sizes converted from 512-byte sectors to bytes).
+    """Parse ``cryptsetup status NAME`` into a ``CryptStatus`` (sizes converted from 512-byte sectors to bytes).
 
     Claims: cryptsetup 1.x and 2.x output for LUKS1, LUKS2 and plain mappings: the header line
     ``/dev/mapper/X is active.``, ``… is active and is in use.`` or ``… is inactive.``, then indented ``key: value``

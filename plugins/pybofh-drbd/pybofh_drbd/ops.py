@@ -224,7 +224,7 @@ def _diskless(st: DrbdResource) -> bool:
 
 def _ahead_if(test: Callable[[DrbdResource], bool], make: Callable[[str, DrbdResource], Undo]) -> Callable[[str],
                                                                                                           Undo | None]:
-    """An ``ahead`` for :func:`_resource_command`: the undo, when the resource is up and ``test`` holds now."""
+    """An ``ahead`` for ``_resource_command()``: the undo, when the resource is up and ``test`` holds now."""
     def ahead(name: str) -> Undo | None:
         st = _state(name)
         return make(name, st) if st is not None and test(st) else None
@@ -288,7 +288,7 @@ def detach(res: str) -> str:
 
 
 def _md_request(res: Any, disk: Any, max_peers: Any) -> tuple[str, str | None]:
-    """The checked arguments of :func:`create_md`: every argument before the first (read-only) command."""
+    """The checked arguments of ``create_md()``: every argument before the first (read-only) command."""
     if disk is not None:
         disk = validate_path(disk, what="backing disk", must_exist=True)
     if max_peers is not None and (isinstance(max_peers, bool) or not isinstance(max_peers, int)

@@ -1,7 +1,7 @@
 """Pure parsers of DRBD outputs: /proc/drbd, ``drbdsetup status --json``, ``drbdadm status``, ``drbdsetup events2``,
 ``drbdadm dump`` / ``.res`` files / ``drbdsetup show`` (text) and ``drbdsetup show --json``.
 
-No I/O here. Every parser raises :class:`~pybofh_core.errors.ParseError` on output it does not claim to read and
+No I/O here. Every parser raises ``ParseError`` on output it does not claim to read and
 never returns half a result; each docstring lists the formats and versions it claims.
 """
 
@@ -272,7 +272,7 @@ class _Dups:
 
 
 class _DupDict(dict):  # type: ignore[type-arg]
-    """A JSON object in which some key occurred more than once (those values are :class:`_Dups`)."""
+    """A JSON object in which some key occurred more than once (those values are ``_Dups``)."""
 
 
 def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -291,7 +291,7 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _load_json(text: str | bytes, tool: str, source: str | None) -> Any:
-    """Load JSON keeping duplicate keys as :class:`_Dups`; warning lines before the JSON are skipped."""
+    """Load JSON keeping duplicate keys as ``_Dups``; warning lines before the JSON are skipped."""
     body = _text(text)
     start, offset = -1, 0
     while offset < len(body):  # the JSON starts on the first line that opens with [ or { (found without a split)

@@ -1,4 +1,4 @@
-"""Readers of LVM state: one read-only report command each (all objects in one call), parsed by :mod:`.parse`."""
+"""Readers of LVM state: one read-only report command each (all objects in one call), parsed by ``pybofh_lvm.parse``."""
 
 from __future__ import annotations
 

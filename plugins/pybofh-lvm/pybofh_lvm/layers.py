@@ -42,7 +42,7 @@ class LvLayer(Layer):
         return self.device
 
     def resize(self, size: int | None) -> None:
-        """Make the LV exactly ``size`` bytes with :func:`~pybofh_lvm.ops.resize_lv` (journalled in atomic blocks)."""
+        """Make the LV exactly ``size`` bytes with ``resize_lv()`` (journalled in atomic blocks)."""
         if size is None:
             raise ValidationError(f"{self.lv.full_name}: an LV has no outer device to fill; give a size in bytes")
         from .ops import resize_lv
@@ -71,14 +71,14 @@ class PvLayer(Layer):
         return facts.get_pv(self.device).pe_start or 0
 
     def resize(self, size: int | None) -> None:
-        """Make the PV claim ``size`` bytes of its device (None: all of it) via :func:`~pybofh_lvm.ops.resize_pv`."""
+        """Make the PV claim ``size`` bytes of its device (None: all of it) via ``resize_pv()``."""
         from .ops import resize_pv
 
         resize_pv(self.device, size)
 
 
 def probe_device(device: str) -> LvLayer | None:
-    """An :class:`LvLayer` when ``device`` (``/dev/VG/LV``, ``/dev/mapper/VG-LV`` or ``/dev/dm-N``) is a visible LV.
+    """An ``LvLayer`` when ``device`` (``/dev/VG/LV``, ``/dev/mapper/VG-LV`` or ``/dev/dm-N``) is a visible LV.
 
     Runs ``lvs`` and ``vgs`` (read-only) only for paths of those shapes and only when LVM is installed.
     """
@@ -97,7 +97,7 @@ def probe_device(device: str) -> LvLayer | None:
 
 
 def probe_layer(device: str, probe: dict[str, str]) -> PvLayer | None:
-    """A :class:`PvLayer` when the low-level probe says the device holds an LVM2 PV label."""
+    """A ``PvLayer`` when the low-level probe says the device holds an LVM2 PV label."""
     if probe.get("TYPE") == "LVM2_member":
         return PvLayer(device)
     return None

@@ -302,7 +302,7 @@ def create_vg(name: str, devices: str | Sequence[str], *, extent_size: int | str
 
 @operation(irreversible="deletes the volume group's metadata", target="path", requires=["vgremove"])
 def destroy_vg(path: str) -> None:
-    """The destructive step of :func:`remove_vg`, naming the VG by its ``/dev/VG`` path (so atomic blocks can tell
+    """The destructive step of ``remove_vg()``, naming the VG by its ``/dev/VG`` path (so atomic blocks can tell
     whether they created it)."""
     path = validate_path(path, what="VG path")
     m = _VG_PATH.match(path)
@@ -450,8 +450,8 @@ def _check_lv_removal(args: Mapping[str, Any]) -> None:
 @operation(irreversible="destroys the LV's data", target="path", requires=["lvremove"], check=_check_lv_removal,
            identify=_identify_lv_path)
 def destroy_lv(path: str, *, force: bool = False) -> None:
-    """The destructive step of :func:`remove_lv`, naming the LV by its ``/dev/VG/LV`` path (so atomic blocks can
-    tell whether they created it). Refused, unless ``force``, when the LV holds data (see :func:`remove_lv`)."""
+    """The destructive step of ``remove_lv()``, naming the LV by its ``/dev/VG/LV`` path (so atomic blocks can
+    tell whether they created it). Refused, unless ``force``, when the LV holds data (see ``remove_lv()``)."""
     vg, name = _split_lv_path(path)
     run(["lvremove", "--yes", "--", f"{vg}/{name}"])
 

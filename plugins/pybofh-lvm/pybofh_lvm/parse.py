@@ -197,7 +197,7 @@ def _load(
 
 
 class _BadField(Exception):
-    """A column that does not convert; :func:`_row_error` turns it into a ParseError naming the field and row."""
+    """A column that does not convert; ``_row_error()`` turns it into a ParseError naming the field and row."""
 
     def __init__(self, key: str, why: str) -> None:
         super().__init__(key, why)

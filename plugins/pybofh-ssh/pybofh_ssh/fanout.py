@@ -1,6 +1,6 @@
 """Fan-out: run one job on many hosts in parallel (bounded pool), one result per host, never stopping on a failure.
 
-``fan_out(["db1", "db2"], job)`` calls ``job(host)`` in a worker thread whose runner is an :class:`SshRunner` for
+``fan_out(["db1", "db2"], job)`` calls ``job(host)`` in a worker thread whose runner is an ``SshRunner`` for
 that host, so every pybofh call inside the job (and every ``Atomic()`` block with its rollback) runs on that host.
 """
 
@@ -144,7 +144,7 @@ def fan_out(
 ) -> list[HostResult]:
     """Run ``job(host)`` on every host in parallel (at most ``max_workers`` at once); one result per host, in order.
 
-    Each job runs in its own thread with an :class:`SshRunner` for its host (built from ``runner_options``) as the
+    Each job runs in its own thread with an ``SshRunner`` for its host (built from ``runner_options``) as the
     current runner, in a copy of the caller's context (settings overrides apply). A failure — a command error, an
     unreachable host, a rolled-back ``Atomic()`` block — becomes that host's result; the other hosts go on.
     ``on_result`` is called in the caller's thread as each host finishes (progress bars). Hosts and options are

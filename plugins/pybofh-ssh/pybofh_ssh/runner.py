@@ -3,9 +3,9 @@
 One ssh connection per host is opened (``ControlMaster=auto`` with a socket in a private 0700 directory and
 ``ControlPersist``) and every later command rides on it, so N commands cost one handshake. ``BatchMode=yes`` (never
 a prompt), the user's ``~/.ssh/config`` is honoured unless ``ssh_config`` names another file. ssh hands the remote
-side a *string* for its login shell, so every argv element is quoted with :func:`shlex.quote`; the remote command is
+side a *string* for its login shell, so every argv element is quoted with ``shlex.quote()``; the remote command is
 ``env -- [ENV…] LC_ALL=C LANG=C PATH=…:sbin ARGV…`` behind a start marker on stderr, which tells ssh's own failures
-(exit 255 before the command started → :class:`HostUnreachableError`) from the remote command's exit status.
+(exit 255 before the command started → ``HostUnreachableError``) from the remote command's exit status.
 Secrets travel on ssh's stdin only, never on either command line.
 """
 
@@ -83,7 +83,7 @@ def remote_command(argv: Sequence[str], env: Mapping[str, str] | None = None) ->
 
 def exec_line(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
     """``exec env -- [ENV…] LC_ALL=C LANG=C PATH="$PATH:sbin" ARGV…`` with every word shell-quoted (pure; checked
-    by :func:`remote_command`, which every caller goes through first or instead)."""
+    by ``remote_command()``, which every caller goes through first or instead)."""
     assigns = [shlex.quote(f"{k}={v}") for k, v in (env or {}).items() if k not in ("LC_ALL", "LANG", "PATH")]
     fixed = f'LC_ALL=C LANG=C PATH="$PATH:{SBIN}"'
     return " ".join(["exec env --", *assigns, fixed, *(shlex.quote(a) for a in argv)])
@@ -138,10 +138,10 @@ class SshRunner(Runner):
     :param connect_timeout: seconds for ``-o ConnectTimeout``.
     :param control_persist: seconds an idle master stays up; 0 = no multiplexing options (the ssh config decides).
     :param control_dir: a 0700 directory of master sockets shared with other processes (their masters are left to
-        expire); None = a private temp dir whose master is closed by :meth:`close` or at process exit.
+        expire); None = a private temp dir whose master is closed by ``close()`` or at process exit.
     :param options: extra ``Key=Value`` ssh options.
     :param ssh: the ssh client binary.
-    :param resident_shell: run commands through one resident remote shell per runner (:mod:`pybofh_ssh.resident`:
+    :param resident_shell: run commands through one resident remote shell per runner (``pybofh_ssh.resident``:
         one round trip per command, the login shell's rc files read once); False = one ssh session per command.
     Unset options come from the ``[ssh]`` settings.
     """
@@ -427,7 +427,7 @@ class SshRunner(Runner):
 def on_host(host: str, **options: Any) -> Iterator[SshRunner]:
     """Run every pybofh command inside the block on ``host``: ``with on_host("root@db1"): lvm.list_lvs()``.
 
-    ``options`` are :class:`SshRunner`'s. The master connection is closed when the block ends.
+    ``options`` are ``SshRunner``'s. The master connection is closed when the block ends.
     """
     runner = SshRunner(host, **options)
     try:

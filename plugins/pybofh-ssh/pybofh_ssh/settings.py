@@ -8,7 +8,7 @@ from pathlib import Path
 
 @dataclass
 class SshSettings:
-    """Defaults for every :class:`~pybofh_ssh.runner.SshRunner`; explicit runner options take precedence."""
+    """Defaults for every ``SshRunner``; explicit runner options take precedence."""
 
     ssh_config: Path | None = None
     """An ssh client config passed with ``-F``; unset = the user's ``~/.ssh/config`` and ``/etc/ssh/ssh_config``."""
@@ -24,7 +24,7 @@ class SshSettings:
     options: list[str] = field(default_factory=list)
     """Extra ``-o Key=Value`` options, e.g. ``["ServerAliveInterval=15"]``."""
     max_workers: int = 8
-    """Hosts worked on in parallel by :func:`~pybofh_ssh.fanout.fan_out` and ``bofh --host A --host B …``."""
+    """Hosts worked on in parallel by ``fan_out()`` and ``bofh --host A --host B …``."""
     resident_shell: bool = True
     """Run a runner's commands through one resident remote shell (one round trip per command, the login shell's rc
     files read once per connection); false = a new ssh session (channel + login shell) per command."""

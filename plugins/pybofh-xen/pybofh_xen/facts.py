@@ -30,7 +30,7 @@ def settings() -> Any:
 
 
 def xl(*args: str, readonly: bool = False) -> Result:
-    """Run ``xl ARGS`` through the core runner; a missing xl or hypervisor becomes :class:`ToolUnavailableError`."""
+    """Run ``xl ARGS`` through the core runner; a missing xl or hypervisor becomes ``ToolUnavailableError``."""
     argv = [settings().xl_command, *args]
     try:
         return run(argv, readonly=readonly)
@@ -111,7 +111,7 @@ def find_domu(name: str) -> DomU | None:
 
 
 def get_domu(name: str) -> DomU:
-    """The configured domU called ``name``; :class:`DomuNotFoundError` if no config file defines it."""
+    """The configured domU called ``name``; ``DomuNotFoundError`` if no config file defines it."""
     domu = find_domu(name)
     if domu is None:
         dirs = ", ".join(str(d) for d in settings().domu_config_dirs)

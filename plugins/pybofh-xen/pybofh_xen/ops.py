@@ -157,7 +157,7 @@ def _timeout(value: float | None) -> float:
 
 
 def wait_until_gone(name: str, timeout: float) -> None:
-    """Poll ``xl list`` until no domain is called ``name``; :class:`DomuTimeoutError` after ``timeout`` seconds."""
+    """Poll ``xl list`` until no domain is called ``name``; ``DomuTimeoutError`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         live = [d for d in list_domains() if d.name == name]

@@ -1,6 +1,6 @@
 """Pure parsers of ``xl`` command output: ``xl list``, ``xl list -l`` (JSON and old SXP), ``xl info``, ``xl uptime``.
 
-Each takes the raw stdout (bytes or text), does no I/O, and raises :class:`ParseError` (never a half result) on
+Each takes the raw stdout (bytes or text), does no I/O, and raises ``ParseError`` (never a half result) on
 output it does not claim; each docstring lists the formats and versions it claims.
 """
 
@@ -31,7 +31,7 @@ _STATE = re.compile(r"^[-rbpscd]{5,6}$")
 
 
 def parse_xl_list(data: str | bytes, *, source: str | None = None) -> list[Domain]:
-    """Parse the default ``xl list`` table into :class:`Domain` rows.
+    """Parse the default ``xl list`` table into ``Domain`` rows.
 
     Claims the table of xl 4.0-4.20 (``Name ID Mem VCPUs State Time(s)``) with spaces or the real TABs in the
     header, ``(null)`` names of dying domains, 5-digit ids filling their column, 5- or 6-letter state flags. Columns
@@ -69,7 +69,7 @@ _UPTIME_ROW = re.compile(
 
 
 def parse_xl_uptime(data: str | bytes, *, source: str | None = None) -> list[Uptime]:
-    """Parse ``xl uptime`` (``Name ID Uptime`` with ``N days, H:MM:SS``; xl 4.0-4.20) into :class:`Uptime` rows."""
+    """Parse ``xl uptime`` (``Name ID Uptime`` with ``N days, H:MM:SS``; xl 4.0-4.20) into ``Uptime`` rows."""
     lines = [ln.rstrip() for ln in _text(data).splitlines() if ln.strip()]
     if not lines or lines[0].split() != ["Name", "ID", "Uptime"]:
         raise ParseError("xl uptime", "missing 'Name ID Uptime' header", lines[0] if lines else "", source)
@@ -90,7 +90,7 @@ _INFO_REQUIRED = ("host", "nr_cpus", "total_memory", "free_memory", "xen_major",
 
 
 def parse_xl_info(data: str | bytes, *, source: str | None = None) -> XlInfo:
-    """Parse ``xl info`` (``key<padding>: value``) into :class:`XlInfo`; memory sizes become bytes.
+    """Parse ``xl info`` (``key<padding>: value``) into ``XlInfo``; memory sizes become bytes.
 
     Claims xl 4.0-4.20 on x86 and ARM: values may be empty (``xen_changeset :``) or contain ``:``, ``=`` and
     ``,`` (the hypervisor command line); the field set differs between versions (``xen_version`` is rebuilt from
@@ -290,7 +290,7 @@ def _sxp_domain(node: list[Any], source: str | None) -> DomainDetails:
 
 
 def parse_xl_list_long(data: str | bytes, *, source: str | None = None) -> list[DomainDetails]:
-    """Parse ``xl list -l`` into :class:`DomainDetails`, one per domain.
+    """Parse ``xl list -l`` into ``DomainDetails``, one per domain.
 
     Claims both formats xl has printed: JSON ``[{"domid": N, "config": {libxl_domain_config}}, ...]`` (xl ≥ 4.2,
     the default ``output_format="json"``; duplicate keys are refused) and the S-expressions of xl 4.0/4.1 (or

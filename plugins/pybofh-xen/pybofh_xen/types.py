@@ -151,7 +151,7 @@ _FLAG_ORDER = (("d", DomainStatus.DYING), ("c", DomainStatus.CRASHED), ("s", Dom
 
 
 def status_from_flags(flags: str) -> DomainStatus:
-    """The dominant :class:`DomainStatus` of an ``xl list`` state string such as ``-b----`` or ``--psc-``."""
+    """The dominant ``DomainStatus`` of an ``xl list`` state string such as ``-b----`` or ``--psc-``."""
     for letter, status in _FLAG_ORDER:
         if letter in flags:
             return status

@@ -189,7 +189,7 @@ def parse_xl_config(data: str | bytes, *, source: str | None = None) -> XlConfig
     """Parse the text of an xl.cfg (or xm-era config without code) into its settings; never evaluates it.
 
     Claims the xl.cfg grammar of Xen 4.0-4.20 (see the module docstring), and xm configs that only assign
-    literals. A config with Python code (``def``, ``if``, ``%`` formatting, calls…) raises :class:`ParseError`
+    literals. A config with Python code (``def``, ``if``, ``%`` formatting, calls…) raises ``ParseError``
     naming the first offending line.
     """
     return _Parser(_decode(data), source).parse()
@@ -371,7 +371,7 @@ def parse_vif_spec(spec: str, *, source: str | None = None) -> VifSpec:
     """Parse one ``vif=`` entry: comma-separated ``key=value`` pairs with optional spaces; ``''`` is all defaults.
 
     Claims xl-network-configuration syntax (Xen 4.1-4.20) and xm's (same keys, ``type=ioemu``). A MAC that is not
-    six hex pairs, or a bare word without ``=``, raises :class:`ParseError`.
+    six hex pairs, or a bare word without ``=``, raises ``ParseError``.
     """
     options: dict[str, str] = {}
     for raw in spec.split(","):
@@ -427,7 +427,7 @@ def _string_list(cfg: XlConfig, key: str) -> tuple[str, ...]:
 
 
 def domu_from_config(cfg: XlConfig, path: Path | None = None) -> DomU:
-    """Build a :class:`DomU` from parsed settings: name, type, memory, vcpus, and every disk and vif parsed."""
+    """Build a ``DomU`` from parsed settings: name, type, memory, vcpus, and every disk and vif parsed."""
     name = cfg.get("name")
     if not isinstance(name, str) or not name:
         raise ParseError(TOOL, "no name = \"...\" setting: xl needs a domain name", source=cfg.source)
@@ -451,7 +451,7 @@ def domu_from_config(cfg: XlConfig, path: Path | None = None) -> DomU:
 
 
 def parse_domu_config(data: str | bytes, *, path: str | Path | None = None) -> DomU:
-    """Parse a domU's xl.cfg text into a :class:`DomU` (the pure part of reading a config file)."""
+    """Parse a domU's xl.cfg text into a ``DomU`` (the pure part of reading a config file)."""
     source = str(path) if path is not None else None
     return domu_from_config(parse_xl_config(data, source=source), Path(path) if path is not None else None)
 
