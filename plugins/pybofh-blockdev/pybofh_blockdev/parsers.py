@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pybofh_core.errors import ParseError
+from pybofh_core.parsing import load_json as core_load_json
 from pybofh_core.parsing import public_parsers
 
 from .types import BlockDevice, DeviceTree, LoopDevice, Mount, Probe
@@ -62,20 +63,6 @@ def _iter_lines(text: str) -> Iterator[str]:
         start = end + 1
 
 
-def _no_duplicates(tool: str, source: str | None, text: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
-    """An ``object_pairs_hook`` refusing duplicate keys; the dict is built in C, keys are compared only on a clash."""
-
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out = dict(pairs)
-        if len(out) != len(pairs):
-            seen: set[str] = set()
-            key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-            raise ParseError(tool, f"duplicate JSON key {key!r} would hide data", text, source)
-        return out
-
-    return hook
-
-
 def load_json(data: Data, tool: str, source: str | None = None) -> tuple[Any, list[str]]:
     """Parse JSON that may be preceded by warning/error lines; return (document, skipped lines).
 
@@ -96,13 +83,7 @@ def load_json(data: Data, tool: str, source: str | None = None) -> tuple[Any, li
             raise ParseError(tool, "no JSON document in the output", text, source)
         start = end_of_line + 1
     start += len(line) - len(line.lstrip())
-    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates(tool, source, text[start:start + 200]))
-    try:
-        doc, end = decoder.raw_decode(text, start)
-    except json.JSONDecodeError as exc:
-        raise ParseError(tool, f"invalid JSON: {exc}", text[start:], source) from None
-    except RecursionError:
-        raise ParseError(tool, "JSON nested too deeply", text[start:start + 200], source) from None
+    doc, end = core_load_json(text, tool, source, start=start)
     if text[end:].strip():
         raise ParseError(tool, "unexpected text after the JSON document", text[end:], source)
     return doc, skipped

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 
 from pybofh_core.errors import ParseError
-from pybofh_core.parsing import public_parsers
+from pybofh_core.parsing import load_json, public_parsers
 
 from .types import (
     FS_TREE_ID,
@@ -381,19 +381,7 @@ def parse_filesystem_show(data: str | bytes, *, source: str | None = None) -> Fi
 
 def _json_no_duplicates(text: str, tool: str, source: str | None) -> Any:
     """Load JSON refusing duplicate keys (a plain json.loads would silently keep the last one)."""
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in items:
-            if key in out:
-                _fail(tool, f"duplicate JSON key {key!r} would hide data", key, source)
-            out[key] = value
-        return out
-
-    try:
-        return json.loads(text, object_pairs_hook=pairs)
-    except json.JSONDecodeError as exc:
-        _fail(tool, f"invalid JSON: {exc.msg} at line {exc.lineno}", text, source)
+    return load_json(text, tool, source)[0]
 
 
 def _json_section(text: str, key: str, tool: str, source: str | None) -> list[dict[str, Any]]:

@@ -7,13 +7,12 @@ keys are split from values at the first ``:``, TABs and space padding are both a
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 from pybofh_core.errors import ParseError
-from pybofh_core.parsing import public_parsers
+from pybofh_core.parsing import load_json, public_parsers
 
 from .types import SECTOR, CryptStatus, Digest, Keyslot, LuksDevice, LuksVersion, Segment, Token
 
@@ -287,15 +286,6 @@ def _keyslot_text(b: _Block, source: str | None) -> Keyslot:
 # --- luksDump --dump-json-metadata -----------------------------------------------------------------------------------
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate JSON key {key!r}")
-        out[key] = value
-    return out
-
-
 def _jint(value: Any, what: str) -> int:
     """A JSON number that LUKS2 may write as a string (``"offset":"32768"``)."""
     if isinstance(value, bool):
@@ -334,11 +324,9 @@ def parse_luks2_json(data: str | bytes, *, source: str | None = None) -> LuksDev
     text = _text(data)
     if not text.strip().startswith("{"):
         raise _fail("not LUKS2 JSON metadata (does not start with '{')", text, source)
+    doc = load_json(text, TOOL, source)[0]
     try:
-        doc = json.loads(text, object_pairs_hook=_no_duplicates)
         return _from_json(_jobj(doc, "document"))
-    except json.JSONDecodeError as exc:
-        raise _fail(f"invalid JSON: {exc.msg} at line {exc.lineno}", text, source) from None
     except (KeyError, TypeError, ValueError) as exc:
         what = f"missing key {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
         raise _fail(f"unexpected LUKS2 metadata: {what}", text, source) from None

@@ -23,12 +23,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pybofh_core.errors import ParseError
-from pybofh_core.parsing import public_parsers
+from pybofh_core.parsing import load_json, public_parsers
 
 from .types import FullReport, LogicalVolume, PhysicalVolume, VolumeGroup
 
@@ -41,26 +42,26 @@ _PREFIX_PAIR = re.compile(r"LVM2_([A-Z0-9_]+)='([^']*)'")
 _PREFIX_LINE = re.compile(r"^\s*LVM2_[A-Z0-9_]+='")
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, key: str, first: Any, second: Any) -> None:
-        super().__init__(key)
-        self.key, self.first, self.second = key, first, second
-
-
-def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Build a JSON object, refusing a repeated key whose values differ (json's default keeps only the last).
-
-    The dict is built in C; the pairs are compared one by one only when a key repeats.
-    """
-    out = dict(pairs)
-    if len(out) == len(pairs):
-        return out
-    out = {}
-    for key, value in pairs:
-        if key in out and out[key] != value:
-            raise _DuplicateKey(key, out[key], value)
-        out[key] = value
-    return out
+def _report_pairs(doc: Any) -> tuple[int, Iterable[str]]:
+    """The key/value pairs of a report's objects (top level, sections, rows, log entries) and the rows' values:
+    ``load_json``'s count. Only ``len()`` of dicts is added, so anything unexpected counts too few and the strict
+    decode runs instead."""
+    total = len(doc) if type(doc) is dict else 0
+    tables: list[list[dict[str, str]]] = []
+    for key in ("report", "log"):
+        items = doc.get(key) if total else None
+        if type(items) is not list:
+            continue
+        for item in items:
+            if type(item) is not dict:
+                continue
+            total += len(item)
+            for rows in item.values():
+                if type(rows) is list and set(map(type, rows)) == {dict}:
+                    total += sum(map(len, rows))
+                    tables.append(rows)
+    chain = itertools.chain.from_iterable
+    return total, chain(map(dict.values, chain(tables)))
 
 
 def _text(data: str | bytes) -> str:
@@ -80,19 +81,7 @@ def _find_json(text: str, tool: str, source: str | None) -> dict[str, Any] | Non
         offset += len(line)
     if start is None:
         return None
-    decoder = json.JSONDecoder(object_pairs_hook=_pairs_hook)
-    try:
-        doc, end = decoder.raw_decode(text, start)
-    except _DuplicateKey as dup:
-        raise ParseError(
-            tool, f"JSON object has key {dup.key!r} twice with different values ({dup.first!r}, {dup.second!r})",
-            text[start:start + 200], source,
-        ) from None
-    except json.JSONDecodeError as exc:
-        excerpt = text[start:start + 200]
-        raise ParseError(tool, f"invalid JSON: {exc.msg} at line {exc.lineno}", excerpt, source) from None
-    except RecursionError:
-        raise ParseError(tool, "JSON nested too deeply", text[start:start + 200], source) from None
+    doc, end = load_json(text, tool, source, start=start, same_value_ok=True, count_pairs=_report_pairs)
     rest = text[end:]
     for line in rest.splitlines():
         if line.lstrip().startswith(("{", "[")):
@@ -117,6 +106,9 @@ def _rows(section: Mapping[str, Any], key: str, tool: str, source: str | None) -
     rows = section.get(key, [])
     if not isinstance(rows, list):
         raise ParseError(tool, f"'{key}' is not a list", json.dumps(rows)[:200], source)
+    values = itertools.chain.from_iterable
+    if set(map(type, rows)) <= {dict} and set(map(type, values(map(dict.values, rows)))) <= {str}:
+        return rows  # decided in C; the loop below finds the row to show
     for row in rows:
         if not isinstance(row, dict) or not all(map(isinstance, row.values(), itertools.repeat(str))):
             raise ParseError(tool, f"a '{key}' row is not an object of strings", json.dumps(row)[:200], source)
@@ -281,8 +273,15 @@ def _check_required(rows: Iterable[Mapping[str, str]], require: Sequence[str], t
             raise ParseError(tool, f"row lacks requested columns {missing}", json.dumps(dict(row))[:200], source)
 
 
+_PV_KEY = operator.attrgetter("name", "uuid")
+_VG_KEY = operator.attrgetter("name", "uuid")
+_LV_KEY = operator.attrgetter("vg", "name", "uuid")
+
+
 def _dedupe(items: list[T], key: Callable[[T], Any], tool: str, source: str | None) -> list[T]:
     """Collapse rows that are exactly equal; raise when two different rows describe the same object."""
+    if len(set(map(key, items))) == len(items):  # the usual case, decided in C with an attrgetter key
+        return items
     seen: dict[Any, T] = {}
     out: list[T] = []
     for item in items:
@@ -352,11 +351,18 @@ def _bare(name: str | None) -> str | None:
     return name
 
 
+#: LogicalVolume's fields in the order _lv() passes them
+_LV_FIELDS = ("vg", "name", "uuid", "attr", "size_bytes", "hidden", "lv_path", "dm_path", "roles", "segtype", "pool",
+              "origin", "data_percent")
+
+
 def _lv(row: Row, tool: str, source: str | None, vg: str | None = None) -> LogicalVolume:
     get = row.get
     try:
-        raw = _required(row, "lv_name")
-        hidden = raw.startswith("[") and raw.endswith("]")
+        raw = (v.strip() or None) if (v := get("lv_name")) else None
+        if raw is None:
+            raise _BadField("lv_name", "required column is missing or empty")
+        hidden = raw[0] == "[" and raw[-1] == "]"
         vg_name = ((v.strip() or None) if (v := get("vg_name")) else None) or vg
         if vg_name is None:
             full = _col(row, "lv_full_name")
@@ -364,23 +370,26 @@ def _lv(row: Row, tool: str, source: str | None, vg: str | None = None) -> Logic
                 vg_name = full.split("/", 1)[0]
         if vg_name is None:
             raise _BadField("vg_name", "the LV's volume group is not reported")
+        attr = (v.strip() or None) if (v := get("lv_attr")) else None
+        if attr is not None and len(attr) < 6:
+            raise _BadField("lv_attr", "attribute string shorter than 6 characters")
         role = (v.strip() or None) if (v := get("lv_role")) else None
         pool = (v.strip() or None) if (v := get("pool_lv")) else None
         origin = (v.strip() or None) if (v := get("origin")) else None
-        return LogicalVolume(
-            vg=vg_name,
-            name=raw[1:-1] if hidden else raw,
-            uuid=(v.strip() or None) if (v := get("lv_uuid")) else None,
-            attr=_attr(row, "lv_attr", 6),
-            size_bytes=int(v) if (v := get("lv_size")) and v.isdecimal() and len(v) < 20 else _size(row, "lv_size"),
-            hidden=hidden,
-            lv_path=(v.strip() or None) if (v := get("lv_path")) else None,
-            dm_path=(v.strip() or None) if (v := get("lv_dm_path")) else None,
-            roles=tuple(r for r in role.split(",") if r) if role else (),
-            segtype=(v.strip() or None) if (v := get("segtype")) else None,
-            pool=_bare(pool) if pool else None,
-            origin=_bare(origin) if origin else None,
-            data_percent=_percent(row, "data_percent") if get("data_percent") else None,
+        return LogicalVolume(  # positional, in the order of _LV_FIELDS (a test holds it to the dataclass): faster
+            vg_name,
+            raw[1:-1] if hidden else raw,
+            (v.strip() or None) if (v := get("lv_uuid")) else None,
+            attr,
+            int(v) if (v := get("lv_size")) and v.isdecimal() and len(v) < 20 else _size(row, "lv_size"),
+            hidden,
+            (v.strip() or None) if (v := get("lv_path")) else None,
+            (v.strip() or None) if (v := get("lv_dm_path")) else None,
+            tuple(filter(None, role.split(","))) if role else (),
+            (v.strip() or None) if (v := get("segtype")) else None,
+            _bare(pool) if pool else None,
+            _bare(origin) if origin else None,
+            _percent(row, "data_percent") if get("data_percent") else None,
         )
     except _BadField as bad:
         raise _row_error(row, tool, source, bad) from None
@@ -405,7 +414,7 @@ def parse_pvs(
     rows = _load(data, "pv", "pvs", source, fields, separator)
     _check_required(rows, require, "pvs", source)
     pvs = [_pv(r, "pvs", source) for r in rows]
-    return _dedupe(pvs, lambda p: (p.name, p.uuid), "pvs", source)
+    return _dedupe(pvs, _PV_KEY, "pvs", source)
 
 
 def parse_vgs(
@@ -420,7 +429,7 @@ def parse_vgs(
     rows = _load(data, "vg", "vgs", source, fields, separator)
     _check_required(rows, require, "vgs", source)
     vgs = [_vg(r, "vgs", source) for r in rows]
-    return _dedupe(vgs, lambda v: (v.name, v.uuid), "vgs", source)
+    return _dedupe(vgs, _VG_KEY, "vgs", source)
 
 
 def parse_lvs(
@@ -438,7 +447,7 @@ def parse_lvs(
     rows = _load(data, "lv", "lvs", source, fields, separator)
     _check_required(rows, require, "lvs", source)
     lvs = [_lv(r, "lvs", source) for r in rows]
-    return _dedupe(lvs, lambda lv: (lv.vg, lv.name, lv.uuid), "lvs", source)
+    return _dedupe(lvs, _LV_KEY, "lvs", source)
 
 
 def parse_fullreport(data: str | bytes, *, source: str | None = None) -> FullReport:
@@ -471,9 +480,9 @@ def parse_fullreport(data: str | bytes, *, source: str | None = None) -> FullRep
             pvs.append(pv)
         lvs += [_lv(r, tool, source, vg.name if vg else None) for r in _rows(section, "lv", tool, source)]
     return FullReport(
-        vgs=tuple(_dedupe(vgs, lambda v: (v.name, v.uuid), tool, source)),
-        pvs=tuple(_dedupe(pvs, lambda p: (p.name, p.uuid), tool, source)),
-        lvs=tuple(_dedupe(lvs, lambda lv: (lv.vg, lv.name, lv.uuid), tool, source)),
+        vgs=tuple(_dedupe(vgs, _VG_KEY, tool, source)),
+        pvs=tuple(_dedupe(pvs, _PV_KEY, tool, source)),
+        lvs=tuple(_dedupe(lvs, _LV_KEY, tool, source)),
     )
 
 

@@ -88,3 +88,21 @@ def test_fullreport_orphan_pv_and_vg_of_each_pv(rec: Callable[..., Any]) -> None
     report = parse_fullreport(r.stdout)
     assert {p.vg for p in report.pvs if p.name in r.expected["pvs"]} == {VG}
     assert all(lv.vg == VG for lv in report.lvs)
+
+
+def test_lv_rows_pass_logicalvolume_its_fields_in_order() -> None:
+    """_lv() builds LogicalVolume positionally (thousands of rows): its field list must follow the dataclass."""
+    import dataclasses
+
+    from pybofh_lvm import parse
+    from pybofh_lvm.types import LogicalVolume
+
+    assert parse._LV_FIELDS == tuple(f.name for f in dataclasses.fields(LogicalVolume))
+
+
+def test_a_repeated_key_behind_a_colon_in_a_value_is_still_refused(lvs_text: str) -> None:
+    """The colon count of the fast path cannot be fooled by values holding colons or escapes."""
+    for extra in ('"lv_tags":"a:b", ', '"lv_tags":"a\\u003ab", ', '"lv_tags":"\\\\", '):
+        changed = lvs_text.replace('"lv_size":"67108864",', f'{extra}"lv_size":"67108864", "lv_size":"1",', 1)
+        with pytest.raises(ParseError, match="'lv_size' twice"):
+            parse_lvs(changed, source="dup")

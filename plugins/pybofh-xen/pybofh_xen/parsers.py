@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pybofh_core.errors import ParseError
-from pybofh_core.parsing import public_parsers
+from pybofh_core.parsing import load_json, public_parsers
 
 from .types import KIB, MIB, DiskSpec, Domain, DomainDetails, Uptime, VifSpec, XlInfo
 from .xlcfg import parse_disk_spec, parse_vif_spec
@@ -136,27 +136,8 @@ def parse_xl_info(data: str | bytes, *, source: str | None = None) -> XlInfo:
 # --- xl list -l ---------------------------------------------------------------------------------------------------
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
 def _loads(text: str, tool: str, source: str | None) -> Any:
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
-    except _DuplicateKey as exc:
-        raise ParseError(tool, f"duplicate JSON key {exc.args[0]!r} (a plain parser would silently drop one)",
-                         text[:200], source) from None
-    except json.JSONDecodeError as exc:
-        raise ParseError(tool, f"invalid JSON: {exc.msg} at line {exc.lineno}", text[:200], source) from None
+    return load_json(text, tool, source)[0]
 
 
 def _disk_from_libxl(d: dict[str, Any], tool: str, source: str | None) -> DiskSpec:
