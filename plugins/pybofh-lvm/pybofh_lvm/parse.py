@@ -299,46 +299,55 @@ def _dedupe(items: list[T], key: Callable[[T], Any], tool: str, source: str | No
 # call the converter functions above only for anything else: hosts list thousands of LVs, a dozen columns each.
 
 
+#: PhysicalVolume's fields in the order _pv() passes them
+_PV_FIELDS = ("name", "uuid", "vg", "vg_uuid", "fmt", "attr", "size_bytes", "free_bytes", "dev_size_bytes", "pe_start")
+
+
 def _pv(row: Row, tool: str, source: str | None) -> PhysicalVolume:
     get = row.get
     try:
-        return PhysicalVolume(
-            name=_required(row, "pv_name"),
-            uuid=(v.strip() or None) if (v := get("pv_uuid")) else None,
-            vg=(v.strip() or None) if (v := get("vg_name")) else None,
-            vg_uuid=(v.strip() or None) if (v := get("vg_uuid")) else None,
-            fmt=(v.strip() or None) if (v := get("pv_fmt")) else None,
-            attr=_attr(row, "pv_attr", 3),
-            size_bytes=int(v) if (v := get("pv_size")) and v.isdecimal() and len(v) < 20 else _size(row, "pv_size"),
-            free_bytes=int(v) if (v := get("pv_free")) and v.isdecimal() and len(v) < 20 else _size(row, "pv_free"),
-            dev_size_bytes=int(v) if (v := get("dev_size")) and v.isdecimal() and len(v) < 20
+        return PhysicalVolume(  # positional, in the order of _PV_FIELDS (see _LV_FIELDS)
+            _required(row, "pv_name"),
+            (v.strip() or None) if (v := get("pv_uuid")) else None,
+            (v.strip() or None) if (v := get("vg_name")) else None,
+            (v.strip() or None) if (v := get("vg_uuid")) else None,
+            (v.strip() or None) if (v := get("pv_fmt")) else None,
+            _attr(row, "pv_attr", 3),
+            int(v) if (v := get("pv_size")) and v.isdecimal() and len(v) < 20 else _size(row, "pv_size"),
+            int(v) if (v := get("pv_free")) and v.isdecimal() and len(v) < 20 else _size(row, "pv_free"),
+            int(v) if (v := get("dev_size")) and v.isdecimal() and len(v) < 20
             else _size(row, "dev_size"),
-            pe_start=int(v) if (v := get("pe_start")) and v.isdecimal() and len(v) < 20 else _size(row, "pe_start"),
+            int(v) if (v := get("pe_start")) and v.isdecimal() and len(v) < 20 else _size(row, "pe_start"),
         )
     except _BadField as bad:
         raise _row_error(row, tool, source, bad) from None
 
 
+#: VolumeGroup's fields in the order _vg() passes them
+_VG_FIELDS = ("name", "uuid", "attr", "size_bytes", "free_bytes", "extent_size", "extent_count", "free_count",
+              "pv_count", "lv_count", "snap_count", "missing_pv_count")
+
+
 def _vg(row: Row, tool: str, source: str | None) -> VolumeGroup:
     get = row.get
     try:
-        return VolumeGroup(
-            name=_required(row, "vg_name"),
-            uuid=(v.strip() or None) if (v := get("vg_uuid")) else None,
-            attr=_attr(row, "vg_attr", 6),
-            size_bytes=int(v) if (v := get("vg_size")) and v.isdecimal() and len(v) < 20 else _size(row, "vg_size"),
-            free_bytes=int(v) if (v := get("vg_free")) and v.isdecimal() and len(v) < 20 else _size(row, "vg_free"),
-            extent_size=int(v) if (v := get("vg_extent_size")) and v.isdecimal() and len(v) < 20
+        return VolumeGroup(  # positional, in the order of _VG_FIELDS (see _LV_FIELDS)
+            _required(row, "vg_name"),
+            (v.strip() or None) if (v := get("vg_uuid")) else None,
+            _attr(row, "vg_attr", 6),
+            int(v) if (v := get("vg_size")) and v.isdecimal() and len(v) < 20 else _size(row, "vg_size"),
+            int(v) if (v := get("vg_free")) and v.isdecimal() and len(v) < 20 else _size(row, "vg_free"),
+            int(v) if (v := get("vg_extent_size")) and v.isdecimal() and len(v) < 20
             else _size(row, "vg_extent_size"),
-            extent_count=int(v) if (v := get("vg_extent_count")) and v.isdecimal() and len(v) < 20
+            int(v) if (v := get("vg_extent_count")) and v.isdecimal() and len(v) < 20
             else _integer(row, "vg_extent_count"),
-            free_count=int(v) if (v := get("vg_free_count")) and v.isdecimal() and len(v) < 20
+            int(v) if (v := get("vg_free_count")) and v.isdecimal() and len(v) < 20
             else _integer(row, "vg_free_count"),
-            pv_count=int(v) if (v := get("pv_count")) and v.isdecimal() and len(v) < 20 else _integer(row, "pv_count"),
-            lv_count=int(v) if (v := get("lv_count")) and v.isdecimal() and len(v) < 20 else _integer(row, "lv_count"),
-            snap_count=int(v) if (v := get("snap_count")) and v.isdecimal() and len(v) < 20
+            int(v) if (v := get("pv_count")) and v.isdecimal() and len(v) < 20 else _integer(row, "pv_count"),
+            int(v) if (v := get("lv_count")) and v.isdecimal() and len(v) < 20 else _integer(row, "lv_count"),
+            int(v) if (v := get("snap_count")) and v.isdecimal() and len(v) < 20
             else _integer(row, "snap_count"),
-            missing_pv_count=int(v) if (v := get("vg_missing_pv_count")) and v.isdecimal() and len(v) < 20
+            int(v) if (v := get("vg_missing_pv_count")) and v.isdecimal() and len(v) < 20
             else _integer(row, "vg_missing_pv_count"),
         )
     except _BadField as bad:

@@ -90,14 +90,17 @@ def test_fullreport_orphan_pv_and_vg_of_each_pv(rec: Callable[..., Any]) -> None
     assert all(lv.vg == VG for lv in report.lvs)
 
 
-def test_lv_rows_pass_logicalvolume_its_fields_in_order() -> None:
-    """_lv() builds LogicalVolume positionally (thousands of rows): its field list must follow the dataclass."""
+def test_rows_pass_the_result_types_their_fields_in_order() -> None:
+    """_lv(), _vg() and _pv() build their results positionally (thousands of rows): their field lists must follow
+    the dataclasses."""
     import dataclasses
 
     from pybofh_lvm import parse
-    from pybofh_lvm.types import LogicalVolume
+    from pybofh_lvm.types import LogicalVolume, PhysicalVolume, VolumeGroup
 
     assert parse._LV_FIELDS == tuple(f.name for f in dataclasses.fields(LogicalVolume))
+    assert parse._VG_FIELDS == tuple(f.name for f in dataclasses.fields(VolumeGroup))
+    assert parse._PV_FIELDS == tuple(f.name for f in dataclasses.fields(PhysicalVolume))
 
 
 def test_a_repeated_key_behind_a_colon_in_a_value_is_still_refused(lvs_text: str) -> None:
