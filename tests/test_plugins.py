@@ -180,3 +180,23 @@ def test_third_party_plugin_found_through_the_discovery_cache(third_party_venv: 
     helps = [subprocess.run([*bofh, "--help"], capture_output=True, text=True, env=e, timeout=120).stdout
              for e in (env, {**env, "PYBOFH_NO_PLUGIN_CACHE": "1"})]
     assert helps[0] == helps[1] and "\n  lvm " in helps[0]
+
+
+def test_every_distribution_ships_py_typed_and_all_names_every_plugin() -> None:
+    """Type checkers read pybofh's annotations only from packages marked ``py.typed`` (PEP 561); ``pybofh-core[all]``
+    installs every plugin of this tree."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    projects = [root / "pybofh_core", *sorted(p.parent for p in (root / "plugins").glob("*/pyproject.toml"))]
+    for project in projects:
+        meta = tomllib.loads((project / "pyproject.toml").read_text())
+        packages = meta["tool"]["setuptools"]["packages"]
+        data = meta["tool"]["setuptools"].get("package-data", {})
+        for package in packages:
+            assert (project / package / "py.typed").is_file(), f"{project.name}: {package}/py.typed is missing"
+            assert "py.typed" in data.get(package, []), f"{project.name}: py.typed is not in {package}'s package-data"
+    core = tomllib.loads((root / "pybofh_core" / "pyproject.toml").read_text())
+    extra = {r.split(">")[0] for r in core["project"]["optional-dependencies"]["all"]}
+    assert extra == {p.name for p in projects[1:]}
