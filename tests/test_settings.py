@@ -120,3 +120,31 @@ def test_duplicate_namespace_rejected() -> None:
 
     with pytest.raises(SettingsError, match="two plugins"):
         registry.add("demo", Other)
+
+
+def test_an_unknown_pybofh_variable_is_warned_about_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A typo in a variable name would silently not apply (the same typo in TOML is an error): say so, once."""
+    import os
+    import subprocess
+    import sys
+
+    from pybofh_core import settings
+
+    settings._warned.discard("PYBOFH_JOURNALDIR")
+    env = {"PYBOFH_JOURNALDIR": "/x", "PYBOFH_CONFIG_": "1", "PYBOFH_JOURNAL_DIR": str(tmp_path),
+           "PYBOFH_DEMO__TIMEOUT": "5", "PYBOFH_OTHERPLUGIN__KEY": "1", "PYBOFH_NO_PLUGIN_CACHE": "1",
+           "PYBOFH_VM_ACCEL": "tcg"}
+    with caplog.at_level("WARNING", logger="pybofh.settings"):
+        make(tmp_path, env=env)
+        make(tmp_path, env=env)
+    warned = [r.getMessage() for r in caplog.records]
+    assert len([m for m in warned if "PYBOFH_JOURNALDIR " in m]) == 1
+    assert any("did you mean PYBOFH_JOURNAL_DIR?" in m for m in warned)
+    assert any("PYBOFH_CONFIG_ " in m for m in warned)
+    assert not any(k in m for m in warned for k in ("DEMO", "OTHERPLUGIN", "NO_PLUGIN_CACHE", "VM_ACCEL"))
+    # the CLI says it on stderr, once per run, and goes on
+    proc = subprocess.run([sys.executable, "-m", "pybofh_core.cli", "journal", "list"], capture_output=True, text=True,
+                          env={**os.environ, "PYBOFH_JOURNALDIR": "/x",
+                               "PYBOFH_JOURNAL_DIR": str(tmp_path)}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("PYBOFH_JOURNALDIR is not a pybofh setting") == 1

@@ -8,7 +8,8 @@ Replaces the seed's ``site_specific.py``. Each plugin declares a namespace with 
 
 and reads ``get_settings().xen.domu_config_dirs``. Later sources win: ``/etc/pybofh/config.toml``, the user's
 ``$XDG_CONFIG_HOME/pybofh/config.toml``, ``PYBOFH_<NS>__<KEY>`` (core keys also as ``PYBOFH_<KEY>``), the file
-given by ``--config`` (or ``PYBOFH_CONFIG``), then ``Settings.override()`` scopes.
+given by ``--config`` (or ``PYBOFH_CONFIG``), then ``Settings.override()`` scopes. Any other ``PYBOFH_*`` variable
+is a typo as far as pybofh can tell (a setting that would silently not apply): it is warned about once per process.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import difflib
 import json
+import logging
 import os
 import types
 import typing
@@ -27,6 +30,14 @@ from typing import Any
 from .errors import SettingsError
 
 SYSTEM_CONFIG = Path("/etc/pybofh/config.toml")
+#: PYBOFH_* variables that are not settings: read by the core and the plugin loader
+VARIABLES = frozenset({"PYBOFH_CONFIG", "PYBOFH_STRICT_PLUGINS", "PYBOFH_EXTRA_PLUGINS", "PYBOFH_NO_PLUGIN_CACHE",
+                       "PYBOFH_CACHE_DIR"})
+#: ... and the prefixes of those that the project's test beds, fuzzing and benchmarks read (tests/vm/README.md …)
+TOOLING_PREFIXES = ("PYBOFH_VM_", "PYBOFH_XEN_VM_", "PYBOFH_IN_VM", "PYBOFH_FUZZ_", "PYBOFH_CORPUS",
+                    "PYBOFH_BENCH_", "PYBOFH_ANSIBLE_", "PYBOFH_BLIVET_")
+log = logging.getLogger("pybofh.settings")
+_warned: set[str] = set()
 
 
 @dataclasses.dataclass
@@ -163,6 +174,18 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"cannot read config file {path}: {exc.strerror}") from None
 
 
+def _warn_unknown(key: str, core_keys: set[str]) -> None:
+    """Say once per process that ``key`` means nothing to pybofh, naming the closest known variable."""
+    if key in _warned:
+        return
+    _warned.add(key)
+    known = sorted(VARIABLES | {f"PYBOFH_{k.upper()}" for k in core_keys})
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    log.warning("pybofh: %s is not a pybofh setting or variable and is ignored (%ssettings of a plugin are "
+                "PYBOFH_<PLUGIN>__<KEY>)", key, hint)
+
+
 class Settings:
     """Resolved settings: ``settings.core.journal_dir``, ``settings.xen.domu_config_dirs``…"""
 
@@ -196,14 +219,15 @@ class Settings:
         out: dict[str, dict[str, Any]] = {}
         core_keys = {f.name for f in dataclasses.fields(CoreSettings)}
         for key, value in environ.items():
-            if not key.startswith("PYBOFH_") or key in ("PYBOFH_CONFIG", "PYBOFH_STRICT_PLUGINS"):
+            if not key.startswith("PYBOFH_") or key in VARIABLES or key.startswith(TOOLING_PREFIXES):
                 continue
             rest = key[len("PYBOFH_") :].lower()
             if "__" in rest:
-                ns, _, name = rest.partition("__")
+                ns, _, name = rest.partition("__")  # a namespace of no plugin here is left alone, like TOML's
             elif rest in core_keys:
                 ns, name = "core", rest
             else:
+                _warn_unknown(key, core_keys)
                 continue
             out.setdefault(ns, {})[name] = value
         return out
