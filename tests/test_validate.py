@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -149,7 +151,7 @@ def test_sizes_the_way_administrators_write_them(text: object, context: dict[str
 
 
 @pytest.mark.parametrize("text, context, message", [
-    ("10M", {"step": 4 * MIB}, "ask for 8388608 or 12582912 bytes, or round it"),
+    ("10M", {"step": 4 * MIB}, "ask for 8388608 bytes (8.0 MiB) or 12582912 bytes (12.0 MiB), or round it"),
     ("+1G", {}, "no current size"),
     ("-3G", {"current": 2048 * MIB}, "below the minimum"),
     ("50%FREE", {}, "not supported here"),
@@ -157,7 +159,7 @@ def test_sizes_the_way_administrators_write_them(text: object, context: dict[str
 ])
 def test_sizes_that_cannot_be_resolved_are_refused(text: str, context: dict[str, object], message: str) -> None:
     """Off the step without round=, relative without a current size, below zero, a share of nothing: refused."""
-    with pytest.raises(ValidationError, match=message):
+    with pytest.raises(ValidationError, match=re.escape(message)):
         size_spec(text, percent=True).resolve(**context)  # type: ignore[arg-type]
 
 
@@ -173,3 +175,14 @@ def test_size_syntax_is_checked_before_anything_is_probed(text: str, kwargs: dic
     """Where relative sizes or percentages are not accepted, and for malformed ones, the syntax check refuses."""
     with pytest.raises(ValidationError, match=message):
         size_spec(text, **kwargs)
+
+
+def test_sizes_in_messages_are_exact_and_readable() -> None:
+    """Messages give the byte count (what the tools take) and, past 1 KiB, the size an administrator reads."""
+    from pybofh_core.validate import size_text
+
+    assert size_text(512) == "512 bytes"
+    assert size_text(14022656) == "14022656 bytes (13.4 MiB)"
+    assert size_text(10 * 1024**3) == "10737418240 bytes (10.0 GiB)"
+    with pytest.raises(ValidationError, match=re.escape("not a multiple of 4194304 bytes (4.0 MiB)")):
+        size_spec("10M").resolve(step=4 * MIB)

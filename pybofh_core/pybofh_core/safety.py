@@ -184,7 +184,7 @@ def refuse_shrink(device: str, new_size: int, what: str, how: str) -> None:
 
     ``what`` names the object (``LV vg0/data``), ``how`` the stack-aware way to shrink it with its content.
     """
-    from .validate import format_size
+    from .validate import size_text
 
     need = content_extent(device)
     if need is not None and need <= new_size:
@@ -194,9 +194,9 @@ def refuse_shrink(device: str, new_size: int, what: str, how: str) -> None:
     if need is None:
         why = f"it holds {found}, whose size pybofh cannot tell"
     else:
-        why = f"its content ({found}) needs {format_size(need)} ({need} bytes)"
+        why = f"its content ({found}) needs {size_text(need)}"
     raise DataAtRiskError(
-        f"shrinking {what} to {format_size(new_size)} ({new_size} bytes) would cut off data: {why}; "
+        f"shrinking {what} to {size_text(new_size)} would cut off data: {why}; "
         f"shrink the content first ({how}), or {FORCE_HINT}"
     )
 

@@ -55,9 +55,9 @@ def parse_size(value: Any, *, what: str = "size", minimum: int = 0, multiple_of:
     if size > MAX_BYTES:
         raise ValidationError(f"{what}: {value!r} is too large")
     if size < minimum:
-        raise ValidationError(f"{what}: {value!r} is smaller than the minimum of {minimum} bytes")
+        raise ValidationError(f"{what}: {value!r} is smaller than the minimum of {size_text(minimum)}")
     if multiple_of > 1 and size % multiple_of:
-        raise ValidationError(f"{what}: {value!r} is not a multiple of {multiple_of} bytes")
+        raise ValidationError(f"{what}: {value!r} is not a multiple of {size_text(multiple_of)}")
     return size
 
 
@@ -126,13 +126,13 @@ class SizeSpec:
                 elif rounding == "down":
                     nbytes = down
                 else:
-                    hint = f"{down} or {up}" if down else f"{up}"
-                    of = f" ({unit})" if unit else ""
-                    raise error(f"{what}: {nbytes} bytes is not a multiple of {step} bytes{of}; ask for {hint} bytes, "
-                                "or round it (round='up'|'down', --round up|down)")
+                    hint = f"{size_text(down)} or {size_text(up)}" if down else size_text(up)
+                    of = f", {unit}" if unit else ""
+                    raise error(f"{what}: {size_text(nbytes)} is not a multiple of {size_text(step)}{of}; ask for "
+                                f"{hint}, or round it (round='up'|'down', --round up|down)")
         if nbytes < max(minimum, 1):
-            raise ValidationError(f"{what}: {self.text!r} comes to {nbytes} bytes, below the minimum of "
-                                  f"{max(minimum, 1)} bytes")
+            raise ValidationError(f"{what}: {self.text!r} comes to {size_text(nbytes)}, below the minimum of "
+                                  f"{size_text(max(minimum, 1))}")
         if nbytes > MAX_BYTES:
             raise ValidationError(f"{what}: {self.text!r} is too large")
         return nbytes
@@ -275,5 +275,13 @@ def format_size(size: int) -> str:
     return f"{size}B"
 
 
-__all__ = ["Path", "SizeSpec", "check_round", "format_size", "parse_size", "size_spec", "validate_device",
-           "validate_name", "validate_path"]
+def size_text(size: int) -> str:
+    """A byte count as messages show it: exact, and readable past 1 KiB (``14022656 bytes (13.4 MiB)``)."""
+    if abs(size) < 1024:
+        return f"{size} bytes"
+    human = format_size(size)
+    return f"{size} bytes ({human[:-1]} {human[-1]}iB)"
+
+
+__all__ = ["Path", "SizeSpec", "check_round", "format_size", "parse_size", "size_spec", "size_text",
+           "validate_device", "validate_name", "validate_path"]

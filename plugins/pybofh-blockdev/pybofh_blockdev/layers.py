@@ -20,7 +20,7 @@ from typing import Any
 from pybofh_core import operation
 from pybofh_core.errors import ValidationError
 from pybofh_core.layers import Layer, common_granularity
-from pybofh_core.validate import check_round, size_spec
+from pybofh_core.validate import check_round, size_spec, size_text
 
 from . import facts
 from .types import EXT_FAMILY
@@ -271,7 +271,8 @@ class BlockDeviceStack:
         for layer in self.layers:
             content = outer_size - max(0, layer.overhead)
             if content <= 0:
-                raise ValidationError(f"{rounded} bytes leave nothing inside {layer!r} (overhead {layer.overhead})")
+                raise ValidationError(f"{size_text(rounded)} leave nothing inside {layer!r} "
+                                      f"(overhead {size_text(layer.overhead)})")
             targets.append((layer, content))
             outer_size = content
         return rounded, step, targets

@@ -22,7 +22,7 @@ from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_b
 from pybofh_core.operations import undo_ahead
 from pybofh_core.runner import DryRunRunner, get_runner, run
 from pybofh_core.safety import refuse_if_holds_data, refuse_mountpoint, refuse_shrink
-from pybofh_core.validate import parse_size, validate_path
+from pybofh_core.validate import parse_size, size_text, validate_path
 
 from . import checks, facts
 from .checks import (
@@ -534,7 +534,8 @@ def _resize_ext(device: str, fstype: str, target: int | None, dev_size: int, rem
     if new < old:
         minimum = facts.ext_minimum_size(device)
         if new < minimum:
-            raise ValidationError(f"{device}: {new} bytes is below the filesystem's minimum of {minimum} bytes")
+            raise ValidationError(f"{device}: {size_text(new)} is below the filesystem's minimum of "
+                                  f"{size_text(minimum)}")
     if where and new < old:  # remount: unmount, shrink, mount again where and how it was
         if len(where) > 1:
             raise ValidationError(f"{device} is mounted {len(where)} times; unmount it to shrink it")
@@ -556,7 +557,7 @@ def _resize_xfs(device: str, mp: str, target: int | None) -> Resized:
     if target is not None:
         _multiple(target, bs, "filesystem size")
         if target < old:
-            raise ValidationError(f"xfs on {device} cannot shrink ({old} → {target} bytes)")
+            raise ValidationError(f"xfs on {device} cannot shrink ({size_text(old)} → {size_text(target)})")
         if target == old:
             return Resized(device, "xfs", old, old)
         run(["xfs_growfs", "-D", str(target // bs), mp])
@@ -576,11 +577,11 @@ def _resize_btrfs(device: str, mp: str, target: int | None, dev_size: int) -> Re
     if new == old:
         return Resized(device, "btrfs", old, old)
     if new < BTRFS_RESIZE_MIN:
-        raise ValidationError(f"{device}: the kernel does not resize btrfs below 256 MiB (asked {new} bytes)")
+        raise ValidationError(f"{device}: the kernel does not resize btrfs below 256 MiB (asked {size_text(new)})")
     if new < old:
         minimum = facts.btrfs_minimum_size(mp, devid)
         if new < minimum:
-            raise ValidationError(f"{device}: {new} bytes is below the btrfs minimum of {minimum} bytes")
+            raise ValidationError(f"{device}: {size_text(new)} is below the btrfs minimum of {size_text(minimum)}")
     undo_ahead(lambda: _resize_undo(Resized(device, "btrfs", old, new)))
     run(["btrfs", "filesystem", "resize", f"{devid}:{'max' if target is None else new}", mp])
     return Resized(device, "btrfs", old, new)

@@ -137,7 +137,8 @@ def test_shrink_goes_inner_to_outer_rounded_to_granularity_only_when_asked(other
     round="up" it becomes 504 MiB and the fs is resized first."""
     with layers.BlockDeviceStack.open("/dev/vg/lv") as stack:
         CALLS.clear()
-        with pytest.raises(ValidationError, match=r"ask for 524288000 or 528482304 bytes, or round it"):
+        with pytest.raises(ValidationError, match=r"ask for 524288000 bytes \(500.0 MiB\) or "
+                                                  r"528482304 bytes \(504.0 MiB\), or round it"):
             stack.resize(500 * 1024**2 + 1)
         assert [c for c in CALLS if c[0] == "resize"] == []
         res = stack.resize(500 * 1024**2 + 1, round="up")

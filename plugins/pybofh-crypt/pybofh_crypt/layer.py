@@ -15,6 +15,7 @@ from typing import Any
 
 from pybofh_core.errors import ValidationError
 from pybofh_core.layers import Layer
+from pybofh_core.validate import size_text
 
 from . import facts, keys
 from ._cmd import MAPPER
@@ -115,6 +116,7 @@ class LuksLayer(Layer):
         if not facts.is_open(self.name):
             if size is None:
                 return  # a closed LUKS device always spans its whole outer device
-            raise ValidationError(f"LUKS layer on {self.device} is not open: open it before resizing to {size} bytes")
+            raise ValidationError(f"LUKS layer on {self.device} is not open: open it before resizing to "
+                                  f"{size_text(size)}")
         st = facts.status(self.name)
         ops.resize(self.name, size, passphrase=self.key() if st.key_location == "keyring" else None)

@@ -24,7 +24,7 @@ from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_b
 from pybofh_core.operations import Undo, same_object, undo_ahead
 from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data
-from pybofh_core.validate import parse_size, validate_path
+from pybofh_core.validate import parse_size, size_text, validate_path
 
 from . import facts
 from .errors import DrbdUnavailableError, ResourceDownError
@@ -470,7 +470,7 @@ def resize(res: str, size: int | str | None = None, *, assume_peer_has_space: bo
     run(facts.drbdadm("--", *options, "resize", name) if options else facts.drbdadm("resize", name))
     new = facts.device_size(device) if device else None
     if nbytes is not None and new is not None and new != nbytes and not get_runner().dry_run:
-        raise DrbdError(f"DRBD resource {name!r} is {new} bytes after resizing to {nbytes}; "
+        raise DrbdError(f"DRBD resource {name!r} is {size_text(new)} after resizing to {size_text(nbytes)}; "
                         "a disconnected node needs assume_peer_has_space=True to grow")
     return ResizeResult(name, old, new)
 

@@ -31,9 +31,9 @@ from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data, refuse_shrink
 from pybofh_core.validate import (
     SizeSpec,
-    format_size,
     parse_size,
     size_spec,
+    size_text,
     validate_device,
     validate_name,
     validate_path,
@@ -499,7 +499,7 @@ def _check_lv_shrink(args: Mapping[str, Any]) -> None:
     if lv.size_bytes is not None and nbytes < lv.size_bytes:
         if not lv.active:
             raise DataAtRiskError(
-                f"LV {vg}/{name} is inactive, so pybofh cannot check that its content fits in {format_size(nbytes)}; "
+                f"LV {vg}/{name} is inactive, so pybofh cannot check that its content fits in {size_text(nbytes)}; "
                 f"activate it, or {FORCE_HINT}")
         refuse_shrink(lv.path, nbytes, f"LV {vg}/{name}",
                       f"'bofh blockdev resize {lv.path} SIZE' shrinks the filesystem and LUKS inside it first")
@@ -635,8 +635,8 @@ def resize_pv(device: str, size: int | str | None = None) -> PvResized:
     old = _pv_claim(device)
     pv = facts.get_pv(device)
     if nbytes is not None and pv.dev_size_bytes is not None and nbytes > pv.dev_size_bytes:
-        raise ValidationError(f"PV size: {nbytes} bytes is more than {device} holds ({pv.dev_size_bytes} bytes); LVM "
-                              "would write past the device's end")
+        raise ValidationError(f"PV size: {size_text(nbytes)} is more than {device} holds "
+                              f"({size_text(pv.dev_size_bytes)}); LVM would write past the device's end")
     result = PvResized(device=device, old_size_bytes=old, new_size_bytes=nbytes, uuid=pv.uuid)
     if nbytes is None:
         if old is not None:

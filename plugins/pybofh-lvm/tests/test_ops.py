@@ -88,7 +88,7 @@ def test_create_lv_argv_and_inverse(lvm_state: Callable[..., FakeRunner], rec: C
 
 def test_create_lv_refuses_a_size_lvm_would_round(lvm_state: Callable[..., FakeRunner]) -> None:
     runner = lvm_state(vgs="one-vg-empty")
-    with pytest.raises(ExtentSizeError, match=r"4194304 bytes.*ask for 8388608 or 12582912"):
+    with pytest.raises(ExtentSizeError, match=r"4194304 bytes.*ask for 8388608 bytes \(8.0 MiB\) or 12582912 bytes"):
         ops.create_lv(VG, "data", 10 * MIB)
     assert mutating(runner) == []
 
