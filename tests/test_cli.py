@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import typer
@@ -215,6 +217,28 @@ def test_global_flags_after_subcommand_are_hoisted() -> None:
     """``--json``/``--dry-run`` may follow the sub-command; nothing after ``--`` is touched."""
     assert hoist_global_flags(["plugins", "--json"]) == ["--json", "plugins"]
     assert hoist_global_flags(["x", "--", "--json"]) == ["x", "--", "--json"]
+
+
+def test_every_root_option_is_accepted_after_the_subcommand() -> None:
+    """``-v``, ``--host``, ``--hosts-file`` and ``--config`` too (with ``=`` or a separate value); a job's own
+    arguments after ``bofh run JOB.py`` are left to the job."""
+    assert hoist_global_flags(["lvm", "list", "--host", "db1", "-vv", "--config=/c", "--hosts-file", "f"]) == [
+        "--host", "db1", "-vv", "--config=/c", "--hosts-file", "f", "lvm", "list"]
+    assert hoist_global_flags(["blockdev", "resize", "/dev/x", "-1G", "--verbose"]) == [
+        "--verbose", "blockdev", "resize", "/dev/x", "-1G"]
+    assert hoist_global_flags(["run", "--json", "job.py", "--host", "x", "-v"]) == [
+        "--json", "run", "job.py", "--host", "x", "-v"]
+
+
+@pytest.mark.parametrize("late", [["--config", "/nonexistent/pybofh.toml"], ["--host", "-oProxyCommand=x"]])
+def test_a_late_root_option_takes_effect(late: list[str], tmp_path: Path) -> None:
+    """Proof that a root option after the sub-command is read as the root's: its own check refuses the value."""
+    env = {**os.environ, "PYBOFH_JOURNAL_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "pybofh_core.cli", "journal", "list", *late], capture_output=True,
+                         text=True, timeout=60, env=env)
+    assert out.returncode == 2, out.stderr
+    assert ("config file /nonexistent/pybofh.toml does not exist" in out.stderr
+            or "-oProxyCommand=x" in out.stderr), out.stderr
 
 
 def test_real_bofh_process_error_is_one_line() -> None:

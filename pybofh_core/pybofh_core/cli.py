@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -826,16 +827,39 @@ def _errors_to_exit() -> Iterator[None]:
 
 
 GLOBAL_FLAGS = ("--json", "--dry-run")  # not --wait: sub-commands have their own (wait for a job to end)
+#: the root's options that take a value (``--host db1`` or ``--host=db1``), accepted anywhere too
+GLOBAL_VALUED = ("--host", "--hosts-file", "--config")
+_VERBOSE = re.compile(r"-v+|--verbose")
 
 
 def hoist_global_flags(argv: list[str]) -> list[str]:
-    """Let ``--json``/``--dry-run`` also follow the sub-command (``bofh plugins --json``) by moving them first."""
-    if "--" in argv:
-        head, tail = argv[: argv.index("--")], argv[argv.index("--") :]
-    else:
-        head, tail = argv, []
-    flags = [a for a in head if a in GLOBAL_FLAGS]
-    return flags + [a for a in head if a not in GLOBAL_FLAGS] + tail
+    """Let the root's options (``--json``, ``--dry-run``, ``-v``, ``--host``, ``--hosts-file``, ``--config``) also
+    follow the sub-command (``bofh lvm list --host db1 -v``) by moving them first, in their order.
+
+    Not moved: anything after ``--``, and the arguments of ``bofh run JOB.py …``, which belong to the job.
+    """
+    hoisted: list[str] = []
+    rest: list[str] = []
+    positionals: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--" or (positionals[:1] == ["run"] and len(positionals) >= 2):
+            rest += argv[i:]
+            break
+        name = arg.split("=", 1)[0]
+        if arg in GLOBAL_FLAGS or _VERBOSE.fullmatch(arg):
+            hoisted.append(arg)
+        elif name in GLOBAL_VALUED:
+            takes_next = "=" not in arg and i + 1 < len(argv)
+            hoisted += argv[i:i + 2] if takes_next else [arg]
+            i += 1 if takes_next else 0
+        else:
+            rest.append(arg)
+            if not arg.startswith("-"):
+                positionals.append(arg)
+        i += 1
+    return hoisted + rest
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -693,6 +693,8 @@ def make_runner(name: str = "local", **options: Any) -> Runner:
         from stevedore import driver
 
         mgr: Any = driver.DriverManager(RUNNER_GROUP, name, invoke_on_load=True, invoke_kwds=options)
+    except ValidationError:
+        raise  # the transport refused its options (a host that ssh would read as an option): bad input, exit 2
     except Exception as exc:
         if name in _BUILTIN:
             return _BUILTIN[name](**options)
