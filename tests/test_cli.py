@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -294,3 +295,35 @@ def test_errors_under_json_are_one_json_object_on_stderr(bofh) -> None:  # type:
         "error: name")
     code, _, err = bofh("demo", "make", "../bad")
     assert code == 2 and err.startswith("bofh: error: name: '../bad'")
+
+
+def _command_paths(command: Any, path: list[str]) -> Iterator[list[str]]:
+    yield path
+    for name in command.list_commands(None) if hasattr(command, "list_commands") else ():
+        sub = command.get_command(None, name)
+        if sub is not None and not sub.hidden:
+            yield from _command_paths(sub, [*path, name])
+
+
+def test_one_help_style_at_every_level(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every command's help, the root's and every plugin's: plain text, no typer type labels (``<str>``,
+    ``<list[str]>``), no raw docstring markup, no completion options below the root."""
+    import re
+
+    from pybofh_core.cli import app as root_app
+
+    root = typer.main.get_command(root_app)
+    paths = list(_command_paths(root, []))
+    assert len(paths) > 40  # every plugin's commands are walked, not just the root
+    for path in paths:
+        with pytest.raises(SystemExit) as done:
+            main([*path, "--help"])
+        assert done.value.code == 0
+        text = capsys.readouterr().out
+        where = " ".join(["bofh", *path])
+        label = re.search(r"<(?:str|int|float|bool|path|file|uuid|datetime|list\[[a-z, ]+\]|[a-z]+ range)>", text)
+        assert not label, f"{where} --help shows a type label:\n{text}"
+        assert "``" not in text, f"{where} --help shows docstring markup:\n{text}"
+        assert "╭" not in text, f"{where} --help is rich-boxed:\n{text}"
+        if path:
+            assert "--install-completion" not in text and "--show-completion" not in text, where

@@ -106,13 +106,16 @@ def _commands(command: Any, path: list[str]) -> Iterator[tuple[str, Any]]:
 
 @pytest.mark.parametrize("plugin", PLUGINS)
 def test_cli_reference_lists_every_command_and_option_of_the_plugins_app(site: Path, plugin: str) -> None:
-    """Compared with the typer app the plugin registers, read here on its own (not through the site's hook)."""
+    """Compared with the typer app the plugin registers, read here on its own (not through the site's hook), as
+    ``bofh`` shows it (the root's help style applied: no completion options on sub-apps)."""
     import typer
 
+    from pybofh_core.cli import _plain_help
     from pybofh_core.plugins import get_host
 
-    app = get_host().cli.entries[plugin].load()
-    commands = list(_commands(typer.main.get_command(app), [plugin]))
+    command = typer.main.get_command(get_host().cli.entries[plugin].load())
+    _plain_help(command)
+    commands = list(_commands(command, [plugin]))
     page = site / "plugins" / plugin / "index.html"
     assert {h for h in _headings(page) if h.startswith("bofh ")} == {path for path, _ in commands}
     text = _text(page)

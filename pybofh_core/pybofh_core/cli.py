@@ -96,6 +96,10 @@ class BofhGroup(typer.core.TyperGroup):
     (``_cached_entries()``), so ``bofh --help`` and ``bofh lvm --help`` import neither pluggy nor any plugin.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _plain_help(self)  # the root and its own commands; plugin sub-apps get it as they load (get_command)
+
     def _entries(self) -> dict[str, Any]:
         if _peek_host() is None:
             cached = self._cached()
@@ -202,13 +206,47 @@ def _cached_entries() -> tuple[dict[str, Any], dict[str, str]] | None:
     return entries, providers
 
 
+_COMPLETION_PARAMS = ("install_completion", "show_completion")
+
+
 def _plain_help(command: click.Command) -> None:
-    """Give a plugin's sub-app (and its sub-groups) plain help like the root's: rich help costs an import of rich
-    and markdown-it, more than typer's whole start-up."""
+    """One help style at every level, the root's: plain text (rich help costs an import of rich and markdown-it,
+    more than typer's whole start-up), docstring markup (````--json````) shown as plain words, metavars as names
+    (``VG``, ``--thin-pool THIN_POOL``) instead of typer's ``<str>``, ``<list[str]>``, and no completion options on
+    sub-apps (completion is the root's)."""
     if hasattr(command, "rich_markup_mode"):
         command.rich_markup_mode = None
+    if command.help:
+        command.help = _MARKUP.sub(r"\1", command.help)
+    command.params = [p for p in command.params if p.name not in _COMPLETION_PARAMS]
+    for param in command.params:
+        _plain_param(param)
     for sub in getattr(command, "commands", {}).values():
         _plain_help(sub)
+
+
+_MARKUP = re.compile(r"``([^`]+)``")
+
+
+def _plain_param(param: click.Parameter) -> None:
+    """Show one parameter click's way: ``VG``/``[VG]``/``VG...`` in usage and help, an option's value by name."""
+    help_text = getattr(param, "help", None)
+    if help_text:
+        param.help = _MARKUP.sub(r"\1", help_text)  # type: ignore[attr-defined]
+    if not hasattr(param, "display_type_rich"):
+        return  # not a typer parameter
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        return
+    label = (param.metavar or (param.name or "value").upper()).strip("[].")
+    if param.param_type_name == "argument":
+        param.metavar = label
+        many = "..." if param.nargs != 1 else ""
+        shown = f"{label}{many}"
+        param._rich_display_name = lambda: shown  # type: ignore[attr-defined]
+        param._usage_display_name = lambda: shown if param.required else f"[{shown}]"  # type: ignore[attr-defined]
+        param.display_type_rich = lambda ctx: ""  # type: ignore[attr-defined]
+    else:
+        param.display_type_rich = lambda ctx: label  # type: ignore[attr-defined]
 
 
 def _run_in_one_block(command: click.Command) -> None:
@@ -297,10 +335,11 @@ def root(
         bool, typer.Option("--dry-run", help="Print the commands (and their undo) instead of running them.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
-    config: Annotated[Path | None, typer.Option("--config", help="Read settings from this TOML file too.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", metavar="FILE",
+                                                help="Read settings from this TOML file too.")] = None,
     host: Annotated[list[str] | None, typer.Option("--host", help="Run on this host over SSH (repeatable).")] = None,
     hosts_file: Annotated[
-        Path | None, typer.Option("--hosts-file", help="Read hosts from this file, one per line.")
+        Path | None, typer.Option("--hosts-file", metavar="FILE", help="Read hosts from this file, one per line.")
     ] = None,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="Log commands to stderr (-vv: debug).")
