@@ -10,7 +10,7 @@ import contextvars
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -99,6 +99,7 @@ class BofhGroup(typer.core.TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _plain_help(self)  # the root and its own commands; plugin sub-apps get it as they load (get_command)
+        attach_completers(self, {"jid": _journal_ids})
 
     def _entries(self) -> dict[str, Any]:
         if _peek_host() is None:
@@ -158,6 +159,7 @@ class BofhGroup(typer.core.TyperGroup):
             return None
         command = typer.main.get_command(entry.load())
         _plain_help(command)
+        attach_completers(command, getattr(entry.module, "COMPLETERS", {}))
         _run_in_one_block(command)
         provider = self._provider(entry)
         if provider:
@@ -207,6 +209,38 @@ def _cached_entries() -> tuple[dict[str, Any], dict[str, str]] | None:
 
 
 _COMPLETION_PARAMS = ("install_completion", "show_completion")
+#: A completer: (click context, the word typed so far) → the values it could be. Read-only and quick: it runs on
+#: every TAB. A plugin's CLI module lists its own as ``COMPLETERS = {"vg": vg_names, …}`` keyed by parameter name.
+Completer = Callable[[Any, str], Iterable[str]]
+
+
+def attach_completers(command: click.Command, completers: Mapping[str, Completer]) -> None:
+    """Complete the values of ``command``'s parameters (and its sub-commands') that ``completers`` names."""
+    for param in command.params:
+        fn = completers.get(param.name or "")
+        if fn is not None and hasattr(param, "_custom_shell_complete"):
+            param._custom_shell_complete = _quiet(fn)  # type: ignore[attr-defined]
+    for sub in getattr(command, "commands", {}).values():
+        attach_completers(sub, completers)
+
+
+def _quiet(fn: Completer) -> Callable[[Any, Any, str], list[str]]:
+    """A completer that never breaks the shell: what it cannot read (no tool, no permission) completes nothing."""
+
+    def complete(ctx: Any, param: Any, incomplete: str) -> list[str]:
+        try:
+            return sorted({str(v) for v in fn(ctx, incomplete) if str(v).startswith(incomplete)})
+        except Exception:  # noqa: BLE001 - a completion must not print a traceback into the command line
+            return []
+
+    return complete
+
+
+def _journal_ids(ctx: Any, incomplete: str) -> list[str]:
+    """Journal ids, newest first (``bofh journal show|rollback <TAB>``)."""
+    from .journal import Journal
+
+    return [s.id for s in Journal().list()]
 
 
 def _plain_help(command: click.Command) -> None:
@@ -218,7 +252,8 @@ def _plain_help(command: click.Command) -> None:
         command.rich_markup_mode = None
     if command.help:
         command.help = _MARKUP.sub(r"\1", command.help)
-    command.params = [p for p in command.params if p.name not in _COMPLETION_PARAMS]
+    if not isinstance(command, BofhGroup):  # completion is the root's
+        command.params = [p for p in command.params if p.name not in _COMPLETION_PARAMS]
     for param in command.params:
         _plain_param(param)
     for sub in getattr(command, "commands", {}).values():
@@ -319,7 +354,7 @@ app = typer.Typer(
     name="bofh",
     cls=BofhGroup,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     help="pybofh: storage and virtualization administration with rollback.",

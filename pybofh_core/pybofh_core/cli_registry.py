@@ -17,13 +17,16 @@ class CliEntry:
     app: Any
     help: str = ""
     plugin: str | None = None
+    #: the module the app was imported from: its ``COMPLETERS`` complete values on TAB (see ``cli.completers``)
+    module: Any = None
 
     def load(self) -> Any:
         """Return the typer app, importing it if it was given as a ``module:attr`` path."""
         if isinstance(self.app, str):
             module, _, attr = self.app.partition(":")
             try:
-                self.app = getattr(importlib.import_module(module), attr or "app")
+                self.module = importlib.import_module(module)
+                self.app = getattr(self.module, attr or "app")
             except (ImportError, AttributeError) as exc:
                 raise PluginError(f"cannot load CLI of {self.name!r} from {self.app!r}: {exc}") from exc
         return self.app

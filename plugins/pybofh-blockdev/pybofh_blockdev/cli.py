@@ -104,3 +104,22 @@ def resize_cmd(
         output(resize_filesystem(device, None if size == "max" else size, temp_mount=True))
     else:
         output(resize_stack(device, size, round=round_))
+
+
+# --- TAB completion (read by bofh when it loads this app; see pybofh_core.cli.attach_completers) -----------------
+
+
+def _devices(ctx: object, incomplete: str) -> list[str]:
+    from .facts import list_devices
+
+    return [dev.path for dev in list_devices() if dev.path]
+
+
+def _mounted(ctx: object, incomplete: str) -> list[str]:
+    from .facts import list_mounts
+
+    mounts = list_mounts()
+    return [m.target for m in mounts] + [m.device for m in mounts if m.device.startswith("/dev/")]
+
+
+COMPLETERS = {"device": _devices, "target": _mounted}

@@ -183,3 +183,26 @@ def header_restore_cmd(device: str, file: Path, yes: YesOpt = False, force: Forc
     path = _checked_file(file, must_exist=True)
     _confirm(f"Overwrite the LUKS header of {device} with {file}?", yes)
     ops.header_restore(device, path, force=force)
+
+
+# --- TAB completion (read by bofh when it loads this app; see pybofh_core.cli.attach_completers) -----------------
+
+
+def _open_mappings(ctx: object, incomplete: str) -> list[str]:
+    """Names of open dm-crypt mappings (not for a new mapping's name: open)."""
+    if getattr(ctx, "info_name", "") == "open":
+        return []
+    from pybofh_core.runner import run
+
+    out = run(["dmsetup", "ls", "--target", "crypt"], readonly=True).text
+    return [line.split()[0] for line in out.splitlines() if line.strip() and not line.startswith("No devices")]
+
+
+def _block_devices(ctx: object, incomplete: str) -> list[str]:
+    from pybofh_core.runner import run
+
+    out = run(["lsblk", "--list", "--noheadings", "--paths", "-o", "PATH"], readonly=True).text
+    return out.split()
+
+
+COMPLETERS = {"name": _open_mappings, "device": _block_devices}

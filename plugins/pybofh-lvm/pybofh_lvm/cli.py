@@ -228,3 +228,25 @@ def lv_deactivate(vg: str, name: str) -> None:
     from . import ops
 
     output(ops.deactivate_lv(vg, name))
+
+
+# --- TAB completion (read by bofh when it loads this app; see pybofh_core.cli.attach_completers) -----------------
+
+
+def _vg_names(ctx: object, incomplete: str) -> list[str]:
+    from .facts import list_vgs
+
+    return [vg.name for vg in list_vgs()]
+
+
+def _lv_names(ctx: object, incomplete: str) -> list[str]:
+    """The LVs of the VG given before (not for a new LV's name: create, snapshot)."""
+    vg = getattr(ctx, "params", {}).get("vg")
+    if not vg or getattr(ctx, "info_name", "") in ("create", "snapshot"):
+        return []
+    from .facts import list_lvs
+
+    return [lv.name for lv in list_lvs(vg)]
+
+
+COMPLETERS = {"vg": _vg_names, "name": _lv_names}
