@@ -106,6 +106,93 @@ def resize_cmd(
         output(resize_stack(device, size, round=round_))
 
 
+loop_app = typer.Typer(no_args_is_help=True, help="Loop devices: attach a file, detach, resize.")
+app.add_typer(loop_app, name="loop")
+
+
+@loop_app.command("list")
+def loop_list_cmd() -> None:
+    """List attached loop devices and their backing files."""
+    from .facts import list_loops
+
+    output(list_loops())
+
+
+@loop_app.command("attach")
+def loop_attach_cmd(
+    file: str,
+    device: Annotated[str | None, typer.Option("--device", help="This /dev/loopN (default: the first free one).")
+                      ] = None,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Attach read-only.")] = False,
+    partscan: Annotated[bool, typer.Option("--partscan", help="Scan the file's partition table.")] = False,
+) -> None:
+    """Attach the regular file FILE to a loop device and print it (undo: detach)."""
+    from .ops import attach_loop
+
+    output(attach_loop(file, device=device, read_only=read_only, partscan=partscan))
+
+
+@loop_app.command("detach")
+def loop_detach_cmd(device: str) -> None:
+    """Detach loop DEVICE (refused while it is mounted or something is stacked on it)."""
+    from .ops import detach_loop
+
+    output(detach_loop(device))
+
+
+@loop_app.command("resize")
+def loop_resize_cmd(
+    device: str,
+    size: Annotated[str, typer.Argument(help="New size of the backing file (10G, bytes).")],
+    force: Annotated[bool, typer.Option("--force", help="Shrink although pybofh found data it would cut off.")
+                     ] = False,
+) -> None:
+    """Resize loop DEVICE's backing file and let the kernel see the new size (a shrink checks the content first)."""
+    from .ops import resize_loop
+
+    output(resize_loop(device, size, force=force))
+
+
+@app.command("label")
+def label_cmd(device: str, label: str) -> None:
+    """Set the label of the filesystem on DEVICE (undo: the old label)."""
+    from .ops import set_label
+
+    output(set_label(device, label))
+
+
+@app.command("uuid")
+def uuid_cmd(
+    device: str,
+    uuid: Annotated[str | None, typer.Argument(help="The new UUID (default: a random one).")] = None,
+) -> None:
+    """Set the UUID of the filesystem on DEVICE (undo: the old UUID)."""
+    from .ops import set_uuid
+
+    output(set_uuid(device, uuid))
+
+
+@app.command("fsck")
+def fsck_cmd(
+    device: str,
+    repair: Annotated[bool, typer.Option("--repair", help="Repair what the check finds (e2fsck -y, xfs_repair); "
+                                                           "never btrfs.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Repair although the read-only check found errors (a "
+                                                         "repair may delete damaged files).")] = False,
+) -> None:
+    """Check the unmounted filesystem on DEVICE read-only; --repair repairs it (exit 1 when errors are left)."""
+    from .ops import check_filesystem, repair_filesystem
+    from .types import FsckStatus
+
+    result = repair_filesystem(device, force=force) if repair else check_filesystem(device)
+    output(result)
+    if result.status is FsckStatus.ERRORS:  # exit 1: the check ran and changed nothing, or the repair fell short
+        from pybofh_core.errors import PybofhError
+
+        raise PybofhError(f"{result.device}: {result.fstype} {'repair' if repair else 'check'} left errors "
+                          f"(exit {result.returncode})")
+
+
 # --- TAB completion (read by bofh when it loads this app; see pybofh_core.cli.attach_completers) -----------------
 
 
@@ -122,4 +209,4 @@ def _mounted(ctx: object, incomplete: str) -> list[str]:
     return [m.target for m in mounts] + [m.device for m in mounts if m.device.startswith("/dev/")]
 
 
-COMPLETERS = {"device": _devices, "target": _mounted}
+COMPLETERS = {"device": _devices, "target": _mounted}  # "device" also completes loop detach|resize
