@@ -206,3 +206,7 @@ def _block_devices(ctx: object, incomplete: str) -> list[str]:
 
 
 COMPLETERS = {"name": _open_mappings, "device": _block_devices}
+
+
+#: Operations without a command of their own, and why (tests/test_cli_coverage.py holds every plugin to this)
+NOT_IN_CLI = {"remove_header_backup": "the undo of 'header-backup': a rollback runs it; a backup is removed with rm"}

@@ -119,3 +119,67 @@ def wait_sync_cmd(
 
         final = facts.wait_synced(res, timeout, poll=poll, on_progress=log)
     output(_rows([final]))
+
+
+def _simple(name: str, op: str, doc: str) -> None:
+    """A command ``bofh drbd NAME RES`` that runs ``ops.OP(res)`` (each one undoable: see the plugin README)."""
+
+    def command(res: str) -> None:
+        from . import ops
+
+        output({"resource": getattr(ops, op)(res), "done": name})
+
+    command.__doc__ = doc
+    command.__name__ = f"{op}_cmd"
+    app.command(name)(command)
+
+
+_simple("connect", "connect", "Connect a resource to its peers (drbdadm connect).")
+_simple("disconnect", "disconnect", "Disconnect a resource from its peers (drbdadm disconnect).")
+_simple("attach", "attach", "Attach a resource's backing disk (drbdadm attach).")
+_simple("detach", "detach", "Detach a resource's backing disk; the resource goes on diskless (drbdadm detach).")
+_simple("adjust", "adjust", "Make the running resource match its configuration (drbdadm adjust).")
+_simple("verify", "verify", "Start an online verify of a resource against its peer (drbdadm verify).")
+_simple("pause-sync", "pause_sync", "Pause a running resync (drbdadm pause-sync).")
+_simple("resume-sync", "resume_sync", "Resume a paused resync (drbdadm resume-sync).")
+
+
+@app.command("create-md")
+def create_md_cmd(
+    res: str,
+    disk: Annotated[str | None, typer.Option("--disk", help="The backing disk you mean to overwrite; it must be "
+                                                            "the resource's configured one.")] = None,
+    max_peers: Annotated[int | None, typer.Option("--max-peers", help="Peer slots to reserve (DRBD 9).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Write although the backing disk holds a signature or is "
+                                                         "in use (pybofh's check; it is destroyed).")] = False,
+) -> None:
+    """Write fresh DRBD metadata on a resource's backing disk (refused on a disk holding data unless --force)."""
+    from . import ops
+
+    output({"resource": res, "disk": ops.create_md(res, disk, max_peers=max_peers, force=force)})
+
+
+@app.command("invalidate")
+def invalidate_cmd(
+    res: str,
+    force: Annotated[bool, typer.Option("--force", help="Discard this node's data and resync it from the peer.")
+                     ] = False,
+) -> None:
+    """Mark this node's data invalid and resync it from the peer (refused unless --force: the local copy is lost)."""
+    from . import ops
+
+    output({"resource": ops.invalidate(res, force=force), "done": "invalidate"})
+
+
+@app.command("resize")
+def resize_cmd(
+    res: str,
+    size: Annotated[str | None, typer.Argument(help="New size (10G, bytes); default: the backing disk's size.")
+                    ] = None,
+    assume_peer_has_space: Annotated[bool, typer.Option(
+        "--assume-peer-has-space", help="Grow while the peer is away (it must have the space).")] = False,
+) -> None:
+    """Resize a resource's device to its backing disk, or to SIZE (a shrink cuts off what lies beyond SIZE)."""
+    from . import ops
+
+    output(ops.resize(res, size, assume_peer_has_space=assume_peer_has_space))

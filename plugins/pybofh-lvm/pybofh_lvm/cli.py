@@ -250,3 +250,10 @@ def _lv_names(ctx: object, incomplete: str) -> list[str]:
 
 
 COMPLETERS = {"vg": _vg_names, "name": _lv_names}
+
+
+#: Operations without a command of their own, and why (tests/test_cli_coverage.py holds every plugin to this)
+NOT_IN_CLI = {
+    "destroy_lv": "the irreversible inner step of 'lv remove', which checks the LV's data and use first",
+    "destroy_vg": "the irreversible inner step of 'vg remove', which checks the VG's LVs first",
+}

@@ -57,6 +57,67 @@ def destroy_cmd(name: Annotated[str, typer.Argument(metavar="NAME")]) -> None:
     output({"destroyed": ops.destroy_domu(name)})
 
 
+@app.command("reboot")
+def reboot_cmd(name: Annotated[str, typer.Argument(metavar="NAME")]) -> None:
+    """Reboot a domain (xl reboot): its running state is lost, it comes back running."""
+    from . import ops
+
+    output({"domain": ops.reboot_domu(name), "done": "reboot"})
+
+
+@app.command("pause")
+def pause_cmd(name: Annotated[str, typer.Argument(metavar="NAME")]) -> None:
+    """Pause a domain's vCPUs (xl pause); undo: unpause."""
+    from . import ops
+
+    output({"domain": ops.pause_domu(name), "done": "pause"})
+
+
+@app.command("unpause")
+def unpause_cmd(name: Annotated[str, typer.Argument(metavar="NAME")]) -> None:
+    """Unpause a paused domain (xl unpause); undo: pause."""
+    from . import ops
+
+    output({"domain": ops.unpause_domu(name), "done": "unpause"})
+
+
+@app.command("save")
+def save_cmd(name: Annotated[str, typer.Argument(metavar="NAME")],
+             file: Annotated[str, typer.Argument(metavar="FILE", help="A new file for the domain's memory.")]) -> None:
+    """Save a domain's memory to FILE and stop it (xl save); undo: restore it from FILE."""
+    from . import ops
+
+    output(ops.save_domu(name, file))
+
+
+@app.command("restore")
+def restore_cmd(file: Annotated[str, typer.Argument(metavar="FILE", help="A state file made by save.")]) -> None:
+    """Restore a saved domain from FILE (xl restore; the file is kept); undo: destroy the restored domain."""
+    from . import ops
+
+    output(ops.restore_domu(file))
+
+
+@app.command("migrate")
+def migrate_cmd(name: Annotated[str, typer.Argument(metavar="NAME")],
+                host: Annotated[str, typer.Argument(metavar="HOST", help="The dom0 to move it to (over ssh).")]
+                ) -> None:
+    """Live-migrate a domain to HOST (xl migrate); it stops running here."""
+    from . import ops
+
+    output({"domain": ops.migrate_domu(name, host), "to": host})
+
+
+@app.command("resize-disk")
+def resize_disk_cmd(name: Annotated[str, typer.Argument(metavar="NAME")],
+                    vdev: Annotated[str, typer.Argument(metavar="VDEV", help="The guest's disk: xvda, xvdb…")],
+                    size: Annotated[str, typer.Argument(metavar="SIZE", help="New size (10G, +5G, bytes).")]) -> None:
+    """Resize the device behind a stopped domain's disk VDEV and every layer on it (LV, LUKS, filesystem)."""
+    from . import ops
+
+    output(ops.resize_domu_disk(name, vdev, size))
+
+
 @app.command("info")
 def info_cmd() -> None:
     """Show the host and hypervisor summary (xl info)."""

@@ -1,0 +1,53 @@
+"""The CLI covers the Python API: every operation a plugin registers has a ``bofh`` command, or its plugin's CLI
+module says in ``NOT_IN_CLI`` why not (an undo-only or inner step). A new operation without either fails here."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import typer
+
+from pybofh_core.plugins import get_host
+
+HOST = get_host()
+DOMAINS = [d for d in HOST.operations.domains() if d in HOST.cli.entries]
+
+
+def _commands(command: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
+    if getattr(command, "callback", None) is not None:
+        yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, [*path, name])
+
+
+def _covered(domain: str) -> set[str]:
+    """Operations of ``domain`` a command runs: named by the command's path (``lv create`` → create_lv,
+    ``pause-sync`` → pause_sync) or called/imported in its function."""
+    app = typer.main.get_command(HOST.cli.entries[domain].load())
+    names = {s.name for s in HOST.operations.specs(domain)}
+    found: set[str] = set()
+    for path, command in _commands(app, []):
+        words = [w.replace("-", "_") for w in path]
+        found |= {"_".join(words), "_".join(reversed(words)), words[-1] if words else ""} & names
+        source = inspect.getsource(command.callback)
+        found |= {n for n in names if re.search(rf"(?:import [^\n]*\b{n}\b|\b{n}\()", source)}
+    return found
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_every_operation_has_a_command_or_a_reason(domain: str) -> None:
+    module = importlib.import_module(HOST.cli.entries[domain].app.__module__ if not isinstance(
+        HOST.cli.entries[domain].app, str) else HOST.cli.entries[domain].app.partition(":")[0])
+    reasons: dict[str, str] = getattr(module, "NOT_IN_CLI", {})
+    names = {s.name for s in HOST.operations.specs(domain)}
+    covered = _covered(domain)
+    missing = sorted(names - covered - set(reasons))
+    assert not missing, f"bofh {domain} has no command for {missing} (add one, or say why in NOT_IN_CLI)"
+    assert all(r.strip() for r in reasons.values())
+    stale = sorted((set(reasons) - names) | (set(reasons) & covered))
+    assert not stale, f"NOT_IN_CLI of {domain} lists {stale}: not an operation, or one with a command"
