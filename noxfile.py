@@ -19,14 +19,15 @@ PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject
 CONSTRAINTS = ROOT / "constraints.txt"
 DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
 DOCS_REQUIREMENTS = ROOT / "requirements-docs.txt"
+ANSIBLE_REQUIREMENTS = ROOT / "requirements-ansible.txt"
 #: the Python the lock is resolved for: the host's and the VM guest's (Debian 12's python3.11).
 LOCK_PYTHON = "3.11"
 LOCK_HEADER = f"""\
 # Exact versions of everything pybofh's install paths take from PyPI, every transitive dependency included:
 # the runtime dependencies and the build back-end of pybofh-core and the plugins, pip itself, and the tools of
-# requirements-dev.txt and requirements-docs.txt; resolved for CPython {LOCK_PYTHON} on Linux x86_64. scripts/setup,
-# noxfile.py, the VM guest (tests/vm/build.py) and the tests that build venvs pass it to pip as -c (and
-# --build-constraint).
+# requirements-dev.txt, requirements-docs.txt and requirements-ansible.txt; resolved for CPython {LOCK_PYTHON} on Linux
+# x86_64. scripts/setup, noxfile.py, the VM guest (tests/vm/build.py) and the tests that build venvs pass it to pip
+# as -c (and --build-constraint).
 # Generated; do not edit by hand. Refresh (newest releases within the pyproject.toml bounds, in a clean venv):
 #     .venv/bin/nox -s lock
 """
@@ -143,6 +144,15 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
 
 
+@nox.session
+def ansible(session: nox.Session) -> None:
+    """The Ansible collection (integrations/ansible): ansible-test sanity, ansible-playbook against localhost, a
+    loopback sshd host and the VM test bed (tests/test_ansible.py)."""
+    install_all(session)
+    install(session, "pytest", "hypothesis", "-r", str(ANSIBLE_REQUIREMENTS))
+    session.run("pytest", "tests/test_ansible.py", *session.posargs)
+
+
 def project_requirements() -> list[str]:
     """Return what pybofh's own distributions take from PyPI: their build back-end and runtime dependencies."""
     reqs: set[str] = set()
@@ -161,7 +171,7 @@ def lock(session: nox.Session) -> None:
     unpinned: dict[str, str | None] = {"PIP_CONSTRAINT": None, "PIP_BUILD_CONSTRAINT": None}  # resolve afresh
     session.install("--upgrade", "pip", env=unpinned)
     session.install("--upgrade", *project_requirements(), "-r", str(DEV_REQUIREMENTS), "-r", str(DOCS_REQUIREMENTS),
-                    env=unpinned)
+                    "-r", str(ANSIBLE_REQUIREMENTS), env=unpinned)
     session.run("python", "-m", "pip", "check", env=unpinned)
     frozen = session.run("python", "-m", "pip", "freeze", "--all", silent=True, env=unpinned)
     pins: dict[str, str] = {}
