@@ -129,6 +129,8 @@ TARGETS: dict[str, Target] = dict([
     _output(BD, "parse_btrfs_dev_total_bytes", "R:pybofh-blockdev/tests/recordings/btrfs/*.txt"),
     _output(BD, "parse_xfs_db_size", "R:pybofh-blockdev/tests/recordings/xfs_*/*.txt"),
     _output(BD, "parse_swap_header", "R:pybofh-blockdev/tests/recordings/dd/swap-header*.txt"),
+    _output("pybofh_blockdev.status", "parse_findmnt_usage", *_FINDMNT),
+    _output("pybofh_crypt.status", "parse_dmsetup_info", "R:pybofh-crypt/tests/recordings/dmsetup/*.txt"),
     _btrfs("parse_subvolume_list", "subvolume_list"),
     _btrfs("parse_subvolume_ids", "subvolume_list"),
     _btrfs("parse_get_default", "subvolume_get-default"),

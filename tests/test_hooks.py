@@ -147,6 +147,47 @@ def test_hook_pybofh_probe_device() -> None:
     assert bare.pm.hook.pybofh_probe_device(device="/dev/sdz") is None
 
 
+def test_hook_pybofh_probe_status() -> None:
+    """Every plugin answers with its sections; one that raises becomes an error section and hides none."""
+    from pybofh_core.status import collect, section
+
+    class Disks:
+        @hookimpl
+        def pybofh_probe_status(self):  # type: ignore[no-untyped-def]
+            return [section("disks", "Disks", lambda: [{"name": "/dev/sda", "size": 2**30}], sizes=("size",))]
+
+    class Buggy:
+        @hookimpl
+        def pybofh_probe_status(self):  # type: ignore[no-untyped-def]
+            raise RuntimeError("bug")
+
+    bare = PluginHost(discover=False)
+    bare.register(Disks(), "t-disks")
+    bare.register(Buggy(), "t-buggy")
+    report = collect(bare)
+    assert [(s.name, s.plugin, s.status) for s in report.sections] == [("disks", "t-disks", "ok"),
+                                                                       ("t-buggy", "t-buggy", "error")]
+    assert report.to_json()["sections"][0]["rows"] == [{"name": "/dev/sda", "size": 2**30}]
+
+
+def test_every_installed_plugin_answers_the_status_hook_without_raising(host: PluginHost) -> None:
+    """Each built-in plugin's status sections, on a fake runner that fails every command: unavailable or error
+    sections, never an exception (a section's failure hides nothing)."""
+    from pybofh_core.errors import CommandError
+    from pybofh_core.runner import FakeRunner, use_runner
+    from pybofh_core.status import collect
+
+    class Failing(FakeRunner):
+        def _execute(self, argv, data, timeout, **kw):  # type: ignore[no-untyped-def]
+            raise CommandError(argv, None, reason=f"cannot run {argv[0]}: not installed")
+
+    with use_runner(Failing()):
+        report = collect(host)
+    plugins = {s.plugin for s in report.sections}
+    assert {"blockdev", "lvm", "crypt", "btrfs", "drbd", "xen"} <= plugins
+    assert {s.status for s in report.sections} == {"unavailable"}
+
+
 def test_hook_pybofh_on_atomic_event(host: PluginHost) -> None:
     """Auditors hear step-done, commit, step-failed and undone; an auditor that raises breaks nothing."""
     events: list[tuple[str, dict[str, Any]]] = []

@@ -534,6 +534,26 @@ def plugins_cmd(
         )
 
 
+@app.command("status")
+def status_cmd() -> None:
+    """Storage at a glance: disks, LVM, LUKS, filesystems, btrfs, DRBD and domUs.
+
+    One screen from the installed plugins: block devices, LVM PVs and VGs with their free space, LVs, open LUKS
+    (dm-crypt) mappings, filesystems with size, used, free and mountpoints, btrfs subvolume counts, DRBD roles and
+    running domUs. Read-only, no journal. A plugin whose tool is missing here says so in its section; a section
+    that cannot be read says why, the others still show, and the exit code is then 1. With --json: one document
+    {"sections": [...]}, sizes in bytes.
+    """
+    from .errors import PybofhError
+    from .status import collect
+
+    report = collect()
+    output(report)
+    if report.failed:
+        raise PybofhError(f"{len(report.failed)} status section(s) could not be read: "
+                          + ", ".join(s.title for s in report.failed))
+
+
 @app.command("run", context_settings={"allow_interspersed_args": False})
 def run_job(
     job: Annotated[Path, typer.Argument(metavar="JOB.py", help="A Python file: module code, or a job() function.")],

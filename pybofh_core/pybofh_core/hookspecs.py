@@ -1,9 +1,10 @@
 """Every hook a pybofh plugin can implement, in the order a job meets them.
 
 Read top to bottom: plugins first *register* what they offer (operations and their inverses, settings, CLI
-commands), then pybofh *probes* block devices through them, and finally it tells them about *atomic-block events*
-(steps, commits, rollbacks). Implementations are marked with ``pybofh_core.hookimpl`` and may accept fewer
-arguments than a spec offers. Specs only ever gain arguments; none is renamed or removed.
+commands), then pybofh *probes* block devices through them (and asks each what it sees, for ``bofh status``), and
+finally it tells them about *atomic-block events* (steps, commits, rollbacks). Implementations are marked with
+``pybofh_core.hookimpl`` and may accept fewer arguments than a spec offers. Specs only ever gain arguments; none is
+renamed or removed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from .layers import Layer
     from .operations import OperationRegistry
     from .settings import SettingsRegistry
+    from .status import StatusSection
 
 PROJECT = "pybofh"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -80,7 +82,7 @@ def pybofh_register_cli(registry: CliRegistry) -> None:
 
 
 # -------------------------------------------------------------------------------------------------------------------
-# Probing: questions about the system that the first plugin that knows answers.
+# Probing: questions about the system. The first plugin that knows answers, except for the status (every plugin).
 # -------------------------------------------------------------------------------------------------------------------
 
 
@@ -117,6 +119,26 @@ def pybofh_probe_layer(device: str, probe: Mapping[str, str]) -> Layer | None:
     :returns: a Layer describing the content, or None.
 
     Must not change the system; may run read-only commands through the core runner.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def pybofh_probe_status() -> list[StatusSection] | None:
+    """Say what this plugin sees on the system, for ``bofh status``: its sections of plain rows.
+
+    Called for every plugin (not first-result), each on its own: an exception becomes one error section under the
+    plugin's name and the other plugins still answer. Build the sections with ``pybofh_core.status.section(name,
+    title, build, columns=…, sizes=…, order=…)``, which turns a failing ``build()`` into a section saying why:
+    ``unavailable`` for a missing or unusable tool (``ToolUnavailableError``, a command that is not installed),
+    ``error`` for anything else. Rows are JSON values with sizes as integer bytes. Read with one command per tool
+    where the tool can list everything at once (``lvm fullreport``, not one ``lvs`` per VG).
+
+    :returns: a list of ``pybofh_core.status.StatusSection`` (or one), or None for nothing to show.
+
+    Must not change the system: read-only commands (``readonly=True``) through the core runner only, so it works
+    under ``--host``; no local file reads about the target machine.
 
     .. versionadded:: 0.1
     """

@@ -58,7 +58,10 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = Non
 
 
 def render(value: Any, *, as_json: bool = False, columns: Sequence[str] | None = None) -> str:
-    """Render a result: JSON when ``as_json``, else a table for lists of records and ``key: value`` for one record."""
+    """Render a result: JSON when ``as_json``, else a table for lists of records and ``key: value`` for one record
+    (a result with its own ``render_text()``, such as the status report, renders itself)."""
+    if not as_json and callable(getattr(value, "render_text", None)):
+        return str(value.render_text())
     plain = to_plain(value)
     if as_json:
         return json.dumps(plain, indent=2, sort_keys=False, ensure_ascii=False)

@@ -33,6 +33,9 @@ _API = {
     # parsers and types
     "parse_lsblk": "parsers", "parse_blkid": "parsers", "parse_findmnt": "parsers",
     "BlockDevice": "types", "DeviceTree": "types", "Mount": "types", "Probe": "types", "LoopDevice": "types",
+    "MountUsage": "types",
+    # bofh status: every mount's size, used and available bytes from one findmnt
+    "list_mount_usage": "status", "parse_findmnt_usage": "status",
 }
 
 
@@ -73,3 +76,11 @@ def pybofh_probe_layer(device: str, probe: Mapping[str, str]) -> Layer | None:
     from .layers import layer_for_probe
 
     return layer_for_probe(device, probe)
+
+
+@hookimpl
+def pybofh_probe_status() -> list[Any]:
+    """``bofh status``: the block-device tree, and filesystems with size, used, free and mountpoints."""
+    from .status import sections
+
+    return sections()

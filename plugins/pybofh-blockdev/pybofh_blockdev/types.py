@@ -211,6 +211,27 @@ class Mount:
 
 
 @dataclass(frozen=True, slots=True)
+class MountUsage:
+    """One mounted filesystem with its space as the kernel reports it (``statfs``, like df): bytes in all, used,
+    and available to unprivileged users (``avail``: less than ``size - used`` when blocks are reserved for root).
+    A size is None when findmnt could not read it."""
+
+    target: str
+    source: str
+    fstype: str
+    size: int | None = None
+    used: int | None = None
+    avail: int | None = None
+
+    @property
+    def device(self) -> str:
+        """The source without the bracketed fs root findmnt adds for bind mounts and subvolumes."""
+        if self.source.endswith("]") and "[" in self.source:
+            return self.source[: self.source.rindex("[")]
+        return self.source
+
+
+@dataclass(frozen=True, slots=True)
 class LoopDevice:
     """A loop device and the file behind it."""
 

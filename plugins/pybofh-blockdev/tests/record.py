@@ -99,18 +99,54 @@ def record_labels(tmp: Path, loops: list[str]) -> None:
                           ("blkid", "host-udev-labels-odd-labels")))
 
 
+def record_usage(tmp: Path, loops: list[str], mounts: list[str]) -> None:
+    """What ``bofh status`` reads for filesystems: ``findmnt -J -b`` with SIZE, USED and AVAIL.
+
+    An ext4 loop device holding a 5 MiB file, mounted at two places (one with a space in its path), and a btrfs
+    loop device mounted at its top level and once more through a subvolume (findmnt shows ``/dev/loopN[/data]``).
+    """
+    devs: dict[str, str] = {"backing_dir": str(tmp)}
+    for name, size in (("ext4", 64 * 1024**2), ("btrfs", 200 * 1024**2)):
+        img = tmp / f"usage-{name}.img"
+        with img.open("wb") as fh:
+            fh.truncate(size)
+        devs[name] = sh(["losetup", "--find", "--show", str(img)]).stdout.decode().strip()
+        loops.append(devs[name])
+
+    def do_mount(argv: list[str], where: Path) -> str:
+        where.mkdir(parents=True, exist_ok=True)
+        sh([*argv, str(where)])
+        mounts.append(str(where))
+        return str(where)
+
+    sh(["mkfs.ext4", "-q", "-L", "usage", devs["ext4"]])
+    devs["ext4_mountpoint"] = do_mount(["mount", devs["ext4"]], tmp / "mnt ext4")
+    (Path(devs["ext4_mountpoint"]) / "five-mib").write_bytes(b"x" * 5 * 1024**2)
+    sh(["sync"])
+    devs["ext4_second_mountpoint"] = do_mount(["mount", devs["ext4"]], tmp / "mnt-ext4-again")
+    sh(["mkfs.btrfs", "-q", "-L", "usage", devs["btrfs"]])
+    devs["btrfs_mountpoint"] = do_mount(["mount", devs["btrfs"]], tmp / "mnt-btrfs")
+    sh(["btrfs", "subvolume", "create", f"{devs['btrfs_mountpoint']}/data"])
+    devs["btrfs_subvolume_mountpoint"] = do_mount(["mount", "-o", "subvol=data", devs["btrfs"]], tmp / "mnt-data")
+    record("findmnt", "usage-bytes", "util-linux",
+           ["findmnt", "-J", "-b", "-o", "TARGET,SOURCE,FSTYPE,SIZE,USED,AVAIL"], devs)
+
+
 def main() -> int:
-    """Build the loop devices, record, clean up (``record.py labels``: only :func:`record_labels`)."""
+    """Build the loop devices, record, clean up (``record.py labels``: only :func:`record_labels`;
+    ``record.py usage``: only :func:`record_usage`)."""
     if os.geteuid() != 0:
         print("record.py needs root (loop devices, mkfs, mount)", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="pybofh-record-"))
     loops: list[str] = []
     mounts: list[str] = []
-    if sys.argv[1:] == ["labels"]:
+    if sys.argv[1:] in (["labels"], ["usage"]):
         try:
-            record_labels(tmp, loops)
+            (record_labels(tmp, loops) if sys.argv[1] == "labels" else record_usage(tmp, loops, mounts))
         finally:
+            for mp in reversed(mounts):
+                sh(["umount", mp], check=False)
             for dev in reversed(loops):
                 sh(["losetup", "-d", dev], check=False)
             sh(["rm", "-rf", str(tmp)], check=False)

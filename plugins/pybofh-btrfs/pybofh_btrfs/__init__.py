@@ -40,6 +40,14 @@ def pybofh_register_cli(registry: Any) -> None:
                  help="btrfs subvolumes, snapshots, rotation, send/receive, balance and scrub.")
 
 
+@hookimpl
+def pybofh_probe_status() -> list[Any]:
+    """``bofh status``: each mounted btrfs filesystem with its subvolume and snapshot counts."""
+    from .status import sections
+
+    return sections()
+
+
 def __getattr__(name: str) -> Any:
     if name in _API:
         return getattr(import_module(f".{_API[name]}", __name__), name)

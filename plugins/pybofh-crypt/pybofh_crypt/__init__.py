@@ -38,6 +38,14 @@ def pybofh_probe_layer(device: str, probe: Mapping[str, str]) -> Any:
     return LuksLayer(device, probe)
 
 
+@hookimpl
+def pybofh_probe_status() -> list[Any]:
+    """``bofh status``: the open dm-crypt mappings (LUKS1, LUKS2, plain), from one ``dmsetup info``."""
+    from .status import sections
+
+    return sections()
+
+
 _API = {
     "format": "ops", "open": "ops", "close": "ops", "resize": "ops", "add_key": "ops", "remove_key": "ops",
     "header_backup": "ops", "header_restore": "ops", "remove_header_backup": "ops",
@@ -46,7 +54,8 @@ _API = {
     "parse_luks_dump": "parsers", "parse_luks2_json": "parsers", "parse_crypt_status": "parsers",
     "LuksLayer": "layer", "provide": "keys", "keys": None,
     "LuksDevice": "types", "CryptStatus": "types", "KeyFile": "types", "Keyslot": "types", "Segment": "types",
-    "LuksVersion": "types",
+    "LuksVersion": "types", "DmDevice": "types",
+    "list_dm_devices": "status", "parse_dmsetup_info": "status",
 }
 _ALIASES = {"create_encrypted": "format", "luks_format": "format", "open_encrypted": "open",
             "close_encrypted": "close"}

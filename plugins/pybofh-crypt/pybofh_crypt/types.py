@@ -148,6 +148,44 @@ class CryptStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class DmDevice:
+    """One device-mapper device as ``dmsetup info -c`` lists it (any target: crypt, LVM, multipath…).
+
+    ``uuid`` is device-mapper's (cryptsetup's mappings: ``CRYPT-<TYPE>-<LUKS UUID without dashes>-<name>``),
+    ``kname`` the kernel name (``dm-3``), ``uses`` the kernel names of the devices under it, ``open`` how many
+    holders have it open.
+    """
+
+    name: str
+    uuid: str | None
+    kname: str
+    uses: tuple[str, ...] = ()
+    open: int = 0
+    attr: str = ""
+
+    @property
+    def crypt_type(self) -> str | None:
+        """``LUKS1``, ``LUKS2``, ``PLAIN``… for a mapping cryptsetup made, else None."""
+        if not self.uuid or not self.uuid.startswith("CRYPT-"):
+            return None
+        return self.uuid.split("-", 2)[1] or None
+
+    @property
+    def luks_uuid(self) -> str | None:
+        """The LUKS UUID of the device under a LUKS mapping (from its dm UUID), else None."""
+        parts = (self.uuid or "").split("-", 3)
+        hexa = parts[2] if len(parts) == 4 and parts[1].startswith("LUKS") else ""
+        if len(hexa) != 32 or not all(c in "0123456789abcdef" for c in hexa):
+            return None
+        return f"{hexa[:8]}-{hexa[8:12]}-{hexa[12:16]}-{hexa[16:20]}-{hexa[20:]}"
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the mapping is read-only (``r`` as fourth attr character)."""
+        return self.attr[3:4] == "r"
+
+
+@dataclass(frozen=True, slots=True)
 class KeyFile:
     """A key file on the machine where commands run, given to cryptsetup by path (its content never enters pybofh)."""
 

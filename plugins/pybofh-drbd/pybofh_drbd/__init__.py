@@ -62,6 +62,14 @@ def pybofh_probe_layer(device: str, probe: Mapping[str, str]) -> Layer | None:
     return DrbdBacking(str(device), probe.get("VERSION"))
 
 
+@hookimpl
+def pybofh_probe_status() -> list[Any]:
+    """``bofh status``: every DRBD resource that is up, with its role, disk and peers' states."""
+    from .status import sections
+
+    return sections()
+
+
 _API = {
     **{n: "ops" for n in ("up", "down", "primary", "secondary", "connect", "disconnect", "attach", "detach",
                           "create_md", "adjust", "verify", "invalidate", "pause_sync", "resume_sync", "resize")},

@@ -36,6 +36,14 @@ def pybofh_probe_layer(device: str, probe: Mapping[str, str]) -> Any:
     return probe_layer(device, dict(probe))
 
 
+@hookimpl
+def pybofh_probe_status() -> list[Any]:
+    """``bofh status``: PVs, VGs with their free space, and LVs, from one ``lvm fullreport``."""
+    from .status import sections
+
+    return sections()
+
+
 _API = {
     **dict.fromkeys(
         ["create_pv", "remove_pv", "resize_pv", "create_vg", "remove_vg", "destroy_vg", "extend_vg", "reduce_vg",

@@ -32,6 +32,14 @@ def pybofh_register_cli(registry) -> None:  # type: ignore[no-untyped-def]
     registry.add("xen", "pybofh_xen.cli:app", help="Xen domUs: list, start, start-all, shutdown, destroy (xl).")
 
 
+@hookimpl
+def pybofh_probe_status() -> list[Any]:
+    """``bofh status``: the running domUs, from one ``xl list``."""
+    from .status import sections
+
+    return sections()
+
+
 _OPS = ("start_domu", "destroy_domu", "shutdown_domu", "reboot_domu", "pause_domu", "unpause_domu", "save_domu",
         "restore_domu", "migrate_domu", "start_all", "resize_domu_disk", "wait_until_gone")
 _ALIASES = {
