@@ -131,7 +131,7 @@ def test_lv_shrink_under_a_filesystem_is_refused(vg, tmp_path: Path, mounted: bo
     try:
         with pytest.raises(DataAtRiskError, match="bofh blockdev resize") as info:
             ops.resize_lv(name, "data", 32 * MIB)
-        assert "ext4" in str(info.value) and "64.0M" in str(info.value)
+        assert "ext4" in str(info.value) and "(64.0 MiB)" in str(info.value)
         result = bofh("lvm", "lv", "resize", name, "data", "32M", env=env_for(tmp_path / "journal"))
         assert result.returncode == 2, result.stderr
         assert "bofh blockdev resize" in result.stderr and len(result.stderr.strip().splitlines()) == 1
