@@ -15,14 +15,16 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from pybofh_core.cli import GLOBAL_VALUED
 from pybofh_core.errors import PybofhError, ValidationError
 from pybofh_core.secret import scrub
 
 from .fanout import HostResult, HostStatus, _is_unreachable, fan_out
 from .runner import _settings_defaults
 
-#: Root options that take a value, and those of them the fan-out removes (each child gets its own ``--host``).
-_VALUED = ("--config", "--host", "--hosts-file")
+#: Root options that take a value (the core's one list), and those of them the fan-out removes (each child gets its
+#: own ``--host``).
+_VALUED = GLOBAL_VALUED
 _HOST_OPTIONS = ("--host", "--hosts-file")
 #: Root options already applied by the invocation that fans out (settings are per process, not per host).
 _APPLIED = ("--config",)
