@@ -472,7 +472,7 @@ if __name__ == "__main__":
     import sys
 
     args = sys.argv[1:]
-    far = "--far" in args  # also 100,000 objects: growth 20k→100k (5× the objects) beside the baseline's
+    far = "--far" in args  # also 100,000 objects: growth 20k→100k (5 times the objects) beside the baseline's
     args = [a for a in args if a != "--far"]
     res = bench_parsers(sizes=(*SIZES, 100_000) if far else SIZES, only=args[0] if args else None)
     print(json.dumps(res, indent=1))
