@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pybofh_core.cli import GLOBAL_VALUED
@@ -71,6 +72,19 @@ def _json_value(values: list[Any]) -> Any:
     return parsed[0] if len(parsed) == 1 else (parsed or None)
 
 
+@dataclass(frozen=True)
+class Captured:
+    """What a command printed on one host: the objects themselves (for the text view, rendered by their own
+    renderers as on one host) and their JSON form (for ``--json`` and the rows)."""
+
+    objects: list[Any]
+    json: Any
+
+
+def _json_of(value: Any) -> Any:
+    return value.json if isinstance(value, Captured) else value
+
+
 def _host_job(sub_argv: list[str]) -> Any:
     """The fan-out job: run ``bofh --json <sub_argv>`` in this thread (the host's runner is current)."""
     import typer
@@ -98,7 +112,7 @@ def _host_job(sub_argv: list[str]) -> Any:
             raise HostCommandFailed(host, getattr(exc, "exit_code", 1), lines, _json_value(values)) from exc
         if isinstance(rc, int) and rc != 0:
             raise HostCommandFailed(host, rc, [], _json_value(values))
-        return _json_value(values)
+        return Captured(values, _json_value(values))
 
     return job
 
@@ -164,9 +178,11 @@ def run_on_hosts(
         typer.echo(json.dumps(rows, indent=2, default=str))
     else:
         for r in results:
-            if r.ok and r.value is not None:
+            shown = r.value.objects if isinstance(r.value, Captured) else [r.value]
+            if r.ok and any(v is not None for v in shown):
                 typer.echo(f"== {r.host} ==")
-                typer.echo(render(r.value))
+                for value in shown:
+                    typer.echo(render(value))
         typer.echo(render([{k: row[k] for k in ("host", "status", "seconds", "error")} for row in rows]))
     for r in results:
         if isinstance(r.exception, HostCommandFailed):
@@ -183,7 +199,7 @@ def _row(r: HostResult) -> dict[str, Any]:
         "status": r.status.value,
         "exit_code": failed.exit_code if failed else (0 if r.ok else 1),
         "seconds": round(r.seconds, 3),
-        "result": r.value if r.ok else (failed.output if failed else None),
+        "result": _json_of(r.value) if r.ok else (failed.output if failed else None),
         "error": r.error,
         "rolled_back": failed.rolled_back if failed else r.rolled_back,
     }

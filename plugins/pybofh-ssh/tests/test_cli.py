@@ -93,3 +93,18 @@ def test_bofh_with_several_hosts_fans_out_through_the_core(sshd, ssh_env, tmp_pa
     by_host = {r["host"]: r for r in (rows if isinstance(rows, list) else rows["hosts"])}
     assert by_host["h1"]["status"] == "ok" and by_host["h3"]["status"] == "ok"
     assert by_host["dead"]["status"] == "unreachable"
+
+
+def test_fan_out_text_renders_each_hosts_objects_as_one_host_would(sshd, ssh_env, capsys):
+    """``bofh --host h1 --host h2 status`` shows each host's status as ``bofh status`` does on one host (its own
+    sections and tables), not the JSON rows of the objects; ``--json`` still gives the rows."""
+    rc = run_on_hosts(["--host", "h1", "--host", "h2", "status"], ["h1", "h2"], progress=False)
+    out, _ = capsys.readouterr()
+    assert rc == 0
+    for host in ("h1", "h2"):
+        assert f"== {host} ==" in out
+    assert out.count("Block devices:") == 2 and out.count("Filesystems:") == 2
+    assert "'sections'" not in out and '"sections"' not in out and "{'" not in out
+    rc = run_on_hosts(["--host", "h1", "status"], ["h1"], json_out=True, progress=False)
+    rows = json.loads(capsys.readouterr().out)
+    assert rc == 0 and rows[0]["host"] == "h1" and isinstance(rows[0]["result"], dict)
