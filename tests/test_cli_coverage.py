@@ -1,8 +1,10 @@
 """The CLI covers the Python API: every operation a plugin registers has a ``bofh`` command, or its plugin's CLI
-module says in ``NOT_IN_CLI`` why not (an undo-only or inner step). A new operation without either fails here."""
+module says in ``NOT_IN_CLI`` why not (an undo-only or inner step); every public fact (reader) is called by a command,
+or ``FACTS_NOT_IN_CLI`` says why not. A new operation or fact without either fails here."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 from collections.abc import Iterator
@@ -51,3 +53,57 @@ def test_every_operation_has_a_command_or_a_reason(domain: str) -> None:
     assert all(r.strip() for r in reasons.values())
     stale = sorted((set(reasons) - names) | (set(reasons) & covered))
     assert not stale, f"NOT_IN_CLI of {domain} lists {stale}: not an operation, or one with a command"
+
+
+# --- facts ------------------------------------------------------------------------------------------------------
+# The public facts of a plugin are the names its package's ``_API`` map sends to the facts module: snake_case
+# functions only (the seed's camelCase aliases such as ``getVGs`` or ``allDomus``, and the classes a facts module
+# exports, are left out). Each is called in some command's function, or ``FACTS_NOT_IN_CLI`` says why not.
+
+
+def _package(domain: str) -> Any:
+    entry = HOST.cli.entries[domain]
+    module = entry.module.__name__ if entry.module is not None else str(entry.app).partition(":")[0]
+    return importlib.import_module(module.rpartition(".")[0])
+
+
+def _facts(domain: str) -> set[str]:
+    package = _package(domain)
+    api: dict[str, Any] = getattr(package, "_API", {})
+    aliases = set(getattr(package, "_ALIASES", {}))
+    found = set()
+    for name, where in api.items():
+        module = where[0] if isinstance(where, tuple) else where
+        if module == "facts" and name not in aliases and re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            if inspect.isfunction(getattr(package, name)):
+                found.add(name)
+    return found
+
+
+FACT_DOMAINS = [d for d in HOST.cli.entries if _facts(d)]
+
+
+def _facts_covered(domain: str, names: set[str]) -> set[str]:
+    """Facts of ``domain`` some command calls (``name(`` in its function's source)."""
+    app = typer.main.get_command(HOST.cli.entries[domain].load())
+    found: set[str] = set()
+    for _path, command in _commands(app, []):
+        source = inspect.getsource(command.callback)
+        found |= {n for n in names if re.search(rf"\b{n}\(", source)}
+    return found
+
+
+@pytest.mark.parametrize("domain", FACT_DOMAINS)
+def test_every_fact_has_a_command_or_a_reason(domain: str) -> None:
+    entry = HOST.cli.entries[domain]
+    entry.load()
+    assert entry.module is not None, f"the {domain} app was not registered by import path"
+    reasons: dict[str, str] = getattr(entry.module, "FACTS_NOT_IN_CLI", {})
+    names = _facts(domain)
+    covered = _facts_covered(domain, names)
+    missing = sorted(names - covered - set(reasons))
+    assert not missing, f"bofh {domain} has no command for the facts {missing} (add one, or say why in " \
+                        "FACTS_NOT_IN_CLI)"
+    assert all(r.strip() for r in reasons.values())
+    stale = sorted((set(reasons) - names) | (set(reasons) & covered))
+    assert not stale, f"FACTS_NOT_IN_CLI of {domain} lists {stale}: not a public fact, or one with a command"

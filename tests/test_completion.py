@@ -111,3 +111,41 @@ def test_values_come_from_the_system_read_only(tmp_path: Path) -> None:
         assert _complete("bofh lvm vg remove ", env) == []
     finally:
         subprocess.run(["losetup", "--detach", loop], check=True)
+
+
+def test_btrfs_subvolumes_and_xen_domains_complete_read_only(tmp_path: Path) -> None:
+    """btrfs (``COMPLETERS`` of pybofh_btrfs.cli): subvolume paths under a real loop-mounted btrfs, read-only
+    snapshots only where ``send`` wants one, mountpoints where a filesystem is named, and the shell's file names
+    (nothing offered) for a new subvolume. Xen on this host (no hypervisor): nothing offered, nothing printed."""
+    if os.geteuid() != 0:
+        pytest.skip("attaching a loop device and mounting need root")
+    if shutil.which("mkfs.btrfs", path="/usr/sbin:/sbin:/usr/bin:/bin") is None:
+        pytest.skip("btrfs-progs is not installed")
+    image = tmp_path / "btrfs.img"
+    with image.open("wb") as fh:
+        fh.truncate(160 << 20)
+    loop = subprocess.run(["losetup", "--find", "--show", str(image)], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    try:
+        subprocess.run(["mkfs.btrfs", "-q", "-f", loop], check=True, capture_output=True)
+        subprocess.run(["mount", "-t", "btrfs", loop, str(mnt)], check=True, capture_output=True)
+        for argv in (["create", f"{mnt}/data"], ["create", f"{mnt}/data/nested"],
+                     ["snapshot", "-r", f"{mnt}/data", f"{mnt}/snap-ro"], ["snapshot", f"{mnt}/data", f"{mnt}/rw"]):
+            subprocess.run(["btrfs", "subvolume", *argv], check=True, capture_output=True)
+        env = {**os.environ, "PYBOFH_NO_PLUGIN_CACHE": "1"}
+        every = [f"{mnt}/data", f"{mnt}/data/nested", f"{mnt}/rw", f"{mnt}/snap-ro"]
+        assert _complete(f"bofh btrfs subvolume delete {mnt}/", env) == every
+        assert _complete(f"bofh btrfs snapshot {mnt}/d", env) == every[:2]
+        assert _complete(f"bofh btrfs send {mnt}/", env) == [f"{mnt}/snap-ro"]
+        assert _complete(f"bofh btrfs send {mnt}/snap-ro --stream-file - --parent {mnt}/", env) == [f"{mnt}/snap-ro"]
+        assert str(mnt) in _complete(f"bofh btrfs usage {mnt}", env)
+        assert _complete(f"bofh btrfs subvolume create {mnt}/", env) == []
+        assert _complete("bofh btrfs subvolume show /nonexistent/", env) == []
+        got = subprocess.run([str(BIN / "bofh")], capture_output=True, text=True, timeout=60, env={
+            **env, "COMP_WORDS": "bofh xen shutdown ", "COMP_CWORD": "3", "_BOFH_COMPLETE": "complete_bash"})
+        assert (got.returncode, got.stdout.split(), got.stderr) == (0, [], "")
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True, check=False)
+        subprocess.run(["losetup", "--detach", loop], check=True)

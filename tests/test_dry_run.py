@@ -46,7 +46,7 @@ READ_ONLY: dict[str, Any] = {
     "wipefs": ("--no-act", "-n"), "blockdev": ("--getsize64",), "resize2fs": ("-P",), "e2fsck": ("-n",),
     "xfs_db": ("-r",), "xfs_repair": ("-n",), "dd": True, "losetup": ("--list", "-j", "-l"), "xl": ("list", "info"),
     "lvm": ("fullreport", "version"), "sleep": False,
-    "cryptsetup": ("luksDump", "status", "isLuks", "luksUUID", "--version"),
+    "cryptsetup": ("luksDump", "status", "isLuks", "luksUUID", "--version", "--test-passphrase"),
     "drbdadm": ("status", "dump", "sh-resources", "sh-minor", "sh-dev", "sh-md-dev", "role", "cstate", "dstate",
                 "--version", "dump-md"),
     "drbdsetup": ("status", "show", "events2"), "drbdmeta": ("dump-md",),
@@ -54,13 +54,14 @@ READ_ONLY: dict[str, Any] = {
 BTRFS_READ_ONLY = (("subvolume", "list"), ("subvolume", "show"), ("subvolume", "get-default"), ("filesystem", "show"),
                    ("filesystem", "df"), ("filesystem", "usage"), ("inspect-internal",), ("device", "usage"),
                    ("device", "stats"), ("scrub", "status"), ("balance", "status"), ("check", "--readonly"),
-                   ("property", "get"), ("--version",))
+                   ("property", "get"), ("qgroup", "show"), ("--version",))
 
 
 def is_read_only(argv: Sequence[str]) -> bool:
     """Whether ``argv`` is a command that only reads (by tool, and by mode for tools that also write)."""
     tool, rest = os.path.basename(argv[0]), list(argv[1:])
     if tool == "btrfs":
+        rest = rest[2:] if rest[:2] == ["--format", "json"] else rest
         return any(rest[: len(p)] == list(p) or (p[0] == "check" and "--readonly" in rest and rest[0] == "check")
                    for p in BTRFS_READ_ONLY)
     rule = READ_ONLY.get(tool)
@@ -250,7 +251,8 @@ def options_for(path: list[str], world: dict[str, str]) -> list[str]:
     return {"format": ["--key-file", world["key"], "--yes"], "open": ["--key-file", world["key"]],
             "resize": ["--key-file", world["key"]], "add-key": ["--key-file", world["key"], "--new-key-file",
                                                                   world["key"]],
-            "remove-key": ["--yes"], "header-restore": ["--yes"]}.get(path[-1], [])
+            "test-key": ["--key-file", world["key"]], "remove-key": ["--yes"],
+            "header-restore": ["--yes"]}.get(path[-1], [])
 
 
 @pytest.mark.parametrize(("path", "args"), cli_commands(), ids=lambda x: " ".join(x) if x and isinstance(x, list)

@@ -59,7 +59,7 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "size": "64M", "extent_size": "4M",
         "file": str(base / "file"), "device": device, "path": str(base), "mountpoint": str(base), "target": str(base),
         "src": str(base), "dst": str(base / "new"), "snapshot": str(base), "stream_file": str(base / "stream"),
-        "dest_dir": str(base), "target_dir": str(base), "devices": [device], "disk": device, "parent": None,
+        "dest_dir": str(base), "target_dir": str(base), "devices": [device], "disk": device, "parent": None, "out": 1,
         "passphrase": SECRET, "new_passphrase": Secret("another-passphrase-43"), "slot": 1, "keep": 2,
         "subvolume": 256, "label": "ok",
     }

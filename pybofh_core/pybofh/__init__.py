@@ -7,9 +7,49 @@ names, are accepted for ``blockdev`` and ``crypt``); nothing is imported until i
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    # What ``__getattr__`` resolves lazily, spelled out for type checkers (nothing of it is imported at run time).
+    # A plugin may not be installed: its import is then ``Any`` rather than an error (``unused-ignore``: it is).
+    import pybofh_blockdev  # type: ignore[import-not-found, unused-ignore]
+    import pybofh_btrfs  # type: ignore[import-not-found, unused-ignore]
+    import pybofh_crypt  # type: ignore[import-not-found, unused-ignore]
+    import pybofh_drbd  # type: ignore[import-not-found, unused-ignore]
+    import pybofh_lvm  # type: ignore[import-not-found, unused-ignore]
+    import pybofh_ssh  # type: ignore[import-not-found, unused-ignore]
+    import pybofh_xen  # type: ignore[import-not-found, unused-ignore]
+    from pybofh_core.atomic import Atomic as Atomic
+    from pybofh_core.atomic import AtomicOperationSequence as AtomicOperationSequence
+    from pybofh_core.errors import CommandError as CommandError
+    from pybofh_core.errors import HostUnreachableError as HostUnreachableError
+    from pybofh_core.errors import IrreversibleOperationError as IrreversibleOperationError
+    from pybofh_core.errors import NotFoundError as NotFoundError
+    from pybofh_core.errors import ParseError as ParseError
+    from pybofh_core.errors import PybofhError as PybofhError
+    from pybofh_core.errors import RollbackError as RollbackError
+    from pybofh_core.errors import ToolUnavailableError as ToolUnavailableError
+    from pybofh_core.errors import ValidationError as ValidationError
+    from pybofh_core.runner import use_runner as use_runner
+    from pybofh_core.secret import Secret as Secret
+    from pybofh_core.settings import Settings
+    from pybofh_core.settings import get_settings as get_settings
+    from pybofh_ssh.fanout import fan_out as fan_out  # type: ignore[import-not-found, unused-ignore]
+    from pybofh_ssh.runner import on_host as on_host  # type: ignore[import-not-found, unused-ignore]
+
+    # the plugins, by their names and the seed's (assignments, so that ``from pybofh import lvm`` is a re-export)
+    blockdev = pybofh_blockdev
+    blockdevice = pybofh_blockdev
+    btrfs = pybofh_btrfs
+    crypt = pybofh_crypt
+    encryption = pybofh_crypt
+    drbd = pybofh_drbd
+    lvm = pybofh_lvm
+    ssh = pybofh_ssh
+    xen = pybofh_xen
+    settings: Settings
 
 _CORE = {
     "Atomic": "pybofh_core.atomic",

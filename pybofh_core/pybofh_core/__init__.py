@@ -9,7 +9,31 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported on first use: pluggy is not needed by ``bofh --help``
+    # ``_LAZY`` spelled out for type checkers: a plugin's operations keep their signatures (``import x as x``)
+    from .atomic import Atomic as Atomic
+    from .atomic import AtomicOperationSequence as AtomicOperationSequence
     from .hookspecs import hookimpl
+    from .layers import Layer as Layer
+    from .operations import OperationRegistry as OperationRegistry
+    from .operations import Undo as Undo
+    from .operations import operation as operation
+    from .operations import undo as undo
+    from .plugins import get_host as get_host
+    from .runner import DryRunRunner as DryRunRunner
+    from .runner import FakeRunner as FakeRunner
+    from .runner import LocalRunner as LocalRunner
+    from .runner import Result as Result
+    from .runner import Runner as Runner
+    from .runner import get_runner as get_runner
+    from .runner import make_runner as make_runner
+    from .runner import run as run
+    from .runner import use_runner as use_runner
+    from .secret import Secret as Secret
+    from .settings import get_settings as get_settings
+    from .validate import parse_size as parse_size
+    from .validate import validate_device as validate_device
+    from .validate import validate_name as validate_name
+    from .validate import validate_path as validate_path
 
 __version__ = "0.1.0"
 

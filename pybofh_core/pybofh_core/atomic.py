@@ -160,8 +160,9 @@ class Atomic:
     :param journal: journal steps to disk (default) so ``bofh journal rollback ID`` can finish a killed block;
         a ``Journal`` or False.
     :param label: a name shown by ``bofh journal list``.
-    :param lazy_journal: create the journal file only when the first step is recorded (a block that runs nothing —
-        a read-only command, a call refused before any step — leaves no file).
+    :param lazy_journal: create the journal file only when the first step is recorded, and remove it at the end if
+        no step did anything (a block that runs nothing — a read-only command, a call refused by its checks before
+        its first mutating command — leaves no file).
     :param wait: when another job holds the lock of an object a step acts on, wait for it instead of refusing.
     """
 
@@ -179,6 +180,8 @@ class Atomic:
         self.dry_run = dry_run
         self._lazy: Journal | None = None
         self._lazy_wanted = lazy_journal
+        #: a step of this block did something the journal must keep (finished, or ran a mutating command)
+        self._acted = False
         self.allow_irreversible = allow_irreversible
         self.label = label
         self._journal_opt = journal
@@ -268,8 +271,27 @@ class Atomic:
         if self._locks is not None:
             self._locks.release()  # after the rollback: nobody slips in between a step and its undo
         if self._writer is not None:
-            self._writer.close()
+            if self._lazy is not None and not self._acted:
+                self._discard_journal()
+            else:
+                self._writer.close()
         self._open = False
+
+    def _discard_journal(self) -> None:
+        """Remove a lazily made journal whose steps did nothing (each was refused before any mutating command ran):
+        no job, nothing to roll back, so no file. Removed while its lock is held, so no reader sees it half-gone."""
+        from .journal import _fsync_dir
+
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        try:
+            writer.path.unlink()
+            _fsync_dir(writer.path.parent)
+        except OSError:
+            pass  # left as it is: a journal that says the block ended, which prune removes in time
+        finally:
+            writer.close()
 
     # --- calling operations ---------------------------------------------------------------------------------------
     def __getattr__(self, domain: str) -> _DomainProxy:
@@ -447,6 +469,7 @@ class Atomic:
             if spec.creates is not None and result is not None:
                 self.created.extend(str(p) for p in spec.creates(result))
             self.steps.append(step)  # memory first: it is what a rollback undoes, whatever the disk says
+            self._acted = True
             try:
                 if self._writer:
                     self._writer.append(_done_record(step))
@@ -463,6 +486,8 @@ class Atomic:
         exc: BaseException, first_inner: int, ran: list[PlannedCommand],
     ) -> None:
         """Record a failed step; keep its write-ahead undo (its effect may be there); undo a composite's parts."""
+        if ran or ahead:
+            self._acted = True  # it may have changed something: its journal stays, whatever the rollback finds
         if self._writer:
             failed: dict[str, Any] = {"type": "failed", "step": index, "error": scrub(str(exc))}
             if ran:
@@ -505,6 +530,7 @@ class Atomic:
         if steps and self._lazy is not None and self._writer is None:
             self._writer = self._lazy.create(self.label)  # adopted steps are this block's first
         for step in steps:
+            self._acted = True
             self._counter += 1
             step.index = self._counter
             if self._writer:

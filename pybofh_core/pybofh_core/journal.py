@@ -47,6 +47,8 @@ def to_jsonable(value: Any) -> tuple[Any, bool]:
         return to_jsonable(value.value)[0], False
     if isinstance(value, PurePath):
         return str(value), True
+    if isinstance(value, os.PathLike):  # a result passed on (a LoopDevice, an LV, a Mount): journalled as its path
+        return scrub(os.fspath(value)), True
     if isinstance(value, (list, tuple)):
         items = [to_jsonable(v) for v in value]
         return [v for v, _ in items], all(ok for _, ok in items)

@@ -332,6 +332,7 @@ def operation(
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            args, kwargs = passed_on(args, kwargs)
             if spec.secrets:
                 args, kwargs = _wrap_secrets(sig, spec.secrets, args, kwargs)
             recorder = _recorder.get()
@@ -353,6 +354,25 @@ def operation(
         return wrapper  # type: ignore[return-value]
 
     return deco
+
+
+def _as_text(value: Any) -> Any:
+    """A path-like value (a result passed on: ``LoopDevice``, ``LogicalVolume``, ``Mount``, ``pathlib.Path``…) as
+    the path it names; a list or tuple of them element by element; anything else unchanged."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (list, tuple)) and any(isinstance(v, os.PathLike) for v in value):
+        return type(value)(os.fspath(v) if isinstance(v, os.PathLike) else v for v in value)
+    return value
+
+
+def passed_on(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Every argument that names a path or device by ``__fspath__`` turned into that path, before anything else sees
+    the call: so a result is accepted wherever its path is (checks, locks, journal, the irreversible-target check and
+    the operation all see the same text), and no plugin has to know another plugin's types."""
+    if not any(isinstance(v, (os.PathLike, list, tuple)) for v in (*args, *kwargs.values())):
+        return args, kwargs
+    return tuple(_as_text(v) for v in args), {k: _as_text(v) for k, v in kwargs.items()}
 
 
 def _wrap_secrets(

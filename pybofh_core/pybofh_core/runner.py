@@ -130,6 +130,8 @@ class Runner:
     dry_run: ClassVar[bool] = False
     #: True for transports that can hand a command a secret as a file that exists only for it (``/dev/fd/N``).
     secret_files: ClassVar[bool] = False
+    #: True for transports that can give a command one of this process's open file descriptors as its stdout.
+    stdout_fds: ClassVar[bool] = False
     _boot_id: str | None = None
 
     def run(
@@ -143,6 +145,7 @@ class Runner:
         readonly: bool = False,
         env: Mapping[str, str] | None = None,
         secrets: Sequence[str | Secret] = (),
+        stdout: int | None = None,
     ) -> Result:
         """Run ``argv`` and return its ``Result``; raise ``CommandError`` on an exit code not in ``ok_codes``.
 
@@ -154,8 +157,15 @@ class Runner:
         ``secrets`` lists extra values to redact from logs and errors (stdin secrets are redacted anyway).
         A ``SecretFile`` in ``argv`` reaches the command as ``/dev/fd/N`` (a memfd),
         never as a file on disk; transports that cannot do that refuse it.
+        ``stdout`` (an open file descriptor of this process, for output too big to hold: a ``btrfs send`` stream)
+        becomes the command's standard output, and the ``Result`` has none; transports that cannot refuse it.
         """
         args = check_argv(argv)
+        if stdout is not None:
+            _check_stdout_fd(stdout)
+            if not self.accepts_stdout_fd():
+                raise ValidationError(f"the {self.name} transport cannot write a command's output to a file "
+                                      "descriptor of this process")
         files = tuple((i, a.secret.encode()) for i, a in enumerate(argv) if isinstance(a, SecretFile))
         if files and not self.accepts_secret_files():
             raise ValidationError(
@@ -174,6 +184,8 @@ class Runner:
             commands.append(PlannedCommand(args, self.host, data is not None))
         started = time.monotonic()
         extra: dict[str, Any] = {"files": files} if files else {}
+        if stdout is not None:
+            extra["stdout"] = stdout
         limit = timeout if timeout is not None else default_timeout(readonly)
         try:
             with contextlib.nullcontext() if readonly else signals.mutating():
@@ -201,6 +213,10 @@ class Runner:
     def accepts_secret_files(self) -> bool:
         """Whether this transport can hand a command a ``SecretFile``."""
         return self.secret_files
+
+    def accepts_stdout_fd(self) -> bool:
+        """Whether this transport can give a command a file descriptor of this process as its stdout."""
+        return self.stdout_fds
 
     def which(self, tool: str) -> str | None:
         """Return the path of ``tool`` where commands run (PATH plus the sbin directories), or None."""
@@ -249,6 +265,20 @@ class Runner:
         if self._boot_id is None:
             self._boot_id = self.run(["cat", "/proc/sys/kernel/random/boot_id"], readonly=True).text.strip()
         return self._boot_id
+
+
+def _check_stdout_fd(fd: Any) -> None:
+    """A ``stdout=`` for ``Runner.run``: a file descriptor of this process, open for writing."""
+    import fcntl
+
+    if isinstance(fd, bool) or not isinstance(fd, int) or fd < 0:
+        raise ValidationError(f"stdout must be an open file descriptor (an int), not {fd!r}")
+    try:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    except OSError:
+        raise ValidationError(f"stdout: file descriptor {fd} is not open") from None
+    if flags & os.O_ACCMODE == os.O_RDONLY:
+        raise ValidationError(f"stdout: file descriptor {fd} is open for reading only")
 
 
 def default_timeout(readonly: bool) -> float | None:
@@ -339,6 +369,7 @@ class LocalRunner(Runner):
 
     name = "local"
     secret_files = True
+    stdout_fds = True
 
     def __init__(self, **_: Any) -> None:
         self.host = None
@@ -368,6 +399,7 @@ class LocalRunner(Runner):
         readonly: bool,
         env: Mapping[str, str] | None,
         files: Sequence[tuple[int, bytes]] = (),
+        stdout: int | None = None,
     ) -> Result:
         fds = [_memfd(content) for _, content in files]
         cmd = list(argv)
@@ -375,7 +407,7 @@ class LocalRunner(Runner):
             cmd[index] = f"/dev/fd/{fd}"
         try:
             proc = _popen(argv, cmd, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL, env=env,
-                          pass_fds=fds)
+                          pass_fds=fds, stdout=subprocess.PIPE if stdout is None else stdout)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -384,13 +416,13 @@ class LocalRunner(Runner):
 
 
 def _popen(argv: tuple[str, ...], cmd: list[str], *, stdin: int, env: Mapping[str, str] | None = None,
-           pass_fds: Sequence[int] = (), bufsize: int = -1) -> subprocess.Popen[bytes]:
+           pass_fds: Sequence[int] = (), bufsize: int = -1, stdout: int = subprocess.PIPE) -> subprocess.Popen[bytes]:
     """Start ``cmd`` (``argv`` as logged and reported) the way every child of pybofh starts: ``LC_ALL=C``, sbin on
     PATH, and its own process group, so a terminal's Ctrl-C reaches pybofh, which lets a mutating tool finish; a
     tool that cannot start is a ``CommandError`` naming it."""
     full_env = {**os.environ, **(env or {}), "LC_ALL": "C", "LANG": "C", "PATH": _search_path()}
     try:
-        return subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+        return subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=full_env,
                                 process_group=0, pass_fds=pass_fds, bufsize=bufsize)
     except FileNotFoundError:
         raise CommandError(argv, None, reason=f"cannot run {argv[0]}: not installed") from None
@@ -419,7 +451,8 @@ def _communicate(proc: subprocess.Popen[bytes], data: bytes | None, timeout: flo
             left = None if timeout is None else timeout - (time.monotonic() - started)
             wait = beat if left is None else max(0.0, min(beat, left))
             try:
-                return proc.communicate(input=pending, timeout=wait)
+                out, err = proc.communicate(input=pending, timeout=wait)
+                return out or b"", err or b""  # no stdout pipe when the command writes to a given descriptor
             except subprocess.TimeoutExpired:
                 pending = None  # given once: a retried communicate() keeps feeding what is left
                 elapsed = time.monotonic() - started
@@ -491,9 +524,12 @@ class DryRunRunner(Runner):
         readonly: bool,
         env: Mapping[str, str] | None,
         files: Sequence[tuple[int, bytes]] = (),
+        stdout: int | None = None,
     ) -> Result:
         if readonly:
             extra: dict[str, Any] = {"files": files} if files else {}
+            if stdout is not None:
+                extra["stdout"] = stdout
             return self.inner._execute(argv, data, timeout, readonly=True, env=env, **extra)
         self.plan.append(PlannedCommand(argv, self.host, data is not None))
         return Result(argv, 0, b"", b"")
@@ -505,6 +541,10 @@ class DryRunRunner(Runner):
     def accepts_secret_files(self) -> bool:
         """A plan refuses what the real run would refuse."""
         return self.inner.accepts_secret_files()
+
+    def accepts_stdout_fd(self) -> bool:
+        """A plan refuses what the real run would refuse (a planned command writes nothing to it)."""
+        return self.inner.accepts_stdout_fd()
 
     def path_kind(self, path: str) -> str | None:
         """Paths are looked up where the inner runner would run commands."""
@@ -588,6 +628,7 @@ class FakeRunner(Runner):
         return self
 
     secret_files = True
+    stdout_fds = True
 
     def _execute(
         self,
@@ -598,6 +639,7 @@ class FakeRunner(Runner):
         readonly: bool,
         env: Mapping[str, str] | None,
         files: Sequence[tuple[int, bytes]] = (),
+        stdout: int | None = None,
     ) -> Result:
         if files:
             cmd = list(argv)
@@ -612,6 +654,11 @@ class FakeRunner(Runner):
                 reply.used += 1
                 if reply.effect:
                     reply.effect(argv, data)
+                if stdout is not None:  # the recorded output goes where the command's stdout was sent
+                    view = memoryview(reply.stdout)
+                    while view:
+                        view = view[os.write(stdout, view):]
+                    return Result(argv, reply.returncode, b"", reply.stderr)
                 return Result(argv, reply.returncode, reply.stdout, reply.stderr)
         raise UnexpectedCommandError(f"fake runner: unexpected command {list(argv)!r}")
 

@@ -12,9 +12,13 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from .errors import NotFoundError, ValidationError
+
+#: what an operation takes where it names a path or a device: the text, or a result that names one by ``__fspath__``
+#: (a ``LoopDevice``, ``LogicalVolume``, ``Mapping``, ``Mount``, ``pathlib.Path``…); the core turns it into the text
+PathArg: TypeAlias = "str | os.PathLike[str]"
 
 MAX_BYTES = 2**63 - 1
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5, "e": 1024**6}

@@ -35,8 +35,61 @@ _API = {
     "BlockDevice": "types", "DeviceTree": "types", "Mount": "types", "Probe": "types", "LoopDevice": "types",
     "MountUsage": "types",
     # bofh status: every mount's size, used and available bytes from one findmnt
-    "list_mount_usage": "status", "parse_findmnt_usage": "status",
+    "list_mount_usage": "bofh_status", "parse_findmnt_usage": "bofh_status",
+    **dict.fromkeys(
+        ["FsckStatus", "FsckResult", "Filesystem", "Resized", "Relabelled"], "types"),
 }
+
+
+__all__ = list(_API)  # help() (pydoc) documents these, each loaded through __getattr__
+
+if TYPE_CHECKING:
+    # ``_API`` spelled out for type checkers (nothing of it is imported at run time): ``import x as x``
+    # re-exports ``x``. tests/test_typed_api.py checks that these name what ``__getattr__`` returns.
+    from .bofh_status import list_mount_usage as list_mount_usage
+    from .bofh_status import parse_findmnt_usage as parse_findmnt_usage
+    from .facts import get_device as get_device
+    from .facts import get_loop as get_loop
+    from .facts import get_size as get_size
+    from .facts import is_mounted as is_mounted
+    from .facts import list_devices as list_devices
+    from .facts import list_loops as list_loops
+    from .facts import list_mounts as list_mounts
+    from .facts import mounts_of as mounts_of
+    from .facts import probe as probe
+    from .layers import BlockDeviceStack as BlockDeviceStack
+    from .layers import FilesystemLayer as FilesystemLayer
+    from .layers import LoopDeviceLayer as LoopDeviceLayer
+    from .layers import resize_stack as resize_stack
+    from .mountpool import Mounted as Mounted
+    from .mountpool import MountPool as MountPool
+    from .ops import FilesystemErrorsLeft as FilesystemErrorsLeft
+    from .ops import MountPoolExhaustedError as MountPoolExhaustedError
+    from .ops import attach_loop as attach_loop
+    from .ops import check_filesystem as check_filesystem
+    from .ops import create_filesystem as create_filesystem
+    from .ops import createFilesystem as createFilesystem
+    from .ops import detach_loop as detach_loop
+    from .ops import mount as mount
+    from .ops import resize_filesystem as resize_filesystem
+    from .ops import resize_loop as resize_loop
+    from .ops import set_label as set_label
+    from .ops import set_uuid as set_uuid
+    from .ops import unmount as unmount
+    from .parsers import parse_blkid as parse_blkid
+    from .parsers import parse_findmnt as parse_findmnt
+    from .parsers import parse_lsblk as parse_lsblk
+    from .types import BlockDevice as BlockDevice
+    from .types import DeviceTree as DeviceTree
+    from .types import Filesystem as Filesystem
+    from .types import FsckResult as FsckResult
+    from .types import FsckStatus as FsckStatus
+    from .types import LoopDevice as LoopDevice
+    from .types import Mount as Mount
+    from .types import MountUsage as MountUsage
+    from .types import Probe as Probe
+    from .types import Relabelled as Relabelled
+    from .types import Resized as Resized
 
 
 def __getattr__(name: str) -> Any:
@@ -81,6 +134,6 @@ def pybofh_probe_layer(device: str, probe: Mapping[str, str]) -> Layer | None:
 @hookimpl
 def pybofh_probe_status() -> list[Any]:
     """``bofh status``: the block-device tree, and filesystems with size, used, free and mountpoints."""
-    from .status import sections
+    from .bofh_status import sections
 
     return sections()

@@ -39,6 +39,51 @@ def list_cmd() -> None:
     output(tree.to_json() if get_context().json else tree_rows(tree))
 
 
+@app.command("show")
+def show_cmd(device: str) -> None:
+    """Show one block device as lsblk sees it (sizes in bytes; PARENTS and CHILDREN name devices)."""
+    from .checks import check_device
+    from .facts import get_device
+
+    output(get_device(check_device(device)))
+
+
+@app.command("probe")
+def probe_cmd(device: str) -> None:
+    """Show what DEVICE holds, read from the device itself (blkid -p): TYPE, USAGE, UUID, LABEL… (nothing when blkid
+    finds no signature)."""
+    from .facts import probe
+
+    output(probe(device))
+
+
+@app.command("size")
+def size_cmd(device: str) -> None:
+    """Print the size of DEVICE in bytes (blockdev --getsize64)."""
+    from .facts import get_size
+
+    output(get_size(device))
+
+
+@app.command("mounts")
+def mounts_cmd(
+    target: Annotated[str | None, typer.Argument(help="Only where this device is mounted, or what is mounted on "
+                                                      "this directory.")] = None,
+) -> None:
+    """List mounted filesystems (findmnt), parents before children."""
+    from pybofh_core.validate import validate_path
+
+    from .facts import list_mounts, mount_at, mounts_of
+
+    if target is not None:
+        target = validate_path(target, what="device or directory", must_exist=True)
+    mounts = list_mounts()
+    if target is not None:
+        on = mount_at(target, mounts)
+        mounts = mounts_of(target, mounts) or ([on] if on is not None else [])
+    output(mounts, columns=["target", "source", "fstype", "options"])
+
+
 @app.command("mkfs")
 def mkfs_cmd(
     device: str,
@@ -116,6 +161,15 @@ def loop_list_cmd() -> None:
     from .facts import list_loops
 
     output(list_loops())
+
+
+@loop_app.command("show")
+def loop_show_cmd(device: str) -> None:
+    """Show the attached loop DEVICE: backing file, offset, size limit, read-only."""
+    from .checks import check_loop_device
+    from .facts import get_loop
+
+    output(get_loop(check_loop_device(device)))
 
 
 @loop_app.command("attach")
@@ -210,3 +264,9 @@ def _mounted(ctx: object, incomplete: str) -> list[str]:
 
 
 COMPLETERS = {"device": _devices, "target": _mounted}  # "device" also completes loop detach|resize
+
+
+#: Public facts (readers) without a command of their own, and why (tests/test_cli_coverage.py)
+FACTS_NOT_IN_CLI = {
+    "is_mounted": "a predicate 'mounts DEVICE|DIR' answers: it lists the mounts, none when nothing is mounted",
+}

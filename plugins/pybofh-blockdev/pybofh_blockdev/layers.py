@@ -12,6 +12,7 @@ Layers use the core ``Layer`` sizes (``current_size()``, ``minimum_size()``,
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 from pybofh_core import operation
 from pybofh_core.errors import ValidationError
 from pybofh_core.layers import Layer, common_granularity
-from pybofh_core.validate import check_round, size_spec, size_text
+from pybofh_core.validate import PathArg, check_round, size_spec, size_text
 
 from . import facts
 from .types import EXT_FAMILY
@@ -310,7 +311,7 @@ class BlockDeviceStack:
 
 
 @operation(composite=True, requires=["losetup", "truncate", "resize2fs", "xfs_growfs", "btrfs"])
-def resize_stack(device: str, size: int | str, *, round: str | None = None) -> StackResized:  # noqa: A002
+def resize_stack(device: PathArg, size: int | str, *, round: str | None = None) -> StackResized:  # noqa: A002
     """Resize ``device`` and everything stacked on it to ``size``; each layer's resize is its own undoable step.
 
     ``size``: absolute, a multiple of the stack's step (``round="up"|"down"`` rounds any other), or relative to
@@ -318,7 +319,7 @@ def resize_stack(device: str, size: int | str, *, round: str | None = None) -> S
     """
     size_spec(size, what="stack size")  # bad input is refused before the stack is probed
     check_round(round)
-    with BlockDeviceStack.open(device) as stack:
+    with BlockDeviceStack.open(os.fspath(device)) as stack:
         return stack.resize(size, round)
 
 

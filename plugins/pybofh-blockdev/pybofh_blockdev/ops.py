@@ -22,7 +22,7 @@ from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_b
 from pybofh_core.operations import undo_ahead
 from pybofh_core.runner import DryRunRunner, get_runner, run
 from pybofh_core.safety import refuse_if_holds_data, refuse_mountpoint, refuse_shrink
-from pybofh_core.validate import parse_size, size_text, validate_path
+from pybofh_core.validate import PathArg, parse_size, size_text, validate_path
 
 from . import checks, facts
 from .checks import (
@@ -105,11 +105,12 @@ def _attach_undo(loop: LoopDevice) -> Any:
 
 @operation(inverse=_attach_undo, creates=lambda loop: [loop.path], requires=["losetup"], identify=_identify_reattach)
 def attach_loop(
-    file: str, *, device: str | None = None, read_only: bool = False, partscan: bool = False
+    file: PathArg, *, device: PathArg | None = None, read_only: bool = False, partscan: bool = False
 ) -> LoopDevice:
     """Attach regular file ``file`` to a free loop device (or to ``device``) and return it (``/dev/loopN``)."""
     file = check_file(file)
-    if device is not None and not re.fullmatch(r"/dev/loop[0-9]+", str(device)):
+    device = None if device is None else os.fspath(device)
+    if device is not None and not re.fullmatch(r"/dev/loop[0-9]+", device):
         raise ValidationError(f"loop device: {device!r} is not a /dev/loopN path")
     argv = ["losetup", "--show"]
     if read_only:
@@ -133,7 +134,7 @@ def _undo_detach(loop: LoopDevice) -> Any:
 
 
 @operation(inverse=_undo_detach, requires=["losetup"], identify=_identify_loop, takes_away=True)
-def detach_loop(device: str) -> LoopDevice:
+def detach_loop(device: PathArg) -> LoopDevice:
     """Detach loop device ``device``; refuses while it (or a partition of it) is mounted."""
     device = check_loop_device(device)
     loop = facts.get_loop(device)
@@ -168,7 +169,7 @@ def _resize_loop_undo(res: Resized, loop: LoopDevice) -> Any:
 @operation(inverse=lambda res: _resize_loop_undo(res, facts.get_loop(res.device)) if res.old != res.new else None,
            requires=["losetup", "truncate"], target="device", check=_check_loop_shrink, identify=_identify_loop,
            takes_away=_loop_shrinks)
-def resize_loop(device: str, size: int | str, *, force: bool = False) -> Resized:
+def resize_loop(device: PathArg, size: int | str, *, force: bool = False) -> Resized:
     """Resize loop device ``device`` to ``size`` bytes by resizing its backing file (``truncate`` + ``losetup -c``).
 
     Shrinking cuts the end of the file, so it is refused unless what the device holds is known to fit (shrink it
@@ -230,7 +231,7 @@ def _check_mkfs(args: Mapping[str, Any]) -> None:
 @operation(irreversible="mkfs destroys what the device held", target="device", aliases=["createFilesystem"],
            requires=["mkfs.ext4", "mkfs.xfs", "mkfs.btrfs", "mkswap"], check=_check_mkfs)
 def create_filesystem(
-    device: str, fstype: str = "ext4", label: str | None = None, force: bool = False, uuid: str | None = None
+    device: PathArg, fstype: str = "ext4", label: str | None = None, force: bool = False, uuid: str | None = None
 ) -> Filesystem:
     """Make a ``fstype`` filesystem (ext2/3/4, xfs, btrfs, swap) on ``device``.
 
@@ -242,7 +243,11 @@ def create_filesystem(
     if device in facts.active_swaps():
         raise ValidationError(f"{device} is an active swap; swapoff it first")
     run(_mkfs_argv(fstype, device, label, uuid, force))
-    return Filesystem(device=device, fstype=fstype, label=label, uuid=uuid)
+    if get_runner().dry_run:
+        return Filesystem(device=device, fstype=fstype, label=label, uuid=uuid)
+    made = facts.probe(device)  # read back: the UUID mkfs chose, and the label as the filesystem stores it
+    return Filesystem(device=device, fstype=made.get("TYPE", fstype), label=made.get("LABEL", label),
+                      uuid=made.get("UUID", uuid))
 
 
 createFilesystem = create_filesystem
@@ -266,7 +271,7 @@ def _fsck_status(fstype: str, rc: int, repair: bool) -> FsckStatus:
     return FsckStatus.ERRORS
 
 
-def _fsck(device: str, repair: bool) -> FsckResult:
+def _fsck(device: PathArg, repair: bool) -> FsckResult:
     """Run the filesystem's checker read-only, or repairing (``e2fsck -y``, ``xfs_repair``)."""
     device = check_device(device)
     fstype = _fstype_of(device)
@@ -292,7 +297,7 @@ def _fsck(device: str, repair: bool) -> FsckResult:
 
 @operation(no_undo="a read-only check changes nothing (repair=True runs repair_filesystem)",
            requires=["e2fsck", "xfs_repair", "btrfs"])
-def check_filesystem(device: str, repair: bool = False) -> FsckResult:
+def check_filesystem(device: PathArg, repair: bool = False) -> FsckResult:
     """Check the (unmounted) filesystem on ``device`` read-only; ``repair=True`` is ``repair_filesystem()``.
 
     e2fsck exit 1 (errors fixed) and 2 (fixed, reboot needed) count as success; 4 and up mean errors left.
@@ -324,7 +329,7 @@ def _check_repair(args: Mapping[str, Any]) -> None:
 
 @operation(irreversible="a repair may delete damaged files", target="device", check=_check_repair,
            requires=["e2fsck", "xfs_repair"])
-def repair_filesystem(device: str, force: bool = False) -> FsckResult:
+def repair_filesystem(device: PathArg, force: bool = False) -> FsckResult:
     """Check and repair the (unmounted) filesystem on ``device`` (``e2fsck -f -y``, ``xfs_repair``).
 
     Refused, unless ``force``, when a read-only check first finds errors: repairing is what may delete data.
@@ -478,7 +483,7 @@ def _resize_within(container: str, device: str, size: int | str | None, temp_mou
 @operation(inverse=_resize_undo, requires=["resize2fs", "e2fsck", "xfs_growfs", "btrfs", "mkswap"],
            identify=_identify_fs)
 def resize_filesystem(
-    device: str, size: int | str | None = None, *, temp_mount: bool = False, remount: bool = False,
+    device: PathArg, size: int | str | None = None, *, temp_mount: bool = False, remount: bool = False,
     within: str | None = None,
 ) -> Resized:
     """Resize the filesystem on ``device`` to ``size`` bytes, or to fill the device when ``size`` is None.
@@ -496,7 +501,7 @@ def resize_filesystem(
         if not isinstance(within, str) or not re.fullmatch(r"[0-9A-Za-z-]{1,64}", within):
             raise ValidationError(f"within: {within!r} is not a container UUID")
         if get_runner().stat(validate_path(device, what="device")) is None:
-            return _resize_within(within, device, size, temp_mount, remount)
+            return _resize_within(within, os.fspath(device), size, temp_mount, remount)
     device = check_device(device)
     target = None if size is None else parse_size(size, what="filesystem size", minimum=1)
     fstype = _fstype_of(device)
@@ -612,7 +617,7 @@ def _label_undo(device: str, old: str | None, uuid: str | None) -> Any:
 
 @operation(inverse=lambda res: _label_undo(res.device, res.old, _fs_uuid(res.device)),
            requires=["e2label", "xfs_admin", "btrfs", "swaplabel"], identify=_identify_fs)
-def set_label(device: str, label: str) -> Relabelled:
+def set_label(device: PathArg, label: str) -> Relabelled:
     """Set (``""``: clear) the label of the filesystem or swap on ``device``; returns the old label for the undo."""
     device = check_device(device)
     check_label(label, "btrfs")  # the loosest limits: the filesystem's own are checked once it is known
@@ -652,9 +657,14 @@ def _identify_uuid_change(args: Mapping[str, Any], identity: Mapping[str, Any]) 
     return ACT
 
 
-@operation(inverse=lambda res: undo(set_uuid, res.device, res.old).expecting(uuid=res.new) if res.old else None,
+def _uuid_back(res: Relabelled) -> Any:
+    """Put the old UUID back, on the filesystem that has the new one (a def, not a lambda: mypy types it late)."""
+    return undo(set_uuid, res.device, res.old).expecting(uuid=res.new) if res.old else None
+
+
+@operation(inverse=_uuid_back,
            requires=["tune2fs", "xfs_admin", "btrfstune", "swaplabel"], identify=_identify_uuid_change)
-def set_uuid(device: str, uuid: str | None = None) -> Relabelled:
+def set_uuid(device: PathArg, uuid: str | None = None) -> Relabelled:
     """Give the unmounted filesystem or swap on ``device`` a new UUID (random when None); returns the old one."""
     device = check_device(device)
     new = check_uuid(uuid) if uuid is not None else str(uuidlib.uuid4())
@@ -756,7 +766,7 @@ def _unmount_undo(m: Mount) -> Any:
 
 @operation(inverse=_unmount_undo, requires=["mount"], target="mountpoint", check=_check_mountpoint,
            identify=_identify_remount)
-def mount(device: str, mountpoint: str, options: Any = (), fstype: str | None = None, *,
+def mount(device: PathArg, mountpoint: PathArg, options: Any = (), fstype: str | None = None, *,
           force: bool = False) -> Mount:
     """Mount ``device`` on the existing directory ``mountpoint`` with ``options`` (``["ro", "noatime"]``).
 
@@ -769,7 +779,12 @@ def mount(device: str, mountpoint: str, options: Any = (), fstype: str | None = 
     undo_ahead(lambda: _unmount_undo(result))
     argv = ["mount"] + (["-t", fstype] if fstype else []) + (["-o", ",".join(opts)] if opts else [])
     run([*argv, "--", device, mountpoint])
-    return result
+    made = None if get_runner().dry_run else facts.mount_at(mountpoint)
+    if made is None:
+        return result
+    # read back what the kernel mounted (type, options, fs root); source stays the device as it was named
+    return Mount(target=mountpoint, source=device, fstype=made.fstype, options=made.options, fsroot=made.fsroot,
+                 parent=made.parent)
 
 
 def _remount_options(m: Mount) -> list[str]:
@@ -784,7 +799,7 @@ def _remount_undo(m: Mount) -> Any:
 
 
 @operation(inverse=_remount_undo, requires=["umount"], identify=_identify_mount, takes_away=True)
-def unmount(target: str) -> Mount:
+def unmount(target: PathArg) -> Mount:
     """Unmount the filesystem on directory ``target``, or the single mount of device ``target``."""
     from pybofh_core.validate import validate_path
 

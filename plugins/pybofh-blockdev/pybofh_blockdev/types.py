@@ -71,6 +71,10 @@ class BlockDevice:
             "children": list(self.children),
         }
 
+    def __fspath__(self) -> str:
+        """The device path (lsblk's key when it gave no path): pass the device on to any operation."""
+        return self.path or self.key
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceTree:
@@ -209,6 +213,10 @@ class Mount:
         return {"target": self.target, "source": self.source, "fstype": self.fstype, "options": list(self.options),
                 "fsroot": self.fsroot}
 
+    def __fspath__(self) -> str:
+        """The mountpoint: ``unmount(m)`` and ``os.path.join(m, 'dir')`` work on it."""
+        return self.target
+
 
 @dataclass(frozen=True, slots=True)
 class MountUsage:
@@ -230,6 +238,10 @@ class MountUsage:
             return self.source[: self.source.rindex("[")]
         return self.source
 
+    def __fspath__(self) -> str:
+        """The mountpoint."""
+        return self.target
+
 
 @dataclass(frozen=True, slots=True)
 class LoopDevice:
@@ -243,6 +255,10 @@ class LoopDevice:
     #: ``maj:min`` of the filesystem holding the backing file and its inode: the file's identity (0s: unknown)
     back_dev: str = "0:0"
     back_ino: int = 0
+
+    def __fspath__(self) -> str:
+        """``/dev/loopN``: pass the loop device on to mkfs, mount, crypt.format…"""
+        return self.path
 
 
 class FsckStatus(enum.Enum):
@@ -264,6 +280,10 @@ class FsckResult:
     returncode: int
     output: str = ""
 
+    def __fspath__(self) -> str:
+        """The checked device."""
+        return self.device
+
 
 @dataclass(frozen=True, slots=True)
 class Filesystem:
@@ -273,6 +293,10 @@ class Filesystem:
     fstype: str
     label: str | None = None
     uuid: str | None = None
+
+    def __fspath__(self) -> str:
+        """The device holding the filesystem: pass it on to mount, set_label…"""
+        return self.device
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +308,10 @@ class Resized:
     old: int
     new: int
 
+    def __fspath__(self) -> str:
+        """The resized device."""
+        return self.device
+
 
 @dataclass(frozen=True, slots=True)
 class Relabelled:
@@ -293,3 +321,9 @@ class Relabelled:
     fstype: str
     old: str | None
     new: str | None
+
+    def __fspath__(self) -> str:
+        """The relabelled device."""
+        return self.device
+
+

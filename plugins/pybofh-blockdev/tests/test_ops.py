@@ -114,8 +114,11 @@ def test_create_filesystem_on_an_empty_device(fake_runner, recording, fake_nodes
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, recording("swapon", "show-none"))
     replay(fake_runner, mkfs)
+    made = recording("blkid", "probe-ext4-spaced-label")  # what blkid says after mkfs: the result is read back
+    fake_runner.expect(["blkid", "-p", "-o", "export", "--", d["empty"]], made.stdout)
+    tags = dict(line.split("=", 1) for line in made.stdout.decode().splitlines())
     fs = ops.create_filesystem(d["empty"], label="fresh")
-    assert (fs.device, fs.fstype, fs.label) == (d["empty"], "ext4", "fresh")
+    assert (fs.device, fs.fstype, fs.label, fs.uuid) == (d["empty"], "ext4", "my disk", tags["UUID"])
     assert mutating(fake_runner.calls) == [("mkfs.ext4", "-q", "-L", "fresh", "--", d["empty"])]
     assert spec_of(ops.create_filesystem).irreversible and spec_of(ops.create_filesystem).target == "device"
 
@@ -138,6 +141,7 @@ def test_create_filesystem_argv_per_type(fake_runner, recording, fake_nodes, fst
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, recording("swapon", "show-none"))
     fake_runner.expect([*argv, "--", d["empty"]])  # mkfs -q prints nothing; not parsed
+    fake_runner.expect(["blkid", "-p", "-o", "export", "--", d["empty"]], f"TYPE={fstype}\n")  # the read-back
     ops.create_filesystem(d["empty"], fstype, **kwargs)
     assert mutating(fake_runner.calls) == [(*argv, "--", d["empty"])]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pybofh_blockdev.status import FINDMNT_USAGE_ARGV, filesystem_rows, parse_findmnt_usage, sections
+from pybofh_blockdev.bofh_status import FINDMNT_USAGE_ARGV, filesystem_rows, parse_findmnt_usage, sections
 from pybofh_core.errors import ParseError
 
 MiB = 1024**2

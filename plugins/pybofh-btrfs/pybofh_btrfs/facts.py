@@ -270,6 +270,13 @@ SEND_STREAM_MAGIC = b"btrfs-stream\0"
 """The first bytes of every btrfs send stream (``BTRFS_SEND_STREAM_MAGIC``, then a 4-byte version)."""
 
 
-def is_send_stream(path: str) -> bool:
-    """Whether the file at ``path`` starts like a btrfs send stream (``head -c 13``)."""
-    return _read(["head", "-c", str(len(SEND_STREAM_MAGIC)), "--", path]).stdout == SEND_STREAM_MAGIC
+def is_send_stream(path: str, *, partial: bool = False) -> bool:
+    """Whether the file at ``path`` starts like a btrfs send stream (``head -c 13``).
+
+    With ``partial``, also a regular file holding only the first bytes of one, or nothing: what ``btrfs send -f``
+    leaves when it fails early (it creates its file before it checks the snapshot).
+    """
+    head = _read(["head", "-c", str(len(SEND_STREAM_MAGIC)), "--", path]).stdout
+    if head == SEND_STREAM_MAGIC:
+        return True
+    return partial and SEND_STREAM_MAGIC.startswith(head) and get_runner().path_kind(path) == "file"

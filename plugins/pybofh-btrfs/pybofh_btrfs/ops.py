@@ -5,13 +5,15 @@ with ``--`` before positional paths, and returns a typed result from which its u
 
 Each undo names its object by identity: a subvolume by its UUID (read back with ``btrfs subvolume show`` after it
 was made), a filesystem's default subvolume, balance or scrub by the filesystem's UUID, a send stream by the
-device, inode and birth time of its file. Before an undo runs, the object is looked at: gone counts as already
+device, inode and birth time of its file (a ``send`` that fails removes what it wrote itself, inside a block or
+not). Before an undo runs, the object is looked at: gone counts as already
 undone, another object where it was is left alone. Deleting a subvolume is refused while it holds any file, is the
 filesystem's default or is mounted, unless ``force``; removing a file that is not a send stream needs ``force``.
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from collections.abc import Mapping
@@ -23,6 +25,7 @@ from pybofh_core.identity import ACT, Verdict, already, other
 from pybofh_core.operations import Undo, operation, undo, undo_ahead
 from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import FORCE_HINT
+from pybofh_core.validate import PathArg
 
 from . import checks, facts, parsers
 from .checks import (
@@ -34,7 +37,7 @@ from .checks import (
     dry_run,
 )
 from .errors import SubvolumeNotFoundError
-from .types import FS_TREE_ID, CreatedSubvolume, DefaultChange, JobStarted, Rotation, SendStream
+from .types import FS_TREE_ID, CreatedSubvolume, DefaultChange, JobStarted, Rotation, SendStream, StreamSent
 
 BTRFS = "btrfs"
 
@@ -100,7 +103,7 @@ def _identify_subvolume(args: Mapping[str, Any], identity: Mapping[str, Any]) ->
 
 @operation(irreversible="deletes the subvolume and every file in it", target="path", check=_check_delete,
            identify=_identify_subvolume, requires=[BTRFS, "find", "findmnt"])
-def delete_subvolume(path: str, force: bool = False) -> None:
+def delete_subvolume(path: PathArg, force: bool = False) -> None:
     """Delete the subvolume (or snapshot) at ``path``; it must contain no other subvolume.
 
     Refused, unless ``force``, while it holds any file or directory, is its filesystem's default subvolume, or is
@@ -125,7 +128,7 @@ def _delete_undo(res: CreatedSubvolume) -> Undo | None:
 
 
 @operation(inverse=_delete_undo, creates=lambda res: [res.path], requires=[BTRFS])
-def create_subvolume(path: str) -> CreatedSubvolume:
+def create_subvolume(path: PathArg) -> CreatedSubvolume:
     """Create an empty subvolume at ``path`` (its parent directory must exist on a btrfs filesystem).
 
     Returns its path and UUID (read back with ``btrfs subvolume show``); the undo deletes that subvolume only.
@@ -136,7 +139,7 @@ def create_subvolume(path: str) -> CreatedSubvolume:
 
 
 @operation(inverse=_delete_undo, creates=lambda res: [res.path], requires=[BTRFS])
-def snapshot(src: str, dst: str, readonly: bool = False) -> CreatedSubvolume:
+def snapshot(src: PathArg, dst: PathArg, readonly: bool = False) -> CreatedSubvolume:
     """Snapshot subvolume ``src`` as the new subvolume ``dst`` (read-only with ``readonly=True``).
 
     Returns the snapshot's path and UUID; the undo deletes that snapshot only.
@@ -190,7 +193,7 @@ def _identify_default(args: Mapping[str, Any], identity: Mapping[str, Any]) -> V
 
 
 @operation(inverse=_default_back, identify=_identify_default, requires=[BTRFS, "findmnt"])
-def set_default_subvolume(mountpoint: str, subvolume: int | str) -> DefaultChange:
+def set_default_subvolume(mountpoint: PathArg, subvolume: int | str) -> DefaultChange:
     """Make ``subvolume`` (an id, or a subvolume path) the default of the filesystem mounted at ``mountpoint``.
 
     Reads the current default first and returns it, so the undo sets it back; inside an atomic block that undo is
@@ -222,14 +225,15 @@ def _check_stream(args: Mapping[str, Any]) -> None:
     path = check_path(args["path"], what="stream file")
     if get_runner().path_kind(path) is None:
         return  # already gone: nothing to lose
-    if not facts.is_send_stream(path):
+    if not facts.is_send_stream(path, partial=True):
         raise DataAtRiskError(f"{path} is not a btrfs send stream (it does not start with 'btrfs-stream'); "
                               f"removing it would delete that file — {FORCE_HINT}")
 
 
 def _identify_stream(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
     """The stream file is the step's if it is the same file (device, inode, birth time); for a ``send`` that was cut
-    short (an undo journalled before the file existed) any send stream at the path is the step's partial one."""
+    short (an undo journalled before the file existed) any send stream at the path is the step's partial one, and
+    so is an empty file (``btrfs send -f`` creates it before it checks the snapshot)."""
     path = check_path(args["path"], what="stream file")
     now = facts.file_identity(path)
     if now is None:
@@ -239,14 +243,14 @@ def _identify_stream(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Ve
             return other(f"{path} is now file {now} (device:inode:birth), not {identity['file']} which the step "
                          "wrote")
         return ACT
-    if not facts.is_send_stream(path):
+    if not facts.is_send_stream(path, partial=True):
         return other(f"{path} is now a file that is not a send stream (file {now}); the step's stream is gone")
     return ACT
 
 
 @operation(irreversible="deletes the file", target="path", check=_check_stream, identify=_identify_stream,
            requires=["rm", "head", "stat"])
-def remove_stream(path: str, force: bool = False) -> None:
+def remove_stream(path: PathArg, force: bool = False) -> None:
     """Delete a send-stream file (``rm -f``); used to clean up after ``send``. A missing file is already removed.
 
     Idempotent on purpose: a job may remove its stream itself and later be rolled back, undoing ``send`` again.
@@ -267,12 +271,29 @@ def _stream_undo(res: SendStream) -> Undo:
     return u.expecting(file=ident) if ident else u.expecting(kind="btrfs-stream")
 
 
+def _drop_partial(path: str, exc: BaseException) -> None:
+    """Remove what a failed ``btrfs send -f`` left at ``path`` (a path that was new: the file is its own), also
+    outside an atomic block, where no undo runs. A file that is not (the start of) a send stream is left alone; a
+    failure here is noted on the send's error, never raised over it."""
+    try:
+        if get_runner().path_kind(path) is None or not facts.is_send_stream(path, partial=True):
+            return
+        run(["rm", "-f", "--", path])
+    except Exception as err:  # noqa: BLE001 - the send's own error is the one to report
+        exc.add_note(f"pybofh: the partial stream {path} could not be removed: {err}")
+        return
+    exc.add_note(f"pybofh: removed the partial stream {path}")
+
+
 @operation(inverse=_stream_undo, creates=lambda res: [res.path], requires=[BTRFS, "stat"])
-def send(snapshot: str, stream_file: str, parent: str | None = None) -> SendStream:
+def send(snapshot: PathArg, stream_file: PathArg, parent: PathArg | None = None) -> SendStream:
     """Write read-only ``snapshot`` as a send stream to ``stream_file`` (incremental against ``parent``).
 
-    Inside an atomic block the stream's removal is journalled before ``btrfs send`` starts, so a send cut short
-    by a crash leaves no partial stream behind after ``bofh journal rollback``.
+    ``stream_file`` must not exist yet (refused before ``btrfs send`` runs). When ``btrfs send`` fails (a snapshot
+    that is not read-only, a full disk) the partial stream is removed before the error is raised, inside an atomic
+    block or not. Inside a block the stream's removal is also journalled before ``btrfs send`` starts, so a send cut
+    short by a crash leaves no partial stream behind after ``bofh journal rollback``. To write the stream to an open
+    file or a pipe (stdout), see ``send_to``.
     """
     snapshot = check_subvolume(snapshot, what="snapshot to send")
     stream_file = check_new_path(stream_file, what="stream file")
@@ -281,12 +302,66 @@ def send(snapshot: str, stream_file: str, parent: str | None = None) -> SendStre
         parent = check_subvolume(parent, what="parent snapshot")
         argv += ["-p", parent]
     undo_ahead(lambda: undo(remove_stream, stream_file).expecting(kind="btrfs-stream"))
-    run([*argv, "--", snapshot])
+    try:
+        run([*argv, "--", snapshot])
+    except BaseException as exc:
+        _drop_partial(stream_file, exc)
+        raise
     return SendStream(path=stream_file, snapshot=snapshot, parent=parent)
 
 
+def _out_fd(out: Any) -> int:
+    """The file descriptor of ``out`` (an int, or an open binary file with ``fileno()``, flushed first so what was
+    written to it before comes before the stream), open for writing and not a terminal."""
+    fd: Any = out
+    if not isinstance(out, int):
+        fileno = getattr(out, "fileno", None)
+        if fileno is None:
+            raise ValidationError(f"send_to: out must be a file descriptor or an open file or pipe, not {out!r}")
+        try:
+            if callable(getattr(out, "flush", None)):
+                out.flush()
+            fd = fileno()
+        except (OSError, ValueError):  # io.UnsupportedOperation (BytesIO), a closed file
+            raise ValidationError(f"send_to: {out!r} has no open file descriptor (a stream is not held in memory: "
+                                  "give a file or a pipe)") from None
+    if isinstance(fd, bool) or not isinstance(fd, int) or fd < 0:
+        raise ValidationError(f"send_to: out must be a file descriptor or an open file or pipe, not {out!r}")
+    try:
+        terminal = os.isatty(fd)
+    except OSError:
+        terminal = False  # not open: the runner says so
+    if terminal:
+        raise ValidationError("send_to: refusing to write a binary send stream to a terminal; redirect it to a file "
+                              "or a pipe")
+    return fd
+
+
+@operation(no_undo="the stream goes to a file or pipe the caller opened and owns (stdout): nothing of it is left "
+                   "here to remove", requires=[BTRFS])
+def send_to(snapshot: PathArg, out: Any, parent: PathArg | None = None) -> StreamSent:
+    """Write read-only ``snapshot`` as a send stream to ``out``: an open file descriptor, or a binary file or pipe
+    with ``fileno()`` (``sys.stdout.buffer`` for stdout; a terminal is refused), incremental against ``parent``.
+
+    ``btrfs send`` writes to it directly through the runner (no shell, nothing held in memory). Nothing is undone:
+    what reached ``out`` is its reader's (a ``btrfs receive`` that gets a stream cut short fails on its side). Only
+    transports that can give a command a descriptor of this process accept it (the local runner; ssh refuses).
+    Like every mutating command, signals wait until ``btrfs send`` ends.
+    """
+    snapshot = check_subvolume(snapshot, what="snapshot to send")
+    argv = [BTRFS, "send"]
+    if parent is not None:
+        parent = check_subvolume(parent, what="parent snapshot")
+        argv += ["-p", parent]
+    fd = _out_fd(out)
+    run([*argv, "--", snapshot], stdout=fd)
+    name = getattr(out, "name", None)  # a file opened by name; a pipe's file object has its descriptor as name
+    to = "stdout" if fd == 1 else name if isinstance(name, str) else f"fd {fd}"
+    return StreamSent(snapshot=snapshot, parent=parent, to=to)
+
+
 @operation(inverse=_delete_undo, creates=lambda res: [res.path] if res.path else [], requires=[BTRFS])
-def receive(stream_file: str, dest_dir: str, expect_name: str | None = None) -> CreatedSubvolume:
+def receive(stream_file: PathArg, dest_dir: PathArg, expect_name: str | None = None) -> CreatedSubvolume:
     """Receive the send stream in ``stream_file`` into ``dest_dir``; returns the received subvolume's path and UUID.
 
     ``expect_name`` (the sent snapshot's name) is checked against what btrfs reports, refused early if a
@@ -309,7 +384,9 @@ def receive(stream_file: str, dest_dir: str, expect_name: str | None = None) -> 
 
 
 @operation(composite=True, requires=[BTRFS])
-def send_receive(snapshot: str, dest_dir: str, stream_file: str, parent: str | None = None) -> CreatedSubvolume:
+def send_receive(
+    snapshot: PathArg, dest_dir: PathArg, stream_file: PathArg, parent: PathArg | None = None
+) -> CreatedSubvolume:
     """Copy read-only ``snapshot`` into ``dest_dir`` (another btrfs) through ``stream_file``, then remove the file.
 
     With ``parent`` (a snapshot present on both sides) only the difference is sent.
@@ -346,7 +423,7 @@ def list_rotation_snapshots(target_dir: str, name: str) -> list[str]:
 
 
 @operation(composite=True, requires=[BTRFS])
-def rotate_snapshots(src: str, target_dir: str, name: str, keep: int, now: str | None = None) -> Rotation:
+def rotate_snapshots(src: PathArg, target_dir: PathArg, name: str, keep: int, now: str | None = None) -> Rotation:
     """Snapshot ``src`` read-only as ``target_dir/<date>-@NAME`` and delete all but the newest ``keep`` of them.
 
     ``<date>`` is local time in ``ROTATE_DATE_FORMAT`` (``2024-09-03_13-00-02``), so names sort in time
@@ -418,7 +495,7 @@ def _cancel_undo(func: Any, res: JobStarted) -> Undo:
 
 @operation(no_undo="a cancelled balance leaves the data as it was; starting it again would be a new balance",
            identify=_identify_fs, requires=[BTRFS])
-def cancel_balance(path: str) -> bool:
+def cancel_balance(path: PathArg) -> bool:
     """Cancel the balance running on ``path`` (True) or do nothing if none runs (False); nothing to undo."""
     path = check_existing_path(path, what="btrfs mountpoint", kind="dir")
     return _tolerant_cancel([BTRFS, "balance", "cancel", "--", path], ("Not in progress", "not in progress"))
@@ -433,7 +510,7 @@ def _usage_filter(value: int | None, what: str) -> int | None:
 
 
 @operation(inverse=lambda res: _cancel_undo(cancel_balance, res), requires=[BTRFS, "findmnt"])
-def start_balance(path: str, data_usage: int | None = None, metadata_usage: int | None = None) -> JobStarted:
+def start_balance(path: PathArg, data_usage: int | None = None, metadata_usage: int | None = None) -> JobStarted:
     """Start a balance of the filesystem at ``path`` in the background (undo: cancel it if still running, on the
     same filesystem: its UUID).
 
@@ -450,14 +527,14 @@ def start_balance(path: str, data_usage: int | None = None, metadata_usage: int 
 
 @operation(no_undo="a cancelled scrub changed nothing it would have repaired; starting it again is a new scrub",
            identify=_identify_fs, requires=[BTRFS])
-def cancel_scrub(path: str) -> bool:
+def cancel_scrub(path: PathArg) -> bool:
     """Cancel the scrub running on ``path`` (True) or do nothing if none runs (False); nothing to undo."""
     path = check_existing_path(path, what="btrfs path")
     return _tolerant_cancel([BTRFS, "scrub", "cancel", "--", path], ("not running",))
 
 
 @operation(inverse=lambda res: _cancel_undo(cancel_scrub, res), requires=[BTRFS, "findmnt"])
-def start_scrub(path: str, readonly: bool = False) -> JobStarted:
+def start_scrub(path: PathArg, readonly: bool = False) -> JobStarted:
     """Start a scrub of the filesystem at ``path`` in the background (``readonly``: report, do not repair).
 
     Undo: cancel it if still running, on the same filesystem (its UUID). Follow it with

@@ -58,6 +58,10 @@ class SubvolumeDetails:
     snapshots: tuple[str, ...] = ()
     quota_group: str | None = None
 
+    def __fspath__(self) -> str:
+        """The subvolume's path."""
+        return self.path
+
 
 @dataclass(frozen=True, slots=True)
 class FilesystemDevice:
@@ -305,6 +309,10 @@ class MountEntry:
     fsroot: str | None = None
     majmin: str | None = None
 
+    def __fspath__(self) -> str:
+        """The mountpoint."""
+        return self.target
+
 
 # --- results of operations ---------------------------------------------------------------------------------------
 
@@ -318,6 +326,10 @@ class CreatedSubvolume:
     source: str | None = None
     readonly: bool = False
     uuid: str | None = None
+
+    def __fspath__(self) -> str:
+        """The new subvolume's path: pass it on to snapshot, send, delete_subvolume…"""
+        return self.path
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +347,19 @@ class SendStream:
 
     path: str
     snapshot: str
+    parent: str | None = None
+
+    def __fspath__(self) -> str:
+        """The stream file: pass it on to receive."""
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSent:
+    """A send stream ``send_to`` wrote to an open file or pipe: ``to`` is ``stdout``, the file's name or ``fd N``."""
+
+    snapshot: str
+    to: str
     parent: str | None = None
 
 

@@ -21,7 +21,7 @@ import pytest
 from pybofh_btrfs import facts, ops
 from pybofh_btrfs.types import BalanceState, ScrubState
 from pybofh_core.atomic import Atomic
-from pybofh_core.errors import CommandError, DataAtRiskError, RollbackError
+from pybofh_core.errors import CommandError, DataAtRiskError, RollbackError, ValidationError
 from pybofh_core.operations import OperationRegistry
 from pybofh_core.runner import LocalRunner, Result, use_runner
 
@@ -349,3 +349,136 @@ def test_rollback_after_kill_of_what_is_already_gone_exits_0(fs: str, tmp_path: 
     assert real_subvolumes(fs) == []
     listed = json.loads(bofh("--json", "journal", "list", env=env).stdout)
     assert next(j for j in listed if j["id"] == jid)["status"] == "rolled-back"
+
+
+# --- send: its target checked first, no partial stream left, a stream to an open file or pipe (issue #16) -----------
+
+
+class RecordingRunner(LocalRunner):
+    """The local runner, remembering every command it ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ran: list[tuple[str, ...]] = []
+
+    def _execute(self, argv: tuple[str, ...], data: bytes | None, timeout: float | None, *, readonly: bool,
+                 env: Any, **kw: Any) -> Result:
+        self.ran.append(argv)
+        return super()._execute(argv, data, timeout, readonly=readonly, env=env, **kw)
+
+
+def _journals(env: dict[str, str]) -> list[str]:
+    directory = Path(env["PYBOFH_JOURNAL_DIR"])
+    return sorted(p.name for p in directory.glob("*.jsonl")) if directory.exists() else []
+
+
+def test_send_refuses_an_existing_stream_file_before_btrfs_runs(fs: str, tmp_path: Path) -> None:
+    """The stream file must be new: one that exists is refused before ``btrfs send`` (which would truncate it) runs;
+    on the CLI that is exit 2 and, nothing having run, no journal is left."""
+    ops.snapshot(ops.create_subvolume(f"{fs}/data").path, f"{fs}/snap", readonly=True)
+    target = tmp_path / "precious"
+    target.write_text("keep me")
+    runner = RecordingRunner()
+    with use_runner(runner), pytest.raises(ValidationError, match="already exists"):
+        ops.send(f"{fs}/snap", str(target))
+    assert not [c for c in runner.ran if c[:2] == ("btrfs", "send")]
+    env = {**os.environ, "PYBOFH_JOURNAL_DIR": str(tmp_path / "journal")}
+    for argv in (["btrfs", "send", f"{fs}/snap", "--stream-file", str(target)],
+                 ["btrfs", "send", f"{fs}/snap", "--stream-file", str(target), "--parent", f"{fs}/nope"],
+                 ["btrfs", "subvolume", "create", f"{tmp_path}/missing/new"]):
+        refused = bofh(*argv, env=env)
+        assert refused.returncode == 2 and refused.stdout == "", refused.stderr
+    assert target.read_text() == "keep me"
+    assert _journals(env) == []
+
+
+@pytest.fixture
+def tiny_fs(loop_factory: Any, tmp_path: Path) -> Iterator[str]:
+    """A 16 MiB ext4 on a loop device, mounted: too small for the stream of the snapshot ``big_snapshot`` makes."""
+    dev = loop_factory(16 * 1024**2, name="tiny")
+    sh("mkfs.ext4", "-q", "-F", dev)
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    sh("mount", "-t", "ext4", dev, str(mnt))
+    try:
+        yield str(mnt)
+    finally:
+        if subprocess.run(["umount", str(mnt)], capture_output=True, check=False).returncode:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True, check=False)
+
+
+@pytest.mark.parametrize("in_block", [False, True], ids=["direct-call", "atomic-block"])
+def test_a_send_that_fails_midway_leaves_no_partial_stream(fs: str, tiny_fs: str, tmp_path: Path, in_block: bool,
+                                                          registry: OperationRegistry) -> None:
+    """``btrfs send -f`` leaves what it wrote when it fails: an empty file (the subvolume is not read-only: it
+    creates the file first) or a partial stream (the disk is full). ``send`` removes it itself, also called
+    directly, where no atomic block undoes anything; in a block the rollback then finds nothing left (no
+    needs-attention). The CLI: exit 1, nothing left."""
+    data = ops.create_subvolume(f"{fs}/data").path
+    Path(data, "big").write_bytes(os.urandom(24 * 1024**2))
+    ops.snapshot(data, f"{fs}/snap", readonly=True)
+    ops.snapshot(data, f"{fs}/rw")
+    for snap, stream, why in ((f"{fs}/rw", str(tmp_path / "rw.stream"), "is not read-only"),
+                              (f"{fs}/snap", f"{tiny_fs}/full.stream", "No space left on device")):
+        with pytest.raises(CommandError, match=why) as info:
+            if in_block:
+                with Atomic(registry=registry) as atomic:
+                    atomic.btrfs.send(snap, stream)
+            else:
+                ops.send(snap, stream)
+        assert f"pybofh: removed the partial stream {stream}" in getattr(info.value, "__notes__", [])
+        assert not Path(stream).exists()
+    assert sorted(os.listdir(tiny_fs)) == ["lost+found"]
+    env = {**os.environ, "PYBOFH_JOURNAL_DIR": str(tmp_path / "journal")}
+    failed = bofh("btrfs", "send", f"{fs}/snap", "--stream-file", f"{tiny_fs}/cli.stream", env=env)
+    assert failed.returncode == 1 and "No space left" in failed.stderr and "removed the partial stream" in \
+        failed.stderr, failed.stderr
+    assert sorted(os.listdir(tiny_fs)) == ["lost+found"]
+    listed = json.loads(bofh("--json", "journal", "list", env=env).stdout)
+    assert [j["status"] for j in listed] == ["rolled-back"]  # it ran a command: its journal stays
+
+
+def test_send_to_a_pipe_and_cli_stream_on_stdout(fs: str, fs2: str, tmp_path: Path) -> None:
+    """``send_to`` writes the stream into an open pipe (here ``btrfs receive``'s stdin), full then incremental;
+    ``bofh btrfs send SNAP --stream-file - | btrfs receive DIR`` works, with ``--json`` and ``-v``: the result and
+    the log go to stderr, never into the stream. A terminal, or ``-`` with DEST_DIR, is refused (exit 2)."""
+    data = ops.create_subvolume(f"{fs}/data").path
+    Path(data, "file").write_text("one")
+    ops.snapshot(data, f"{fs}/s1", readonly=True)
+    Path(data, "file").write_text("two")
+    ops.snapshot(data, f"{fs}/s2", readonly=True)
+    receiver = subprocess.Popen(["btrfs", "receive", fs2], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert receiver.stdin is not None
+        pipe = receiver.stdin.fileno()
+        sent = ops.send_to(f"{fs}/s1", receiver.stdin)
+        ops.send_to(f"{fs}/s2", pipe, parent=f"{fs}/s1")
+    finally:
+        if receiver.stdin:
+            receiver.stdin.close()
+        receiver.wait(timeout=120)
+    assert receiver.returncode == 0, receiver.stderr.read() if receiver.stderr else ""
+    assert (sent.snapshot, sent.parent, sent.to) == (f"{fs}/s1", None, f"fd {pipe}")
+    assert Path(fs2, "s1", "file").read_text() == "one" and Path(fs2, "s2", "file").read_text() == "two"
+    env = {**os.environ, "PYBOFH_JOURNAL_DIR": str(tmp_path / "journal")}
+    ops.create_subvolume(f"{fs2}/cli")
+    cmd = [sys.executable, "-m", "pybofh_core.cli", "--json", "-v", "btrfs", "send", f"{fs}/s2", "--stream-file", "-"]
+    sender = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    got = subprocess.run(["btrfs", "receive", f"{fs2}/cli"], stdin=sender.stdout, capture_output=True, timeout=120)
+    assert sender.stdout is not None and sender.stderr is not None
+    sender.stdout.close()
+    err = sender.stderr.read().decode()
+    assert sender.wait(timeout=120) == 0 and got.returncode == 0, (err, got.stderr)
+    assert Path(fs2, "cli", "s2", "file").read_text() == "two"
+    assert f"run: btrfs send -- {fs}/s2" in err
+    result = json.loads(err[err.index("{"): err.rindex("}") + 1])
+    assert result == {"snapshot": f"{fs}/s2", "to": "stdout", "parent": None}
+    main, tty = os.openpty()
+    try:
+        on_tty = subprocess.run(cmd[:3] + cmd[5:], env=env, stdout=tty, stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(main)
+        os.close(tty)
+    assert on_tty.returncode == 2 and "refusing to write a binary send stream to a terminal" in on_tty.stderr
+    both = bofh("btrfs", "send", f"{fs}/s2", fs2, "--stream-file", "-", env=env)
+    assert both.returncode == 2 and "pipe stdout to 'btrfs receive DEST_DIR'" in both.stderr

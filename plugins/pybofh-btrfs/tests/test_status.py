@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pybofh_btrfs.status import sections
+from pybofh_btrfs.bofh_status import sections
 from pybofh_core.runner import FakeRunner
 
 FINDMNT = ["findmnt", "-J", "-t", "btrfs", "-o", "TARGET,SOURCE,FSROOT,MAJ:MIN"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping as _Mapping
+from typing import TYPE_CHECKING, Any
 
 from pybofh_core import hookimpl
 
@@ -29,7 +29,7 @@ def pybofh_register_cli(registry: Any) -> None:
 
 
 @hookimpl
-def pybofh_probe_layer(device: str, probe: Mapping[str, str]) -> Any:
+def pybofh_probe_layer(device: str, probe: _Mapping[str, str]) -> Any:
     """A LuksLayer for a device whose probe says ``TYPE=crypto_LUKS`` (VERSION 1 or 2); None for anything else."""
     if probe.get("TYPE") != "crypto_LUKS" or probe.get("VERSION", "") not in ("", "1", "2"):
         return None
@@ -41,7 +41,7 @@ def pybofh_probe_layer(device: str, probe: Mapping[str, str]) -> Any:
 @hookimpl
 def pybofh_probe_status() -> list[Any]:
     """``bofh status``: the open dm-crypt mappings (LUKS1, LUKS2, plain), from one ``dmsetup info``."""
-    from .status import sections
+    from .bofh_status import sections
 
     return sections()
 
@@ -55,10 +55,62 @@ _API = {
     "LuksLayer": "layer", "provide": "keys", "keys": None,
     "LuksDevice": "types", "CryptStatus": "types", "KeyFile": "types", "Keyslot": "types", "Segment": "types",
     "LuksVersion": "types", "DmDevice": "types",
-    "list_dm_devices": "status", "parse_dmsetup_info": "status",
+    "list_dm_devices": "bofh_status", "parse_dmsetup_info": "bofh_status",
+    **dict.fromkeys(
+        ["Token", "Digest", "Formatted", "Mapping", "Resized", "AddedKey", "HeaderBackup"], "types"),
 }
 _ALIASES = {"create_encrypted": "format", "luks_format": "format", "open_encrypted": "open",
             "close_encrypted": "close"}
+
+
+__all__ = list(_API)  # help() (pydoc) documents these, each loaded through __getattr__
+
+if TYPE_CHECKING:
+    # ``_API`` spelled out for type checkers (nothing of it is imported at run time): ``import x as x``
+    # re-exports ``x``. tests/test_typed_api.py checks that these name what ``__getattr__`` returns.
+    from . import keys as keys
+    from .bofh_status import list_dm_devices as list_dm_devices
+    from .bofh_status import parse_dmsetup_info as parse_dmsetup_info
+    from .facts import dump as dump
+    from .facts import is_luks as is_luks
+    from .facts import is_open as is_open
+    from .facts import status as status
+    from .facts import test_passphrase as test_passphrase
+    from .keys import provide as provide
+    from .layer import LuksLayer as LuksLayer
+    from .ops import add_key as add_key
+    from .ops import close as close
+    from .ops import format as format  # noqa: A004
+    from .ops import header_backup as header_backup
+    from .ops import header_restore as header_restore
+    from .ops import open as open  # noqa: A004
+    from .ops import remove_header_backup as remove_header_backup
+    from .ops import remove_key as remove_key
+    from .ops import resize as resize
+    from .parsers import parse_crypt_status as parse_crypt_status
+    from .parsers import parse_luks2_json as parse_luks2_json
+    from .parsers import parse_luks_dump as parse_luks_dump
+    from .types import CryptStatus as CryptStatus
+    from .types import DmDevice as DmDevice
+    from .types import KeyFile as KeyFile
+    from .types import Keyslot as Keyslot
+    from .types import LuksDevice as LuksDevice
+    from .types import LuksVersion as LuksVersion
+    from .types import Segment as Segment
+
+    # the seed's names and other aliases: ``import x as y`` is re-exported only through ``__all__``
+    __all__ += ["create_encrypted", "open_encrypted", "close_encrypted", "luks_format"]
+    from .ops import close as close_encrypted
+    from .ops import format as create_encrypted
+    from .ops import format as luks_format
+    from .ops import open as open_encrypted
+    from .types import AddedKey as AddedKey
+    from .types import Digest as Digest
+    from .types import Formatted as Formatted
+    from .types import HeaderBackup as HeaderBackup
+    from .types import Mapping as Mapping
+    from .types import Resized as Resized
+    from .types import Token as Token
 
 
 def __getattr__(name: str) -> Any:
@@ -71,3 +123,7 @@ def __getattr__(name: str) -> Any:
             return import_module(f".{name}", __name__)
         return getattr(import_module(f".{module}", __name__), _ALIASES.get(name, name))
     raise AttributeError(f"module 'pybofh_crypt' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,7 +29,10 @@ def check_device(value: Any, what: str = "LUKS device") -> str:
 
 
 def check_mapping(value: Any) -> str:
-    """A dm-crypt mapping name; ``/dev/mapper/NAME`` is accepted and reduced to ``NAME``."""
+    """A dm-crypt mapping name; ``/dev/mapper/NAME`` (or a ``Mapping``/``CryptStatus`` result, whose path it is)
+    is accepted and reduced to ``NAME``."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
     if isinstance(value, str) and value.startswith(MAPPER):
         value = value[len(MAPPER):]
     return validate_name(value, what="mapping name")

@@ -155,6 +155,26 @@ def add_key_cmd(
     output(ops.add_key(device, key, new, slot=slot))
 
 
+@app.command("test-key")
+def test_key_cmd(
+    device: str,
+    key_file: KeyFileOpt = None,
+    slot: Annotated[int | None, typer.Option(help="Only try this key slot (default: every active one).")] = None,
+) -> None:
+    """Check whether a passphrase or key file unlocks DEVICE, opening nothing (exit 1 when it does not)."""
+    from pybofh_core.errors import PybofhError
+
+    from . import facts
+
+    _checked_device(device)
+    key = _key(key_file, f"Passphrase for {device}")
+    unlocks = facts.test_passphrase(device, key, slot=slot)
+    output({"device": device, "slot": slot, "unlocks": unlocks})
+    if not unlocks:
+        where = f"key slot {slot} of {device}" if slot is not None else device
+        raise PybofhError(f"the key does not unlock {where}")
+
+
 @app.command("remove-key")
 def remove_key_cmd(device: str, slot: int, yes: YesOpt = False) -> None:
     """Wipe key slot SLOT of DEVICE (refuses the last one)."""
@@ -210,3 +230,9 @@ COMPLETERS = {"name": _open_mappings, "device": _block_devices}
 
 #: Operations without a command of their own, and why (tests/test_cli_coverage.py holds every plugin to this)
 NOT_IN_CLI = {"remove_header_backup": "the undo of 'header-backup': a rollback runs it; a backup is removed with rm"}
+
+#: Public facts (readers) without a command of their own, and why (tests/test_cli_coverage.py)
+FACTS_NOT_IN_CLI = {
+    "is_luks": "a predicate 'dump DEVICE' answers: it shows the LUKS header, or fails when DEVICE has none",
+    "is_open": "a predicate 'status NAME' answers: it shows the open mapping, or fails when NAME is not open",
+}

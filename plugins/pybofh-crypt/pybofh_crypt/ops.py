@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping as MappingT
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pybofh_core.errors import DataAtRiskError, NotFoundError, ValidationError
@@ -24,7 +24,7 @@ from pybofh_core.operations import operation, undo, undo_ahead
 from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data
 from pybofh_core.secret import Secret, SecretFile
-from pybofh_core.validate import parse_size, validate_path
+from pybofh_core.validate import PathArg, parse_size, validate_path
 
 from . import facts
 from ._cmd import MAPPER, check_device, check_key, check_mapping, cryptsetup, key_args, line_safe
@@ -199,7 +199,7 @@ def _check_format(args: MappingT[str, Any]) -> None:
            irreversible="writes a new LUKS header: the device's current data becomes unreadable", target="device",
            aliases=["create_encrypted", "luks_format"], requires=["cryptsetup"], check=_check_format)
 def format(  # noqa: A001 - the issue names it crypt.format
-    device: str,
+    device: PathArg,
     passphrase: Any,
     *,
     luks_type: str | None = None,
@@ -235,7 +235,7 @@ def _close_undo(m: Mapping) -> Any:
 @operation(secrets=("passphrase",), inverse=_close_undo, creates=lambda m: [m.path, m.name],
            aliases=["open_encrypted"], requires=["cryptsetup"], locks=lambda a: [a["device"], _mapper(a["name"])])
 def open(  # noqa: A001 - the issue names it crypt.open
-    device: str,
+    device: PathArg,
     name: str,
     passphrase: Any,
     *,
@@ -264,13 +264,15 @@ def open(  # noqa: A001 - the issue names it crypt.open
     result = Mapping(name=name, path=MAPPER + name, device=device)
     undo_ahead(lambda: _close_undo(result))  # inside an atomic block: the LUKS UUID is read before the open
     cryptsetup([*args, *opts, "--", device, name], input=stdin, subject=device)
-    return result
+    if get_runner().dry_run:
+        return result
+    return replace(result, uuid=_luks_uuid(device))  # read back: the volume the mapping is over
 
 
 @operation(irreversible="re-opening needs the passphrase, which pybofh never stores", target="name",
            aliases=["close_encrypted"], requires=["cryptsetup"], identify=_identify_mapping,
            locks=lambda a: [_mapper(a["name"])])
-def close(name: str) -> None:
+def close(name: PathArg) -> None:
     """Remove the dm-crypt mapping ``name`` (``/dev/mapper/NAME`` also accepted)."""
     name = check_mapping(name)
     cryptsetup(["close", "--", name], subject=f"mapping {name}")
@@ -307,7 +309,7 @@ def _resize_back(r: Resized, passphrase: Any) -> Any:
 
 @operation(secrets=("passphrase",), inverse=_resize_back, requires=["cryptsetup"], identify=_identify_mapping,
            locks=lambda a: [_mapper(a["name"])])
-def resize(name: str, size: int | str | None = None, passphrase: Any = None) -> Resized:
+def resize(name: PathArg, size: int | str | None = None, passphrase: Any = None) -> Resized:
     """Make open mapping ``name`` ``size`` bytes (None: fill the underlying device); the inverse resizes back.
 
     A LUKS2 mapping whose volume key is in the kernel keyring needs ``passphrase`` (cryptsetup asks for it).
@@ -350,7 +352,7 @@ def _remove_key_undo(k: AddedKey) -> Any:
 
 
 @operation(secrets=("passphrase", "new_passphrase"), inverse=_remove_key_undo, requires=["cryptsetup"])
-def add_key(device: str, passphrase: Any, new_passphrase: Any, *, slot: int | None = None,
+def add_key(device: PathArg, passphrase: Any, new_passphrase: Any, *, slot: int | None = None,
             pbkdf: str | None = None) -> AddedKey:
     """Add ``new_passphrase`` to LUKS ``device`` (unlocked with ``passphrase``) in ``slot`` or the first free slot.
 
@@ -372,6 +374,7 @@ def add_key(device: str, passphrase: Any, new_passphrase: Any, *, slot: int | No
         raise ValidationError(f"key slot {slot} of {device} already holds a key; pick a free slot")
     args = ["luksAddKey", "--batch-mode", "--key-slot", str(slot), *_pbkdf_args(header.version, pbkdf)]
     stdin: Secret | None
+    argv: list[Any]
     new_file: str | SecretFile
     if line_safe(new) and (isinstance(old, KeyFile) or line_safe(old)):
         # cryptsetup reads each missing passphrase as one line of stdin
@@ -401,7 +404,7 @@ def add_key(device: str, passphrase: Any, new_passphrase: Any, *, slot: int | No
 
 @operation(irreversible="wipes the key slot: pybofh cannot put its passphrase back", target="device",
            requires=["cryptsetup"], identify=_identify_key)
-def remove_key(device: str, slot: int) -> None:
+def remove_key(device: PathArg, slot: int) -> None:
     """Wipe key ``slot`` of LUKS ``device`` (``luksKillSlot``; no passphrase needed); refuses the last active slot."""
     device = check_device(device)
     if isinstance(slot, bool) or not isinstance(slot, int) or slot < 0:
@@ -437,7 +440,7 @@ def _backup_undo(b: HeaderBackup) -> Any:
 
 
 @operation(inverse=_backup_undo, creates=lambda b: [b.file], requires=["cryptsetup"])
-def header_backup(device: str, file: str) -> HeaderBackup:
+def header_backup(device: PathArg, file: PathArg) -> HeaderBackup:
     """Save the LUKS header and key slots of ``device`` to the new file ``file`` (mode 0400)."""
     device = check_device(device)
     file = _new_file(file, "header backup file")
@@ -447,7 +450,7 @@ def header_backup(device: str, file: str) -> HeaderBackup:
 
 @operation(irreversible="deletes the header backup file", target="file", requires=["cryptsetup", "rm"],
            identify=_identify_backup)
-def remove_header_backup(file: str) -> None:
+def remove_header_backup(file: PathArg) -> None:
     """Delete a header backup file; refuses a file that is not a LUKS header (so an undo never deletes other data)."""
     file = validate_path(file, what="header backup file", kind="file")
     if not facts.is_luks(file):
@@ -473,7 +476,7 @@ def _check_restore(args: MappingT[str, Any]) -> None:
 
 @operation(irreversible="overwrites the device's LUKS header and key slots with the backup's", target="device",
            requires=["cryptsetup"], check=_check_restore)
-def header_restore(device: str, file: str, *, force: bool = False) -> None:
+def header_restore(device: PathArg, file: PathArg, *, force: bool = False) -> None:
     """Write the header backup ``file`` back onto ``device`` (its current key slots are lost).
 
     Refused, unless ``force``, when ``device`` holds another LUKS volume (another UUID) or any other data.

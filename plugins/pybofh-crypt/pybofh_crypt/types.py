@@ -146,6 +146,10 @@ class CryptStatus:
     readonly: bool | None = None
     flags: tuple[str, ...] = ()
 
+    def __fspath__(self) -> str:
+        """``/dev/mapper/NAME``."""
+        return self.path
+
 
 @dataclass(frozen=True, slots=True)
 class DmDevice:
@@ -210,6 +214,10 @@ class Formatted:
         return {"device": self.device, "version": int(self.version), "cipher": self.cipher,
                 "key_bits": self.key_bits, "label": self.label}
 
+    def __fspath__(self) -> str:
+        """The LUKS device: pass it on to crypt.open, add_key…"""
+        return self.device
+
 
 @dataclass(frozen=True, slots=True)
 class Mapping:
@@ -219,6 +227,10 @@ class Mapping:
     path: str
     device: str
     uuid: str | None = None  # the LUKS UUID of ``device``: the mapping's identity (with the boot id)
+
+    def __fspath__(self) -> str:
+        """``/dev/mapper/NAME``: pass the open mapping on to mkfs, mount…"""
+        return self.path
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +250,10 @@ class AddedKey:
     device: str
     slot: int
     uuid: str | None = None
+
+    def __fspath__(self) -> str:
+        """The LUKS device."""
+        return self.device
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,13 +182,16 @@ def test_open_argv_and_inverse_close(fake_runner, rec, dev) -> None:
     dump_replies(fake_runner, rec, dev, "luksDump-luks2", "luksDump-json-luks2")
     assert fake_runner.calls == []
     fake_runner.expect(["cryptsetup", "open", ...]).expect(["cryptsetup", "close", ...])
-    m = ops.open(dev, "secret-data", PW, readonly=True, allow_discards=True, keyring=False)
-    assert fake_runner.calls[-1] == ("cryptsetup", "open", "--type", "luks", "--readonly", "--allow-discards",
-                                     "--disable-keyring", "--key-file=-", "--", dev, "secret-data")
-    assert fake_runner.inputs[-1] == PW.encode()
-    assert (m.name, m.path, m.device) == ("secret-data", "/dev/mapper/secret-data", dev)
     fake_runner.paths = {dev: "file"}
     fake_runner.expect(["cryptsetup", "isLuks", "--", dev])
+    m = ops.open(dev, "secret-data", PW, readonly=True, allow_discards=True, keyring=False)
+    opened = fake_runner.calls.index(("cryptsetup", "open", "--type", "luks", "--readonly", "--allow-discards",
+                                      "--disable-keyring", "--key-file=-", "--", dev, "secret-data"))
+    assert fake_runner.inputs[opened] == PW.encode()
+    # the result is read back after the open: the UUID of the LUKS volume the mapping is over
+    assert [c[:2] for c in fake_runner.calls[opened + 1:]] == [("cryptsetup", "isLuks"), ("cryptsetup", "luksDump"),
+                                                               ("cryptsetup", "luksDump")]
+    assert (m.name, m.path, m.device, m.uuid) == ("secret-data", "/dev/mapper/secret-data", dev, facts.dump(dev).uuid)
     undo = spec_of(ops.open).undo_for(m, {"device": dev, "name": "secret-data"})
     assert undo.identity == {"uuid": facts.dump(dev).uuid, "boot_id": fake_runner.boot_id()}
     undo()

@@ -10,7 +10,7 @@ import pytest
 
 from pybofh_core.errors import ParseError
 from pybofh_core.runner import FakeRunner
-from pybofh_crypt.status import DMSETUP_INFO_ARGV, parse_dmsetup_info, sections
+from pybofh_crypt.bofh_status import DMSETUP_INFO_ARGV, parse_dmsetup_info, sections
 
 REC = Path(__file__).resolve().parent / "recordings" / "dmsetup"
 VERSION = "1.02.185"

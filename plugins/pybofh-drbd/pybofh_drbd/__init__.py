@@ -65,7 +65,7 @@ def pybofh_probe_layer(device: str, probe: Mapping[str, str]) -> Layer | None:
 @hookimpl
 def pybofh_probe_status() -> list[Any]:
     """``bofh status``: every DRBD resource that is up, with its role, disk and peers' states."""
-    from .status import sections
+    from .bofh_status import sections
 
     return sections()
 
@@ -79,10 +79,78 @@ _API = {
                               "resources_from_events", "parse_config", "parse_show_json")},
     **{n: "types" for n in ("DrbdResource", "DrbdConfig", "ResourceConfig", "Role", "DiskState", "ConnectionState",
                             "ReplicationState")},
+    **dict.fromkeys(
+        ["SyncProgress", "Volume", "PeerVolume", "Connection", "ProcDevice", "ProcDrbd", "Address", "VolumeConfig",
+         "HostConfig", "ConnectionHost", "ConnectionConfig", "Event", "RoleChange", "ResizeResult"], "types"),
 }
+
+
+__all__ = list(_API)  # help() (pydoc) documents these, each loaded through __getattr__
+
+if TYPE_CHECKING:
+    # ``_API`` spelled out for type checkers (nothing of it is imported at run time): ``import x as x``
+    # re-exports ``x``. tests/test_typed_api.py checks that these name what ``__getattr__`` returns.
+    from .facts import backing_disks as backing_disks
+    from .facts import is_up as is_up
+    from .facts import list_resources as list_resources
+    from .facts import minors as minors
+    from .facts import next_free_minor as next_free_minor
+    from .facts import next_free_port as next_free_port
+    from .facts import read_config as read_config
+    from .facts import read_proc_drbd as read_proc_drbd
+    from .facts import resource_config as resource_config
+    from .facts import status as status
+    from .facts import wait_synced as wait_synced
+    from .ops import adjust as adjust
+    from .ops import attach as attach
+    from .ops import connect as connect
+    from .ops import create_md as create_md
+    from .ops import detach as detach
+    from .ops import disconnect as disconnect
+    from .ops import down as down
+    from .ops import invalidate as invalidate
+    from .ops import pause_sync as pause_sync
+    from .ops import primary as primary
+    from .ops import resize as resize
+    from .ops import resume_sync as resume_sync
+    from .ops import secondary as secondary
+    from .ops import up as up
+    from .ops import verify as verify
+    from .parsers import parse_config as parse_config
+    from .parsers import parse_events2 as parse_events2
+    from .parsers import parse_proc_drbd as parse_proc_drbd
+    from .parsers import parse_show_json as parse_show_json
+    from .parsers import parse_status_json as parse_status_json
+    from .parsers import parse_status_text as parse_status_text
+    from .parsers import resources_from_events as resources_from_events
+    from .types import Address as Address
+    from .types import Connection as Connection
+    from .types import ConnectionConfig as ConnectionConfig
+    from .types import ConnectionHost as ConnectionHost
+    from .types import ConnectionState as ConnectionState
+    from .types import DiskState as DiskState
+    from .types import DrbdConfig as DrbdConfig
+    from .types import DrbdResource as DrbdResource
+    from .types import Event as Event
+    from .types import HostConfig as HostConfig
+    from .types import PeerVolume as PeerVolume
+    from .types import ProcDevice as ProcDevice
+    from .types import ProcDrbd as ProcDrbd
+    from .types import ReplicationState as ReplicationState
+    from .types import ResizeResult as ResizeResult
+    from .types import ResourceConfig as ResourceConfig
+    from .types import Role as Role
+    from .types import RoleChange as RoleChange
+    from .types import SyncProgress as SyncProgress
+    from .types import Volume as Volume
+    from .types import VolumeConfig as VolumeConfig
 
 
 def __getattr__(name: str) -> Any:
     if name in _API:
         return getattr(import_module(f".{_API[name]}", __name__), name)
     raise AttributeError(f"module 'pybofh_drbd' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

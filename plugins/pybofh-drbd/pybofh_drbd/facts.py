@@ -20,7 +20,7 @@ from .errors import (
     SyncTimeoutError,
 )
 from .settings import DrbdSettings
-from .types import DiskState, DrbdConfig, DrbdResource, ProcDrbd, ResourceConfig
+from .types import DiskState, DrbdConfig, DrbdResource, ProcDrbd, ResizeResult, ResourceConfig, RoleChange
 
 PROC_DRBD = "/proc/drbd"
 _DRBD_DEV = re.compile(r"^/dev/drbd(\d+)$")
@@ -43,7 +43,14 @@ def drbdadm(*args: str) -> list[str]:
 
 
 def check_resource_name(res: Any) -> str:
-    """Validate a resource name (no leading '-', no '/', whitespace…); ``all`` is refused (its undo is ambiguous)."""
+    """Validate a resource name (no leading '-', no '/', whitespace…); ``all`` is refused (its undo is ambiguous).
+
+    A resource result is accepted too: ``DrbdResource``/``ResourceConfig`` by name, ``RoleChange``/``ResizeResult``
+    by their resource."""
+    if isinstance(res, (DrbdResource, ResourceConfig)):
+        res = res.name
+    elif isinstance(res, (RoleChange, ResizeResult)):
+        res = res.resource
     name = validate_name(res, what="DRBD resource name")
     if name == "all":
         raise ValidationError("DRBD resource name: 'all' is not accepted; name one resource so its undo is exact")

@@ -242,7 +242,12 @@ def _identify_connect(args: Mapping[str, Any], identity: Mapping[str, Any]) -> V
                              f"again ({st.connections[0].state.value})" if not _standalone(st) else None)
 
 
-@operation(inverse=lambda name: _expect(undo(disconnect, name), name), identify=_identify_connect,
+def _reconnect_undo(name: str) -> Any:
+    """The undo: ``disconnect`` the resource again (a def, not a lambda: mypy types a forward reference late)."""
+    return _expect(undo(disconnect, name), name)
+
+
+@operation(inverse=_reconnect_undo, identify=_identify_connect,
            requires=["drbdadm"])
 def connect(res: str) -> str:
     """Connect a resource to its peers (``drbdadm connect``); the undo (disconnect) is journalled ahead."""
@@ -269,7 +274,12 @@ def _identify_attach(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Ve
                              f"({st.volumes[0].disk.value})" if st.volumes and not _diskless(st) else None)
 
 
-@operation(inverse=lambda name: _expect(undo(detach, name), name), identify=_identify_attach, requires=["drbdadm"])
+def _reattach_undo(name: str) -> Any:
+    """The undo: ``detach`` the resource again (a def, not a lambda: mypy types a forward reference late)."""
+    return _expect(undo(detach, name), name)
+
+
+@operation(inverse=_reattach_undo, identify=_identify_attach, requires=["drbdadm"])
 def attach(res: str) -> str:
     """Attach the backing disks of an up resource (``drbdadm attach``); the undo (detach) is journalled ahead."""
     return _resource_command("attach", res, ahead=_ahead_if(
@@ -393,7 +403,12 @@ def _identify_resume(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Ve
                              "more" if not _user_paused(st) else None)
 
 
-@operation(inverse=lambda name: _expect(undo(resume_sync, name), name), identify=_identify_pause,
+def _resume_undo(name: str) -> Any:
+    """The undo: ``resume_sync`` the resource again (a def, not a lambda: mypy types a forward reference late)."""
+    return _expect(undo(resume_sync, name), name)
+
+
+@operation(inverse=_resume_undo, identify=_identify_pause,
            requires=["drbdadm"])
 def pause_sync(res: str) -> str:
     """Pause a running resync (``drbdadm pause-sync``); the undo (resume) is journalled ahead."""

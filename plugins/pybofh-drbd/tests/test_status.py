@@ -10,7 +10,7 @@ import pytest
 
 from pybofh_core.runner import FakeRunner
 from pybofh_drbd import facts
-from pybofh_drbd.status import sections
+from pybofh_drbd.bofh_status import sections
 from pybofh_drbd.types import ProcDrbd
 
 K = "8.4.11"

@@ -20,6 +20,7 @@ activation changes journal their undo before the command runs.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,6 +31,7 @@ from pybofh_core.operations import Undo, operation, undo, undo_ahead
 from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data, refuse_shrink
 from pybofh_core.validate import (
+    PathArg,
     SizeSpec,
     parse_size,
     size_spec,
@@ -62,12 +64,28 @@ _VG_PATH = re.compile(r"^/dev/([A-Za-z0-9+_.][A-Za-z0-9+_.-]*)$")
 
 
 def vg_name(value: object) -> str:
-    """Check a VG name against LVM's rules (letters, digits, ``+_.-``, not starting with ``-``, ≤127 bytes)."""
+    """Check a VG name against LVM's rules (letters, digits, ``+_.-``, not starting with ``-``, ≤127 bytes).
+
+    ``/dev/VG`` is accepted too, and so is a ``VolumeGroup`` or ``VgCreated`` result (its path, by ``__fspath__``).
+    """
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str) and (m := _VG_PATH.match(value)):
+        value = m.group(1)
     return validate_name(value, what="VG name", pattern=_NAME, max_len=127)
 
 
-def lv_name(value: object) -> str:
-    """Check an LV name: VG name rules plus LVM's reserved prefixes and sub-LV suffixes."""
+def lv_name(value: object, *, vg: str | None = None) -> str:
+    """Check an LV name: VG name rules plus LVM's reserved prefixes and sub-LV suffixes.
+
+    ``/dev/VG/LV`` is accepted too, and so is a ``LogicalVolume`` result (its path): its VG must then be ``vg``.
+    """
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str) and (m := _LV_PATH.match(value)):
+        if vg is not None and m.group(1) != vg:
+            raise ValidationError(f"LV {value}: it is in VG {m.group(1)}, not in {vg}")
+        value = m.group(2)
     name = validate_name(value, what="LV name", pattern=_NAME, max_len=127)
     if name.startswith(_RESERVED_PREFIXES):
         raise ValidationError(f"LV name: {name!r} starts with a prefix LVM reserves ({', '.join(_RESERVED_PREFIXES)})")
@@ -77,8 +95,8 @@ def lv_name(value: object) -> str:
     return name
 
 
-def _devices(devices: str | Sequence[str]) -> list[str]:
-    items = [devices] if isinstance(devices, str) else list(devices)
+def _devices(devices: PathArg | Sequence[PathArg]) -> list[str]:
+    items = [devices] if isinstance(devices, (str, os.PathLike)) else list(devices)
     if not items:
         raise ValidationError("at least one device is needed")
     out = [validate_device(d, what="PV device") for d in items]
@@ -130,7 +148,7 @@ def _find_lv(vg: str, name: str) -> LogicalVolume | None:
 
 def _identify_lv(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
     """An LV is the step's if ``vg/name`` has the UUID the step recorded (gone: already undone)."""
-    vg, name = str(args["vg"]), str(args["name"])
+    vg, name = _vg_lv(args)
     try:
         lv = _find_lv(vg, name)
     except NotFoundError:
@@ -157,16 +175,28 @@ def _read_back_lv(vg: str, name: str, fallback: LogicalVolume) -> LogicalVolume:
     return fallback if _dry() else facts.get_lv(vg, name)
 
 
+def _vg_lv(args: Mapping[str, Any]) -> tuple[str, str]:
+    """``(vg, name)`` of a call's arguments as given (``/dev/VG`` and ``/dev/VG/LV`` reduced to names), unchecked:
+    for lock keys and identities, which must name the LV the same way whatever form the caller used."""
+    vg, name = str(args["vg"]), str(args["name"])
+    if m := _VG_PATH.match(vg):
+        vg = m.group(1)
+    if m := _LV_PATH.match(name):
+        name = m.group(2)
+    return vg, name
+
+
 def _lv_lock(args: Mapping[str, Any]) -> list[str]:
     """An LV operation locks the LV (``/dev/VG/NAME``): two jobs never change one LV at once."""
-    return [f"/dev/{args['vg']}/{args['name']}"]
+    vg, name = _vg_lv(args)
+    return [f"/dev/{vg}/{name}"]
 
 
 def _as_list(devices: Any) -> list[str]:
-    return [devices] if isinstance(devices, str) else [str(d) for d in devices]
+    return [devices] if isinstance(devices, str) else [os.fspath(d) for d in devices]
 
 
-def _split_lv_path(path: str) -> tuple[str, str]:
+def _split_lv_path(path: PathArg) -> tuple[str, str]:
     path = validate_path(path, what="LV path")
     m = _LV_PATH.match(path)
     if not m:
@@ -211,7 +241,7 @@ def _pv_undo(func: Any, device: str, uuid: str | None, *args: Any, **kwargs: Any
 
 @operation(inverse=lambda pv: _pv_undo(remove_pv, pv.device, pv.uuid), creates=lambda pv: [pv.device],
            aliases=["createPV"], requires=["pvcreate"], target="device", check=_check_pvcreate)
-def create_pv(device: str, *, force: bool = False, wipe_signatures: bool = False) -> PvCreated:
+def create_pv(device: PathArg, *, force: bool = False, wipe_signatures: bool = False) -> PvCreated:
     """Initialise ``device`` as an LVM physical volume.
 
     A device holding any signature (a filesystem, LUKS, a partition table) or in use is refused unless ``force``
@@ -224,7 +254,7 @@ def create_pv(device: str, *, force: bool = False, wipe_signatures: bool = False
 
 @operation(irreversible="erases the PV label (the PV's UUID is lost)", target="device", aliases=["removePV"],
            requires=["pvremove"], identify=_identify_pv)
-def remove_pv(device: str) -> None:
+def remove_pv(device: PathArg) -> None:
     """Remove the LVM label from ``device`` (refused while the PV belongs to a VG)."""
     device = validate_device(device, what="PV device")
     pv = next((p for p in facts.list_pvs() if facts.same_device(p.name, device)), None)
@@ -279,7 +309,7 @@ def _identify_extend(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Ve
 @operation(inverse=lambda vg: _pv_undo(remove_vg, vg.name, vg.uuid, remove_pvs=list(vg.initialized)),
            creates=lambda vg: [vg.path, *vg.initialized], aliases=["createVG"], requires=["vgcreate"],
            locks=lambda a: [f"/dev/{a['name']}", *_as_list(a["devices"])])
-def create_vg(name: str, devices: str | Sequence[str], *, extent_size: int | str | None = None) -> VgCreated:
+def create_vg(name: str, devices: PathArg | Sequence[PathArg], *, extent_size: int | str | None = None) -> VgCreated:
     """Create volume group ``name`` on ``devices``; devices that are not PVs yet are initialised by LVM (and undo
     removes their labels again)."""
     name = vg_name(name)
@@ -301,7 +331,7 @@ def create_vg(name: str, devices: str | Sequence[str], *, extent_size: int | str
 
 
 @operation(irreversible="deletes the volume group's metadata", target="path", requires=["vgremove"])
-def destroy_vg(path: str) -> None:
+def destroy_vg(path: PathArg) -> None:
     """The destructive step of ``remove_vg()``, naming the VG by its ``/dev/VG`` path (so atomic blocks can tell
     whether they created it)."""
     path = validate_path(path, what="VG path")
@@ -313,7 +343,7 @@ def destroy_vg(path: str) -> None:
 
 @operation(composite=True, aliases=["removeVG"], requires=["vgremove", "pvremove"], identify=_identify_vg,
            locks=lambda a: [f"/dev/{a['vg']}"])
-def remove_vg(vg: str, *, remove_pvs: Sequence[str] = ()) -> None:
+def remove_vg(vg: PathArg, *, remove_pvs: Sequence[str] = ()) -> None:
     """Remove the empty volume group ``vg`` (LVs must be removed first), then the PV labels of ``remove_pvs``."""
     vg = vg_name(vg)
     pvs = [validate_device(d, what="PV device") for d in remove_pvs]
@@ -329,7 +359,7 @@ def remove_vg(vg: str, *, remove_pvs: Sequence[str] = ()) -> None:
 @operation(inverse=lambda r: _pv_undo(reduce_vg, r.vg, r.vg_uuid, r.device, remove_pv=r.initialized),
            creates=lambda r: [r.device], requires=["vgextend"], identify=_identify_extend,
            locks=lambda a: [f"/dev/{a['vg']}", a["device"]])
-def extend_vg(vg: str, device: str) -> VgExtended:
+def extend_vg(vg: PathArg, device: PathArg) -> VgExtended:
     """Add ``device`` to ``vg`` (LVM initialises it as a PV first if it is not one; undo then removes the label)."""
     vg = vg_name(vg)
     device = validate_device(device, what="PV device")
@@ -343,7 +373,7 @@ def extend_vg(vg: str, device: str) -> VgExtended:
 
 @operation(inverse=lambda r: _pv_undo(extend_vg, r.vg, r.vg_uuid, r.device), requires=["vgreduce"],
            identify=_identify_reduce, locks=lambda a: [f"/dev/{a['vg']}", a["device"]])
-def reduce_vg(vg: str, device: str, *, remove_pv: bool = False) -> VgExtended:
+def reduce_vg(vg: PathArg, device: PathArg, *, remove_pv: bool = False) -> VgExtended:
     """Remove the unused PV ``device`` from ``vg`` (LVM refuses while extents on it are allocated); ``remove_pv``
     also erases its PV label."""
     vg = vg_name(vg)
@@ -360,13 +390,13 @@ def reduce_vg(vg: str, device: str, *, remove_pv: bool = False) -> VgExtended:
 
 @operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths, aliases=["createLV"],
            requires=["lvcreate"], locks=_lv_lock)
-def create_lv(vg: str, name: str, size: int | str, *, round: str | None = None) -> LogicalVolume:  # noqa: A002
+def create_lv(vg: PathArg, name: str, size: int | str, *, round: str | None = None) -> LogicalVolume:  # noqa: A002
     """Create (and activate) linear logical volume ``name`` of exactly ``size`` bytes in ``vg``.
 
     ``size``: whole extents (``round="up"|"down"`` rounds any other), or ``50%FREE`` / ``100%VG`` (rounded down).
     """
     vg = vg_name(vg)
-    name = lv_name(name)
+    name = lv_name(name, vg=vg)
     spec = size_spec(size, what="LV size", relative=False, percent=True)  # bad input: refused before the VG is read
     nbytes = _lv_bytes(vg, spec, "LV size", round=round)
     run(["lvcreate", "--yes", "-n", name, "-L", f"{nbytes}b", "--", vg])
@@ -375,14 +405,14 @@ def create_lv(vg: str, name: str, size: int | str, *, round: str | None = None) 
 
 @operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths,
            requires=["lvcreate", "thin_check"], locks=_lv_lock)
-def create_thin_pool(vg: str, name: str, size: int | str, *, metadata_spare: bool = False) -> LogicalVolume:
+def create_thin_pool(vg: PathArg, name: str, size: int | str, *, metadata_spare: bool = False) -> LogicalVolume:
     """Create thin pool ``name`` with ``size`` bytes of data space in ``vg``.
 
     Without ``metadata_spare`` no ``lvol0_pmspare`` LV is made, so removing the pool restores the VG exactly;
     with it LVM keeps a spare for pool metadata repair, which stays after the pool is removed.
     """
     vg = vg_name(vg)
-    name = lv_name(name)
+    name = lv_name(name, vg=vg)
     nbytes = parse_size(size, what="thin pool size", minimum=1)
     _extent_multiple(vg, nbytes, "thin pool size")
     run(["lvcreate", "--yes", "--type", "thin-pool", "--poolmetadataspare", "y" if metadata_spare else "n",
@@ -392,11 +422,11 @@ def create_thin_pool(vg: str, name: str, size: int | str, *, metadata_spare: boo
 
 @operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths, requires=["lvcreate"],
            locks=_lv_lock)
-def create_thin_lv(vg: str, pool: str, name: str, size: int | str) -> LogicalVolume:
+def create_thin_lv(vg: PathArg, pool: PathArg, name: str, size: int | str) -> LogicalVolume:
     """Create thin volume ``name`` of virtual ``size`` bytes in thin pool ``vg/pool``."""
     vg = vg_name(vg)
-    pool = lv_name(pool)
-    name = lv_name(name)
+    pool = lv_name(pool, vg=vg)
+    name = lv_name(name, vg=vg)
     nbytes = parse_size(size, what="thin LV size", minimum=1)
     _extent_multiple(vg, nbytes, "thin LV size")
     run(["lvcreate", "--yes", "--type", "thin", "-n", name, "-V", f"{nbytes}b", "--thinpool", pool, "--", vg])
@@ -405,12 +435,12 @@ def create_thin_lv(vg: str, pool: str, name: str, size: int | str) -> LogicalVol
 
 @operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths, requires=["lvcreate"],
            locks=_lv_lock)
-def snapshot_lv(vg: str, origin: str, name: str, size: int | str | None = None) -> LogicalVolume:
+def snapshot_lv(vg: PathArg, origin: PathArg, name: str, size: int | str | None = None) -> LogicalVolume:
     """Snapshot ``vg/origin`` as ``name``: a thick snapshot with ``size`` bytes of copy-on-write space, or (no size,
     thin origin) a thin snapshot in the origin's pool, which LVM flags to be skipped by plain activation."""
     vg = vg_name(vg)
-    origin = lv_name(origin)
-    name = lv_name(name)
+    origin = lv_name(origin, vg=vg)
+    name = lv_name(name, vg=vg)
     nbytes = parse_size(size, what="snapshot size", minimum=1) if size is not None else None
     source = facts.get_lv(vg, origin)
     if nbytes is None:
@@ -449,7 +479,7 @@ def _check_lv_removal(args: Mapping[str, Any]) -> None:
 
 @operation(irreversible="destroys the LV's data", target="path", requires=["lvremove"], check=_check_lv_removal,
            identify=_identify_lv_path)
-def destroy_lv(path: str, *, force: bool = False) -> None:
+def destroy_lv(path: PathArg, *, force: bool = False) -> None:
     """The destructive step of ``remove_lv()``, naming the LV by its ``/dev/VG/LV`` path (so atomic blocks can
     tell whether they created it). Refused, unless ``force``, when the LV holds data (see ``remove_lv()``)."""
     vg, name = _split_lv_path(path)
@@ -457,7 +487,7 @@ def destroy_lv(path: str, *, force: bool = False) -> None:
 
 
 @operation(composite=True, aliases=["removeLV"], requires=["lvremove"], identify=_identify_lv, locks=_lv_lock)
-def remove_lv(vg: str, name: str, *, force: bool = False) -> None:
+def remove_lv(vg: PathArg, name: PathArg, *, force: bool = False) -> None:
     """Remove logical volume ``vg/name`` and its data.
 
     Refused unless ``force`` (or the LV was created by the same atomic block) when it holds a filesystem, LUKS header
@@ -465,7 +495,7 @@ def remove_lv(vg: str, name: str, *, force: bool = False) -> None:
     (then pybofh cannot check it). LVM itself refuses an LV that is open.
     """
     vg = vg_name(vg)
-    name = lv_name(name)
+    name = lv_name(name, vg=vg)
     destroy_lv(f"/dev/{vg}/{name}", force=force)
 
 
@@ -478,7 +508,7 @@ def _resize_inverse(r: LvResized) -> Undo | None:
 
 def _resize_request(vg: Any, name: Any, size: Any, round: Any = None) -> tuple[str, str, int, LogicalVolume]:  # noqa: A002
     vg = vg_name(vg)
-    name = lv_name(name)
+    name = lv_name(name, vg=vg)
     spec = size_spec(size, what="LV size", percent=True)  # bad input is refused before the LV is read
     lv = facts.get_lv(vg, name)
     if lv.size_bytes is None:
@@ -507,7 +537,7 @@ def _check_lv_shrink(args: Mapping[str, Any]) -> None:
 
 @operation(inverse=_resize_inverse, requires=["lvresize"], target=lambda a: f"/dev/{a['vg']}/{a['name']}",
            check=_check_lv_shrink, identify=_identify_lv, takes_away=_lv_shrinks)  # type: ignore[arg-type]
-def resize_lv(vg: str, name: str, size: int | str, *, force: bool = False, round: str | None = None  # noqa: A002
+def resize_lv(vg: PathArg, name: PathArg, size: int | str, *, force: bool = False, round: str | None = None  # noqa: A002
               ) -> LvResized:
     """Make ``vg/name`` ``size`` bytes. Only the LV: its content (filesystem, LUKS) must be shrunk before and grown
     after — the block-device stack (``bofh blockdev resize``) does that. A shrink is refused unless the content is
@@ -539,10 +569,10 @@ def _identify_rename(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Ve
 
 @operation(inverse=_rename_back, requires=["lvrename"], identify=_identify_rename,
            locks=lambda a: [*_lv_lock(a), f"/dev/{a['vg']}/{a['new_name']}"])
-def rename_lv(vg: str, name: str, new_name: str) -> LvRenamed:
+def rename_lv(vg: PathArg, name: PathArg, new_name: str) -> LvRenamed:
     """Rename ``vg/name`` to ``vg/new_name`` (its device paths change accordingly)."""
     vg = vg_name(vg)
-    name = lv_name(name)
+    name = lv_name(name, vg=vg)
     new_name = lv_name(new_name)
     if name == new_name:
         raise ValidationError(f"LV {vg}/{name} already has that name")
@@ -578,10 +608,10 @@ def _identify_activation(args: Mapping[str, Any], identity: Mapping[str, Any]) -
 
 @operation(inverse=_activation_inverse, requires=["lvchange"], identify=_identify_activation,
            locks=_lv_lock)  # type: ignore[arg-type]
-def activate_lv(vg: str, name: str) -> LvActivation:
+def activate_lv(vg: PathArg, name: PathArg) -> LvActivation:
     """Activate ``vg/name`` (also one flagged to skip activation, like a thin snapshot); nothing if already active."""
     vg = vg_name(vg)
-    name = lv_name(name)
+    name = lv_name(name, vg=vg)
     was, uuid = _current_activation(vg, name)
     result = LvActivation(vg=vg, name=name, was_active=was, active=True, uuid=uuid)
     if not was:
@@ -592,10 +622,10 @@ def activate_lv(vg: str, name: str) -> LvActivation:
 
 @operation(inverse=_activation_inverse, requires=["lvchange"], identify=_identify_activation,
            locks=_lv_lock, takes_away=True)  # type: ignore[arg-type]
-def deactivate_lv(vg: str, name: str) -> LvActivation:
+def deactivate_lv(vg: PathArg, name: PathArg) -> LvActivation:
     """Deactivate ``vg/name`` (LVM refuses while it is open); nothing if already inactive."""
     vg = vg_name(vg)
-    name = lv_name(name)
+    name = lv_name(name, vg=vg)
     was, uuid = _current_activation(vg, name)
     result = LvActivation(vg=vg, name=name, was_active=was, active=False, uuid=uuid)
     if was:
@@ -623,7 +653,7 @@ def _pv_claim(device: str) -> int | None:
 
 
 @operation(inverse=_pv_resize_inverse, requires=["pvresize"], identify=_identify_pv)  # type: ignore[arg-type]
-def resize_pv(device: str, size: int | str | None = None) -> PvResized:
+def resize_pv(device: PathArg, size: int | str | None = None) -> PvResized:
     """Make the PV on ``device`` claim ``size`` bytes of it (None: all of it); LVM refuses to cut allocated extents.
 
     ``size`` is what ``pvresize --setphysicalvolumesize`` takes: device space including the label and metadata

@@ -100,6 +100,10 @@ class PhysicalVolume:
             "uuid": self.uuid, "vg_uuid": self.vg_uuid, "missing": self.missing, "duplicate": self.duplicate,
         }
 
+    def __fspath__(self) -> str:
+        """The PV's device path."""
+        return self.name
+
 
 @dataclass(frozen=True, slots=True)
 class VolumeGroup:
@@ -151,6 +155,10 @@ class VolumeGroup:
             "pv_count": self.pv_count, "lv_count": self.lv_count, "snap_count": self.snap_count,
             "missing_pv_count": self.missing_pv_count, "attr": self.attr, "partial": self.partial, "uuid": self.uuid,
         }
+
+    def __fspath__(self) -> str:
+        """``/dev/VG``: pass the VG on to create_lv, extend_vg…"""
+        return f"/dev/{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +238,10 @@ class LogicalVolume:
             "origin": self.origin, "data_percent": self.data_percent, "roles": list(self.roles), "uuid": self.uuid,
         }
 
+    def __fspath__(self) -> str:
+        """``/dev/VG/LV``: pass the LV on to crypt.format, mkfs, mount…"""
+        return self.path
+
 
 @dataclass(frozen=True, slots=True)
 class FullReport:
@@ -250,6 +262,10 @@ class PvCreated:
     device: str
     uuid: str | None = None  # the PV's UUID (read back after pvcreate; None in a dry run)
 
+    def __fspath__(self) -> str:
+        """The PV's device path: pass it on to create_vg, extend_vg…"""
+        return self.device
+
 
 @dataclass(frozen=True, slots=True)
 class VgCreated:
@@ -265,6 +281,10 @@ class VgCreated:
     def path(self) -> str:
         """``/dev/VG``."""
         return f"/dev/{self.name}"
+
+    def __fspath__(self) -> str:
+        """``/dev/VG``: pass the VG on to create_lv, extend_vg…"""
+        return self.path
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +317,10 @@ class PvResized:
     old_size_bytes: int | None
     new_size_bytes: int | None
     uuid: str | None = None
+
+    def __fspath__(self) -> str:
+        """The PV's device path."""
+        return self.device
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from pybofh_core.runner import FakeRunner
+from pybofh_lvm.bofh_status import sections
 from pybofh_lvm.facts import fullreport_argv
-from pybofh_lvm.status import sections
 
 MiB = 1024**2
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pybofh_core import hookimpl
 
@@ -53,10 +53,27 @@ def pybofh_on_atomic_event(event: str, journal_id: str | None, step: Mapping[str
     record_atomic_event(event, journal_id)
 
 
+__all__ = list(_API)  # help() (pydoc) documents these, each loaded through __getattr__
+
+if TYPE_CHECKING:
+    # ``_API`` spelled out for type checkers (nothing of it is imported at run time): ``import x as x``
+    # re-exports ``x``. tests/test_typed_api.py checks that these name what ``__getattr__`` returns.
+    from .cli_fanout import run_on_hosts as run_on_hosts
+    from .errors import HostUnreachableError as HostUnreachableError
+    from .fanout import HostResult as HostResult
+    from .fanout import HostStatus as HostStatus
+    from .fanout import fan_out as fan_out
+    from .runner import SshRunner as SshRunner
+    from .runner import on_host as on_host
+    from .runner import remote_command as remote_command
+    from .runner import validate_host as validate_host
+
+
 def __getattr__(name: str) -> Any:
     if name in _API:
         return getattr(import_module(f".{_API[name]}", __name__), name)
     raise AttributeError(f"module 'pybofh_ssh' has no attribute {name!r}")
 
 
-__all__ = list(_API)
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

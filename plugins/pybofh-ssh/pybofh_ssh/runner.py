@@ -247,8 +247,8 @@ class SshRunner(Runner):
                 self._private_dir = _short_tempdir()
                 socket = f"{self._private_dir}/m"
                 self._finalizer = weakref.finalize(
-                    self, _close_master, self._local, [*self._base_argv(socket), "-O", "exit", "--", self.host], socket,
-                    self._private_dir,
+                    self, _close_master, self._local,
+                    [*self._base_argv(socket), "-O", "exit", "--", self.host or ""], socket, self._private_dir,
                 )
             return f"{self._private_dir}/m"
 

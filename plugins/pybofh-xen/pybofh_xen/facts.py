@@ -15,7 +15,7 @@ from pybofh_core.validate import validate_name, validate_path
 
 from .errors import DomuNotFoundError
 from .parsers import parse_xl_info, parse_xl_list, parse_xl_list_long
-from .types import Domain, DomainDetails, DomU, XlInfo
+from .types import Domain, DomainDetails, DomU, RestoredDomu, StartedDomu, StoppedDomu, XlInfo
 from .xlcfg import parse_domu_config
 
 log = logging.getLogger("pybofh.xen")
@@ -51,9 +51,13 @@ def validate_domain_name(name: Any) -> str:
     return text
 
 
-def domain_name(domu: DomU | str) -> str:
-    """The validated name of a DomU object or a name string."""
-    if isinstance(domu, DomU):
+#: results that name a domain: accepted wherever a domain is (``shutdown_domu(start_domu("web"))``)
+NAMED = (DomU, Domain, DomainDetails, StartedDomu, StoppedDomu, RestoredDomu)
+
+
+def domain_name(domu: DomU | Domain | DomainDetails | StartedDomu | StoppedDomu | RestoredDomu | str) -> str:
+    """The validated name of a domain result (a DomU, a Domain from ``xl list``, a started domU…) or a name."""
+    if isinstance(domu, NAMED):
         return validate_domain_name(domu.name)
     return validate_domain_name(domu)
 
@@ -124,6 +128,8 @@ def resolve_domu(domu: DomU | str | Path) -> DomU:
     if isinstance(domu, DomU):
         validate_domain_name(domu.name)
         return domu
+    if isinstance(domu, NAMED):  # a running domain or a start's result: its config by name
+        return get_domu(validate_domain_name(domu.name))
     if isinstance(domu, Path) or (isinstance(domu, str) and domu.startswith("/")):
         return read_domu_config(domu)
     return get_domu(validate_domain_name(domu))

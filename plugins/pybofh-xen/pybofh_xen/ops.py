@@ -20,7 +20,7 @@ from pybofh_core.errors import NotFoundError, ToolUnavailableError, ValidationEr
 from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_boot
 from pybofh_core.operations import Undo, operation, undo, undo_ahead
 from pybofh_core.runner import DryRunRunner, get_runner, run
-from pybofh_core.validate import validate_path
+from pybofh_core.validate import PathArg, validate_path
 
 from .errors import DomuTimeoutError
 from .facts import (
@@ -121,7 +121,12 @@ def _identify_start(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Ver
 # --- start / destroy -----------------------------------------------------------------------------------------------
 
 
-@operation(inverse=lambda res: _domain_undo(undo(destroy_domu, res.name), res.name), creates=lambda res: [res.name],
+def _destroy_started(res: StartedDomu) -> Any:
+    """The undo of a start: destroy the domain it started (a def, not a lambda: mypy types it late)."""
+    return _domain_undo(undo(destroy_domu, res.name), res.name)
+
+
+@operation(inverse=_destroy_started, creates=lambda res: [res.name],
            aliases=["startDomu"], identify=_identify_start, requires=["xl"])
 def start_domu(domu: DomU | str | Path) -> StartedDomu:
     """Create (boot) a domU from its config file: ``xl create PATH``. Takes a DomU, a name or a config path.
@@ -208,7 +213,12 @@ def reboot_domu(domu: DomU | str) -> str:
     return name
 
 
-@operation(inverse=lambda name: _domain_undo(undo(unpause_domu, name), name), aliases=["pause", "pauseDomu"],
+def _unpause_undo(name: str) -> Any:
+    """The undo of a pause: unpause the domain (a def, not a lambda: mypy types it late)."""
+    return _domain_undo(undo(unpause_domu, name), name)
+
+
+@operation(inverse=_unpause_undo, aliases=["pause", "pauseDomu"],
            identify=_identify_pause, requires=["xl"])
 def pause_domu(domu: DomU | str) -> str:
     """Pause a domain's vCPUs (``xl pause NAME``); the undo unpauses it (journalled ahead inside a block)."""
@@ -228,7 +238,7 @@ def unpause_domu(domu: DomU | str) -> str:
     return name
 
 
-def _state_file(path: str | Path, *, must_exist: bool) -> str:
+def _state_file(path: PathArg, *, must_exist: bool) -> str:
     text = validate_path(path, what="domain state file")
     if must_exist:
         validate_path(text, what="domain state file", kind="file")
@@ -277,7 +287,7 @@ def _identify_restore(args: Mapping[str, Any], identity: Mapping[str, Any]) -> V
 
 @operation(inverse=lambda res: _restore_undo(res.name, res.path, res.uuid, with_file=True),
            aliases=["save", "saveDomu"], requires=["xl", "stat"])
-def save_domu(domu: DomU | str, path: str | Path) -> SavedDomu:
+def save_domu(domu: DomU | str, path: PathArg) -> SavedDomu:
     """Save a domain's memory to a new file and stop it (``xl save NAME FILE``); the undo restores it from there.
 
     The domain stops running; its state lives on only in the file. Inside an atomic block the undo (restore,
@@ -299,7 +309,7 @@ def save_domu(domu: DomU | str, path: str | Path) -> SavedDomu:
 
 @operation(inverse=lambda res: _domain_undo(undo(destroy_domu, res.name), res.name) if res.name else None,
            aliases=["restore", "restoreDomu"], identify=_identify_restore, requires=["xl"])
-def restore_domu(path: str | Path) -> RestoredDomu:
+def restore_domu(path: PathArg) -> RestoredDomu:
     """Restore a saved domain from its state file (``xl restore FILE``); the file is kept.
 
     The new domain is found by comparing ``xl list`` before and after; the undo destroys it (its running state

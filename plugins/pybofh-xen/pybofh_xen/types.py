@@ -260,6 +260,10 @@ class SavedDomu:
     path: str
     uuid: str | None = None
 
+    def __fspath__(self) -> str:
+        """The saved state file: pass it on to restore_domu."""
+        return self.path
+
 
 @dataclass(frozen=True, slots=True)
 class RestoredDomu:

@@ -105,3 +105,36 @@ def test_dry_run_prints_plan(fake_runner: FakeRunner, confdir: Path, capsys: pyt
     assert bofh("--dry-run", "xen", "start", "web") == 0
     assert f"xl create -- {confdir / 'web.cfg'}" in capsys.readouterr().err
     assert fake_runner.calls == []
+
+
+def _completions(command: str, param: str, incomplete: str = "") -> list[str]:
+    """What TAB offers for ``bofh xen COMMAND``'s parameter ``param`` (the plugin's COMPLETERS, attached the way the
+    root command attaches them)."""
+    import typer
+    from click import Context
+
+    from pybofh_core.cli import attach_completers
+    from pybofh_xen.cli import COMPLETERS, app
+
+    group = typer.main.get_command(app)
+    attach_completers(group, COMPLETERS)
+    sub = group.commands[command]  # type: ignore[attr-defined]
+    ctx = Context(sub, info_name=command)
+    found = next(p for p in sub.params if p.name == param)
+    return [item.value for item in found.shell_complete(ctx, incomplete)]
+
+
+def test_tab_completes_running_domains_and_configured_domus(fake_runner: FakeRunner, confdir: Path) -> None:
+    """Domains that take a running domain complete from ``xl list`` (the nested-Xen recording with ``tiny``),
+    Domain-0 left out; ``start`` and ``resize-disk`` (a stopped domU) from the config files, a broken one skipped
+    without a word; on a host without a hypervisor (the recorded refusal) nothing is offered and nothing raised."""
+    fake_runner.expect(["xl", "list"], (RECORDED / "list-tiny-4.17.7.txt").read_bytes())
+    for command in ("shutdown", "destroy", "reboot", "pause", "unpause", "save", "migrate"):
+        assert _completions(command, "name") == ["tiny"]
+    assert _completions("shutdown", "name", "x") == []
+    (confdir / "broken.cfg").write_text("name = \n")
+    assert _completions("start", "domu") == ["freebsd", "web"]
+    assert _completions("resize-disk", "name", "w") == ["web"]
+    no_xen = Path(__file__).resolve().parent / "recordings" / "xl" / "list-no-hypervisor-binary-4.17.stderr.txt"
+    fake_runner.expect(["xl", "list"], stderr=no_xen.read_bytes(), returncode=1)
+    assert _completions("shutdown", "name") == []

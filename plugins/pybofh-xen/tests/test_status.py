@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pybofh_core.errors import CommandError
 from pybofh_core.runner import FakeRunner, use_runner
-from pybofh_xen.status import sections
+from pybofh_xen.bofh_status import sections
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 MiB = 1024**2
