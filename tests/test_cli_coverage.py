@@ -40,19 +40,24 @@ def _covered(domain: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("domain", DOMAINS)
-def test_every_operation_has_a_command_or_a_reason(domain: str) -> None:
+def _check_reasons(domain: str, names: set[str], covered: set[str], attr: str, what: str) -> None:
+    """Every name in ``names`` is covered by a command or has a reason in the CLI module's ``attr`` map; no reason is
+    stale (for a name that is not one, or one a command covers) or empty."""
     entry = HOST.cli.entries[domain]
     entry.load()  # sets entry.module, the module the app came from (whichever test loaded it first)
     assert entry.module is not None, f"the {domain} app was not registered by import path"
-    reasons: dict[str, str] = getattr(entry.module, "NOT_IN_CLI", {})
-    names = {s.name for s in HOST.operations.specs(domain)}
-    covered = _covered(domain)
+    reasons: dict[str, str] = getattr(entry.module, attr, {})
     missing = sorted(names - covered - set(reasons))
-    assert not missing, f"bofh {domain} has no command for {missing} (add one, or say why in NOT_IN_CLI)"
+    assert not missing, f"bofh {domain} has no command for the {what} {missing} (add one, or say why in {attr})"
     assert all(r.strip() for r in reasons.values())
     stale = sorted((set(reasons) - names) | (set(reasons) & covered))
-    assert not stale, f"NOT_IN_CLI of {domain} lists {stale}: not an operation, or one with a command"
+    assert not stale, f"{attr} of {domain} lists {stale}: not a public {what[:-1]}, or one with a command"
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_every_operation_has_a_command_or_a_reason(domain: str) -> None:
+    _check_reasons(domain, {s.name for s in HOST.operations.specs(domain)}, _covered(domain), "NOT_IN_CLI",
+                   "operations")
 
 
 # --- facts ------------------------------------------------------------------------------------------------------
@@ -95,15 +100,5 @@ def _facts_covered(domain: str, names: set[str]) -> set[str]:
 
 @pytest.mark.parametrize("domain", FACT_DOMAINS)
 def test_every_fact_has_a_command_or_a_reason(domain: str) -> None:
-    entry = HOST.cli.entries[domain]
-    entry.load()
-    assert entry.module is not None, f"the {domain} app was not registered by import path"
-    reasons: dict[str, str] = getattr(entry.module, "FACTS_NOT_IN_CLI", {})
     names = _facts(domain)
-    covered = _facts_covered(domain, names)
-    missing = sorted(names - covered - set(reasons))
-    assert not missing, f"bofh {domain} has no command for the facts {missing} (add one, or say why in " \
-                        "FACTS_NOT_IN_CLI)"
-    assert all(r.strip() for r in reasons.values())
-    stale = sorted((set(reasons) - names) | (set(reasons) & covered))
-    assert not stale, f"FACTS_NOT_IN_CLI of {domain} lists {stale}: not a public fact, or one with a command"
+    _check_reasons(domain, names, _facts_covered(domain, names), "FACTS_NOT_IN_CLI", "facts")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import IrreversibleOperationError, NotFoundError, PluginError, PybofhError
 from .secret import Secret
+from .validate import named_path
 
 if TYPE_CHECKING:
     from .atomic import Atomic
@@ -359,11 +360,9 @@ def operation(
 def _as_text(value: Any) -> Any:
     """A path-like value (a result passed on: ``LoopDevice``, ``LogicalVolume``, ``Mount``, ``pathlib.Path``…) as
     the path it names; a list or tuple of them element by element; anything else unchanged."""
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
     if isinstance(value, (list, tuple)) and any(isinstance(v, os.PathLike) for v in value):
-        return type(value)(os.fspath(v) if isinstance(v, os.PathLike) else v for v in value)
-    return value
+        return type(value)(named_path(v) for v in value)
+    return named_path(value)
 
 
 def passed_on(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:

@@ -27,6 +27,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DEFAULT_NAME = re.compile(r"^[A-Za-z0-9+_.][A-Za-z0-9+_.-]*$")
 
 
+def named_path(value: Any) -> Any:
+    """The path a result names by ``__fspath__`` (a ``LoopDevice``, ``LogicalVolume``, ``Mapping``…); anything else
+    unchanged: the one place a passed-on result becomes text, for checks that also accept a name."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
 def parse_size(value: Any, *, what: str = "size", minimum: int = 0, multiple_of: int = 1) -> int:
     """Return ``value`` in bytes; ValidationError for negatives, junk, fractions of a byte and overflow."""
     if isinstance(value, bool):
@@ -182,8 +188,7 @@ def _percent(number: str, what: str, value: Any) -> Decimal:
 
 
 def _check_text(value: Any, what: str) -> str:
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
+    value = named_path(value)
     if isinstance(value, bytes):
         try:
             value = value.decode("utf-8")
@@ -287,5 +292,5 @@ def size_text(size: int) -> str:
     return f"{size} bytes ({human[:-1]} {human[-1]}iB)"
 
 
-__all__ = ["Path", "SizeSpec", "check_round", "format_size", "parse_size", "size_spec", "size_text",
+__all__ = ["Path", "SizeSpec", "check_round", "format_size", "named_path", "parse_size", "size_spec", "size_text",
            "validate_device", "validate_name", "validate_path"]

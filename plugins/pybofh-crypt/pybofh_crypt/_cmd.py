@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 from pybofh_core.errors import CommandError, NotFoundError, ToolUnavailableError, ValidationError
 from pybofh_core.runner import Result, get_runner, run
 from pybofh_core.secret import Secret
-from pybofh_core.validate import validate_name, validate_path
+from pybofh_core.validate import named_path, validate_name, validate_path
 
 from .errors import NotLuksError, PassphraseError
 from .types import KeyFile
@@ -31,8 +30,7 @@ def check_device(value: Any, what: str = "LUKS device") -> str:
 def check_mapping(value: Any) -> str:
     """A dm-crypt mapping name; ``/dev/mapper/NAME`` (or a ``Mapping``/``CryptStatus`` result, whose path it is)
     is accepted and reduced to ``NAME``."""
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
+    value = named_path(value)
     if isinstance(value, str) and value.startswith(MAPPER):
         value = value[len(MAPPER):]
     return validate_name(value, what="mapping name")

@@ -33,6 +33,7 @@ from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data, refuse_shrink
 from pybofh_core.validate import (
     PathArg,
     SizeSpec,
+    named_path,
     parse_size,
     size_spec,
     size_text,
@@ -63,15 +64,21 @@ _LV_PATH = re.compile(r"^/dev/([A-Za-z0-9+_.][A-Za-z0-9+_.-]*)/([A-Za-z0-9+_.][A
 _VG_PATH = re.compile(r"^/dev/([A-Za-z0-9+_.][A-Za-z0-9+_.-]*)$")
 
 
+def _path_parts(value: object, pattern: re.Pattern[str]) -> tuple[str, ...] | None:
+    """The names in ``/dev/VG`` or ``/dev/VG/LV`` (as ``pattern`` reads it) of a path or a result that names one,
+    unchecked; None when ``value`` is not such a path."""
+    value = named_path(value)
+    m = pattern.match(value) if isinstance(value, str) else None
+    return m.groups() if m else None
+
+
 def vg_name(value: object) -> str:
     """Check a VG name against LVM's rules (letters, digits, ``+_.-``, not starting with ``-``, ≤127 bytes).
 
     ``/dev/VG`` is accepted too, and so is a ``VolumeGroup`` or ``VgCreated`` result (its path, by ``__fspath__``).
     """
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if isinstance(value, str) and (m := _VG_PATH.match(value)):
-        value = m.group(1)
+    if parts := _path_parts(value, _VG_PATH):
+        value = parts[0]
     return validate_name(value, what="VG name", pattern=_NAME, max_len=127)
 
 
@@ -80,12 +87,10 @@ def lv_name(value: object, *, vg: str | None = None) -> str:
 
     ``/dev/VG/LV`` is accepted too, and so is a ``LogicalVolume`` result (its path): its VG must then be ``vg``.
     """
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if isinstance(value, str) and (m := _LV_PATH.match(value)):
-        if vg is not None and m.group(1) != vg:
-            raise ValidationError(f"LV {value}: it is in VG {m.group(1)}, not in {vg}")
-        value = m.group(2)
+    if parts := _path_parts(value, _LV_PATH):
+        if vg is not None and parts[0] != vg:
+            raise ValidationError(f"LV {named_path(value)}: it is in VG {parts[0]}, not in {vg}")
+        value = parts[1]
     name = validate_name(value, what="LV name", pattern=_NAME, max_len=127)
     if name.startswith(_RESERVED_PREFIXES):
         raise ValidationError(f"LV name: {name!r} starts with a prefix LVM reserves ({', '.join(_RESERVED_PREFIXES)})")
@@ -179,11 +184,7 @@ def _vg_lv(args: Mapping[str, Any]) -> tuple[str, str]:
     """``(vg, name)`` of a call's arguments as given (``/dev/VG`` and ``/dev/VG/LV`` reduced to names), unchecked:
     for lock keys and identities, which must name the LV the same way whatever form the caller used."""
     vg, name = str(args["vg"]), str(args["name"])
-    if m := _VG_PATH.match(vg):
-        vg = m.group(1)
-    if m := _LV_PATH.match(name):
-        name = m.group(2)
-    return vg, name
+    return (_path_parts(vg, _VG_PATH) or (vg,))[0], (_path_parts(name, _LV_PATH) or ("", name))[1]
 
 
 def _lv_lock(args: Mapping[str, Any]) -> list[str]:
@@ -198,10 +199,10 @@ def _as_list(devices: Any) -> list[str]:
 
 def _split_lv_path(path: PathArg) -> tuple[str, str]:
     path = validate_path(path, what="LV path")
-    m = _LV_PATH.match(path)
-    if not m:
+    parts = _path_parts(path, _LV_PATH)
+    if not parts:
         raise ValidationError(f"LV path: {path!r} is not of the form /dev/VG/LV")
-    return vg_name(m.group(1)), lv_name(m.group(2))
+    return vg_name(parts[0]), lv_name(parts[1])
 
 
 # --- physical volumes ------------------------------------------------------------------------------------------------

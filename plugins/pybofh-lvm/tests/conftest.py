@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+from pybofh_core.runner import FakeRunner
+from pybofh_lvm import facts
+
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 
 
@@ -109,3 +112,14 @@ def lvs_with(base: Recording, name: str, size: int, *, like: str = "data") -> by
     lvs.append({**template, "lv_uuid": uuid, "lv_name": name, "lv_size": str(size), "lv_path": f"/dev/{vg}/{name}",
                 "lv_dm_path": f"/dev/mapper/{vg}-{name.replace('-', '--')}"})
     return json.dumps(doc).encode()
+
+
+@pytest.fixture
+def reports(fake_runner: FakeRunner, rec: Callable[..., Any]) -> FakeRunner:
+    """pvs/vgs/lvs answer with the host recordings of two LVs in a two-PV VG (for the CLI tests)."""
+    for tool, case, argv in (("pvs", "two-pvs-in-vg", facts.pvs_argv()), ("vgs", "two-pvs-two-lvs", facts.vgs_argv()),
+                             ("lvs", "two-lvs-unknown", facts.lvs_argv())):
+        r = rec(tool, case)
+        fake_runner.expect(argv, r.stdout, stderr=r.stderr)
+    fake_runner.paths = {"/dev/loop0": "block", "/dev/loop1": "block", "/dev/sdz": "block"}  # not this host's /dev
+    return fake_runner

@@ -31,17 +31,6 @@ def bofh_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str,
     return int(info.value.code or 0), out, err
 
 
-@pytest.fixture
-def reports(fake_runner: FakeRunner, rec: Callable[..., Any]) -> FakeRunner:
-    """pvs/vgs/lvs answer with the host recordings of two LVs in a two-PV VG."""
-    for tool, case, argv in (("pvs", "two-pvs-in-vg", facts.pvs_argv()), ("vgs", "two-pvs-two-lvs", facts.vgs_argv()),
-                             ("lvs", "two-lvs-unknown", facts.lvs_argv())):
-        r = rec(tool, case)
-        fake_runner.expect(argv, r.stdout, stderr=r.stderr)
-    fake_runner.paths = {"/dev/loop0": "block", "/dev/loop1": "block", "/dev/sdz": "block"}  # not this host's /dev
-    return fake_runner
-
-
 def test_lv_show_text_and_json(reports: FakeRunner) -> None:
     res = bofh("lvm", "lv", "show", VG, "with-dash")
     assert res.exit_code == 0, res.output

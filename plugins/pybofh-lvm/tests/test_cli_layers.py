@@ -11,7 +11,6 @@ import pytest
 from pybofh_core.cli import main
 from pybofh_core.errors import DataAtRiskError, ValidationError
 from pybofh_core.runner import FakeRunner
-from pybofh_lvm import facts
 from pybofh_lvm.layers import LvLayer, PvLayer, probe_device, probe_layer
 
 VG = "pybofhrec"
@@ -24,16 +23,6 @@ def bofh(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
         main(list(argv))
     out, err = capsys.readouterr()
     return int(info.value.code or 0), out, err
-
-
-@pytest.fixture
-def reports(fake_runner: FakeRunner, rec: Callable[..., Any]) -> FakeRunner:
-    """pvs/vgs/lvs answer with the host recordings of two LVs in a two-PV VG."""
-    for tool, case, argv in (("pvs", "two-pvs-in-vg", facts.pvs_argv()), ("vgs", "two-pvs-two-lvs", facts.vgs_argv()),
-                             ("lvs", "two-lvs-unknown", facts.lvs_argv())):
-        r = rec(tool, case)
-        fake_runner.expect(argv, r.stdout, stderr=r.stderr)
-    return fake_runner
 
 
 def test_lv_list_table_and_json(reports: FakeRunner, capsys: pytest.CaptureFixture[str]) -> None:
