@@ -101,6 +101,34 @@ def test_hook_pybofh_register_cli(host: PluginHost) -> None:
     assert "Ping things." in helped.output
 
 
+def test_hook_pybofh_run_on_hosts(host: PluginHost, capsys: pytest.CaptureFixture[str]) -> None:
+    """Several ``--host``: the core hands the invocation to the first plugin that runs commands on hosts (it knows
+    no transport itself) and exits with that plugin's code; with no such plugin, one line says what to install."""
+    from pybofh_core.cli import main
+
+    seen: list[tuple[list[str], list[str], bool]] = []
+
+    class Fleet:
+        @hookimpl(tryfirst=True)
+        def pybofh_run_on_hosts(self, argv, hosts, json_out):  # type: ignore[no-untyped-def]
+            seen.append((list(argv), list(hosts), json_out))
+            return 3
+
+    host.register(Fleet(), "fleet")
+    with pytest.raises(SystemExit) as info:
+        main(["--host", "a", "--host", "b", "status", "--json"])
+    assert info.value.code == 3
+    # the command line as the root parsed it: global options (``--json`` given anywhere) first
+    assert seen == [(["--host", "a", "--host", "b", "--json", "status"], ["a", "b"], True)]
+    host.unregister("fleet")
+    host.unregister("ssh")
+    with pytest.raises(SystemExit) as info:
+        main(["--host", "a", "--host", "b", "status"])
+    assert info.value.code == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "bofh: error: several --host need a plugin that runs commands on hosts: pip install pybofh-ssh")
+
+
 class FakeLayer(Layer):
     """A layer used only to see which plugin answered a probe."""
 
@@ -248,7 +276,7 @@ def test_every_hookspec_is_documented(name: str) -> None:
     opts = getattr(func, "pybofh_spec", {})
     if opts.get("firstresult"):
         assert "Stops at first non-None result." in doc
-    assert name.startswith(("pybofh_register_", "pybofh_probe_", "pybofh_on_"))
+    assert name.startswith(("pybofh_register_", "pybofh_probe_", "pybofh_run_", "pybofh_on_"))
 
 
 def test_every_hook_has_a_test() -> None:

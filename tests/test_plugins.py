@@ -200,3 +200,110 @@ def test_every_distribution_ships_py_typed_and_all_names_every_plugin() -> None:
     core = tomllib.loads((root / "pybofh_core" / "pyproject.toml").read_text())
     extra = {r.split(">")[0] for r in core["project"]["optional-dependencies"]["all"]}
     assert extra == {p.name for p in projects[1:]}
+
+
+# --- declared hooks and plugin selection ----------------------------------------------------------------------------
+
+
+def test_misspelt_hook_is_refused_before_the_plugin_registers_anything() -> None:
+    """A ``@hookimpl`` whose name is no pybofh hook (pluggy's ``check_pending``) is an error naming the closest hook,
+    raised before any of the plugin's hooks ran: its correctly spelt registration hook registered nothing either."""
+    from pybofh_core import operation
+
+    @operation(no_undo="it does nothing")
+    def nothing() -> None:
+        """Do nothing."""
+
+    class Misspelt:
+        @hookimpl
+        def pybofh_register_operations(self, registry):  # type: ignore[no-untyped-def]
+            registry.add("misspelt", nothing)
+
+        @hookimpl
+        def pybofh_register_clii(self, registry):  # type: ignore[no-untyped-def]
+            raise AssertionError("never called")
+
+    host = PluginHost(discover=False)
+    with pytest.raises(PluginError, match=r"plugin misspelt: pybofh_register_clii is marked @hookimpl but pybofh "
+                                          r"has no hook 'pybofh_register_clii'; did you mean pybofh_register_cli\?"):
+        host.register(Misspelt(), "misspelt")
+    assert not host.operations.has("misspelt.nothing")
+    assert "misspelt" not in host.infos
+
+
+def test_misspelt_hook_in_a_site_plugin_is_its_load_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module plugin whose marked hook does not even start with ``pybofh_`` is reported as that plugin's error
+    (``bofh plugins`` shows it); the other plugins load, and strict mode raises it."""
+    (tmp_path / "pybofh_typo_site.py").write_text(textwrap.dedent('''
+        from pybofh_core import hookimpl
+
+        @hookimpl
+        def pyboff_register_cli(registry):
+            raise AssertionError("never called")
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYBOFH_EXTRA_PLUGINS", "typo=pybofh_typo_site")
+    host = PluginHost()
+    info = host.infos["typo"]
+    assert not info.loaded and "no hook 'pyboff_register_cli'; did you mean pybofh_register_cli?" in (info.error or "")
+    assert info.status.startswith("error: ") and host.infos["lvm"].loaded
+    monkeypatch.setenv("PYBOFH_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="pyboff_register_cli"):
+        PluginHost()
+
+
+def _selected(env: dict[str, str]) -> dict[str, object]:
+    """In a fresh interpreter with ``env``: each plugin's status, the plugin modules imported, what warned."""
+    code = textwrap.dedent('''
+        import json, sys
+        from pybofh_core.plugins import PluginHost
+        host = PluginHost()
+        print(json.dumps({"status": {i.name: i.status for i in host.list()},
+                          "imported": sorted(m for m in sys.modules if m.startswith("pybofh_") and "." not in m)}))
+    ''')
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                          check=True)
+    return {**json.loads(proc.stdout), "stderr": proc.stderr}
+
+
+@pytest.mark.parametrize("cache", ["cache", "no-cache"])
+def test_plugins_selected_and_blocked_by_name_are_not_imported(cache: str, tmp_path: Path) -> None:
+    """``PYBOFH_PLUGINS`` loads only the plugins it names (seed aliases accepted) and ``PYBOFH_DISABLE_PLUGINS``
+    none it names; a plugin left out is not imported, is listed as disabled, and a name that is no plugin warns —
+    from the discovery cache and from a scan alike."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYBOFH_EXTRA_PLUGINS", "PYBOFH_NO_PLUGIN_CACHE")}
+    env["PYBOFH_CACHE_DIR"] = str(tmp_path / "cache")
+    if cache == "cache":
+        _selected(env)  # a full discovery writes the cache the selections below read
+    else:
+        env["PYBOFH_NO_PLUGIN_CACHE"] = "1"
+    only = _selected({**env, "PYBOFH_PLUGINS": "lvm, blockdevice,lvmm"})
+    status = only["status"]
+    assert isinstance(status, dict)
+    assert status["lvm"] == status["blockdev"] == "ok"
+    assert status["xen"] == status["crypt"] == "disabled: PYBOFH_PLUGINS does not name it"
+    assert "pybofh_xen" not in only["imported"] and "pybofh_crypt" not in only["imported"]
+    assert "PYBOFH_PLUGINS names 'lvmm', which is not an installed plugin" in str(only["stderr"])
+    blocked = _selected({**env, "PYBOFH_DISABLE_PLUGINS": "xen,encryption"})
+    status = blocked["status"]
+    assert isinstance(status, dict)
+    assert status["xen"] == status["crypt"] == "disabled: PYBOFH_DISABLE_PLUGINS names it"
+    assert status["lvm"] == "ok" and "pybofh_xen" not in blocked["imported"]
+    assert not blocked["stderr"]
+
+
+def test_a_disabled_plugins_command_says_so(tmp_path: Path) -> None:
+    """``bofh xen …`` with xen disabled: a one-line usage error that says why (not "No such command"), exit 2;
+    ``bofh --help`` does not list it; ``from pybofh import xen`` names the reason too."""
+    bofh = [sys.executable, "-m", "pybofh_core.cli"]
+    env = {**os.environ, "PYBOFH_DISABLE_PLUGINS": "xen", "PYBOFH_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("PYBOFH_EXTRA_PLUGINS", None)
+    proc = subprocess.run([*bofh, "xen", "list"], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == ("Error: bofh xen: the plugin xen is installed but disabled: "
+                                                   "PYBOFH_DISABLE_PLUGINS names it")
+    helped = subprocess.run([*bofh, "--help"], capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert "\n  lvm " in helped.stdout and "\n  xen " not in helped.stdout
+    code = "import pybofh\ntry:\n    pybofh.xen\nexcept Exception as e:\n    print(e)"
+    said = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert "plugin 'xen' is installed but disabled: PYBOFH_DISABLE_PLUGINS names it" in said.stdout

@@ -66,18 +66,24 @@ _CORE = {
     "IrreversibleOperationError": "pybofh_core.errors",
     "ToolUnavailableError": "pybofh_core.errors",
     "HostUnreachableError": "pybofh_core.errors",
-    "on_host": "pybofh_ssh.runner",
-    "fan_out": "pybofh_ssh.fanout",
 }
+#: names re-exported from a plugin's own API (``pybofh.on_host`` is ``pybofh.ssh.on_host``): found through the plugin
+#: host like ``pybofh.lvm``, so the core names no plugin module
+_FROM_PLUGINS = {"on_host": "ssh", "fan_out": "ssh"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _CORE:
+        return getattr(import_module(_CORE[name]), name)
+    if name in _FROM_PLUGINS:
+        from pybofh_core.errors import PybofhError
+        from pybofh_core.plugins import get_host
+
+        plugin = _FROM_PLUGINS[name]
         try:
-            module = import_module(_CORE[name])
-        except ModuleNotFoundError:
-            raise AttributeError(f"pybofh.{name} needs the plugin pybofh-ssh: pip install pybofh-ssh") from None
-        return getattr(module, name)
+            return getattr(get_host().plugin(plugin), name)
+        except PybofhError as exc:
+            raise AttributeError(f"pybofh.{name} is the {plugin} plugin's: {exc}") from None
     if name == "settings":
         from pybofh_core.settings import get_settings
 
@@ -96,4 +102,4 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     from pybofh_core.plugins import get_host
 
-    return sorted([*_CORE, "settings", *(i.name for i in get_host().list())])
+    return sorted([*_CORE, *_FROM_PLUGINS, "settings", *(i.name for i in get_host().list())])

@@ -38,6 +38,7 @@ from .operations import (
     ensure_registered,
     redacted_args,
     refuse_irreversible,
+    same_object,
     spec_of,
     target_of,
 )
@@ -328,7 +329,7 @@ class Atomic:
             return False
         block: Atomic | None = self
         while block is not None:
-            if any(_same_object(str(target), c) for c in block.created):
+            if any(same_object(str(target), c) for c in block.created):
                 return True
             block = block._outer
         return False
@@ -703,17 +704,6 @@ def _undo_kind(spec: OperationSpec) -> str:
     if spec.irreversible is not None:
         return "irreversible"
     return "no_undo"
-
-
-def _same_object(a: str, b: str) -> bool:
-    """Whether two paths name the same object where commands run (equal, or resolving to the same path)."""
-    if a == b:
-        return True
-    try:
-        runner = get_runner()
-        return runner.realpath(a) == runner.realpath(b) and runner.stat(a) is not None
-    except (PybofhError, OSError, ValueError):
-        return False
 
 
 __all__ = ["Atomic", "AtomicOperationSequence", "IrreversibleOperationError", "RollbackError"]

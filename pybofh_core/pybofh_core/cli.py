@@ -89,6 +89,21 @@ def output(value: Any, columns: list[str] | None = None) -> None:
     get_context().output(value, columns)
 
 
+def _refuse_unloaded_plugin(ctx: click.Context, name: str) -> None:
+    """``bofh NAME`` where NAME is an installed plugin that was left out or failed to load: say so (not "No such
+    command"). Only asked once the command is unknown, so it costs nothing on the way to a known one."""
+    from .entrypoints import disabled_reason
+    from .plugins import get_host
+
+    why = disabled_reason(name)
+    why = f"disabled: {why}" if why else None
+    info = get_host().infos.get(name)
+    if why is None and info is not None and info.error:
+        why = f"failed to load: {info.error}"
+    if why is not None and info is not None:
+        ctx.fail(f"bofh {name}: the plugin {name} is installed but {why}")
+
+
 class BofhGroup(typer.core.TyperGroup):
     """The root group: built-in commands plus plugin sub-apps, imported only when their command runs.
 
@@ -143,6 +158,7 @@ class BofhGroup(typer.core.TyperGroup):
             from .plugins import canonical_name
 
             if self.get_command(ctx, canonical_name(name)) is None:
+                _refuse_unloaded_plugin(ctx, canonical_name(name))
                 close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
                 hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
                 ctx.fail(f"No such command {name!r}.{hint}")
@@ -202,7 +218,7 @@ def _cached_entries() -> tuple[dict[str, Any], dict[str, str]] | None:
     if data is None or any(p["cli"] is None for p in data["plugins"]):
         return None
     entries = {c["name"]: CliEntry(c["name"], c["app"], c["help"], p["name"])
-               for p in data["plugins"] for c in p["cli"]}
+               for p in data["plugins"] if not entrypoints.disabled_reason(p["name"]) for c in p["cli"]}
     providers = {p["name"]: f"{p['distribution']} {p['version'] or ''}".rstrip()
                  for p in data["plugins"] if p["distribution"]}
     return entries, providers
@@ -436,11 +452,11 @@ def _print_version(wanted: bool) -> None:
         core = dist_version("pybofh-core")
     except PackageNotFoundError:
         core = "unknown"
-    rows = [{"name": "core", "distribution": "pybofh-core", "version": core, "status": "ok"}]
+    rows: list[dict[str, str | None]] = [{"name": "core", "distribution": "pybofh-core", "version": core,
+                                          "status": "ok"}]
     for info in get_host().list():
-        d = info.to_json()
-        rows.append({"name": d["name"], "distribution": d["distribution"], "version": d["version"],
-                     "status": "ok" if d["loaded"] else f"error: {d['error']}"})
+        rows.append({"name": info.name, "distribution": info.distribution, "version": info.version,
+                     "status": info.status})
     if "--json" in _ARGV:
         from .render import render
 
@@ -453,14 +469,15 @@ def _print_version(wanted: bool) -> None:
 
 
 def _fan_out(state: CliContext) -> None:
-    """Run this invocation once per host (pybofh-ssh), print the per-host table or JSON, and exit with its code."""
-    try:
-        from pybofh_ssh.cli_fanout import run_on_hosts
-    except ModuleNotFoundError:
+    """Run this invocation once per host through the plugin that answers ``pybofh_run_on_hosts`` (pybofh-ssh), which
+    prints the per-host results, and exit with its code. The core knows no transport."""
+    from .plugins import get_host
+
+    rc = get_host().pm.hook.pybofh_run_on_hosts(argv=list(state.argv), hosts=list(state.hosts), json_out=state.json)
+    if rc is None:
         from .errors import PluginError
 
-        raise PluginError("several --host need the plugin pybofh-ssh: pip install pybofh-ssh") from None
-    rc = run_on_hosts(state.argv, state.hosts, json_out=state.json)
+        raise PluginError("several --host need a plugin that runs commands on hosts: pip install pybofh-ssh")
     raise click.Exit(rc)
 
 
@@ -498,7 +515,8 @@ def _print_plan(state: CliContext) -> None:
 @app.command("plugins")
 def plugins_cmd(
     operations: Annotated[
-        bool, typer.Option("--operations", help="List each plugin's operations and inverses.")
+        bool, typer.Option("--operations", help="List each plugin's operations: undo, the tools each runs and which "
+                           "of them are missing here.")
     ] = False,
 ) -> None:
     """List installed plugins: name, version, distribution, and load error if any."""
@@ -506,32 +524,28 @@ def plugins_cmd(
 
     host = get_host()
     if operations:
+        from .operations import missing_tools
+
         rows = []
         for spec in host.operations.specs():
             if spec.inverse is not None:
                 undo = "yes"
             elif spec.irreversible:
                 undo = f"irreversible: {spec.irreversible}"
+            elif spec.no_undo:
+                undo = f"none needed: {spec.no_undo}"
             else:
-                undo = "composite" if spec.composite else "read-only"
-            rows.append({"operation": spec.qualname, "undo": undo, "aliases": list(spec.aliases)})
+                undo = "composite" if spec.composite else "none declared"
+            missing = missing_tools(spec)
+            rows.append({"operation": spec.qualname, "undo": undo, "tools": list(spec.requires), "missing": missing,
+                         "aliases": list(spec.aliases)})
         output(rows)
         return
-    rows = [i.to_json() for i in host.list()]
     if get_context().json:
-        output(rows)
+        output([i.to_json() for i in host.list()])
     else:
-        output(
-            [
-                {
-                    "name": r["name"],
-                    "version": r["version"],
-                    "distribution": r["distribution"],
-                    "status": "ok" if r["loaded"] else f"error: {r['error']}",
-                }
-                for r in rows
-            ]
-        )
+        output([{"name": i.name, "version": i.version, "distribution": i.distribution, "status": i.status}
+                for i in host.list()])
 
 
 @app.command("status")

@@ -41,6 +41,26 @@ def canonical_name(name: str) -> str:
     return ALIASES.get(name, name)
 
 
+def _named(variable: str) -> set[str]:
+    return {canonical_name(n.strip()) for n in os.environ.get(variable, "").split(",") if n.strip()}
+
+
+def selection() -> tuple[set[str] | None, set[str]]:
+    """The plugins ``PYBOFH_PLUGINS`` allows (None: every one) and those ``PYBOFH_DISABLE_PLUGINS`` blocks."""
+    allowed = _named("PYBOFH_PLUGINS")
+    return (allowed or None), _named("PYBOFH_DISABLE_PLUGINS")
+
+
+def disabled_reason(name: str) -> str | None:
+    """Why plugin ``name`` is not to be loaded at all (not even imported), or None when it is."""
+    allowed, blocked = selection()
+    if canonical_name(name) in blocked:
+        return "PYBOFH_DISABLE_PLUGINS names it"
+    if allowed is not None and canonical_name(name) not in allowed:
+        return "PYBOFH_PLUGINS does not name it"
+    return None
+
+
 def enabled() -> bool:
     """Whether the discovery cache may be used (``PYBOFH_NO_PLUGIN_CACHE`` unset or ``0``)."""
     return os.environ.get("PYBOFH_NO_PLUGIN_CACHE", "") in ("", "0")

@@ -9,7 +9,7 @@ renamed or removed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -141,6 +141,29 @@ def pybofh_probe_status() -> list[StatusSection] | None:
     under ``--host``; no local file reads about the target machine.
 
     .. versionadded:: 0.1
+    """
+
+
+# -------------------------------------------------------------------------------------------------------------------
+# Running a command on several hosts: the first plugin that can answers (pybofh-ssh).
+# -------------------------------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def pybofh_run_on_hosts(argv: Sequence[str], hosts: Sequence[str], json_out: bool) -> int | None:
+    """Run the ``bofh`` invocation ``argv`` once on each of ``hosts`` and print each host's result; return the exit
+    code (0 all succeeded, 1 a host failed and was rolled back or was unreachable, 2 a host refused bad input).
+
+    Called by the ``bofh`` root when more than one host is given (``--host A --host B``, ``--hosts-file``); the core
+    itself knows no transport.
+    Stops at first non-None result. Return None for "not mine".
+
+    :param argv: the command line ``bofh`` received, root options included (``--host`` among them).
+    :param hosts: the hosts, in the order given.
+    :param json_out: whether ``--json`` was given anywhere.
+    :returns: the exit code, or None.
+
+    .. versionadded:: 0.2
     """
 
 

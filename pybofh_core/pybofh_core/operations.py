@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .errors import IrreversibleOperationError, NotFoundError, PluginError, PybofhError
+from .errors import IrreversibleOperationError, NotFoundError, PluginError, PybofhError, ToolUnavailableError
+from .runner import get_runner
 from .secret import Secret
 from .validate import named_path
 
@@ -295,7 +296,9 @@ def operation(
         running block's journal lives on.
     :param composite: the operation is made of other operations, each recorded as its own step.
     :param aliases: other names (the seed's camelCase ones) under which it is registered.
-    :param requires: external tools it needs, shown by ``bofh plugins``.
+    :param requires: the external tools it runs on every call (``"a|b"``: one of them, as for a filesystem's own
+        tool), found where commands run before it runs anything, else ``ToolUnavailableError``; a composite's list
+        is only shown (its steps check their own). ``bofh plugins --operations`` shows them and which are missing.
     :param secrets: parameters holding passphrases or keys: a plain ``str`` given there is wrapped in
         ``Secret`` before anything (journal, logs, errors) can see it.
     """
@@ -338,6 +341,7 @@ def operation(
                 args, kwargs = _wrap_secrets(sig, spec.secrets, args, kwargs)
             recorder = _recorder.get()
             if recorder is INSIDE_STEP:
+                tools_check(spec)
                 data_check(spec, args, kwargs)
                 ground_check(spec, args, kwargs)
                 return func(*args, **kwargs)
@@ -346,6 +350,7 @@ def operation(
             block = _block.get()
             if block is not None and spec.irreversible:
                 block._check_irreversible(spec, bind(spec, args, kwargs))
+            tools_check(spec)
             data_check(spec, args, kwargs)
             ground_check(spec, args, kwargs)
             return func(*args, **kwargs)
@@ -387,6 +392,25 @@ def _wrap_secrets(
         if isinstance(value, (str, bytes)):
             bound.arguments[name] = Secret(value)
     return bound.args, bound.kwargs
+
+
+def missing_tools(spec: OperationSpec) -> list[str]:
+    """The entries of ``spec.requires`` with no tool found where commands run (``a|b`` for alternatives)."""
+    runner = get_runner()
+    return [entry for entry in spec.requires if not any(runner.which(tool) for tool in entry.split("|"))]
+
+
+def tools_check(spec: OperationSpec) -> None:
+    """Refuse a call before it runs anything when a tool it runs on every call is not installed where commands run:
+    one message naming the tool, not a failure half-way through (a composite's steps check their own)."""
+    if spec.composite or not spec.requires:
+        return
+    missing = missing_tools(spec)
+    if missing:
+        host = get_runner().host
+        where = f"on {host}" if host else "on PATH or in /sbin, /usr/sbin"
+        raise ToolUnavailableError(missing[0].replace("|", " or "), f"{spec.qualname} runs it and it is not found "
+                                   f"{where}; nothing was run")
 
 
 def data_check(spec: OperationSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
@@ -434,12 +458,14 @@ def bind(spec: OperationSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
 
 
 def same_object(a: str, b: str) -> bool:
-    """Whether two paths name the same object (string equal, or resolving to the same file/device)."""
+    """Whether two paths name one existing object where commands run (string equal, or resolving to the same
+    file/device there): asked of the runner, so under ``--host`` the remote machine answers."""
     if a == b:
         return True
     try:
-        return os.path.realpath(a) == os.path.realpath(b) and os.path.exists(a)
-    except (OSError, ValueError):
+        runner = get_runner()
+        return runner.same_path(a, b) and runner.exists(a)
+    except (PybofhError, OSError, ValueError):
         return False
 
 

@@ -1,7 +1,10 @@
 """Plugin discovery: stevedore finds the ``pybofh.plugins`` entry points, pluggy holds them under our hookspecs.
 
 A plugin that fails to import is recorded with its error (``bofh plugins`` shows it) and the others still load;
-``PYBOFH_STRICT_PLUGINS=1`` turns load errors into exceptions for plugin authors. What a full discovery found is kept
+``PYBOFH_STRICT_PLUGINS=1`` turns load errors into exceptions for plugin authors. A hook implementation whose name
+is no pybofh hook (a misspelling) is a load error of its plugin, found before it registers anything.
+``PYBOFH_PLUGINS=lvm,blockdev`` loads only the plugins it names and ``PYBOFH_DISABLE_PLUGINS=xen`` none it names;
+a plugin left out is not even imported, and ``bofh plugins`` lists it as disabled. What a full discovery found is kept
 in the discovery cache (:mod:`pybofh_core.entrypoints`); while the installed distributions are unchanged, later
 processes import the recorded plugin modules directly instead of scanning entry points with stevedore, and
 ``bofh --help`` lists the plugins' CLI groups from the cache without importing pluggy or any plugin.
@@ -13,10 +16,10 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from types import ModuleType, SimpleNamespace
+from types import FunctionType, ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from .entrypoints import ALIASES, canonical_name
+from .entrypoints import ALIASES, canonical_name, disabled_reason
 from .errors import NotFoundError, PluginError
 
 if TYPE_CHECKING:
@@ -42,6 +45,8 @@ class PluginInfo:
     module: ModuleType | Any | None = None
     #: Names of the CLI groups this plugin registered (for the discovery cache).
     cli: list[str] = field(default_factory=list)
+    #: Why it was left out (``PYBOFH_PLUGINS``, ``PYBOFH_DISABLE_PLUGINS``); it was not imported.
+    disabled: str | None = None
 
     @property
     def loaded(self) -> bool:
@@ -57,7 +62,15 @@ class PluginInfo:
             "version": self.version,
             "loaded": self.loaded,
             "error": self.error,
+            "disabled": self.disabled,
         }
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``disabled: why`` or ``error: why``, as ``bofh plugins`` and ``bofh --version`` show it."""
+        if self.disabled:
+            return f"disabled: {self.disabled}"
+        return "ok" if self.loaded else f"error: {self.error}"
 
 
 class PluginHost:
@@ -93,13 +106,73 @@ class PluginHost:
         from . import entrypoints
 
         strict = os.environ.get("PYBOFH_STRICT_PLUGINS", "") not in ("", "0")
+        allowed, blocked = entrypoints.selection()
         cached = entrypoints.load()
         if cached is not None:
             self._discover_cached(cached["plugins"], strict)
+        elif allowed is not None or blocked:
+            self._discover_selected(strict)  # a selection must not import the plugins it leaves out: no stevedore
         else:
             found = self._discover_entry_points(strict)
             entrypoints.store([self._cache_record(name) for name in found])
         self._load_extra(os.environ.get("PYBOFH_EXTRA_PLUGINS", ""), strict)
+        for variable, names in (("PYBOFH_PLUGINS", allowed or set()), ("PYBOFH_DISABLE_PLUGINS", blocked)):
+            for unknown in sorted(names - set(self.infos)):
+                log.warning("%s names %r, which is not an installed plugin (installed: %s)", variable, unknown,
+                            ", ".join(sorted(self.infos)) or "none")
+        self._check_pending(strict)
+
+    def _check_pending(self, strict: bool) -> None:
+        """pluggy's last word after discovery: no hook implementation without a hook (``register`` has already
+        refused a plugin with one, so this only fires for plugins put into the plugin manager by other means)."""
+        import pluggy
+
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            if strict:
+                raise PluginError(str(exc)) from exc
+            log.warning("%s", exc)
+
+    def _add(self, plugin: Any, info: PluginInfo, strict: bool) -> None:
+        """Register ``plugin`` as ``info.name``; a failure is recorded in ``info`` (raised in strict mode)."""
+        try:
+            self.register(plugin, info.name, info=info)
+        except Exception as exc:
+            if strict:
+                raise
+            self._failed(info, exc, "register")
+
+    def _failed(self, info: PluginInfo, exc: BaseException, what: str) -> None:
+        info.error = f"{type(exc).__name__}: {exc}"
+        info.module = None
+        self.infos[info.name] = info
+        log.warning("plugin %s failed to %s: %s", info.name, what, exc)
+
+    def _disabled(self, info: PluginInfo) -> bool:
+        """Record ``info`` as left out when the selection leaves it out; whether it did."""
+        info.disabled = disabled_reason(info.name)
+        if info.disabled:
+            self.infos[info.name] = info
+        return info.disabled is not None
+
+    def _discover_selected(self, strict: bool) -> None:
+        """Import and register only the selected entry-point plugins (read with ``importlib.metadata``); the
+        result is not cached, as it is not what is installed."""
+        from importlib.metadata import entry_points
+
+        for entrypoint in entry_points(group=PLUGIN_GROUP):
+            info = PluginInfo(entrypoint.name, entrypoint.value, *_dist_of(entrypoint))
+            if self._disabled(info):
+                continue
+            try:
+                plugin = entrypoint.load()
+            except Exception as exc:
+                if strict:
+                    raise PluginError(f"plugin {info.name} failed to load: {exc}") from exc
+                self._failed(info, exc, "load")
+                continue
+            self._add(plugin, info, strict)
 
     def _discover_cached(self, records: list[dict[str, Any]], strict: bool) -> None:
         """Import and register the plugins the discovery cache lists (no entry-point scan)."""
@@ -107,24 +180,16 @@ class PluginHost:
 
         for rec in records:
             info = PluginInfo(rec["name"], rec["target"], rec["distribution"], rec["version"])
+            if self._disabled(info):
+                continue
             try:
                 plugin = load_target(rec["target"])
             except Exception as exc:
                 if strict:
                     raise PluginError(f"plugin {rec['name']} failed to load: {exc}") from exc
-                info.error = f"{type(exc).__name__}: {exc}"
-                self.infos[rec["name"]] = info
-                log.warning("plugin %s failed to load: %s", rec["name"], exc)
+                self._failed(info, exc, "load")
                 continue
-            try:
-                self.register(plugin, rec["name"], info=info)
-            except Exception as exc:
-                if strict:
-                    raise
-                info.error = f"{type(exc).__name__}: {exc}"
-                info.module = None
-                self.infos[rec["name"]] = info
-                log.warning("plugin %s failed to register: %s", rec["name"], exc)
+            self._add(plugin, info, strict)
 
     def _cache_record(self, name: str) -> dict[str, Any]:
         """What the discovery cache keeps of entry-point plugin ``name`` (its CLI groups only if all are paths)."""
@@ -151,16 +216,7 @@ class PluginHost:
         mgr = extension.ExtensionManager(PLUGIN_GROUP, invoke_on_load=False, on_load_failure_callback=on_failure)
         for ext in mgr:
             dist, version = _dist_of(ext.entry_point)
-            info = PluginInfo(ext.name, ext.entry_point.value, dist, version)
-            try:
-                self.register(ext.plugin, ext.name, info=info)
-            except Exception as exc:
-                if strict:
-                    raise
-                info.error = f"{type(exc).__name__}: {exc}"
-                info.module = None
-                self.infos[ext.name] = info
-                log.warning("plugin %s failed to register: %s", ext.name, exc)
+            self._add(ext.plugin, PluginInfo(ext.name, ext.entry_point.value, dist, version), strict)
         names = [ext.name for ext in mgr]
         for entrypoint, error in failures:
             if strict:
@@ -182,13 +238,14 @@ class PluginHost:
             if not sep:
                 name, target = item.rsplit(".", 1)[-1], item
             info = PluginInfo(name, target, distribution="(PYBOFH_EXTRA_PLUGINS)")
+            if self._disabled(info):
+                continue
             try:
                 self.register(importlib.import_module(target), name, info=info)
             except Exception as exc:
                 if strict:
                     raise PluginError(f"plugin {name} failed to load: {exc}") from exc
-                info.error = f"{type(exc).__name__}: {exc}"
-                self.infos[name] = info
+                self._failed(info, exc, "load")
 
     def register(self, plugin: Any, name: str, *, info: PluginInfo | None = None) -> None:
         """Register a plugin object (module or instance) under ``name``; historic hooks are replayed for it."""
@@ -199,8 +256,10 @@ class PluginHost:
                 f"two plugins are named {name!r}: {self.infos[name].target} and {getattr(plugin, '__name__', plugin)}"
             )
         info = info or PluginInfo(name, getattr(plugin, "__name__", repr(plugin)))
+        hooks = _hooks_of(plugin)
+        _check_hooks(hooks, name)  # before pm.register: a plugin with a misspelt hook registers nothing
         before = set(self.cli.entries)
-        self.pm.register(_hooks_of(plugin), name=name)
+        self.pm.register(hooks, name=name)
         info.cli = [n for n in self.cli.entries if n not in before]
         info.module = plugin
         self.infos[name] = info
@@ -219,6 +278,8 @@ class PluginHost:
         if info is None:
             known = ", ".join(sorted(self.infos)) or "none"
             raise NotFoundError(f"no pybofh plugin named {name!r} is installed (installed: {known})")
+        if info.disabled:
+            raise PluginError(f"plugin {name!r} is installed but disabled: {info.disabled}")
         if not info.loaded:
             raise PluginError(f"plugin {name!r} is installed but failed to load: {info.error}")
         return info.module
@@ -237,17 +298,45 @@ class PluginHost:
                 log.exception("pybofh_on_atomic_event(%s) failed in plugin %s", event, impl.plugin_name)
 
 
+#: The attribute ``pybofh_core.hookimpl`` (pluggy's HookimplMarker of project "pybofh") sets on a function.
+_IMPL_MARK = "pybofh_impl"
+
+
 def _hooks_of(plugin: Any) -> Any:
-    """What pluggy should scan for hookimpls: for a module, only its own ``pybofh_*`` globals.
+    """What pluggy should scan for hookimpls: for a module, only its own ``pybofh_*`` globals and functions marked
+    ``@hookimpl`` (a marked function under another name is a misspelt hook, which ``_check_hooks`` reports).
 
     pluggy looks at every name in ``dir(plugin)``; a plugin module whose lazy ``__getattr__``/``__dir__`` re-export
     its API would otherwise have all of its heavy modules imported at start-up.
     """
     if isinstance(plugin, ModuleType):
-        hooks = SimpleNamespace(**{k: v for k, v in vars(plugin).items() if k.startswith("pybofh_")})
+        hooks = SimpleNamespace(**{k: v for k, v in vars(plugin).items() if k.startswith("pybofh_")
+                                   or (isinstance(v, FunctionType) and hasattr(v, _IMPL_MARK))})
         hooks.__name__ = plugin.__name__  # type: ignore[attr-defined]
         return hooks
     return plugin
+
+
+def _check_hooks(hooks: Any, name: str) -> None:
+    """Raise PluginError when ``hooks`` marks as ``@hookimpl`` a function whose hook pybofh does not have: pluggy's
+    ``check_pending()`` for one plugin, before it registers anything (a misspelt hook would otherwise never be
+    called, silently)."""
+    import difflib
+
+    from . import hookspecs
+
+    known = sorted(k for k, v in vars(hookspecs).items() if hasattr(v, "pybofh_spec"))
+    for attr in dir(hooks):
+        if attr.startswith("__"):
+            continue
+        opts = getattr(getattr(hooks, attr, None), _IMPL_MARK, None)
+        if not isinstance(opts, dict):
+            continue
+        hook = opts.get("specname") or attr
+        if hook not in known:
+            close = difflib.get_close_matches(hook, known, n=1)
+            hint = f"; did you mean {close[0]}?" if close else f"; the hooks are {', '.join(known)}"
+            raise PluginError(f"plugin {name}: {attr} is marked @hookimpl but pybofh has no hook {hook!r}{hint}")
 
 
 def _dist_of(entrypoint: Any) -> tuple[str | None, str | None]:

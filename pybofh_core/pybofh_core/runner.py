@@ -10,6 +10,7 @@ import contextlib
 import contextvars
 import logging
 import os
+import posixpath
 import shutil
 import subprocess
 import time
@@ -18,13 +19,23 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from . import signals
-from .errors import CommandError, CommandTimeoutError, PluginError, ToolUnavailableError, ValidationError, redact
+from .errors import (
+    CommandError,
+    CommandTimeoutError,
+    NotFoundError,
+    PluginError,
+    ToolUnavailableError,
+    ValidationError,
+    redact,
+)
 from .secret import Secret, SecretFile, known_secrets
 
 log = logging.getLogger("pybofh.runner")
 
 RUNNER_GROUP = "pybofh.runners"
 DEFAULT_TIMEOUT = 600.0
+MAX_READ_BYTES = 1024 * 1024
+"""What ``Runner.read_file()`` reads at most by default (it is for small files: configs, not images)."""
 _SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 
 Input = "bytes | str | Secret | None"
@@ -259,6 +270,52 @@ class Runner:
         res = self.run(["realpath", "-m", "--", path], readonly=True)
         return res.text.strip() or path
 
+    def exists(self, path: str) -> bool:
+        """Whether anything is at ``path`` where commands run, a dangling symlink included (``os.path.lexists``)."""
+        res = self.run(["stat", "-c", "%F", "--", path], readonly=True, check=False)
+        if res.returncode == 0:
+            return True
+        if "No such file" in res.err or "Not a directory" in res.err:
+            return False
+        raise CommandError(res.argv, res.returncode, res.stdout, res.stderr, host=self.host)
+
+    def same_path(self, a: str, b: str) -> bool:
+        """Whether two paths name the same file or device where commands run (equal, or resolving to one path).
+
+        One read-only ``realpath`` for both paths on remote transports.
+        """
+        if a == b:
+            return True
+        res = self.run(["realpath", "-m", "-z", "--", a, b], readonly=True)
+        parts = res.stdout.split(b"\0")
+        if len(parts) != 3 or parts[2]:
+            return self.realpath(a) == self.realpath(b)
+        return parts[0] == parts[1]
+
+    def read_file(self, path: str, *, max_bytes: int = MAX_READ_BYTES) -> bytes:
+        """The content of the small file ``path`` where commands run (a domU config); ``NotFoundError`` when it is
+        missing, ``ValidationError`` when it cannot be read or is larger than ``max_bytes``."""
+        limit = _check_max_bytes(max_bytes)
+        res = self.run(["head", "-c", str(limit + 1), "--", path], readonly=True, check=False)
+        if res.returncode != 0:
+            reason = (res.err.strip().splitlines() or [f"head exited with {res.returncode}"])[-1]
+            reason = reason.rsplit(": ", 1)[-1] if ": " in reason else reason
+            if "No such file" in reason or "Not a directory" in reason:
+                raise NotFoundError(f"{path}: cannot read it: {reason}")
+            raise ValidationError(f"{path}: cannot read it: {reason}")
+        return _within(path, res.stdout, limit)
+
+    def list_dir(self, path: str) -> list[str] | None:
+        """The sorted names in directory ``path`` where commands run (not ``.``/``..``); None when it is missing or
+        not a directory. Remote transports run one read-only POSIX ``sh`` loop (names may hold any byte)."""
+        res = self.run(["sh", "-c", _LIST_DIR_SCRIPT, "sh", path], readonly=True, check=False)
+        if res.returncode == 3:
+            return None
+        if res.returncode != 0:
+            reason = (res.err.strip().splitlines() or [f"exit status {res.returncode}"])[-1]
+            raise ValidationError(f"cannot list {path}: {reason.rsplit(': ', 1)[-1]}")
+        return sorted(n.decode("utf-8", "surrogateescape") for n in res.stdout.split(b"\0") if n)
+
     def boot_id(self) -> str:
         """The kernel's boot id where commands run (changes at every boot; identities of mounts, mappings and loops
         that do not survive a reboot include it)."""
@@ -326,6 +383,69 @@ def local_path_kind(path: str) -> str | None:
     return None if info is None else info.kind
 
 
+def local_exists(path: str) -> bool:
+    """``Runner.exists()`` answered by this machine's kernel (no command)."""
+    return os.path.lexists(path)
+
+
+def local_same_path(a: str, b: str) -> bool:
+    """``Runner.same_path()`` answered by this machine's kernel (no command)."""
+    return a == b or os.path.realpath(a) == os.path.realpath(b)
+
+
+def local_read_file(path: str, *, max_bytes: int = MAX_READ_BYTES) -> bytes:
+    """``Runner.read_file()`` answered from this machine's filesystem (no command)."""
+    limit = _check_max_bytes(max_bytes)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise NotFoundError(f"{path}: cannot read it: {exc.strerror}") from None
+    except OSError as exc:
+        raise ValidationError(f"{path}: cannot read it: {exc.strerror}") from None
+    except ValueError:  # embedded NUL
+        raise ValidationError(f"{path!r} is not a valid path") from None
+    return _within(path, data, limit)
+
+
+def local_list_dir(path: str) -> list[str] | None:
+    """``Runner.list_dir()`` answered from this machine's filesystem (no command)."""
+    try:
+        return sorted(os.listdir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise ValidationError(f"cannot list {path}: {exc.strerror}") from None
+    except ValueError:  # embedded NUL
+        raise ValidationError(f"{path!r} is not a valid path") from None
+
+
+def same_path(a: str, b: str) -> bool:
+    """Whether two paths name the same file or device where the current runner runs commands (see
+    ``Runner.same_path``): the one "same device?" check of every plugin."""
+    return get_runner().same_path(a, b)
+
+
+#: ``Runner.list_dir()`` on a remote machine: exit 3 when not a directory, else every name NUL-terminated
+_LIST_DIR_SCRIPT = (
+    '[ -d "$1" ] || exit 3; CDPATH= cd -- "$1" || exit 4; '
+    'for f in * .[!.]* ..?*; do if [ -e "$f" ] || [ -L "$f" ]; then printf "%s\\0" "$f"; fi; done'
+)
+
+
+def _check_max_bytes(max_bytes: Any) -> int:
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+        raise ValidationError(f"max_bytes must be a whole number of bytes >= 0, not {max_bytes!r}")
+    return max_bytes
+
+
+def _within(path: str, data: bytes, limit: int) -> bytes:
+    """``data`` read from ``path`` (at most ``limit`` + 1 bytes), refused when it is larger than ``limit``."""
+    if len(data) > limit:
+        raise ValidationError(f"{path}: cannot read it: larger than {limit} bytes")
+    return data
+
+
 def local_boot_id() -> str:
     """This machine's boot id."""
     with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
@@ -385,6 +505,22 @@ class LocalRunner(Runner):
     def realpath(self, path: str) -> str:
         """Resolve with this kernel (no command)."""
         return os.path.realpath(path)
+
+    def exists(self, path: str) -> bool:
+        """Ask this kernel (no command)."""
+        return local_exists(path)
+
+    def same_path(self, a: str, b: str) -> bool:
+        """Resolve with this kernel (no command)."""
+        return local_same_path(a, b)
+
+    def read_file(self, path: str, *, max_bytes: int = MAX_READ_BYTES) -> bytes:
+        """Read this machine's file (no command)."""
+        return local_read_file(path, max_bytes=max_bytes)
+
+    def list_dir(self, path: str) -> list[str] | None:
+        """List this machine's directory (no command)."""
+        return local_list_dir(path)
 
     def boot_id(self) -> str:
         """Read this kernel's boot id (no command)."""
@@ -558,6 +694,22 @@ class DryRunRunner(Runner):
         """Paths are resolved where the inner runner would run commands."""
         return self.inner.realpath(path)
 
+    def exists(self, path: str) -> bool:
+        """Paths are looked up where the inner runner would run commands."""
+        return self.inner.exists(path)
+
+    def same_path(self, a: str, b: str) -> bool:
+        """Paths are resolved where the inner runner would run commands."""
+        return self.inner.same_path(a, b)
+
+    def read_file(self, path: str, *, max_bytes: int = MAX_READ_BYTES) -> bytes:
+        """Files are read where the inner runner would run commands."""
+        return self.inner.read_file(path, max_bytes=max_bytes)
+
+    def list_dir(self, path: str) -> list[str] | None:
+        """Directories are listed where the inner runner would run commands."""
+        return self.inner.list_dir(path)
+
     def boot_id(self) -> str:
         """The boot id where the inner runner runs commands."""
         return self.inner.boot_id()
@@ -611,6 +763,7 @@ class FakeRunner(Runner):
         self.tools: set[str] | None = None  # None = every tool "exists"
         self.paths: dict[str, str] | None = None  # path -> kind; None = ask this machine (no command either way)
         self.links: dict[str, str] = {}  # path -> what it resolves to (realpath); others resolve to themselves
+        self.contents: dict[str, bytes] = {}  # path -> content of a file (read_file); each is a "file" for stat too
         self.fake_boot_id = "00000000-0000-4000-8000-000000000000"
 
     def expect(
@@ -671,7 +824,9 @@ class FakeRunner(Runner):
         """From ``paths`` (inode: a stable number derived from the path) when declared, else from this machine."""
         import zlib
 
-        if self.paths is not None:
+        if self.realpath(path) in self.contents:
+            kind: str | None = "file"
+        elif self.paths is not None:
             kind = self.paths.get(self.realpath(path))
         else:
             kind = local_path_kind(path)  # tests may patch this one function to fake a machine's paths
@@ -685,6 +840,46 @@ class FakeRunner(Runner):
     def realpath(self, path: str) -> str:
         """From ``links`` when the test declared the path there, else the path itself (never this machine's)."""
         return self.links.get(path, path)
+
+    def exists(self, path: str) -> bool:
+        """From ``links``, ``contents`` and ``paths`` when the test declared paths, else from this machine (a
+        declared link exists even when what it points to does not)."""
+        if path in self.links or self.realpath(path) in self.contents:
+            return True
+        if self.paths is not None:
+            return self.realpath(path) in self.paths
+        return local_exists(path)
+
+    def same_path(self, a: str, b: str) -> bool:
+        """Equal, or resolving to the same path through ``links``."""
+        return a == b or self.realpath(a) == self.realpath(b)
+
+    def read_file(self, path: str, *, max_bytes: int = MAX_READ_BYTES) -> bytes:
+        """From ``contents``; else missing or unreadable when ``paths`` says so, else this machine's file (a test
+        may declare a file in ``paths`` and keep its content on disk)."""
+        limit = _check_max_bytes(max_bytes)
+        real = self.realpath(path)
+        if real in self.contents:
+            return _within(path, self.contents[real], limit)
+        kind = "file" if self.paths is None else self.paths.get(real)
+        if kind is None:
+            raise NotFoundError(f"{path}: cannot read it: No such file or directory")
+        if kind != "file":
+            raise ValidationError(f"{path}: cannot read it: {'Is a directory' if kind == 'dir' else 'not a file'}")
+        return local_read_file(path, max_bytes=limit)
+
+    def list_dir(self, path: str) -> list[str] | None:
+        """The names under ``path`` among the keys of ``paths``, ``contents`` and ``links`` when the test declared
+        paths or contents (None unless ``path`` is a declared directory or has declared children), else this
+        machine's directory."""
+        if self.paths is None and not self.contents:
+            return local_list_dir(path)
+        real = self.realpath(path).rstrip("/") or "/"
+        names = {posixpath.basename(p) for p in (*(self.paths or {}), *self.contents, *self.links)
+                 if p != real and posixpath.dirname(p.rstrip("/")) == real}
+        if not names and (self.paths or {}).get(real) != "dir":
+            return None
+        return sorted(names)
 
     def boot_id(self) -> str:
         """A fixed boot id (``fake_boot_id``; change it to simulate a reboot)."""

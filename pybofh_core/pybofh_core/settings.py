@@ -32,7 +32,7 @@ from .errors import SettingsError
 SYSTEM_CONFIG = Path("/etc/pybofh/config.toml")
 #: PYBOFH_* variables that are not settings: read by the core and the plugin loader
 VARIABLES = frozenset({"PYBOFH_CONFIG", "PYBOFH_STRICT_PLUGINS", "PYBOFH_EXTRA_PLUGINS", "PYBOFH_NO_PLUGIN_CACHE",
-                       "PYBOFH_CACHE_DIR"})
+                       "PYBOFH_CACHE_DIR", "PYBOFH_PLUGINS", "PYBOFH_DISABLE_PLUGINS"})
 #: ... and the prefixes of those that the project's test beds, fuzzing and benchmarks read (tests/vm/README.md …)
 TOOLING_PREFIXES = ("PYBOFH_VM_", "PYBOFH_XEN_VM_", "PYBOFH_IN_VM", "PYBOFH_FUZZ_", "PYBOFH_CORPUS",
                     "PYBOFH_BENCH_", "PYBOFH_ANSIBLE_", "PYBOFH_BLIVET_")

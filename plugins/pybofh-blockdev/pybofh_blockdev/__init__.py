@@ -21,7 +21,7 @@ _API = {
     "attach_loop": "ops", "detach_loop": "ops", "resize_loop": "ops", "create_filesystem": "ops",
     "createFilesystem": "ops", "check_filesystem": "ops", "resize_filesystem": "ops", "set_label": "ops",
     "set_uuid": "ops", "mount": "ops", "unmount": "ops", "MountPoolExhaustedError": "ops",
-    "FilesystemErrorsLeft": "ops",
+    "FilesystemErrorsLeftError": "ops", "FilesystemErrorsLeft": "ops",
     # facts
     "list_devices": "facts", "get_device": "facts", "probe": "facts", "get_size": "facts", "list_mounts": "facts",
     "mounts_of": "facts", "is_mounted": "facts", "list_loops": "facts", "get_loop": "facts",
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from .mountpool import Mounted as Mounted
     from .mountpool import MountPool as MountPool
     from .ops import FilesystemErrorsLeft as FilesystemErrorsLeft
+    from .ops import FilesystemErrorsLeftError as FilesystemErrorsLeftError
     from .ops import MountPoolExhaustedError as MountPoolExhaustedError
     from .ops import attach_loop as attach_loop
     from .ops import check_filesystem as check_filesystem

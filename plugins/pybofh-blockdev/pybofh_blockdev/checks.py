@@ -8,6 +8,7 @@ import uuid as uuidlib
 from typing import Any
 
 from pybofh_core.errors import ValidationError
+from pybofh_core.runner import get_runner
 from pybofh_core.validate import validate_path
 
 from .types import FILESYSTEMS
@@ -32,7 +33,7 @@ def check_device(value: Any, *, what: str = "device") -> str:
 def check_loop_device(value: Any) -> str:
     """An existing ``/dev/loopN`` device."""
     path = check_device(value, what="loop device")
-    if not re.fullmatch(r"/dev/loop[0-9]+", os.path.realpath(path)) and not re.fullmatch(r"/dev/loop[0-9]+", path):
+    if not re.fullmatch(r"/dev/loop[0-9]+", path) and not re.fullmatch(r"/dev/loop[0-9]+", get_runner().realpath(path)):
         raise ValidationError(f"loop device: {path} is not a /dev/loopN device")
     return path
 

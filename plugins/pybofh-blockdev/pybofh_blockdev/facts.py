@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import replace
 
 from pybofh_core.errors import NotFoundError, ValidationError
-from pybofh_core.runner import run
+from pybofh_core.runner import run, same_path
 
 from . import parsers
 from .checks import check_device
@@ -118,7 +117,8 @@ def list_mounts() -> list[Mount]:
 
 
 def _same(a: str, b: str) -> bool:
-    return a == b or os.path.realpath(a) == os.path.realpath(b)
+    """Whether two paths name the same device or mountpoint where commands run (``pybofh_core.runner.same_path``)."""
+    return same_path(a, b)
 
 
 def mounts_of(device: str, mounts: list[Mount] | None = None) -> list[Mount]:

@@ -165,9 +165,9 @@ def layer_for_probe(device: str, probe: Mapping[str, str]) -> Layer:
 
 def device_layer(device: str) -> Layer | None:
     """The answer to "what is this device itself" for loop devices (others: None)."""
-    import os
+    from pybofh_core.runner import get_runner
 
-    if re.fullmatch(r"/dev/loop[0-9]+", device) or re.fullmatch(r"/dev/loop[0-9]+", os.path.realpath(device)):
+    if re.fullmatch(r"/dev/loop[0-9]+", device) or re.fullmatch(r"/dev/loop[0-9]+", get_runner().realpath(device)):
         return LoopDeviceLayer(device)
     return None
 

@@ -40,8 +40,12 @@ from .types import EXT_FAMILY, Filesystem, FsckResult, FsckStatus, LoopDevice, M
 NEXT_FREE_LOOP = "(next free loop device)"
 
 
-class FilesystemErrorsLeft(PybofhError):
+class FilesystemErrorsLeftError(PybofhError):
     """A filesystem check found errors it could not repair (or that only a forced repair may touch)."""
+
+
+#: the name it had before every error class ended in ``Error``; kept so existing ``except`` clauses still match
+FilesystemErrorsLeft = FilesystemErrorsLeftError
 
 
 class MountPoolExhaustedError(PybofhError):
@@ -229,7 +233,7 @@ def _check_mkfs(args: Mapping[str, Any]) -> None:
 
 
 @operation(irreversible="mkfs destroys what the device held", target="device", aliases=["createFilesystem"],
-           requires=["mkfs.ext4", "mkfs.xfs", "mkfs.btrfs", "mkswap"], check=_check_mkfs)
+           requires=["mkfs.ext4|mkfs.xfs|mkfs.btrfs|mkswap"], check=_check_mkfs)
 def create_filesystem(
     device: PathArg, fstype: str = "ext4", label: str | None = None, force: bool = False, uuid: str | None = None
 ) -> Filesystem:
@@ -296,7 +300,7 @@ def _fsck(device: PathArg, repair: bool) -> FsckResult:
 
 
 @operation(no_undo="a read-only check changes nothing (repair=True runs repair_filesystem)",
-           requires=["e2fsck", "xfs_repair", "btrfs"])
+           requires=["e2fsck|xfs_repair|btrfs"])
 def check_filesystem(device: PathArg, repair: bool = False) -> FsckResult:
     """Check the (unmounted) filesystem on ``device`` read-only; ``repair=True`` is ``repair_filesystem()``.
 
@@ -328,7 +332,7 @@ def _check_repair(args: Mapping[str, Any]) -> None:
 
 
 @operation(irreversible="a repair may delete damaged files", target="device", check=_check_repair,
-           requires=["e2fsck", "xfs_repair"])
+           requires=["e2fsck|xfs_repair"])
 def repair_filesystem(device: PathArg, force: bool = False) -> FsckResult:
     """Check and repair the (unmounted) filesystem on ``device`` (``e2fsck -f -y``, ``xfs_repair``).
 
@@ -342,7 +346,7 @@ def _preen(device: str, why: str) -> None:
     real repair stop the operation (exit 4) and are left for ``repair_filesystem``."""
     res = run(["e2fsck", "-f", "-p", device], ok_codes=(0, 1, 2, 4))
     if res.returncode >= 4:
-        raise FilesystemErrorsLeft(
+        raise FilesystemErrorsLeftError(
             f"e2fsck found errors on {device} it will not fix unattended; not {why} — check it, then run "
             f"'bofh blockdev fsck --repair --force {device}'"
         )
@@ -480,7 +484,7 @@ def _resize_within(container: str, device: str, size: int | str | None, temp_mou
             layer.close()
 
 
-@operation(inverse=_resize_undo, requires=["resize2fs", "e2fsck", "xfs_growfs", "btrfs", "mkswap"],
+@operation(inverse=_resize_undo, requires=["resize2fs|xfs_growfs|btrfs|mkswap"],
            identify=_identify_fs)
 def resize_filesystem(
     device: PathArg, size: int | str | None = None, *, temp_mount: bool = False, remount: bool = False,
@@ -616,7 +620,7 @@ def _label_undo(device: str, old: str | None, uuid: str | None) -> Any:
 
 
 @operation(inverse=lambda res: _label_undo(res.device, res.old, _fs_uuid(res.device)),
-           requires=["e2label", "xfs_admin", "btrfs", "swaplabel"], identify=_identify_fs)
+           requires=["e2label|xfs_admin|btrfs|swaplabel"], identify=_identify_fs)
 def set_label(device: PathArg, label: str) -> Relabelled:
     """Set (``""``: clear) the label of the filesystem or swap on ``device``; returns the old label for the undo."""
     device = check_device(device)
@@ -663,7 +667,7 @@ def _uuid_back(res: Relabelled) -> Any:
 
 
 @operation(inverse=_uuid_back,
-           requires=["tune2fs", "xfs_admin", "btrfstune", "swaplabel"], identify=_identify_uuid_change)
+           requires=["tune2fs|xfs_admin|btrfstune|swaplabel"], identify=_identify_uuid_change)
 def set_uuid(device: PathArg, uuid: str | None = None) -> Relabelled:
     """Give the unmounted filesystem or swap on ``device`` a new UUID (random when None); returns the old one."""
     device = check_device(device)

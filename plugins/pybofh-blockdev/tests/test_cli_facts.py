@@ -7,22 +7,15 @@ import json
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from pybofh_core.cli import app, main
+from pybofh_core.cli import main
+from pybofh_core.testing import BofhCommand
 
 pytestmark = pytest.mark.loopdev
 MiB = 1024**2
 
-
-def bofh(*argv: str) -> Any:
-    """``bofh ARGV`` in-process through the root app (plugins found by discovery, as in production)."""
-    result = CliRunner().invoke(app, list(argv))
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def fields(text: str) -> dict[str, str]:
@@ -44,53 +37,53 @@ def ext4(loop_factory: Callable[..., str], tmp_path: Path) -> Iterator[tuple[str
         subprocess.run(["umount", str(mnt)], capture_output=True)
 
 
-def test_probe_shows_blkid_tags(ext4: tuple[str, Path]) -> None:
+def test_probe_shows_blkid_tags(ext4: tuple[str, Path], bofh: BofhCommand) -> None:
     dev, _ = ext4
-    tags = fields(bofh("blockdev", "probe", dev).output)
+    tags = fields(bofh.ok("blockdev", "probe", dev))
     assert (tags["TYPE"], tags["LABEL"], tags["USAGE"]) == ("ext4", "facts", "filesystem")
-    doc = json.loads(bofh("--json", "blockdev", "probe", dev).output)
+    doc = json.loads(bofh.ok("--json", "blockdev", "probe", dev))
     assert doc["TYPE"] == "ext4" and doc["UUID"] == tags["UUID"]
 
 
-def test_probe_of_an_empty_device_prints_nothing(loop_factory: Callable[..., str]) -> None:
+def test_probe_of_an_empty_device_prints_nothing(loop_factory: Callable[..., str], bofh: BofhCommand) -> None:
     dev = loop_factory(8 * MiB)
-    assert bofh("blockdev", "probe", dev).output == ""
-    assert json.loads(bofh("--json", "blockdev", "probe", dev).output) == {}
+    assert bofh.ok("blockdev", "probe", dev) == ""
+    assert json.loads(bofh.ok("--json", "blockdev", "probe", dev)) == {}
 
 
-def test_size_in_bytes(loop_factory: Callable[..., str]) -> None:
+def test_size_in_bytes(loop_factory: Callable[..., str], bofh: BofhCommand) -> None:
     dev = loop_factory(24 * MiB)
-    assert bofh("blockdev", "size", dev).output == f"{24 * MiB}\n"
-    assert json.loads(bofh("--json", "blockdev", "size", dev).output) == 24 * MiB
+    assert bofh.ok("blockdev", "size", dev) == f"{24 * MiB}\n"
+    assert json.loads(bofh.ok("--json", "blockdev", "size", dev)) == 24 * MiB
 
 
-def test_show_one_device(ext4: tuple[str, Path]) -> None:
+def test_show_one_device(ext4: tuple[str, Path], bofh: BofhCommand) -> None:
     dev, mnt = ext4
-    shown = fields(bofh("blockdev", "show", dev).output)
+    shown = fields(bofh.ok("blockdev", "show", dev))
     assert (shown["path"], shown["type"], shown["size"], shown["mountpoints"]) == (dev, "loop", str(64 * MiB),
                                                                                   str(mnt))
-    doc = json.loads(bofh("--json", "blockdev", "show", dev).output)
+    doc = json.loads(bofh.ok("--json", "blockdev", "show", dev))
     assert (doc["fstype"], doc["label"], doc["size"], doc["mountpoints"]) == ("ext4", "facts", 64 * MiB, [str(mnt)])
 
 
-def test_mounts_of_a_device_and_on_a_directory(ext4: tuple[str, Path]) -> None:
+def test_mounts_of_a_device_and_on_a_directory(ext4: tuple[str, Path], bofh: BofhCommand) -> None:
     dev, mnt = ext4
     for target in (dev, str(mnt)):
-        lines = bofh("blockdev", "mounts", target).output.splitlines()
+        lines = bofh.ok("blockdev", "mounts", target).splitlines()
         assert lines[0].split() == ["TARGET", "SOURCE", "FSTYPE", "OPTIONS"]
         assert [ln.split()[:3] for ln in lines[1:]] == [[str(mnt), dev, "ext4"]]
-        (doc,) = json.loads(bofh("--json", "blockdev", "mounts", target).output)
+        (doc,) = json.loads(bofh.ok("--json", "blockdev", "mounts", target))
         assert (doc["target"], doc["source"], doc["fstype"]) == (str(mnt), dev, "ext4") and "rw" in doc["options"]
-    everything = json.loads(bofh("--json", "blockdev", "mounts").output)
+    everything = json.loads(bofh.ok("--json", "blockdev", "mounts"))
     assert str(mnt) in [m["target"] for m in everything] and everything[0]["target"] == "/"
-    assert bofh("blockdev", "mounts", str(mnt / "lost+found")).output == "(none)\n"
+    assert bofh.ok("blockdev", "mounts", str(mnt / "lost+found")) == "(none)\n"
 
 
-def test_loop_show(loop_factory: Callable[..., str], tmp_path: Path) -> None:
+def test_loop_show(loop_factory: Callable[..., str], tmp_path: Path, bofh: BofhCommand) -> None:
     dev = loop_factory(8 * MiB, name="shown")
-    shown = fields(bofh("blockdev", "loop", "show", dev).output)
+    shown = fields(bofh.ok("blockdev", "loop", "show", dev))
     assert shown["path"] == dev and shown["backing_file"].startswith(str(tmp_path / "shown"))
-    doc = json.loads(bofh("--json", "blockdev", "loop", "show", dev).output)
+    doc = json.loads(bofh.ok("--json", "blockdev", "loop", "show", dev))
     assert (doc["path"], doc["read_only"], doc["offset"]) == (dev, False, 0)
 
 

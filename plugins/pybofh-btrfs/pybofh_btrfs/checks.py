@@ -6,10 +6,8 @@ skipped for things an earlier planned step would have created, since nothing was
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
-import stat
 
 from pybofh_core.errors import NotFoundError, ValidationError
 from pybofh_core.runner import DryRunRunner, get_runner
@@ -77,12 +75,12 @@ def is_subvolume_root(path: str, *, what: str = "subvolume") -> bool:
         inode, _, kind = res.text.strip().partition(" ")
         return inode == str(SUBVOLUME_ROOT_INODE) and kind == "directory"
     try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise SubvolumeNotFoundError(f"{what}: {path} does not exist") from None
-    except OSError as exc:
-        raise ValidationError(f"{what}: cannot access {path}: {exc.strerror}") from None
-    return st.st_ino == SUBVOLUME_ROOT_INODE and stat.S_ISDIR(st.st_mode)
+        info = inner.stat(path)  # this kernel (no command), or the fake runner's table
+    except ValidationError as exc:  # "cannot access PATH: REASON"
+        raise ValidationError(f"{what}: {exc}") from None
+    if info is None:
+        raise SubvolumeNotFoundError(f"{what}: {path} does not exist")
+    return info.ino == SUBVOLUME_ROOT_INODE and info.kind == "dir"
 
 
 def check_new_path(path: object, *, what: str) -> str:
@@ -92,7 +90,7 @@ def check_new_path(path: object, *, what: str) -> str:
     if not name:
         raise ValidationError(f"{what}: {text!r} has no name to create")
     check_name(name, what=f"{what} name")
-    if os.path.lexists(text):
+    if get_runner().exists(text):  # where btrfs will create it
         raise ValidationError(f"{what}: {text} already exists; choose a new name or delete it first")
     if not dry_run():
         try:

@@ -222,6 +222,8 @@ def filesystem_at(path: str) -> FilesystemAt:
     kind = get_runner().path_kind(path)
     if kind is None:
         return FilesystemAt(None, None, None)
+    target: str | None
+    fstype: str | None
     if kind == "block":
         target, fstype = None, "btrfs"
     else:

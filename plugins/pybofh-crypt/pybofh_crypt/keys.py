@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from pybofh_core.errors import ValidationError
+from pybofh_core.runner import get_runner, same_path
 from pybofh_core.secret import Secret, as_secret
 
 from .errors import KeyNotFoundError
@@ -38,7 +39,7 @@ class _Provider:
     callback: Callback | None
 
     def lookup(self, device: str, uuid: str | None) -> Key | None:
-        if self.device is not None and os.path.realpath(self.device) != os.path.realpath(device):
+        if self.device is not None and not same_path(self.device, device):
             return None
         if self.uuid is not None and (uuid is None or self.uuid.lower() != uuid.lower()):
             return None
@@ -97,7 +98,7 @@ def lookup(device: str, uuid: str | None = None) -> Key:
     if key_dir is not None and uuid:
         for name in (uuid, f"{uuid}.key"):
             path = key_dir / name
-            if path.is_file():
+            if _is_file(str(path)):
                 return KeyFile(str(path))
     hint = f" or put a key file named {uuid} in crypt.key_dir ({key_dir})" if uuid else ""
     raise KeyNotFoundError(
@@ -106,6 +107,15 @@ def lookup(device: str, uuid: str | None = None) -> Key:
         + f": give one (--key-file FILE|- of bofh blockdev resize or bofh journal rollback; in Python "
         f"pybofh_crypt.keys.provide(...)){hint}"
     )
+
+
+def _is_file(path: str) -> bool:
+    """Whether a key file is at ``path`` where cryptsetup runs (it reads a KeyFile there, by path); a path that
+    cannot be looked at (permissions) is no key file."""
+    try:
+        return get_runner().path_kind(path) == "file"
+    except ValidationError:
+        return False
 
 
 def _given_key(device: str) -> Key | None:

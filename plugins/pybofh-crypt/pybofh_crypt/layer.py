@@ -9,12 +9,12 @@ volume key in the kernel keyring).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping as MappingT
 from typing import Any
 
 from pybofh_core.errors import ValidationError
 from pybofh_core.layers import Layer
+from pybofh_core.runner import same_path
 from pybofh_core.validate import size_text
 
 from . import facts, keys
@@ -97,7 +97,7 @@ class LuksLayer(Layer):
 
         if facts.is_open(self.name):
             st = facts.status(self.name)
-            if st.device and os.path.realpath(st.device) != os.path.realpath(self.device):
+            if st.device and not same_path(st.device, self.device):
                 raise ValidationError(f"mapping {self.name} is open over {st.device}, not {self.device}")
             return st.path
         return ops.open(self.device, self.name, self.key()).path

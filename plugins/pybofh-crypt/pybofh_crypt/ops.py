@@ -251,7 +251,7 @@ def open(  # noqa: A001 - the issue names it crypt.open
     device = check_device(device)
     name = check_mapping(name)
     key = check_key(passphrase)
-    if os.path.lexists(MAPPER + name):
+    if get_runner().exists(MAPPER + name):  # asked where cryptsetup runs
         raise ValidationError(f"mapping name {name!r}: {MAPPER}{name} already exists; close it or pick another name")
     args = ["open", "--type", "luks"]
     if readonly:
@@ -423,10 +423,15 @@ def remove_key(device: PathArg, slot: int) -> None:
 
 def _new_file(value: Any, what: str) -> str:
     path = validate_path(value, what=what)
-    if os.path.lexists(path):
+    runner = get_runner()  # the file is written where cryptsetup runs
+    if runner.exists(path):
         raise ValidationError(f"{what}: {path} already exists; cryptsetup will not overwrite it")
     parent = os.path.dirname(path) or "/"
-    if not os.path.isdir(parent):
+    try:
+        is_dir = runner.path_kind(parent) == "dir"
+    except ValidationError:  # cannot be looked at (permissions): not a usable directory
+        is_dir = False
+    if not is_dir:
         raise NotFoundError(f"{what}: directory {parent} does not exist")
     return path
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-from pybofh_core.runner import run
+from pybofh_core.runner import run, same_path
 from pybofh_core.validate import validate_name, validate_path
 
 from .errors import LvNotFoundError, PvNotFoundError, VgNotFoundError
@@ -103,8 +101,8 @@ def is_pv(device: str) -> bool:
 
 
 def same_device(a: str, b: str) -> bool:
-    """Whether two device paths name the same device (equal, or resolving to the same node)."""
-    return a == b or os.path.realpath(a) == os.path.realpath(b)
+    """Whether two device paths name the same device (equal, or resolving to the same node) where commands run."""
+    return same_path(a, b)
 
 
 def getVGs() -> list[str]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 from pybofh_core.errors import ValidationError
 from pybofh_core.layers import Layer
-from pybofh_core.runner import get_runner
+from pybofh_core.runner import Runner, get_runner
 
 from . import facts
 from .types import LogicalVolume
@@ -84,16 +83,24 @@ def probe_device(device: str) -> LvLayer | None:
     """
     if not isinstance(device, str) or not _CANDIDATE.match(device) or get_runner().which("lvs") is None:
         return None
-    real = os.path.realpath(device) if os.path.exists(device) else None
+    runner = get_runner()  # paths are resolved where lvs runs
+    exists = _exists(runner, device)
     for lv in facts.list_lvs():
         paths = (lv.path, lv.mapper_path)
-        if device in paths or (real is not None and any(os.path.exists(p) and os.path.realpath(p) == real
-                                                        for p in paths)):
+        if device in paths or (exists and any(_exists(runner, p) and runner.same_path(p, device) for p in paths)):
             extent = facts.get_vg(lv.vg).extent_size
             if extent is None:
                 return None
             return LvLayer(device, lv, extent)
     return None
+
+
+def _exists(runner: Runner, path: str) -> bool:
+    """Whether ``path`` resolves to something where commands run (``os.path.exists``: a dangling link does not)."""
+    try:
+        return runner.path_kind(path) is not None
+    except ValidationError:  # cannot be looked at
+        return False
 
 
 def probe_layer(device: str, probe: dict[str, str]) -> PvLayer | None:

@@ -1,13 +1,14 @@
 """pybofh over SSH: the ``ssh`` runner transport, ``on_host`` and ``fan_out`` over fleets of hosts.
 
-Hookimpls only (settings, the ``bofh ssh`` sub-app, and an atomic-event listener that tells ``fan_out`` what was
-rolled back); the public API is re-exported lazily so importing this module stays cheap.
+Hookimpls only (settings, the ``bofh ssh`` sub-app, ``bofh --host A --host B`` through ``pybofh_run_on_hosts``, and an
+atomic-event listener that tells ``fan_out`` what was rolled back); the public API is re-exported lazily so
+importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,14 @@ def pybofh_register_settings(registry: Any) -> None:
 def pybofh_register_cli(registry: Any) -> None:
     """Add ``bofh ssh …`` (reachability of hosts)."""
     registry.add("ssh", "pybofh_ssh.cli:app", help="Check SSH reachability of hosts (use with --host/--hosts-file).")
+
+
+@hookimpl
+def pybofh_run_on_hosts(argv: Sequence[str], hosts: Sequence[str], json_out: bool) -> int:
+    """``bofh --host A --host B …``: the invocation once per host over ssh, in parallel (``cli_fanout``)."""
+    from .cli_fanout import run_on_hosts
+
+    return run_on_hosts(argv, hosts, json_out=json_out)
 
 
 @hookimpl

@@ -1,11 +1,11 @@
 """``bofh --host A --host B … COMMAND``: run the sub-command once per host, in parallel, and render per-host results.
 
-Called by the core (``pybofh_core/cli.py``, ``root()``) when more than one host is given, with the argv ``main()``
-received; it returns the exit code. Each host's command runs in a worker thread of this process (no new Python per
-host) with an :class:`SshRunner` for that host as the current runner, through the same ``bofh`` command tree
-(parsing, one atomic block per command, exit codes), its results captured instead of printed. Every runner opens
-one connection and one resident remote shell; the pool is ``ssh.max_workers`` wide. With ``--json`` and the
-setting ``ssh.json_lines`` each host's result is printed as one JSON line as soon as that host finishes.
+Called through the ``pybofh_run_on_hosts`` hook (the core's ``bofh`` root asks it when more than one host is given)
+with the argv ``main()`` received; it returns the exit code. Each host's command runs in a worker thread of this process
+(no new Python per host) with an :class:`SshRunner` for that host as the current runner, through the same ``bofh``
+command tree (parsing, one atomic block per command, exit codes), its results captured instead of printed. Every
+runner opens one connection and one resident remote shell; the pool is ``ssh.max_workers`` wide. With ``--json`` and
+the setting ``ssh.json_lines`` each host's result is printed as one JSON line as soon as that host finishes.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ _HOST_OPTIONS = ("--host", "--hosts-file")
 _APPLIED = ("--config",)
 
 
-class HostCommandFailed(PybofhError):
+class HostCommandError(PybofhError):
     """The per-host ``bofh`` child exited non-zero; carries its exit code, error lines and parsed output."""
 
     def __init__(self, host: str, exit_code: int, errors: list[str], output: Any) -> None:
@@ -39,7 +39,6 @@ class HostCommandFailed(PybofhError):
         self.exit_code = exit_code
         self.errors = errors
         self.output = output
-        self.rolled_back = any("rolled back" in e for e in errors)
         super().__init__("; ".join(errors) or f"bofh exited with status {exit_code} on {host}")
 
 
@@ -103,15 +102,15 @@ def _host_job(sub_argv: list[str]) -> Any:
         except click.Exit as exc:
             rc = exc.exit_code
         except click.ClickException as exc:
-            raise HostCommandFailed(host, 2 if exc.exit_code == 2 else exc.exit_code, [exc.format_message()],
+            raise HostCommandError(host, 2 if exc.exit_code == 2 else exc.exit_code, [exc.format_message()],
                                     None) from None
         except PybofhError as exc:
             if _is_unreachable(exc):
                 raise
             lines = [scrub(str(exc)), *(scrub(n) for n in getattr(exc, "__notes__", []))]
-            raise HostCommandFailed(host, getattr(exc, "exit_code", 1), lines, _json_value(values)) from exc
+            raise HostCommandError(host, getattr(exc, "exit_code", 1), lines, _json_value(values)) from exc
         if isinstance(rc, int) and rc != 0:
-            raise HostCommandFailed(host, rc, [], _json_value(values))
+            raise HostCommandError(host, rc, [], _json_value(values))
         return Captured(values, _json_value(values))
 
     return job
@@ -185,7 +184,7 @@ def run_on_hosts(
                     typer.echo(render(value))
         typer.echo(render([{k: row[k] for k in ("host", "status", "seconds", "error")} for row in rows]))
     for r in results:
-        if isinstance(r.exception, HostCommandFailed):
+        if isinstance(r.exception, HostCommandError):
             for line in r.exception.errors:
                 typer.echo(f"bofh: [{r.host}] {line}", err=True)
     return _exit_code(results)
@@ -193,7 +192,7 @@ def run_on_hosts(
 
 def _row(r: HostResult) -> dict[str, Any]:
     exc = r.exception
-    failed = exc if isinstance(exc, HostCommandFailed) else None
+    failed = exc if isinstance(exc, HostCommandError) else None
     return {
         "host": r.host,
         "status": r.status.value,
@@ -201,13 +200,13 @@ def _row(r: HostResult) -> dict[str, Any]:
         "seconds": round(r.seconds, 3),
         "result": _json_of(r.value) if r.ok else (failed.output if failed else None),
         "error": r.error,
-        "rolled_back": failed.rolled_back if failed else r.rolled_back,
+        "rolled_back": r.rolled_back,  # counted from the host's atomic-block events, as fan_out() counts them
     }
 
 
 def _exit_code(results: Sequence[HostResult]) -> int:
     if all(r.status is HostStatus.OK for r in results):
         return 0
-    if any(isinstance(r.exception, HostCommandFailed) and r.exception.exit_code == 2 for r in results):
+    if any(isinstance(r.exception, HostCommandError) and r.exception.exit_code == 2 for r in results):
         return 2
     return 1

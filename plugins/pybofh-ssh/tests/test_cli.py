@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -108,3 +109,31 @@ def test_fan_out_text_renders_each_hosts_objects_as_one_host_would(sshd, ssh_env
     rc = run_on_hosts(["--host", "h1", "status"], ["h1"], json_out=True, progress=False)
     rows = json.loads(capsys.readouterr().out)
     assert rc == 0 and rows[0]["host"] == "h1" and isinstance(rows[0]["result"], dict)
+
+
+def test_fan_out_cli_reports_a_rolled_back_host_from_its_blocks_events(sshd, ssh_env, marker_plugin, tmp_path,
+                                                                         capsys):
+    """``bofh --host h1 --host h2 --json run JOB``: h2's job fails after a step, which is undone; its row says
+    ``rolled_back`` (counted from the block's undo events, not guessed from the error text), h1's does not."""
+    job = tmp_path / "job.py"
+    job.write_text(textwrap.dedent('''
+        from pathlib import Path
+        from pybofh import Atomic
+
+        base, host = args
+
+        def job():
+            with Atomic() as atomic:
+                atomic.sshtest.create_marker(f"{base}/{host}-a")
+                if host == "h2":
+                    atomic.sshtest.create_marker(f"{base}/no-such-dir/{host}-b")
+    '''))
+    rows = {}
+    for host in ("h1", "h2"):
+        rc = run_on_hosts(["--host", host, "run", str(job), str(tmp_path), host], [host], json_out=True,
+                          progress=False)
+        rows[host] = json.loads(capsys.readouterr().out)[0]
+        assert rc == (0 if host == "h1" else 1)
+    assert rows["h1"]["status"] == "ok" and rows["h1"]["rolled_back"] is False
+    assert rows["h2"]["status"] == "failed" and rows["h2"]["exit_code"] == 1 and rows["h2"]["rolled_back"] is True
+    assert (tmp_path / "h1-a").exists() and not (tmp_path / "h2-a").exists()

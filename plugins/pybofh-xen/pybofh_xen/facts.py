@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import fnmatch
 import logging
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pybofh_core.errors import CommandError, ParseError, PybofhError, ToolUnavailableError, ValidationError
-from pybofh_core.runner import Result, get_runner, run
+from pybofh_core.errors import (
+    CommandError,
+    NotFoundError,
+    ParseError,
+    PybofhError,
+    ToolUnavailableError,
+    ValidationError,
+)
+from pybofh_core.runner import Result, Runner, get_runner, run
 from pybofh_core.settings import get_settings
 from pybofh_core.validate import validate_name, validate_path
 
@@ -69,24 +78,44 @@ def read_domu_config(path: str | Path) -> DomU:
     """Read and parse one domU config file (never evaluated)."""
     text = validate_path(path, what="domU config", kind="file")
     try:
-        data = Path(text).read_bytes()
-    except OSError as exc:
-        raise ValidationError(f"domU config {text}: cannot read it: {exc.strerror}") from None
+        data = get_runner().read_file(text)  # the config of the machine xl runs on
+    except (NotFoundError, ValidationError) as exc:
+        raise ValidationError(f"domU config {exc}") from None
     domu = parse_domu_config(data, path=text)
     validate_domain_name(domu.name)
     return domu
 
 
 def config_files() -> list[Path]:
-    """Every domU config file in the configured directories, in directory order then name order."""
+    """Every domU config file in the configured directories, in directory order then name order.
+
+    Listed where xl runs (``Runner.list_dir``); the glob is matched here as ``Path.glob`` matches one directory's
+    names (case-sensitive, hidden names included).
+    """
     cfg = settings()
+    runner = get_runner()
     files: list[Path] = []
     for directory in cfg.domu_config_dirs:
-        if not Path(directory).is_dir():
+        try:
+            names = runner.list_dir(str(directory))
+        except ValidationError as exc:  # unreadable: nothing found there, as a glob finds nothing
+            log.debug("domU config directory %s: %s", directory, exc)
+            continue
+        if names is None:
             log.debug("domU config directory %s does not exist", directory)
             continue
-        files += sorted(p for p in Path(directory).glob(cfg.config_glob) if p.is_file())
+        matched = [n for n in names if fnmatch.fnmatchcase(n, cfg.config_glob)]
+        files += sorted(Path(directory) / n for n in matched
+                        if _kind(runner, posixpath.join(str(directory), n)) == "file")
     return files
+
+
+def _kind(runner: Runner, path: str) -> str | None:
+    """``path_kind`` of a listed name; one that vanished or cannot be looked at is no file."""
+    try:
+        return runner.path_kind(path)
+    except ValidationError:
+        return None
 
 
 def all_domus(*, on_error: Literal["raise", "skip"] = "raise") -> list[DomU]:

@@ -243,7 +243,7 @@ def _state_file(path: PathArg, *, must_exist: bool) -> str:
     if must_exist:
         validate_path(text, what="domain state file", kind="file")
         return text
-    if os.path.lexists(text):
+    if get_runner().exists(text):  # asked where xl writes it
         raise ValidationError(f"domain state file {text} already exists; pick a new file (xl would overwrite it)")
     validate_path(os.path.dirname(text) or "/", what="directory of the domain state file", kind="dir")
     return text
@@ -355,10 +355,12 @@ def resize_domu_disk(domu: DomU | str | Path, vdev: str, size: int | str) -> Any
     if backing[vdev].kind != "block":
         raise ValidationError(f"disk {vdev} of {d.name} is {backing[vdev].path} ({backing[vdev].kind}), "
                               "not a block device")
-    try:
-        from pybofh_blockdev.layers import resize_stack
-    except ImportError:
-        raise ToolUnavailableError("pybofh-blockdev", "install it to resize through the block-device stack") from None
+    from pybofh_core.plugins import get_host
+
+    operations = get_host().operations  # another plugin's operation, found by name: xen does not import blockdev
+    if not operations.has("blockdev.resize_stack"):
+        raise ToolUnavailableError("pybofh-blockdev", "install it to resize through the block-device stack")
+    resize_stack = operations.get("blockdev.resize_stack")
     try:
         running = is_domu_running(d)
     except ToolUnavailableError:

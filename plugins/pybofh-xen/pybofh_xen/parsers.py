@@ -179,7 +179,8 @@ def parse_libxl_domain_config(obj: Any, *, domid: int | None = None, source: str
     if not isinstance(obj, dict) or not isinstance(obj.get("c_info"), dict):
         raise ParseError(tool, "not a libxl domain config (no c_info object)", json.dumps(obj)[:200], source)
     c_info = obj["c_info"]
-    b_info = obj.get("b_info") if isinstance(obj.get("b_info"), dict) else {}
+    raw_b_info = obj.get("b_info")
+    b_info: dict[str, Any] = raw_b_info if isinstance(raw_b_info, dict) else {}
     name = c_info.get("name")
     if not isinstance(name, str) or not name:
         raise ParseError(tool, "c_info has no name", json.dumps(c_info)[:200], source)
