@@ -362,7 +362,7 @@ def cases() -> Iterator[Case]:
     from pybofh_blockdev import parsers as bd
     from pybofh_btrfs import parsers as bt
     from pybofh_drbd import parsers as dr
-    from pybofh_lvm import parse as lv
+    from pybofh_lvm import parsers as lv
     from pybofh_xen import parsers as xl
 
     yield Case("lsblk -J -b -O", gen_lsblk_json, bd.parse_lsblk, True)

@@ -68,14 +68,16 @@ def test_a_missing_tool_mid_block_rolls_back_what_ran(tmp_path: Path) -> None:
         pytest.skip("xl is installed on this machine: the refusal needs a host without it")
     from pybofh_xen import ops as xen_ops
 
+    config = tmp_path / "guest.cfg"
+    config.write_text('name = "guest"\nmemory = 64\n')
     image = tmp_path / "disk.img"
     with image.open("wb") as fh:
         fh.truncate(8 * 1024**2)
     try:
-        with pytest.raises(ToolUnavailableError, match=r"^xl is not available: xen\.start_domu runs it"):
+        with pytest.raises(ToolUnavailableError, match=r"^xl is not available: "):
             with Atomic() as block:
                 block.blockdev.attach_loop(str(image))
-                xen_ops.start_domu(str(tmp_path / "guest.cfg"))
+                xen_ops.start_domu(str(config))
         listed = subprocess.run(["losetup", "--list", "--noheadings", "-O", "BACK-FILE"], capture_output=True,
                                 text=True, check=True).stdout
         assert str(image) not in listed

@@ -60,7 +60,8 @@ BD = "pybofh_blockdev.parsers"
 BT = "pybofh_btrfs.parsers"
 CR = "pybofh_crypt.parsers"
 DR = "pybofh_drbd.parsers"
-LV = "pybofh_lvm.parse"
+DC = "pybofh_drbd.drbdconf"  # the configuration language (re-exported by DR)
+LV = "pybofh_lvm.parsers"
 XL = "pybofh_xen.parsers"
 XC = "pybofh_xen.xlcfg"
 
@@ -86,7 +87,7 @@ def _lvm(name: str, report: str) -> tuple[str, Target]:
 def _special() -> dict[str, Target]:
     """Parsers that take something other than one command's output."""
     parse_bytes = _fn(BT, "parse_bytes")
-    parse_address = _fn(DR, "parse_address")
+    parse_address = _fn(DC, "parse_address")
     parse_lines = _fn(DR, "parse_lines")
     parse_sh_words = _fn(DR, "parse_sh_words")
     parse_libxl = _fn(XL, "parse_libxl_domain_config")
@@ -96,7 +97,7 @@ def _special() -> dict[str, Target]:
     return {
         # documented contract: raises ValueError (its callers turn that into ParseError naming the line)
         f"{BT}.parse_bytes": Target(parse_bytes, ("C:btrfs/*", f"{_BTRFS_REC}/*.txt"), "text", (ValueError,)),
-        f"{DR}.parse_address": Target(lambda w: parse_address(w, source="fuzz"), ("C:drbd/*.res", "C:drbd/*show*"),
+        f"{DC}.parse_address": Target(lambda w: parse_address(w, source="fuzz"), ("C:drbd/*.res", "C:drbd/*show*"),
                                       "words"),
         f"{DR}.parse_lines": Target(parse_lines, ("C:drbd/*",)),
         f"{DR}.parse_sh_words": Target(parse_sh_words, ("C:drbd/*",)),
@@ -156,8 +157,8 @@ TARGETS: dict[str, Target] = dict([
     _output(DR, "parse_status_json", "C:drbd/drbdsetup_status_json*"),
     _output(DR, "parse_status_text", "C:drbd/drbdadm_status*", f"{_DRBD_REC}/drbdadm/status*.txt"),
     _output(DR, "parse_events2", "C:drbd/drbdsetup_events2*"),
-    _output(DR, "parse_config_tree", "C:drbd/*.res", "C:drbd/drbdadm_dump*", "C:drbd/drbdsetup_show_[0-9g]*"),
-    _output(DR, "parse_config", "C:drbd/*.res", "C:drbd/drbdadm_dump*", "C:drbd/drbdsetup_show_[0-9g]*",
+    _output(DC, "parse_config_tree", "C:drbd/*.res", "C:drbd/drbdadm_dump*", "C:drbd/drbdsetup_show_[0-9g]*"),
+    _output(DC, "parse_config", "C:drbd/*.res", "C:drbd/drbdadm_dump*", "C:drbd/drbdsetup_show_[0-9g]*",
             f"{_DRBD_REC}/configs/*"),
     _output(DR, "parse_show_json", "C:drbd/drbdsetup_show_json*"),
     _lvm("parse_pvs", "pvs"),

@@ -10,7 +10,10 @@ checkers only and do not count.
 from __future__ import annotations
 
 import ast
+import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -78,3 +81,22 @@ def test_the_check_finds_what_it_looks_for(tmp_path: Path) -> None:
                       "    import pybofh_xen\nimport pybofh_lvm.facts\nX = 'pybofh_ssh.cli_fanout'\n"
                       "def f():\n    from pybofh_crypt import ops\n")
     assert plugin_references(sample) == [(5, "pybofh_lvm.facts"), (6, "pybofh_ssh"), (8, "pybofh_crypt")]
+
+
+def test_serialising_an_undo_imports_no_other_plugins_operations() -> None:
+    """Journalling an LVM undo names its operation (``lvm.remove_lv``) by loading lvm's operations only: other
+    plugins are discovered (their packages and settings declarations) but none of their ops, facts or parsers."""
+    code = (
+        "import json, sys\n"
+        "from pybofh_core.operations import undo\n"
+        "import pybofh_lvm.ops as ops\n"
+        "before = set(sys.modules)\n"
+        "doc = undo(ops.remove_lv, 'vg0', 'data').to_json()\n"
+        "print(json.dumps([doc['op'], sorted(set(sys.modules) - before)]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    op, loaded = json.loads(done.stdout)
+    assert op == "lvm.remove_lv"
+    others = [m for m in loaded if m.split(".")[0] in PLUGIN_PACKAGES - {"pybofh_lvm"}
+              and m.count(".") and not m.endswith(".settings")]
+    assert others == [], f"serialising an lvm undo imported {others}"

@@ -199,7 +199,7 @@ def test_crypt_keys_are_found_and_matched_on_the_target(remote: FakeRunner) -> N
 def test_crypt_layer_reuses_a_mapping_open_over_the_same_device_on_the_target(remote: FakeRunner) -> None:
     """An open mapping is reused when its device resolves (on db1) to the layer's."""
     from pybofh_crypt import facts
-    from pybofh_crypt.layer import LuksLayer
+    from pybofh_crypt.layers import LuksLayer
     from pybofh_crypt.types import CryptStatus
 
     remote.links = {"/dev/disk/by-id/remote-disk": "/dev/sdz"}
@@ -307,7 +307,7 @@ def local_fs_refused() -> Iterator[list[str]]:
     Import machinery stats files too: every module a test uses is imported before the block.
     """
     for name in ("pybofh_blockdev.checks", "pybofh_blockdev.facts", "pybofh_blockdev.layers", "pybofh_btrfs.checks",
-                 "pybofh_btrfs.errors", "pybofh_crypt.errors", "pybofh_crypt.keys", "pybofh_crypt.layer",
+                 "pybofh_btrfs.errors", "pybofh_crypt.errors", "pybofh_crypt.keys", "pybofh_crypt.layers",
                  "pybofh_crypt.ops", "pybofh_crypt.types", "pybofh_lvm.facts", "pybofh_lvm.layers", "pybofh_xen.facts",
                  "pybofh_xen.ops", "pybofh_xen.xlcfg"):
         importlib.import_module(name)

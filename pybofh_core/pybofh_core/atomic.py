@@ -239,6 +239,10 @@ class Atomic:
             self._tokens.append(("cm", signals.guard()))  # SIGINT/SIGTERM/SIGHUP roll the block back
             self._tokens[-1][1].__enter__()
         self._tokens.append(("block", _block.set(self)))
+        if _recorder.get() is None or isinstance(_recorder.get(), Atomic):
+            # an operation called directly in the block is a step too, as through ``atomic.<domain>.<op>``; not
+            # when something else records (the CLI's lazy block, which opens this block itself, or a step)
+            self._tokens.append(("recorder", _recorder.set(self)))
         self._open = True
         return self
 
@@ -266,6 +270,8 @@ class Atomic:
         for kind, token in reversed(self._tokens):
             if kind == "block":
                 _block.reset(token)
+            elif kind == "recorder":
+                _recorder.reset(token)
             else:
                 token.__exit__(None, None, None)
         self._tokens.clear()

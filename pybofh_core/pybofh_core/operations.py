@@ -231,11 +231,16 @@ def undoing() -> bool:
 
 
 def ensure_registered(spec: OperationSpec) -> None:
-    """Give ``spec`` its domain when its module was imported directly before the registry loaded it lazily."""
+    """Give ``spec`` its domain when its module was imported directly before the registry loaded it lazily: only
+    the domain that registered that module by import path is loaded (serialising an LVM undo imports no other
+    plugin's operations); every pending domain only when none names it."""
     if spec.domain is None:
         from .plugins import get_host
 
-        get_host().operations._load()
+        registry = get_host().operations
+        registry.load_module(spec.func.__module__)
+        if spec.domain is None:
+            registry._load()
 
 
 def spec_of(func: Any) -> OperationSpec | None:
@@ -508,15 +513,28 @@ class OperationRegistry:
 
     def _load(self, domain: str | None = None) -> None:
         """Import the modules registered by path for ``domain`` (all domains when None)."""
-        import importlib
-
         for dom in [domain] if domain else list(self._pending):
             for path in self._pending.pop(dom, []):
-                try:
-                    module = importlib.import_module(path)
-                except Exception as exc:
-                    raise PluginError(f"cannot load operations of {dom!r} from {path}: {exc}") from exc
-                self.add_module(dom, module)
+                self._import(dom, path)
+
+    def _import(self, domain: str, path: str) -> None:
+        """Import one operations module registered by path and register its operations under ``domain``."""
+        import importlib
+
+        try:
+            module = importlib.import_module(path)
+        except Exception as exc:
+            raise PluginError(f"cannot load operations of {domain!r} from {path}: {exc}") from exc
+        self.add_module(domain, module)
+
+    def load_module(self, module: str) -> None:
+        """Import the operations module ``module`` if a domain registered it by import path (and only that one)."""
+        for dom, paths in list(self._pending.items()):
+            if module in paths:
+                paths.remove(module)
+                if not paths:
+                    del self._pending[dom]
+                self._import(dom, module)
 
     def domains(self) -> list[str]:
         """Domains that registered at least one operation."""

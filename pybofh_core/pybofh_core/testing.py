@@ -15,7 +15,8 @@ The fixtures:
 * ``pybofh_isolated``: this test's own journal, lock and mount-pool directories, and no user or system config
   file; settings are reset before and after. Yields the journal directory.
 * ``fake_runner``: a :class:`~pybofh_core.runner.FakeRunner` made current for the test (``expect()`` replies,
-  ``calls``, ``paths`` and ``tools`` tables). Without ``paths``, existence checks answer "missing" for every path.
+  ``calls``, ``paths`` and ``tools`` tables). Without ``paths`` (None) existence checks look at this machine's real
+  filesystem; set ``fake_runner.paths = {}`` (nothing exists) or list the paths the test's machine has.
 * ``loop_factory``: real loop devices backed by sparse temp files (root and ``losetup`` needed, else the test is
   skipped with the reason); every one is unmounted and detached at teardown, also when the test failed.
 * ``bofh``: run ``bofh ARGV`` in-process as the command would (plugins found by discovery, errors as one line and
@@ -38,6 +39,12 @@ import pytest
 from .runner import FakeRunner, use_runner
 
 __all__ = ["BofhCommand", "BofhRun", "bofh", "fake_runner", "loop_factory", "pybofh_isolated", "release_loop"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the marker ``loopdev`` the fixtures' users put on tests that attach loop devices (``--strict-markers``
+    then accepts it without a declaration of the plugin's own)."""
+    config.addinivalue_line("markers", "loopdev: runs real commands on loop devices backed by temp files (root)")
 
 
 @pytest.fixture

@@ -20,15 +20,17 @@ _API = {
     # operations
     "attach_loop": "ops", "detach_loop": "ops", "resize_loop": "ops", "create_filesystem": "ops",
     "createFilesystem": "ops", "check_filesystem": "ops", "resize_filesystem": "ops", "set_label": "ops",
-    "set_uuid": "ops", "mount": "ops", "unmount": "ops", "MountPoolExhaustedError": "ops",
-    "FilesystemErrorsLeftError": "ops", "FilesystemErrorsLeft": "ops",
+    "set_uuid": "ops", "mount": "ops", "unmount": "ops",
+    # errors
+    "BlockdevError": "errors", "MountPoolExhaustedError": "errors", "FilesystemErrorsLeftError": "errors",
+    "FilesystemErrorsLeft": "errors",
     # facts
     "list_devices": "facts", "get_device": "facts", "probe": "facts", "get_size": "facts", "list_mounts": "facts",
     "mounts_of": "facts", "is_mounted": "facts", "list_loops": "facts", "get_loop": "facts",
     # mounts as context managers
     "Mounted": "mountpool", "MountPool": "mountpool",
     # layers
-    "BlockDeviceStack": "layers", "resize_stack": "layers", "LoopDeviceLayer": "layers",
+    "BlockDeviceStack": "layers", "resize_stack": "ops", "LoopDeviceLayer": "layers",
     "FilesystemLayer": "layers",
     # parsers and types
     "parse_lsblk": "parsers", "parse_blkid": "parsers", "parse_findmnt": "parsers",
@@ -48,6 +50,10 @@ if TYPE_CHECKING:
     # re-exports ``x``. tests/test_typed_api.py checks that these name what ``__getattr__`` returns.
     from .bofh_status import list_mount_usage as list_mount_usage
     from .bofh_status import parse_findmnt_usage as parse_findmnt_usage
+    from .errors import BlockdevError as BlockdevError
+    from .errors import FilesystemErrorsLeft as FilesystemErrorsLeft
+    from .errors import FilesystemErrorsLeftError as FilesystemErrorsLeftError
+    from .errors import MountPoolExhaustedError as MountPoolExhaustedError
     from .facts import get_device as get_device
     from .facts import get_loop as get_loop
     from .facts import get_size as get_size
@@ -60,12 +66,8 @@ if TYPE_CHECKING:
     from .layers import BlockDeviceStack as BlockDeviceStack
     from .layers import FilesystemLayer as FilesystemLayer
     from .layers import LoopDeviceLayer as LoopDeviceLayer
-    from .layers import resize_stack as resize_stack
     from .mountpool import Mounted as Mounted
     from .mountpool import MountPool as MountPool
-    from .ops import FilesystemErrorsLeft as FilesystemErrorsLeft
-    from .ops import FilesystemErrorsLeftError as FilesystemErrorsLeftError
-    from .ops import MountPoolExhaustedError as MountPoolExhaustedError
     from .ops import attach_loop as attach_loop
     from .ops import check_filesystem as check_filesystem
     from .ops import create_filesystem as create_filesystem
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
     from .ops import mount as mount
     from .ops import resize_filesystem as resize_filesystem
     from .ops import resize_loop as resize_loop
+    from .ops import resize_stack as resize_stack
     from .ops import set_label as set_label
     from .ops import set_uuid as set_uuid
     from .ops import unmount as unmount
@@ -107,7 +110,6 @@ def __dir__() -> list[str]:
 def pybofh_register_operations(registry: Any) -> None:
     """Register the loop, filesystem, label, mount and stack operations under the domain ``blockdev``."""
     registry.add_module("blockdev", "pybofh_blockdev.ops")  # imported when a blockdev operation is first needed
-    registry.add_module("blockdev", "pybofh_blockdev.layers")  # resize_stack
 
 
 @hookimpl

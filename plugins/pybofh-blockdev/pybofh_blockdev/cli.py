@@ -139,8 +139,7 @@ def resize_cmd(
     An open LUKS mapping on the stack is used whatever its name; a closed one is opened with a key from the key
     providers or --key-file (and closed again).
     """
-    from .layers import resize_stack
-    from .ops import resize_filesystem
+    from .ops import resize_filesystem, resize_stack
 
     size = size_argument(size, grow_by, shrink_by)
     give_key_files(key_files)  # for the steps and for the block's rollback

@@ -12,16 +12,14 @@ Layers use the core ``Layer`` sizes (``current_size()``, ``minimum_size()``,
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pybofh_core import operation
 from pybofh_core.errors import ValidationError
 from pybofh_core.layers import Layer, common_granularity
-from pybofh_core.validate import PathArg, check_round, size_spec, size_text
+from pybofh_core.validate import size_spec, size_text
 
 from . import facts
 from .types import EXT_FAMILY
@@ -310,20 +308,16 @@ class BlockDeviceStack:
         )
 
 
-@operation(composite=True, requires=["losetup", "truncate", "resize2fs", "xfs_growfs", "btrfs"])
-def resize_stack(device: PathArg, size: int | str, *, round: str | None = None) -> StackResized:  # noqa: A002
-    """Resize ``device`` and everything stacked on it to ``size``; each layer's resize is its own undoable step.
-
-    ``size``: absolute, a multiple of the stack's step (``round="up"|"down"`` rounds any other), or relative to
-    the device's current size (``+100M``, ``-1G``; rounded down to the step).
-    """
-    size_spec(size, what="stack size")  # bad input is refused before the stack is probed
-    check_round(round)
-    with BlockDeviceStack.open(os.fspath(device)) as stack:
-        return stack.resize(size, round)
-
-
 def spec_bytes(size: int | str, resolved: int) -> int:
     """The bytes asked for: an absolute size as written, a relative one as resolved."""
     spec = size_spec(size, what="stack size")
     return resolved if spec.relative else spec.amount
+
+
+def __getattr__(name: str) -> Any:
+    """``resize_stack`` moved to ``ops`` (where the operations are); ``layers.resize_stack`` still finds it."""
+    if name == "resize_stack":
+        from .ops import resize_stack
+
+        return resize_stack
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,6 +21,7 @@ from pybofh_core.errors import ValidationError
 from pybofh_core.validate import validate_path
 
 from . import facts, ops
+from .errors import MountPoolExhaustedError
 
 
 class Mounted(contextlib.AbstractContextManager["str"]):
@@ -101,7 +102,7 @@ class MountPool:
                 os.close(fd)
                 continue
             return slot, fd
-        raise ops.MountPoolExhaustedError(
+        raise MountPoolExhaustedError(
             f"no free mountpoint in the pool ({', '.join(self.dirs)}): all are in use"
         )
 

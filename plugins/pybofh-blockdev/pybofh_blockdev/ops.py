@@ -17,12 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from pybofh_core import operation, undo
-from pybofh_core.errors import CommandError, DataAtRiskError, NotFoundError, ParseError, PybofhError, ValidationError
+from pybofh_core.errors import CommandError, DataAtRiskError, NotFoundError, ParseError, ValidationError
 from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_boot
 from pybofh_core.operations import undo_ahead
 from pybofh_core.runner import DryRunRunner, get_runner, run
 from pybofh_core.safety import refuse_if_holds_data, refuse_mountpoint, refuse_shrink
-from pybofh_core.validate import PathArg, parse_size, size_text, validate_path
+from pybofh_core.validate import PathArg, check_round, parse_size, size_spec, size_text, validate_path
 
 from . import checks, facts
 from .checks import (
@@ -35,21 +35,13 @@ from .checks import (
     check_options,
     check_uuid,
 )
+from .errors import FilesystemErrorsLeft as FilesystemErrorsLeft  # still importable from ops
+from .errors import FilesystemErrorsLeftError
+from .errors import MountPoolExhaustedError as MountPoolExhaustedError  # still importable from ops
+from .layers import BlockDeviceStack, StackResized
 from .types import EXT_FAMILY, Filesystem, FsckResult, FsckStatus, LoopDevice, Mount, Relabelled, Resized
 
 NEXT_FREE_LOOP = "(next free loop device)"
-
-
-class FilesystemErrorsLeftError(PybofhError):
-    """A filesystem check found errors it could not repair (or that only a forced repair may touch)."""
-
-
-#: the name it had before every error class ended in ``Error``; kept so existing ``except`` clauses still match
-FilesystemErrorsLeft = FilesystemErrorsLeftError
-
-
-class MountPoolExhaustedError(PybofhError):
-    """Every slot of a MountPool is in use (by this or another process)."""
 
 
 # --- loop devices -------------------------------------------------------------------------------------------------
@@ -829,3 +821,19 @@ def unmount(target: PathArg) -> Mount:
             raise ValidationError(f"{found.target} is busy (open files or a process inside it)") from exc
         raise
     return found
+
+
+# --- stacks ----------------------------------------------------------------------------------------------------------
+
+
+@operation(composite=True, requires=["losetup", "truncate", "resize2fs", "xfs_growfs", "btrfs"])
+def resize_stack(device: PathArg, size: int | str, *, round: str | None = None) -> StackResized:  # noqa: A002
+    """Resize ``device`` and everything stacked on it to ``size``; each layer's resize is its own undoable step.
+
+    ``size``: absolute, a multiple of the stack's step (``round="up"|"down"`` rounds any other), or relative to
+    the device's current size (``+100M``, ``-1G``; rounded down to the step).
+    """
+    size_spec(size, what="stack size")  # bad input is refused before the stack is probed
+    check_round(round)
+    with BlockDeviceStack.open(os.fspath(device)) as stack:
+        return stack.resize(size, round)

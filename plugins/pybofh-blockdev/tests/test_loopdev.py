@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from pybofh_blockdev import facts, ops
-from pybofh_blockdev.layers import BlockDeviceStack, resize_stack
+from pybofh_blockdev.layers import BlockDeviceStack
 from pybofh_blockdev.mountpool import Mounted, MountPool
+from pybofh_blockdev.ops import resize_stack
 from pybofh_core.atomic import Atomic
 from pybofh_core.errors import CommandError, DataAtRiskError, ValidationError
 from pybofh_core.runner import LocalRunner, use_runner

@@ -33,7 +33,7 @@ def pybofh_probe_layer(device: str, probe: _Mapping[str, str]) -> Any:
     """A LuksLayer for a device whose probe says ``TYPE=crypto_LUKS`` (VERSION 1 or 2); None for anything else."""
     if probe.get("TYPE") != "crypto_LUKS" or probe.get("VERSION", "") not in ("", "1", "2"):
         return None
-    from .layer import LuksLayer
+    from .layers import LuksLayer
 
     return LuksLayer(device, probe)
 
@@ -52,7 +52,7 @@ _API = {
     "create_encrypted": "ops", "open_encrypted": "ops", "close_encrypted": "ops", "luks_format": "ops",
     "dump": "facts", "status": "facts", "is_open": "facts", "is_luks": "facts", "test_passphrase": "facts",
     "parse_luks_dump": "parsers", "parse_luks2_json": "parsers", "parse_crypt_status": "parsers",
-    "LuksLayer": "layer", "provide": "keys", "keys": None,
+    "LuksLayer": "layers", "provide": "keys", "keys": None,
     "LuksDevice": "types", "CryptStatus": "types", "KeyFile": "types", "Keyslot": "types", "Segment": "types",
     "LuksVersion": "types", "DmDevice": "types",
     "list_dm_devices": "bofh_status", "parse_dmsetup_info": "bofh_status",
@@ -77,7 +77,7 @@ if TYPE_CHECKING:
     from .facts import status as status
     from .facts import test_passphrase as test_passphrase
     from .keys import provide as provide
-    from .layer import LuksLayer as LuksLayer
+    from .layers import LuksLayer as LuksLayer
     from .ops import add_key as add_key
     from .ops import close as close
     from .ops import format as format  # noqa: A004

@@ -32,7 +32,7 @@ def _key(key_file: Path | None, prompt: str, *, confirm: bool = False) -> Any:
 
 def _checked_device(device: str) -> str:
     """Check DEVICE as the operation will, but before asking anything: bad input is exit 2 without a prompt."""
-    from ._cmd import check_device
+    from .checks import check_device
 
     return check_device(device)
 
@@ -129,7 +129,7 @@ def resize_cmd(
     from pybofh_core.validate import parse_size
 
     from . import facts, ops
-    from ._cmd import check_mapping
+    from .checks import check_mapping
 
     check_mapping(name)  # before the status lookup and the passphrase prompt
     if size is not None:

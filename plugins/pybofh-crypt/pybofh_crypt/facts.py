@@ -7,7 +7,8 @@ from typing import Any
 
 from pybofh_core.secret import Secret
 
-from ._cmd import check_device, check_key, check_mapping, cryptsetup, key_args
+from ._cmd import cryptsetup, key_args
+from .checks import check_device, check_key, check_mapping
 from .errors import MappingNotFoundError, PassphraseError
 from .parsers import parse_crypt_status, parse_luks2_json, parse_luks_dump
 from .types import CryptStatus, KeyFile, LuksDevice, LuksVersion

@@ -27,7 +27,8 @@ from pybofh_core.secret import Secret, SecretFile
 from pybofh_core.validate import PathArg, parse_size, validate_path
 
 from . import facts
-from ._cmd import MAPPER, check_device, check_key, check_mapping, cryptsetup, key_args, line_safe
+from ._cmd import cryptsetup, key_args
+from .checks import MAPPER, check_device, check_key, check_mapping, line_safe
 from .types import SECTOR, AddedKey, Formatted, HeaderBackup, KeyFile, LuksVersion, Mapping, Resized
 
 _CIPHER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:()_,.+-]*$")

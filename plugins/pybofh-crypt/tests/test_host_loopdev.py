@@ -22,7 +22,7 @@ from pybofh_core.cli import app
 from pybofh_core.errors import ToolUnavailableError, ValidationError
 from pybofh_core.settings import get_settings
 from pybofh_crypt import facts, ops
-from pybofh_crypt.layer import LuksLayer
+from pybofh_crypt.layers import LuksLayer
 from pybofh_crypt.types import LuksVersion
 
 pytestmark = pytest.mark.loopdev

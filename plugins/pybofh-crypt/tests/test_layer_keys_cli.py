@@ -14,7 +14,7 @@ from pybofh_core.settings import get_settings
 from pybofh_crypt import keys
 from pybofh_crypt import pybofh_probe_layer as probe_hook
 from pybofh_crypt.errors import KeyNotFoundError
-from pybofh_crypt.layer import LuksLayer
+from pybofh_crypt.layers import LuksLayer
 from pybofh_crypt.types import KeyFile
 
 PW = "layer passphrase"

@@ -25,7 +25,7 @@ from pybofh_core.runner import LocalRunner, Result, use_runner
 from pybofh_core.settings import get_settings
 from pybofh_crypt import facts, keys, ops
 from pybofh_crypt.errors import MappingNotFoundError
-from pybofh_crypt.layer import LuksLayer
+from pybofh_crypt.layers import LuksLayer
 
 # vm_udev: these also run in a guest with udev running, as on a production host.
 pytestmark = [pytest.mark.needs_dm, pytest.mark.vm_udev]

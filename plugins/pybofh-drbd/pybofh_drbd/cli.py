@@ -61,12 +61,13 @@ def _config_rows(resources: tuple[ResourceConfig, ...]) -> list[dict[str, object
 def config_cmd(res: Annotated[str | None, typer.Argument(help="Only this resource.")] = None) -> None:
     """Show the configuration (drbdadm dump): each resource's hosts, addresses, minors and disks."""
     from . import facts
+    from .checks import check_resource_name
 
     if res is None:
         config = facts.read_config()
         output(config if get_context().json else _config_rows(config.resources))
     else:
-        one = facts.resource_config(facts.check_resource_name(res))  # an empty RES is refused, not read as "all"
+        one = facts.resource_config(check_resource_name(res))  # an empty RES is refused, not read as "all"
         output(one if get_context().json else _config_rows((one,)))
 
 

@@ -17,7 +17,7 @@ class ResourceDownError(DrbdError, NotFoundError):
     """The resource is defined but not up (no kernel state to report)."""
 
 
-class DrbdUnavailableError(ToolUnavailableError):
+class DrbdUnavailableError(DrbdError, ToolUnavailableError):
     """The DRBD kernel module is not loaded (no /proc/drbd) or drbd-utils are missing."""
 
 

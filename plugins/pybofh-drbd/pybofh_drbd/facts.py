@@ -9,9 +9,10 @@ from typing import Any
 
 from pybofh_core.errors import CommandError, ValidationError
 from pybofh_core.runner import run
-from pybofh_core.validate import validate_name, validate_path
+from pybofh_core.validate import validate_path
 
 from . import parsers
+from .checks import check_resource_name as check_resource_name  # ops and the CLI call it as facts.…
 from .errors import (
     DrbdUnavailableError,
     ResourceDownError,
@@ -20,7 +21,7 @@ from .errors import (
     SyncTimeoutError,
 )
 from .settings import DrbdSettings
-from .types import DiskState, DrbdConfig, DrbdResource, ProcDrbd, ResizeResult, ResourceConfig, RoleChange
+from .types import DiskState, DrbdConfig, DrbdResource, ProcDrbd, ResourceConfig
 
 PROC_DRBD = "/proc/drbd"
 _DRBD_DEV = re.compile(r"^/dev/drbd(\d+)$")
@@ -40,21 +41,6 @@ def drbdadm(*args: str) -> list[str]:
     """The argv of ``drbdadm [-c CONFIG] ARGS`` (the config file comes from the ``drbd.config_file`` setting)."""
     cfg = drbd_settings().config_file
     return ["drbdadm", *(["-c", str(cfg)] if cfg else []), *args]
-
-
-def check_resource_name(res: Any) -> str:
-    """Validate a resource name (no leading '-', no '/', whitespace…); ``all`` is refused (its undo is ambiguous).
-
-    A resource result is accepted too: ``DrbdResource``/``ResourceConfig`` by name, ``RoleChange``/``ResizeResult``
-    by their resource."""
-    if isinstance(res, (DrbdResource, ResourceConfig)):
-        res = res.name
-    elif isinstance(res, (RoleChange, ResizeResult)):
-        res = res.resource
-    name = validate_name(res, what="DRBD resource name")
-    if name == "all":
-        raise ValidationError("DRBD resource name: 'all' is not accepted; name one resource so its undo is exact")
-    return name
 
 
 def list_resources() -> list[str]:

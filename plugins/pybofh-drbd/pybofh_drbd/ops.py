@@ -27,6 +27,7 @@ from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data
 from pybofh_core.validate import parse_size, size_text, validate_path
 
 from . import facts
+from .checks import check_resource_name
 from .errors import DrbdUnavailableError, ResourceDownError
 from .types import ConnectionState, DiskState, DrbdResource, ResizeResult, Role, RoleChange
 
@@ -65,7 +66,7 @@ def _stateful_verdict(args: Mapping[str, Any], identity: Mapping[str, Any],
                       done: Callable[[DrbdResource], str | None]) -> Verdict:
     """The common identity check of DRBD undos: a reboot or a resource that is down leaves nothing to undo; a
     resource up with other minors is another one; ``done(state)`` says why it is already as the undo leaves it."""
-    name = facts.check_resource_name(args["res"])
+    name = check_resource_name(args["res"])
     if not same_boot(identity):
         return already(f"DRBD resource {name} was changed before a reboot; that kernel state is gone")
     st = _state(name)
@@ -104,7 +105,7 @@ def _identify_down(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verd
 def _identify_up(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
     """Bringing up again (the undo of down): done when it is up; refused when its configuration now gives it other
     minors; after a reboot the step's effect is gone with the kernel state."""
-    name = facts.check_resource_name(args["res"])
+    name = check_resource_name(args["res"])
     if not same_boot(identity):
         return already(f"DRBD resource {name} was taken down before a reboot")
     if _state(name) is not None:
@@ -304,7 +305,7 @@ def _md_request(res: Any, disk: Any, max_peers: Any) -> tuple[str, str | None]:
     if max_peers is not None and (isinstance(max_peers, bool) or not isinstance(max_peers, int)
                                   or not 1 <= max_peers <= 31):
         raise ValidationError(f"max_peers {max_peers!r} must be an integer from 1 to 31")
-    return facts.check_resource_name(res), disk
+    return check_resource_name(res), disk
 
 
 def _md_disks(name: str, disk: str | None) -> list[str]:
@@ -440,7 +441,7 @@ def _resize_back(result: ResizeResult) -> Any:
 def _identify_resize(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
     """Resizing back: done when the device has the old size again; refused when the resource is down (DRBD keeps
     the size in its metadata: it must be set back once it is up) or someone resized it since."""
-    name = facts.check_resource_name(args["res"])
+    name = check_resource_name(args["res"])
     back = args["size"]
     minors = facts.minors(name)
     if identity.get("minors") is not None and list(minors) != list(identity["minors"]):

@@ -53,7 +53,7 @@ _API = {
     **dict.fromkeys(
         ["list_pvs", "list_vgs", "list_lvs", "full_report", "get_pv", "get_vg", "get_lv", "is_pv", "getVGs",
          "getLVs"], "facts"),
-    **dict.fromkeys(["parse_pvs", "parse_vgs", "parse_lvs", "parse_fullreport"], "parse"),
+    **dict.fromkeys(["parse_pvs", "parse_vgs", "parse_lvs", "parse_fullreport"], "parsers"),
     **dict.fromkeys(["PhysicalVolume", "VolumeGroup", "LogicalVolume", "FullReport", "LvKind", "LvState"], "types"),
     **dict.fromkeys(["LvmError", "LvNotFoundError", "VgNotFoundError", "PvNotFoundError", "ExtentSizeError"], "errors"),
     **dict.fromkeys(
@@ -101,10 +101,10 @@ if TYPE_CHECKING:
     from .ops import resize_lv as resize_lv
     from .ops import resize_pv as resize_pv
     from .ops import snapshot_lv as snapshot_lv
-    from .parse import parse_fullreport as parse_fullreport
-    from .parse import parse_lvs as parse_lvs
-    from .parse import parse_pvs as parse_pvs
-    from .parse import parse_vgs as parse_vgs
+    from .parsers import parse_fullreport as parse_fullreport
+    from .parsers import parse_lvs as parse_lvs
+    from .parsers import parse_pvs as parse_pvs
+    from .parsers import parse_vgs as parse_vgs
     from .types import FullReport as FullReport
     from .types import LogicalVolume as LogicalVolume
     from .types import LvKind as LvKind

@@ -1,4 +1,4 @@
-"""Readers of LVM state: one read-only report command each (all objects in one call), parsed by ``pybofh_lvm.parse``."""
+"""Readers of LVM state: one read-only report command each (all objects in one call), parsed by ``.parsers``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pybofh_core.runner import run, same_path
 from pybofh_core.validate import validate_name, validate_path
 
 from .errors import LvNotFoundError, PvNotFoundError, VgNotFoundError
-from .parse import parse_fullreport, parse_lvs, parse_pvs, parse_vgs
+from .parsers import parse_fullreport, parse_lvs, parse_pvs, parse_vgs
 from .types import FullReport, LogicalVolume, PhysicalVolume, VolumeGroup
 
 #: Report options shared by every reader: JSON, exact byte sizes, no unit suffix.

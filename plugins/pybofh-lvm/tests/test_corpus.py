@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pybofh_core.errors import ParseError
-from pybofh_lvm.parse import parse_fullreport, parse_lvs, parse_pvs, parse_vgs
+from pybofh_lvm.parsers import parse_fullreport, parse_lvs, parse_pvs, parse_vgs
 from pybofh_lvm.types import LvKind, LvState
 
 GIB = 1024**3

@@ -10,7 +10,7 @@ import pytest
 
 from pybofh_core.errors import ParseError
 from pybofh_lvm.facts import LV_FIELDS, PV_FIELDS
-from pybofh_lvm.parse import parse_fullreport, parse_lvs, parse_pvs, parse_vgs
+from pybofh_lvm.parsers import parse_fullreport, parse_lvs, parse_pvs, parse_vgs
 
 VG = "pybofhrec"
 
@@ -95,7 +95,7 @@ def test_rows_pass_the_result_types_their_fields_in_order() -> None:
     the dataclasses."""
     import dataclasses
 
-    from pybofh_lvm import parse
+    from pybofh_lvm import parsers as parse
     from pybofh_lvm.types import LogicalVolume, PhysicalVolume, VolumeGroup
 
     assert parse._LV_FIELDS == tuple(f.name for f in dataclasses.fields(LogicalVolume))

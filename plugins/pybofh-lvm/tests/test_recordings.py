@@ -11,7 +11,7 @@ import pytest
 
 from pybofh_core.errors import ParseError
 from pybofh_lvm.facts import LV_FIELDS, PV_FIELDS, VG_FIELDS
-from pybofh_lvm.parse import parse_fullreport, parse_lvs, parse_pvs, parse_vgs
+from pybofh_lvm.parsers import parse_fullreport, parse_lvs, parse_pvs, parse_vgs
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 REPORT_TOOLS = ("pvs", "vgs", "lvs", "lvm")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pybofh_core.errors import HostUnreachableError
-
-__all__ = ["HostUnreachableError"]  # defined in the core so callers can catch it without this plugin
+from pybofh_core.errors import HostUnreachableError, PybofhError
 
 
+class SshError(PybofhError):
+    """Root of the errors the ssh plugin defines itself (``HostUnreachableError`` is the core's: callers catch it
+    without this plugin)."""
+
+
+__all__ = ["HostUnreachableError", "SshError"]  # HostUnreachableError is defined in the core

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import logging
 import posixpath
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,8 +19,9 @@ from pybofh_core.errors import (
 )
 from pybofh_core.runner import Result, Runner, get_runner, run
 from pybofh_core.settings import get_settings
-from pybofh_core.validate import validate_name, validate_path
+from pybofh_core.validate import validate_path
 
+from .checks import validate_domain_name as validate_domain_name
 from .errors import DomuNotFoundError
 from .parsers import parse_xl_info, parse_xl_list, parse_xl_list_long
 from .types import Domain, DomainDetails, DomU, RestoredDomu, StartedDomu, StoppedDomu, XlInfo
@@ -29,7 +29,6 @@ from .xlcfg import parse_domu_config
 
 log = logging.getLogger("pybofh.xen")
 
-_DOMAIN_NAME = re.compile(r"^[A-Za-z0-9_.+:@-]+$")  # no shell metacharacters: they are always a quoting mistake
 _NO_XEN = ("Can't find hypervisor information", "cannot init xl context", "Could not obtain handle on privileged")
 
 
@@ -50,14 +49,6 @@ def xl(*args: str, readonly: bool = False) -> Result:
         if any(marker in err for marker in _NO_XEN):
             raise ToolUnavailableError("xl", "this machine is not a Xen dom0 (no hypervisor): " + err.strip()) from exc
         raise
-
-
-def validate_domain_name(name: Any) -> str:
-    """Check a domain name before it reaches xl: no leading '-', '/', whitespace, control characters or all digits."""
-    text = validate_name(name, what="domain name", pattern=_DOMAIN_NAME)
-    if text.isdigit():
-        raise ValidationError(f"domain name: {text!r} is all digits and xl would read it as a domain id")
-    return text
 
 
 #: results that name a domain: accepted wherever a domain is (``shutdown_domu(start_domu("web"))``)
