@@ -58,3 +58,34 @@ def test_no_recording_context_leaks_out_of_a_bofh_command(tmp_path: Path, bofh: 
     finally:
         for dev in _loops_of(image):
             subprocess.run(["losetup", "-d", dev], capture_output=True)
+
+
+DOMAIN_OF_A_DIRECT_CALL = '''
+import json
+from pybofh_core.atomic import Atomic
+from pybofh_core.journal import Journal
+from pybofh_core.runner import FakeRunner, use_runner
+runner = FakeRunner()
+runner.paths = {}
+try:
+    with use_runner(runner), Atomic(label="direct-domain") as block:
+        block.registry.get("blockdev.attach_loop")  # as atomic.blockdev does: the block's registry is set
+        import pybofh_lvm.ops as ops  # imported directly, as a layer's resize imports resize_lv
+        ops.create_lv("vg0", "data", "1G")  # the fake runner has no vgs reply: the step fails
+except Exception:
+    pass
+(state,) = [j for j in Journal().list() if j.label == "direct-domain"]
+print(json.dumps([s.op for s in state.steps]))
+'''
+
+
+def test_a_step_of_a_directly_imported_operation_is_journalled_by_its_domain() -> None:
+    """A fresh process whose block already holds the registry: an operation of a domain not loaded yet is
+    journalled as ``lvm.create_lv`` (replayable by name), not by its module path (the stack resize killed after
+    lvresize could not be rolled back by ``bofh journal rollback`` otherwise)."""
+    import json
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", DOMAIN_OF_A_DIRECT_CALL], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert json.loads(done.stdout) == ["lvm.create_lv"]

@@ -412,8 +412,8 @@ class Atomic:
         the ``done`` record with the undo. Signals that arrive once the step changed something wait until its
         outcome is journalled; a journal that cannot be written stops the block, which undoes what finished.
         """
-        if spec.domain is None and self._registry is None:
-            ensure_registered(spec)
+        if spec.domain is None:  # imported directly (a layer's resize_lv): its domain names the step
+            ensure_registered(spec, self._registry)
         try:
             bound = bind(spec, args, kwargs)
         except TypeError as exc:

@@ -230,14 +230,15 @@ def undoing() -> bool:
     return _undoing.get()
 
 
-def ensure_registered(spec: OperationSpec) -> None:
+def ensure_registered(spec: OperationSpec, registry: OperationRegistry | None = None) -> None:
     """Give ``spec`` its domain when its module was imported directly before the registry loaded it lazily: only
     the domain that registered that module by import path is loaded (serialising an LVM undo imports no other
-    plugin's operations); every pending domain only when none names it."""
+    plugin's operations); every pending domain only when none names it. ``registry``: the process's by default."""
     if spec.domain is None:
-        from .plugins import get_host
+        if registry is None:
+            from .plugins import get_host
 
-        registry = get_host().operations
+            registry = get_host().operations
         registry.load_module(spec.func.__module__)
         if spec.domain is None:
             registry._load()
