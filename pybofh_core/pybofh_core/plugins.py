@@ -12,9 +12,11 @@ processes import the recorded plugin modules directly instead of scanning entry 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FunctionType, ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -143,6 +145,18 @@ class PluginHost:
                 raise
             self._failed(info, exc, "register")
 
+    def _load_and_add(self, info: PluginInfo, load: Callable[[], Any], strict: bool) -> None:
+        """Import the plugin with ``load()`` and register it; a failure of either is recorded in ``info`` (raised in
+        strict mode)."""
+        try:
+            plugin = load()
+        except Exception as exc:
+            if strict:
+                raise PluginError(f"plugin {info.name} failed to load: {exc}") from exc
+            self._failed(info, exc, "load")
+            return
+        self._add(plugin, info, strict)
+
     def _failed(self, info: PluginInfo, exc: BaseException, what: str) -> None:
         info.error = f"{type(exc).__name__}: {exc}"
         info.module = None
@@ -163,16 +177,8 @@ class PluginHost:
 
         for entrypoint in entry_points(group=PLUGIN_GROUP):
             info = PluginInfo(entrypoint.name, entrypoint.value, *_dist_of(entrypoint))
-            if self._disabled(info):
-                continue
-            try:
-                plugin = entrypoint.load()
-            except Exception as exc:
-                if strict:
-                    raise PluginError(f"plugin {info.name} failed to load: {exc}") from exc
-                self._failed(info, exc, "load")
-                continue
-            self._add(plugin, info, strict)
+            if not self._disabled(info):
+                self._load_and_add(info, entrypoint.load, strict)
 
     def _discover_cached(self, records: list[dict[str, Any]], strict: bool) -> None:
         """Import and register the plugins the discovery cache lists (no entry-point scan)."""
@@ -180,16 +186,8 @@ class PluginHost:
 
         for rec in records:
             info = PluginInfo(rec["name"], rec["target"], rec["distribution"], rec["version"])
-            if self._disabled(info):
-                continue
-            try:
-                plugin = load_target(rec["target"])
-            except Exception as exc:
-                if strict:
-                    raise PluginError(f"plugin {rec['name']} failed to load: {exc}") from exc
-                self._failed(info, exc, "load")
-                continue
-            self._add(plugin, info, strict)
+            if not self._disabled(info):
+                self._load_and_add(info, functools.partial(load_target, rec["target"]), strict)
 
     def _cache_record(self, name: str) -> dict[str, Any]:
         """What the discovery cache keeps of entry-point plugin ``name`` (its CLI groups only if all are paths)."""
