@@ -207,9 +207,9 @@ def statuses(result: dict[str, Any]) -> list[str]:
 
 def journal(jid: str) -> dict[str, Any]:
     """This test's journal ``jid`` as ``bofh --json journal show`` prints it."""
-    from pybofh_core.journal import Journal
+    from pybofh_core.session import journal as session_journal
 
-    return Journal().load(jid).to_json()
+    return session_journal().load(jid).to_json()
 
 
 def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -18,6 +18,7 @@ from pybofh_core.errors import IrreversibleOperationError, PybofhError, Rollback
 from pybofh_core.journal import Journal, iter_records
 from pybofh_core.operations import OperationRegistry
 from pybofh_core.runner import FakeRunner, use_runner
+from pybofh_core.session import journal as session_journal
 
 
 class Boom(Exception):
@@ -240,7 +241,7 @@ def test_bad_arguments_are_validation_errors_before_anything_runs(journal_dir: P
         with Atomic(registry=registry) as atomic:
             atomic.t.make()  # missing argument
     assert t.log == []
-    records = list(iter_records(Journal().list()[0].path))
+    records = list(iter_records(session_journal().list()[0].path))
     assert [r["type"] for r in records if r["type"] == "step"] == []
 
 
@@ -318,7 +319,6 @@ def test_generic_sequence_reverses_in_order(calls: list, fail_at: int) -> None:
 
 def test_secret_parameters_are_wrapped_before_the_journal_sees_them(journal_dir: Path) -> None:
     """A passphrase given as a plain str to a ``secrets=`` parameter never reaches the journal."""
-    from pybofh_core.journal import Journal
     from pybofh_core.secret import Secret
 
     seen: list[object] = []
@@ -332,7 +332,7 @@ def test_secret_parameters_are_wrapped_before_the_journal_sees_them(journal_dir:
     with Atomic(registry=registry) as atomic:
         atomic.s.unlock("/dev/x", "plain-text-passphrase-77")
     assert isinstance(seen[0], Secret) and seen[0].reveal() == "plain-text-passphrase-77"
-    text = Journal().list()[0].path.read_text()
+    text = session_journal().list()[0].path.read_text()
     assert "plain-text-passphrase-77" not in text and '"passphrase":{"__secret__":true}' in text
 
 

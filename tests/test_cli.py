@@ -17,8 +17,9 @@ from pybofh_core import hookimpl, operation, undo
 from pybofh_core.atomic import Atomic
 from pybofh_core.cli import hoist_global_flags, main, output
 from pybofh_core.errors import ValidationError
-from pybofh_core.plugins import PluginHost, set_host
+from pybofh_core.plugins import Plugins
 from pybofh_core.runner import run
+from pybofh_core.session import set_plugins
 from pybofh_core.validate import validate_name
 
 
@@ -67,9 +68,9 @@ class DemoPlugin:
 @pytest.fixture
 def bofh(capfd: pytest.CaptureFixture[str]) -> Iterator[object]:
     """Run ``bofh`` in-process (real main(), real runner) with the demo plugin; returns (code, out, err)."""
-    host = PluginHost()
+    host = Plugins()
     host.register(DemoPlugin(), "demo")
-    set_host(host)
+    set_plugins(host)
 
     def invoke(*argv: str) -> tuple[int, str, str]:
         with pytest.raises(SystemExit) as info:
@@ -80,7 +81,7 @@ def bofh(capfd: pytest.CaptureFixture[str]) -> Iterator[object]:
     try:
         yield invoke
     finally:
-        set_host(None)
+        set_plugins(None)
         subprocess.run(["rmdir", "/tmp/pybofh-cli-test-x"], capture_output=True)
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import typer
 
-from pybofh_core.plugins import get_host
+from pybofh_core.session import get_plugins
 
-HOST = get_host()
+HOST = get_plugins()
 DOMAINS = [d for d in HOST.operations.domains() if d in HOST.cli.entries]
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from pybofh_core.errors import IrreversibleOperationError
-from pybofh_core.plugins import get_host
+from pybofh_core.session import get_plugins
 
 MIB = 1024**2
 #: result fields that are an object's identity as a path or device
@@ -57,7 +57,7 @@ NOT_PATH_PARAMS = {
 
 
 def _plugins() -> list[str]:
-    return [info.name for info in get_host().list()]
+    return [info.name for info in get_plugins().list()]
 
 
 def _result_types() -> list[tuple[str, type]]:
@@ -93,7 +93,7 @@ def test_every_path_parameter_takes_a_path_like() -> None:
     """Every operation parameter that names a path or device is typed ``PathArg`` (``str | os.PathLike[str]``),
     so ``mypy --strict`` accepts a result passed on."""
     wrong, checked = [], 0
-    for spec in get_host().operations.specs():
+    for spec in get_plugins().operations.specs():
         for name, param in inspect.signature(spec.func).parameters.items():
             if name not in PATH_PARAMS or f"{spec.domain}.{spec.name}({name})" in NOT_PATH_PARAMS:
                 continue

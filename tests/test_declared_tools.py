@@ -18,10 +18,10 @@ import pybofh_lvm.ops as lvm_ops
 from pybofh_core.atomic import Atomic
 from pybofh_core.errors import ToolUnavailableError
 from pybofh_core.operations import OperationSpec, missing_tools, tools_check
-from pybofh_core.plugins import get_host
 from pybofh_core.runner import FakeRunner, _search_path
+from pybofh_core.session import get_plugins
 
-SPECS = list(get_host().operations.specs())  # registered: each spec knows its domain (``lvm.create_lv``)
+SPECS = list(get_plugins().operations.specs())  # registered: each spec knows its domain (``lvm.create_lv``)
 
 
 def spec_of(op: Any) -> OperationSpec:
@@ -101,3 +101,31 @@ def test_bofh_plugins_operations_shows_tools_and_missing_ones() -> None:
         assert row["tools"], f"{name} declares no tools"
         expected = [e for e in row["tools"] if not any(shutil.which(t, path=_search_path()) for t in e.split("|"))]
         assert row["missing"] == expected, name
+
+
+def test_a_runner_looks_a_found_tool_up_once() -> None:
+    """Every call checks its tools; a runner remembers the ones it found (on a remote host each look-up is a
+    command), and asks again for one it did not find (it may have been installed since)."""
+    from pybofh_core.runner import LocalRunner, use_runner
+
+    asked: list[str] = []
+
+    class Counting(LocalRunner):
+        installed = {"lvrename"}
+
+        def which(self, tool: str) -> str | None:
+            asked.append(tool)
+            return f"/usr/sbin/{tool}" if tool in self.installed else None
+
+    runner = Counting()
+    spec = spec_of(lvm_ops.rename_lv)
+    with use_runner(runner):
+        tools_check(spec)
+        tools_check(spec)
+        assert asked == ["lvrename"]
+        runner.installed = set()
+        tools_check(spec)  # found once: still found
+        assert missing_tools(spec_of(lvm_ops.remove_lv)) == ["lvremove"]
+        runner.installed = {"lvremove"}
+        assert missing_tools(spec_of(lvm_ops.remove_lv)) == []
+    assert asked == ["lvrename", "lvremove", "lvremove"]

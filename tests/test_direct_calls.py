@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from pybofh_core import recording
 from pybofh_core.atomic import Atomic
-from pybofh_core.journal import Journal
-from pybofh_core.operations import _recorder
+from pybofh_core.session import journal as session_journal
 
 
 def _loops_of(path: Path) -> list[str]:
@@ -35,12 +35,12 @@ def test_a_direct_call_in_a_block_is_undone_when_the_block_fails(tmp_path: Path)
                 assert _loops_of(image) == [loop.path]
                 raise RuntimeError("the job's own check failed")
         assert _loops_of(image) == []
-        (record,) = [j for j in Journal().list() if j.label == "direct"]
+        (record,) = [j for j in session_journal().list() if j.label == "direct"]
         assert [(s.op, s.state) for s in record.steps] == [("blockdev.attach_loop", "undone")]
     finally:
         for dev in _loops_of(image):
             subprocess.run(["losetup", "-d", dev], capture_output=True)
-    assert _recorder.get() is None
+    assert recording.recorder() is None
 
 
 @pytest.mark.loopdev
@@ -54,7 +54,7 @@ def test_no_recording_context_leaks_out_of_a_bofh_command(tmp_path: Path, bofh: 
         done = bofh("--json", "blockdev", "loop", "attach", str(image))
         assert done.code == 0, done.err
         assert len(_loops_of(image)) == 1
-        assert _recorder.get() is None
+        assert recording.recorder() is None
     finally:
         for dev in _loops_of(image):
             subprocess.run(["losetup", "-d", dev], capture_output=True)
@@ -63,8 +63,8 @@ def test_no_recording_context_leaks_out_of_a_bofh_command(tmp_path: Path, bofh: 
 DOMAIN_OF_A_DIRECT_CALL = '''
 import json
 from pybofh_core.atomic import Atomic
-from pybofh_core.journal import Journal
 from pybofh_core.runner import FakeRunner, use_runner
+from pybofh_core.session import journal as session_journal
 runner = FakeRunner()
 runner.paths = {}
 try:
@@ -74,7 +74,7 @@ try:
         ops.create_lv("vg0", "data", "1G")  # the fake runner has no vgs reply: the step fails
 except Exception:
     pass
-(state,) = [j for j in Journal().list() if j.label == "direct-domain"]
+(state,) = [j for j in session_journal().list() if j.label == "direct-domain"]
 print(json.dumps([s.op for s in state.steps]))
 '''
 

@@ -111,9 +111,9 @@ def test_cli_reference_lists_every_command_and_option_of_the_plugins_app(site: P
     import typer
 
     from pybofh_core.cli import _plain_help
-    from pybofh_core.plugins import get_host
+    from pybofh_core.session import get_plugins
 
-    command = typer.main.get_command(get_host().cli.entries[plugin].load())
+    command = typer.main.get_command(get_plugins().cli.entries[plugin].load())
     _plain_help(command)
     commands = list(_commands(command, [plugin]))
     page = site / "plugins" / plugin / "index.html"
@@ -173,7 +173,7 @@ def _python_blocks() -> list[tuple[str, str]]:
 
 def _resolve(expr: ast.expr, names: dict[str, Any]) -> Any:
     """The object ``expr`` (a name or ``a.b.c``) stands for, or None: ``atomic.D.OP`` is operation ``D.OP``."""
-    from pybofh_core.plugins import get_host
+    from pybofh_core.session import get_plugins
 
     parts = []
     while isinstance(expr, ast.Attribute):
@@ -183,7 +183,7 @@ def _resolve(expr: ast.expr, names: dict[str, Any]) -> Any:
         return None
     parts.reverse()
     if expr.id == "atomic" and len(parts) == 2:
-        return get_host().operations.get(".".join(parts))
+        return get_plugins().operations.get(".".join(parts))
     if expr.id not in names:
         return None
     obj = names[expr.id]

@@ -31,9 +31,9 @@ import typer
 from pybofh_core.atomic import Atomic
 from pybofh_core.cli import main
 from pybofh_core.errors import PybofhError
-from pybofh_core.plugins import get_host
 from pybofh_core.runner import LocalRunner, Result, use_runner
 from pybofh_core.secret import Secret
+from pybofh_core.session import get_plugins
 
 MIB = 1024**2
 PW = "dry-run passphrase 1"
@@ -221,7 +221,7 @@ def _walk(cmd: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
 def cli_commands() -> list[tuple[list[str], list[str]]]:
     """(command path, argument names) of every plugin CLI command."""
     out = []
-    for name, entry in sorted(get_host().cli.entries.items()):
+    for name, entry in sorted(get_plugins().cli.entries.items()):
         for path, cmd in _walk(typer.main.get_command(entry.load()), [name]):
             out.append((path, [p.name for p in cmd.params if p.param_type_name == "argument"]))
     return out
@@ -256,7 +256,7 @@ def options_for(path: list[str], world: dict[str, str]) -> list[str]:
 
 
 @pytest.mark.parametrize(("path", "args"), cli_commands(), ids=lambda x: " ".join(x) if x and isinstance(x, list)
-                         and x and x[0] in get_host().cli.entries else None)
+                         and x and x[0] in get_plugins().cli.entries else None)
 def test_every_cli_command_under_dry_run_changes_nothing(world: dict[str, str], path: list[str], args: list[str],
                                                          monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
@@ -298,12 +298,12 @@ def good_kwargs(func: Any, world: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("qualname", sorted(s.qualname for s in get_host().operations.specs()))
+@pytest.mark.parametrize("qualname", sorted(s.qualname for s in get_plugins().operations.specs()))
 def test_every_operation_in_a_dry_run_block_changes_nothing(world: dict[str, str], qualname: str,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Each registered operation inside ``Atomic(dry_run=True)``: only read-only commands run, nothing is written,
     and planning its undo changes nothing either."""
-    func = get_host().operations.get(qualname)
+    func = get_plugins().operations.get(qualname)
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     before = snapshot(world)
     runner = StrictRunner()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pybofh_core import entrypoints
-from pybofh_core.plugins import PluginHost
+from pybofh_core.plugins import Plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = ROOT / "tests" / "fake_plugin"
@@ -42,12 +42,12 @@ def _install_fake_dist(site: Path) -> Path:
 
 def test_cache_is_written_then_used(cache_dir: Path) -> None:
     """A full discovery writes the cache; the next host is built from it with the same plugins and CLI groups."""
-    first = PluginHost()
+    first = Plugins()
     data = entrypoints.load()
     assert data is not None, "no cache written"
     assert {p["name"] for p in data["plugins"]} == {i.name for i in first.list()}
     assert entrypoints.cache_path().stat().st_mode & 0o777 == 0o600
-    second = PluginHost()
+    second = Plugins()
     assert [i.to_json() for i in second.list()] == [i.to_json() for i in first.list()]
     assert {n: (e.app, e.help) for n, e in second.cli.entries.items()} == {
         n: (e.app, e.help) for n, e in first.cli.entries.items()
@@ -58,8 +58,8 @@ def _discover(env: dict[str, str]) -> dict[str, object]:
     """Discover plugins in a new process (as each ``bofh`` run does; stevedore memoises entry points in-process):
     the plugins found and whether the discovery cache was valid before."""
     code = (
-        "import json\nfrom pybofh_core import entrypoints\nfrom pybofh_core.plugins import PluginHost\n"
-        "hit = entrypoints.load() is not None\nhost = PluginHost()\n"
+        "import json\nfrom pybofh_core import entrypoints\nfrom pybofh_core.plugins import Plugins\n"
+        "hit = entrypoints.load() is not None\nhost = Plugins()\n"
         "print(json.dumps({'hit': hit, 'plugins': {i.name: i.to_json() for i in host.list()}, "
         "'cached': [p['name'] for p in (entrypoints.load() or {'plugins': []})['plugins']]}))\n"
     )
@@ -99,7 +99,7 @@ def test_cache_invalidated_when_a_distribution_is_installed_or_removed(cache_dir
 
 def test_cache_invalidated_when_a_plugin_module_changes(cache_dir: Path) -> None:
     """An edited plugin ``__init__`` (an editable install) may register other things: the cache is not trusted."""
-    PluginHost()
+    Plugins()
     data = entrypoints.load()
     assert data is not None
     origin = next(p["origin"] for p in data["plugins"] if p["name"] == "lvm")
@@ -125,7 +125,7 @@ def test_cache_invalidated_when_a_plugin_module_changes(cache_dir: Path) -> None
 )
 def test_damaged_cache_is_ignored_and_rewritten(cache_dir: Path, damage: bytes | str) -> None:
     """A cache file that is not exactly what pybofh writes is ignored (full discovery) and replaced by a good one."""
-    PluginHost()
+    Plugins()
     path = entrypoints.cache_path()
     good = path.read_bytes()
     if damage == "truncate":
@@ -140,7 +140,7 @@ def test_damaged_cache_is_ignored_and_rewritten(cache_dir: Path, damage: bytes |
         assert isinstance(damage, bytes)
         path.write_bytes(damage)
     assert entrypoints.load() is None
-    host = PluginHost()
+    host = Plugins()
     assert {"blockdev", "lvm", "crypt"} <= {i.name for i in host.list() if i.loaded}
     assert entrypoints.load() is not None, "the damaged cache was not rewritten"
 
@@ -149,7 +149,7 @@ def test_cache_of_another_user_is_not_trusted(cache_dir: Path) -> None:
     """A cache file owned by someone else is ignored (it decides which modules are imported)."""
     if os.geteuid() != 0:
         pytest.skip("needs root to give the file to another user")
-    PluginHost()
+    Plugins()
     os.chown(entrypoints.cache_path(), 65534, 65534)
     assert entrypoints.load() is None
 
@@ -157,7 +157,7 @@ def test_cache_of_another_user_is_not_trusted(cache_dir: Path) -> None:
 def test_cache_off(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``PYBOFH_NO_PLUGIN_CACHE=1``: nothing is read or written."""
     monkeypatch.setenv("PYBOFH_NO_PLUGIN_CACHE", "1")
-    PluginHost()
+    Plugins()
     assert not entrypoints.cache_path().exists()
 
 

@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 from pybofh_core import hookimpl, hookspecs, operation
 from pybofh_core.atomic import Atomic
 from pybofh_core.layers import Layer
-from pybofh_core.plugins import PluginHost, get_host, set_host
+from pybofh_core.plugins import Plugins
+from pybofh_core.session import get_plugins, set_plugins
 from pybofh_core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,17 +29,17 @@ HOOKS = sorted(n for n, f in vars(hookspecs).items() if n.startswith("pybofh_") 
 
 
 @pytest.fixture
-def host() -> Iterator[PluginHost]:
+def host() -> Iterator[Plugins]:
     """A fresh plugin host (built-in plugins discovered) installed as the process host for the test."""
-    fresh = PluginHost()
-    set_host(fresh)
+    fresh = Plugins()
+    set_plugins(fresh)
     try:
         yield fresh
     finally:
-        set_host(None)
+        set_plugins(None)
 
 
-def test_hook_pybofh_register_operations(host: PluginHost) -> None:
+def test_hook_pybofh_register_operations(host: Plugins) -> None:
     """A plugin's operations are registered under its domain and reachable from ``Atomic()``."""
 
     @operation(inverse=lambda _: None)
@@ -56,7 +57,7 @@ def test_hook_pybofh_register_operations(host: PluginHost) -> None:
         assert atomic.pingdom.ping() == "pong"
 
 
-def test_hook_pybofh_register_settings(host: PluginHost) -> None:
+def test_hook_pybofh_register_settings(host: Plugins) -> None:
     """Declared settings get their defaults and are overridable by environment variables."""
 
     @dataclass
@@ -73,7 +74,7 @@ def test_hook_pybofh_register_settings(host: PluginHost) -> None:
     assert settings.ping.count == 7
 
 
-def test_hook_pybofh_register_cli(host: PluginHost) -> None:
+def test_hook_pybofh_register_cli(host: Plugins) -> None:
     """A plugin's typer app becomes ``bofh NAME …``, with the global options available to it."""
     from pybofh_core.cli import app, output
 
@@ -101,7 +102,7 @@ def test_hook_pybofh_register_cli(host: PluginHost) -> None:
     assert "Ping things." in helped.output
 
 
-def test_hook_pybofh_run_on_hosts(host: PluginHost, capsys: pytest.CaptureFixture[str]) -> None:
+def test_hook_pybofh_run_on_hosts(host: Plugins, capsys: pytest.CaptureFixture[str]) -> None:
     """Several ``--host``: the core hands the invocation to the first plugin that runs commands on hosts (it knows
     no transport itself) and exits with that plugin's code; with no such plugin, one line says what to install."""
     from pybofh_core.cli import main
@@ -153,7 +154,7 @@ def test_hook_pybofh_probe_layer() -> None:
         def pybofh_probe_layer(self, device, probe):  # type: ignore[no-untyped-def]
             return FakeLayer(device, "luks") if probe.get("TYPE") == "crypto_LUKS" else None
 
-    bare = PluginHost(discover=False)
+    bare = Plugins(discover=False)
     bare.register(Generic(), "t-generic")
     bare.register(Luks(), "t-luks")
     hook = bare.pm.hook.pybofh_probe_layer
@@ -169,7 +170,7 @@ def test_hook_pybofh_probe_device() -> None:
         def pybofh_probe_device(self, device):  # type: ignore[no-untyped-def]
             return FakeLayer(device, "lv") if device.startswith("/dev/mapper/tvg-") else None
 
-    bare = PluginHost(discover=False)
+    bare = Plugins(discover=False)
     bare.register(Lvm(), "t-lvm")
     assert bare.pm.hook.pybofh_probe_device(device="/dev/mapper/tvg-a").who == "lv"
     assert bare.pm.hook.pybofh_probe_device(device="/dev/sdz") is None
@@ -189,7 +190,7 @@ def test_hook_pybofh_probe_status() -> None:
         def pybofh_probe_status(self):  # type: ignore[no-untyped-def]
             raise RuntimeError("bug")
 
-    bare = PluginHost(discover=False)
+    bare = Plugins(discover=False)
     bare.register(Disks(), "t-disks")
     bare.register(Buggy(), "t-buggy")
     report = collect(bare)
@@ -198,7 +199,7 @@ def test_hook_pybofh_probe_status() -> None:
     assert report.to_json()["sections"][0]["rows"] == [{"name": "/dev/sda", "size": 2**30}]
 
 
-def test_every_installed_plugin_answers_the_status_hook_without_raising(host: PluginHost) -> None:
+def test_every_installed_plugin_answers_the_status_hook_without_raising(host: Plugins) -> None:
     """Each built-in plugin's status sections, on a fake runner that fails every command: unavailable or error
     sections, never an exception (a section's failure hides nothing)."""
     from pybofh_core.errors import CommandError
@@ -216,7 +217,7 @@ def test_every_installed_plugin_answers_the_status_hook_without_raising(host: Pl
     assert {s.status for s in report.sections} == {"unavailable"}
 
 
-def test_hook_pybofh_on_atomic_event(host: PluginHost) -> None:
+def test_hook_pybofh_on_atomic_event(host: Plugins) -> None:
     """Auditors hear step-done, commit, step-failed and undone; an auditor that raises breaks nothing."""
     events: list[tuple[str, dict[str, Any]]] = []
 
@@ -291,14 +292,14 @@ def test_every_registered_operation_declares_undo_or_why_not() -> None:
     (``no_undo=``), or is composite; an operation with a data check takes ``force``."""
     missing = [
         s.qualname
-        for s in get_host().operations.specs()
+        for s in get_plugins().operations.specs()
         if s.inverse is None and not s.irreversible and not s.no_undo and not s.composite
     ]
     assert missing == []
-    for spec in get_host().operations.specs():
+    for spec in get_plugins().operations.specs():
         if spec.check is not None:
             assert "force" in inspect.signature(spec.func).parameters, spec.qualname
-    for spec in get_host().operations.specs():
+    for spec in get_plugins().operations.specs():
         assert (spec.func.__doc__ or "").strip(), f"{spec.qualname} has no docstring"
 
 
@@ -327,7 +328,7 @@ def test_plugin_import_is_cheap_and_side_effect_free(plugin: str) -> None:
 
 def test_startup_imports_no_plugin_internals() -> None:
     """Plugin discovery imports plugin ``__init__`` and settings modules only: no ops, facts, parsers or types."""
-    code = "import json, sys\nfrom pybofh_core.plugins import get_host\nget_host()\n"
+    code = "import json, sys\nfrom pybofh_core.session import get_plugins\nget_plugins()\n"
     code += "print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     loaded = [m for m in json.loads(out.stdout) if m.startswith("pybofh_") and not m.startswith("pybofh_core")]

@@ -17,9 +17,9 @@ import pytest
 
 from pybofh_core.errors import PybofhError
 from pybofh_core.operations import OperationSpec
-from pybofh_core.plugins import get_host
 from pybofh_core.runner import FakeRunner, use_runner
 from pybofh_core.secret import Secret
+from pybofh_core.session import get_plugins
 
 NAMES: list[Any] = [
     "-rf", "--", "--help", "-", " lead", "trail ", "a b", "a\tb", "a\nb", "a/b", "/abs", "..", ".", "../x",
@@ -75,7 +75,7 @@ def _is_block(path: str) -> bool:
 def operations() -> list[OperationSpec]:
     """Every registered operation that takes a name, size or path."""
     watched = NAME_PARAMS | SIZE_PARAMS | PATH_PARAMS
-    return [s for s in get_host().operations.specs() if watched & set(inspect.signature(s.func).parameters)]
+    return [s for s in get_plugins().operations.specs() if watched & set(inspect.signature(s.func).parameters)]
 
 
 def _cases(spec: OperationSpec) -> Iterator[tuple[str, Any]]:
@@ -138,8 +138,8 @@ def test_operation_refuses_hostile_input_before_any_command(spec: OperationSpec,
 
 def test_every_plugin_operation_is_exercised() -> None:
     """Nothing slips through classification: operations without such parameters are listed here explicitly."""
-    unwatched = {s.qualname for s in get_host().operations.specs()} - {s.qualname for s in operations()}
+    unwatched = {s.qualname for s in get_plugins().operations.specs()} - {s.qualname for s in operations()}
     assert unwatched <= {"xen.start_all", "crypt.remove_key"} | {
-        s.qualname for s in get_host().operations.specs() if s.domain in ("fake",)
+        s.qualname for s in get_plugins().operations.specs() if s.domain in ("fake",)
     }
 

@@ -14,8 +14,8 @@ import pytest
 import typer
 
 from pybofh_core.cli import main
-from pybofh_core.plugins import get_host
 from pybofh_core.runner import FakeRunner, use_runner
+from pybofh_core.session import get_plugins
 
 from .test_hostile import NAME_PARAMS, NAMES, PATH_PARAMS, PATHS, RELATIVE, SIZE_PARAMS, SIZES
 
@@ -44,7 +44,7 @@ def _walk(cmd: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
 def commands() -> list[tuple[list[str], list[str]]]:
     """(command path, argument names) of every plugin CLI command with a name, size or path argument."""
     out = []
-    for name, entry in sorted(get_host().cli.entries.items()):
+    for name, entry in sorted(get_plugins().cli.entries.items()):
         for path, cmd in _walk(typer.main.get_command(entry.load()), [name]):
             args = [p.name for p in cmd.params if p.param_type_name == "argument"]
             if set(args) & (CLI_NAMES | CLI_PATHS | SIZE_PARAMS):

@@ -89,14 +89,15 @@ def test_serialising_an_undo_imports_no_other_plugins_operations() -> None:
     code = (
         "import json, sys\n"
         "from pybofh_core.operations import undo\n"
+        "from pybofh_core.session import get_plugins\n"
         "import pybofh_lvm.ops as ops\n"
         "before = set(sys.modules)\n"
-        "doc = undo(ops.remove_lv, 'vg0', 'data').to_json()\n"
-        "print(json.dumps([doc['op'], sorted(set(sys.modules) - before)]))\n"
+        "doc = undo(ops.remove_lv, 'vg0', 'data').to_json(get_plugins().operations)\n"
+        "print(json.dumps([doc['op'], doc['replayable'], sorted(set(sys.modules) - before)]))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    op, loaded = json.loads(done.stdout)
-    assert op == "lvm.remove_lv"
+    op, replayable, loaded = json.loads(done.stdout)
+    assert op == "lvm.remove_lv" and replayable
     others = [m for m in loaded if m.split(".")[0] in PLUGIN_PACKAGES - {"pybofh_lvm"}
               and m.count(".") and not m.endswith(".settings")]
     assert others == [], f"serialising an lvm undo imported {others}"

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from pybofh_core.errors import JournalError, NotFoundError
-from pybofh_core.journal import Journal, parse_journal, to_jsonable
+from pybofh_core.journal import Journal, parse_journal
 from pybofh_core.secret import Secret
+from pybofh_core.serialize import to_jsonable
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = ROOT / "tests" / "fake_plugin"

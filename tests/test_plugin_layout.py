@@ -79,7 +79,7 @@ NOT_ROOTED = {
 
 #: modules that parse (besides ``parsers.py``): a format big enough for its own module, re-exported or used by parsers
 PARSER_MODULES = {
-    "pybofh-drbd": ("drbdconf.py", "_decode.py"),
+    "pybofh-drbd": ("drbdconf.py",),
     "pybofh-xen": ("xlcfg.py",),
 }
 RUNNER = "pybofh_core.runner"

@@ -16,7 +16,8 @@ import pytest
 
 from pybofh_core import hookimpl
 from pybofh_core.errors import NotFoundError, PluginError
-from pybofh_core.plugins import PluginHost, canonical_name, get_host
+from pybofh_core.plugins import Plugins, canonical_name
+from pybofh_core.session import get_plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILTIN = ["blockdev", "btrfs", "crypt", "drbd", "lvm", "xen"]
@@ -24,7 +25,7 @@ BUILTIN = ["blockdev", "btrfs", "crypt", "drbd", "lvm", "xen"]
 
 def test_six_builtin_plugins_are_discovered() -> None:
     """Every built-in plugin is found through its entry point and loads."""
-    host = PluginHost()
+    host = Plugins()
     infos = {i.name: i for i in host.list()}
     for name in BUILTIN:
         assert infos[name].loaded, infos[name].error
@@ -36,7 +37,7 @@ def test_facade_returns_plugins_and_seed_aliases() -> None:
     """``from pybofh import lvm`` is the plugin module; the seed's ``blockdevice``/``encryption`` names work."""
     import pybofh
 
-    assert pybofh.lvm is get_host().plugin("lvm")
+    assert pybofh.lvm is get_plugins().plugin("lvm")
     assert pybofh.blockdevice is pybofh.blockdev
     assert pybofh.encryption is pybofh.crypt
     assert canonical_name("encryption") == "crypt"
@@ -47,7 +48,7 @@ def test_facade_returns_plugins_and_seed_aliases() -> None:
 def test_broken_plugin_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
     """A site plugin that fails to import is listed with its error; the others still load."""
     monkeypatch.setenv("PYBOFH_EXTRA_PLUGINS", "broken=pybofh_no_such_module_xyz")
-    host = PluginHost()
+    host = Plugins()
     info = {i.name: i for i in host.list()}["broken"]
     assert not info.loaded and "ModuleNotFoundError" in (info.error or "")
     assert host.plugin("lvm") is not None
@@ -55,7 +56,7 @@ def test_broken_plugin_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) ->
         host.plugin("broken")
     monkeypatch.setenv("PYBOFH_STRICT_PLUGINS", "1")
     with pytest.raises(PluginError, match="broken failed to load"):
-        PluginHost()
+        Plugins()
 
 
 def test_in_process_plugin_registers_late_and_unregisters() -> None:
@@ -71,7 +72,7 @@ def test_in_process_plugin_registers_late_and_unregisters() -> None:
         def pybofh_register_operations(self, registry):  # type: ignore[no-untyped-def]
             registry.add("late", noop)
 
-    host = PluginHost(discover=False)
+    host = Plugins(discover=False)
     host.register(Late(), "late")
     try:
         assert host.operations.has("late.noop")
@@ -223,7 +224,7 @@ def test_misspelt_hook_is_refused_before_the_plugin_registers_anything() -> None
         def pybofh_register_clii(self, registry):  # type: ignore[no-untyped-def]
             raise AssertionError("never called")
 
-    host = PluginHost(discover=False)
+    host = Plugins(discover=False)
     with pytest.raises(PluginError, match=r"plugin misspelt: pybofh_register_clii is marked @hookimpl but pybofh "
                                           r"has no hook 'pybofh_register_clii'; did you mean pybofh_register_cli\?"):
         host.register(Misspelt(), "misspelt")
@@ -243,21 +244,21 @@ def test_misspelt_hook_in_a_site_plugin_is_its_load_error(tmp_path: Path, monkey
     '''))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PYBOFH_EXTRA_PLUGINS", "typo=pybofh_typo_site")
-    host = PluginHost()
+    host = Plugins()
     info = host.infos["typo"]
     assert not info.loaded and "no hook 'pyboff_register_cli'; did you mean pybofh_register_cli?" in (info.error or "")
     assert info.status.startswith("error: ") and host.infos["lvm"].loaded
     monkeypatch.setenv("PYBOFH_STRICT_PLUGINS", "1")
     with pytest.raises(PluginError, match="pyboff_register_cli"):
-        PluginHost()
+        Plugins()
 
 
 def _selected(env: dict[str, str]) -> dict[str, object]:
     """In a fresh interpreter with ``env``: each plugin's status, the plugin modules imported, what warned."""
     code = textwrap.dedent('''
         import json, sys
-        from pybofh_core.plugins import PluginHost
-        host = PluginHost()
+        from pybofh_core.plugins import Plugins
+        host = Plugins()
         print(json.dumps({"status": {i.name: i.status for i in host.list()},
                           "imported": sorted(m for m in sys.modules if m.startswith("pybofh_") and "." not in m)}))
     ''')

@@ -153,7 +153,7 @@ def test_mutating_commands_are_not_killed_by_the_read_only_timeout(caplog: pytes
 
     from pybofh_core.errors import CommandTimeoutError
     from pybofh_core.runner import LocalRunner
-    from pybofh_core.settings import get_settings
+    from pybofh_core.session import get_settings
 
     runner = LocalRunner()
     caplog.set_level(logging.INFO, logger="pybofh.runner")

@@ -13,7 +13,8 @@ import pytest
 from pybofh_core import hookimpl
 from pybofh_core.cli import main
 from pybofh_core.errors import CommandError, HostUnreachableError, ParseError, ToolUnavailableError
-from pybofh_core.plugins import PluginHost, set_host
+from pybofh_core.plugins import Plugins
+from pybofh_core.session import set_plugins
 from pybofh_core.status import StatusReport, StatusSection, collect, read_once, section
 
 GIB = 1024**3
@@ -51,16 +52,16 @@ class NoTool:
 
 
 @pytest.fixture
-def status_host() -> Iterator[PluginHost]:
+def status_host() -> Iterator[Plugins]:
     """A host with only the three test plugins above, installed as the process host."""
-    host = PluginHost(discover=False)
+    host = Plugins(discover=False)
     for plugin, name in ((Disks(), "disks"), (Broken(), "broken"), (NoTool(), "notool")):
         host.register(plugin, name)
-    set_host(host)
+    set_plugins(host)
     try:
         yield host
     finally:
-        set_host(None)
+        set_plugins(None)
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def bofh(capfd: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
     return invoke
 
 
-def test_a_failing_plugin_is_reported_and_the_others_still_show(status_host: PluginHost, bofh: Any,
+def test_a_failing_plugin_is_reported_and_the_others_still_show(status_host: Plugins, bofh: Any,
                                                                  journal_dir: Path) -> None:
     code, out, err = bofh("status")
     assert code == 1
@@ -89,7 +90,7 @@ def test_a_failing_plugin_is_reported_and_the_others_still_show(status_host: Plu
     assert not journal_dir.exists() or not any(journal_dir.iterdir())  # read-only: no journal
 
 
-def test_json_is_one_document_with_bytes_as_integers(status_host: PluginHost, bofh: Any) -> None:
+def test_json_is_one_document_with_bytes_as_integers(status_host: Plugins, bofh: Any) -> None:
     code, out, err = bofh("status", "--json")
     assert code == 1
     doc = json.loads(out)
@@ -104,7 +105,7 @@ def test_json_is_one_document_with_bytes_as_integers(status_host: PluginHost, bo
     assert json.loads(err)["exit_code"] == 1
 
 
-def test_dry_run_reads_as_usual(status_host: PluginHost, bofh: Any) -> None:
+def test_dry_run_reads_as_usual(status_host: Plugins, bofh: Any) -> None:
     """Reads are read-only commands: a dry run executes them, plans nothing and prints the same document."""
     code, out, _ = bofh("--dry-run", "--json", "status")
     assert code == 1
@@ -112,7 +113,7 @@ def test_dry_run_reads_as_usual(status_host: PluginHost, bofh: Any) -> None:
 
 
 def test_every_section_ok_exits_0() -> None:
-    host = PluginHost(discover=False)
+    host = Plugins(discover=False)
     host.register(Disks(), "disks")
     report = collect(host)
     assert [s.status for s in report.sections] == ["ok"] and report.failed == []
@@ -188,7 +189,7 @@ def test_table_shows_sizes_readable_headers_and_a_row_error() -> None:
 
 def test_a_plugin_that_failed_to_load_is_a_section(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYBOFH_EXTRA_PLUGINS", "ghost=pybofh_no_such_plugin_module")
-    host = PluginHost(discover=False)
+    host = Plugins(discover=False)
     host._load_extra("ghost=pybofh_no_such_plugin_module", strict=False)
     (ghost,) = collect(host).sections
     assert (ghost.name, ghost.status) == ("ghost", "error")
@@ -204,7 +205,7 @@ def test_lvm_luks_and_filesystem_sections_for_real(loop_factory: Callable[..., s
     over the LV, the filesystem with its space and mountpoint, and the device tree from loop to filesystem."""
     import subprocess
 
-    set_host(None)  # the installed plugins, discovered for this test
+    set_plugins(None)  # the installed plugins, discovered for this test
 
     def sh(*argv: str, stdin: bytes | None = None) -> str:
         return subprocess.run(list(argv), input=stdin, check=True, capture_output=True).stdout.decode()

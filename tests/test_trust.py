@@ -24,6 +24,7 @@ from pybofh_core.errors import DataAtRiskError, IdentityMismatchError, JournalEr
 from pybofh_core.journal import Journal, iter_records
 from pybofh_core.locks import ObjectBusyError
 from pybofh_core.operations import OperationRegistry
+from pybofh_core.session import journal as session_journal
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = ROOT / "tests" / "fake_plugin"
@@ -87,7 +88,7 @@ def test_in_process_undo_leaves_a_same_named_new_object_alone(fake, tmp_path: Pa
     [err] = info.value.exceptions
     assert isinstance(err, IdentityMismatchError) and "not" in str(err) and "left alone" in str(err)
     assert (marker / "precious").read_text() == "data"
-    state = Journal().list()[-1]
+    state = session_journal().list()[-1]
     assert state.status == "needs-attention"
     assert [s.state for s in state.steps] == ["left-alone"]
 
@@ -100,7 +101,7 @@ def test_in_process_undo_of_a_gone_object_counts_as_undone(fake, tmp_path: Path)
         atomic.fake.create_marker(str(marker))
         shutil.rmtree(marker)
         raise RuntimeError("boom")
-    state = Journal().list()[-1]
+    state = session_journal().list()[-1]
     assert state.status == "rolled-back"
     assert [s.state for s in state.steps] == ["already"]
     records = [r for r in iter_records(state.path) if r["type"] == "undone"]
@@ -558,7 +559,7 @@ ADD_KEY = textwrap.dedent(
     """
     import sys
     from pybofh_crypt import ops
-    from pybofh_core.settings import get_settings
+    from pybofh_core.session import get_settings
     image, old, new, ready = sys.argv[1:5]
     open(ready, "w").write("go")
     with get_settings().override(crypt__pbkdf="pbkdf2", crypt__pbkdf_force_iterations=20000000):

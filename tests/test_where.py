@@ -25,7 +25,7 @@ import pytest
 
 from pybofh_core.errors import NotFoundError, ValidationError
 from pybofh_core.runner import DryRunRunner, FakeRunner, LocalRunner, Result, Runner, same_path, use_runner
-from pybofh_core.settings import get_settings
+from pybofh_core.session import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 REMOTE = "/srv/remote-only"

@@ -6,8 +6,9 @@ names, are accepted for ``blockdev`` and ``crypt``); nothing is imported until i
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from pybofh_core.lazy import lazy_api
 
 __version__ = "0.1.0"
 
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
     from pybofh_core.errors import ValidationError as ValidationError
     from pybofh_core.runner import use_runner as use_runner
     from pybofh_core.secret import Secret as Secret
+    from pybofh_core.session import get_settings as get_settings
     from pybofh_core.settings import Settings
-    from pybofh_core.settings import get_settings as get_settings
     from pybofh_ssh.fanout import fan_out as fan_out  # type: ignore[import-not-found, unused-ignore]
     from pybofh_ssh.runner import on_host as on_host  # type: ignore[import-not-found, unused-ignore]
 
@@ -55,7 +56,7 @@ _CORE = {
     "Atomic": "pybofh_core.atomic",
     "AtomicOperationSequence": "pybofh_core.atomic",
     "Secret": "pybofh_core.secret",
-    "get_settings": "pybofh_core.settings",
+    "get_settings": "pybofh_core.session",
     "use_runner": "pybofh_core.runner",
     "PybofhError": "pybofh_core.errors",
     "CommandError": "pybofh_core.errors",
@@ -72,34 +73,34 @@ _CORE = {
 _FROM_PLUGINS = {"on_host": "ssh", "fan_out": "ssh"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _CORE:
-        return getattr(import_module(_CORE[name]), name)
-    if name in _FROM_PLUGINS:
-        from pybofh_core.errors import PybofhError
-        from pybofh_core.plugins import get_host
-
-        plugin = _FROM_PLUGINS[name]
-        try:
-            return getattr(get_host().plugin(plugin), name)
-        except PybofhError as exc:
-            raise AttributeError(f"pybofh.{name} is the {plugin} plugin's: {exc}") from None
+def _from_plugin_host(name: str) -> Any:
+    """What is looked up at every access, never cached (the plugin host and settings can change while the process
+    runs): ``settings``, a plugin's re-export (``on_host``) and a plugin by its name; AttributeError when missing."""
     if name == "settings":
-        from pybofh_core.settings import get_settings
+        from pybofh_core.session import get_settings
 
         return get_settings()
-    if name.startswith("_"):
-        raise AttributeError(name)
-    from pybofh_core.errors import NotFoundError
-    from pybofh_core.plugins import get_host
+    from pybofh_core.errors import NotFoundError, PybofhError
+    from pybofh_core.session import get_plugins
 
+    if name in _FROM_PLUGINS:
+        plugin = _FROM_PLUGINS[name]
+        try:
+            return getattr(get_plugins().plugin(plugin), name)
+        except PybofhError as exc:
+            raise AttributeError(f"pybofh.{name} is the {plugin} plugin's: {exc}") from None
     try:
-        return get_host().plugin(name)
+        return get_plugins().plugin(name)
     except NotFoundError as exc:
         raise AttributeError(str(exc)) from None
 
 
-def __dir__() -> list[str]:
-    from pybofh_core.plugins import get_host
+def _dynamic_names() -> list[str]:
+    """``dir(pybofh)`` beyond ``_CORE``: the names ``_from_plugin_host`` answers, installed plugins included."""
+    from pybofh_core.session import get_plugins
 
-    return sorted([*_CORE, *_FROM_PLUGINS, "settings", *(i.name for i in get_host().list())])
+    return [*_FROM_PLUGINS, "settings", *(i.name for i in get_plugins().list())]
+
+
+# ``_CORE`` names are cached once imported; the rest goes through the plugin host at every access
+__getattr__, __dir__ = lazy_api(__name__, _CORE, package="", fallback=_from_plugin_host, extra_names=_dynamic_names)

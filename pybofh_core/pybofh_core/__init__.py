@@ -5,20 +5,20 @@ Plugins import :data:`hookimpl`, :func:`operation` and :func:`undo` from here; e
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .lazy import lazy_api
 
 if TYPE_CHECKING:  # imported on first use: pluggy is not needed by ``bofh --help``
     # ``_LAZY`` spelled out for type checkers: a plugin's operations keep their signatures (``import x as x``)
     from .atomic import Atomic as Atomic
     from .atomic import AtomicOperationSequence as AtomicOperationSequence
-    from .hookspecs import hookimpl
+    from .hookspecs import hookimpl as hookimpl
     from .layers import Layer as Layer
     from .operations import OperationRegistry as OperationRegistry
     from .operations import Undo as Undo
     from .operations import operation as operation
     from .operations import undo as undo
-    from .plugins import get_host as get_host
     from .runner import DryRunRunner as DryRunRunner
     from .runner import FakeRunner as FakeRunner
     from .runner import LocalRunner as LocalRunner
@@ -29,7 +29,9 @@ if TYPE_CHECKING:  # imported on first use: pluggy is not needed by ``bofh --hel
     from .runner import run as run
     from .runner import use_runner as use_runner
     from .secret import Secret as Secret
-    from .settings import get_settings as get_settings
+    from .session import get_host as get_host
+    from .session import get_plugins as get_plugins
+    from .session import get_settings as get_settings
     from .validate import parse_size as parse_size
     from .validate import validate_device as validate_device
     from .validate import validate_name as validate_name
@@ -37,7 +39,9 @@ if TYPE_CHECKING:  # imported on first use: pluggy is not needed by ``bofh --hel
 
 __version__ = "0.1.0"
 
+#: name → the submodule that defines it (one line to move a name: ``"get_host": "session"``)
 _LAZY = {
+    "hookimpl": "hookspecs",  # pluggy loads with it: only plugins, when the plugin host imports them, ask for it
     "operation": "operations",
     "undo": "operations",
     "Undo": "operations",
@@ -54,8 +58,9 @@ _LAZY = {
     "LocalRunner": "runner",
     "Result": "runner",
     "Secret": "secret",
-    "get_settings": "settings",
-    "get_host": "plugins",
+    "get_settings": "session",
+    "get_host": "session",
+    "get_plugins": "session",
     "Layer": "layers",
     "parse_size": "validate",
     "validate_name": "validate",
@@ -64,12 +69,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name == "hookimpl":  # pluggy loads with it: only plugins, when the plugin host imports them, ask for it
-        return import_module(".hookspecs", __name__).hookimpl
-    if name in _LAZY:
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module 'pybofh_core' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_api(__name__, _LAZY)
 
-
-__all__ = ["hookimpl", *_LAZY]
+__all__ = list(_LAZY)

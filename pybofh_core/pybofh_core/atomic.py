@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from . import signals
+from . import recording, signals
 from .errors import (
     IdentityMismatchError,
     IrreversibleOperationError,
@@ -26,13 +26,9 @@ from .errors import (
 from .journal import Journal, JournalWriter
 from .locks import ObjectLocks
 from .operations import (
-    INSIDE_STEP,
     OperationRegistry,
     OperationSpec,
     Undo,
-    _ahead,
-    _block,
-    _recorder,
     bind,
     data_check,
     ensure_registered,
@@ -42,7 +38,7 @@ from .operations import (
     spec_of,
     target_of,
 )
-from .rollback import Outcome, perform
+from .rollback import Outcome, PendingUndo, perform, undo_newest_first
 from .runner import DryRunRunner, PlannedCommand, Runner, get_runner, record_commands, use_runner
 from .secret import scrub
 
@@ -205,9 +201,9 @@ class Atomic:
     def registry(self) -> OperationRegistry:
         """The operation registry (all discovered plugins' operations unless one was given)."""
         if self._registry is None:
-            from .plugins import get_host
+            from .session import get_plugins
 
-            self._registry = get_host().operations
+            self._registry = get_plugins().operations
         return self._registry
 
     @property
@@ -218,7 +214,8 @@ class Atomic:
     def __enter__(self) -> Atomic:
         if self._open:
             raise PybofhError("this Atomic block is already open")
-        self._outer = _block.get()
+        outer = recording.current_block()
+        self._outer = outer if isinstance(outer, Atomic) else None
         current = get_runner()
         if isinstance(current, DryRunRunner):  # e.g. inside `bofh --dry-run`: plan into the same recorder
             self.dry_run = True
@@ -228,21 +225,32 @@ class Atomic:
             self._tokens.append(("cm", use_runner(self._dry)))
             self._tokens[-1][1].__enter__()
         elif self._journal_opt:
-            journal = self._journal_opt if isinstance(self._journal_opt, Journal) else Journal()
+            if isinstance(self._journal_opt, Journal):
+                journal = self._journal_opt
+            else:
+                from .session import journal as session_journal
+
+                journal = session_journal()
             if self._lazy_wanted:
                 self._lazy = journal  # created with the first step
             else:
                 self._writer = journal.create(self.label)  # a journal that cannot be written: nothing runs
         if not self.dry_run:
+            from .session import lock_dir
+
             self._locks = ObjectLocks({"pid": os.getpid(), "label": self.label,
-                                       "journal": self._writer.id if self._writer else None}, wait=self._wait)
+                                       "journal": self._writer.id if self._writer else None}, wait=self._wait,
+                                      directory=lock_dir())
             self._tokens.append(("cm", signals.guard()))  # SIGINT/SIGTERM/SIGHUP roll the block back
             self._tokens[-1][1].__enter__()
-        self._tokens.append(("block", _block.set(self)))
-        if _recorder.get() is None or isinstance(_recorder.get(), Atomic):
+        self._tokens.append(("cm", recording.opened(self)))
+        self._tokens[-1][1].__enter__()
+        if not recording.inside_step() and (recording.recorder() is None
+                                            or isinstance(recording.recorder(), Atomic)):
             # an operation called directly in the block is a step too, as through ``atomic.<domain>.<op>``; not
             # when something else records (the CLI's lazy block, which opens this block itself, or a step)
-            self._tokens.append(("recorder", _recorder.set(self)))
+            self._tokens.append(("cm", recording.recording(self)))
+            self._tokens[-1][1].__enter__()
         self._open = True
         return self
 
@@ -267,13 +275,8 @@ class Atomic:
         return False
 
     def _close(self) -> None:
-        for kind, token in reversed(self._tokens):
-            if kind == "block":
-                _block.reset(token)
-            elif kind == "recorder":
-                _recorder.reset(token)
-            else:
-                token.__exit__(None, None, None)
+        for _kind, cm in reversed(self._tokens):
+            cm.__exit__(None, None, None)
         self._tokens.clear()
         if self._locks is not None:
             self._locks.release()  # after the rollback: nobody slips in between a step and its undo
@@ -287,14 +290,14 @@ class Atomic:
     def _discard_journal(self) -> None:
         """Remove a lazily made journal whose steps did nothing (each was refused before any mutating command ran):
         no job, nothing to roll back, so no file. Removed while its lock is held, so no reader sees it half-gone."""
-        from .journal import _fsync_dir
+        from .journal import fsync_dir
 
         writer, self._writer = self._writer, None
         if writer is None:
             return
         try:
             writer.path.unlink()
-            _fsync_dir(writer.path.parent)
+            fsync_dir(writer.path.parent)
         except OSError:
             pass  # left as it is: a journal that says the block ended, which prune removes in time
         finally:
@@ -304,7 +307,7 @@ class Atomic:
     def __getattr__(self, domain: str) -> _DomainProxy:
         if domain.startswith("_"):
             raise AttributeError(domain)
-        from .plugins import canonical_name
+        from .entrypoints import canonical_name
 
         domain = canonical_name(domain)
         if domain not in self.registry.domains():
@@ -321,15 +324,12 @@ class Atomic:
         def call(*args: Any, **kwargs: Any) -> Any:
             if not self._open:
                 raise PybofhError("the atomic block is not open (use 'with Atomic() as atomic:')")
-            token = _recorder.set(self)
-            try:
+            with recording.recording(self):
                 return func(*args, **kwargs)
-            finally:
-                _recorder.reset(token)
 
         return call
 
-    def _created_here(self, target: Any) -> bool:
+    def created_here(self, target: Any) -> bool:
         """Whether ``target`` names something this block (or an enclosing one) created."""
         if target is None:
             return False
@@ -353,7 +353,7 @@ class Atomic:
             block._ground_keys = journal_ground(directory)
         return block._ground_keys
 
-    def _check_ground(self, spec: OperationSpec, bound: dict[str, Any], keys: list[str] | None = None) -> None:
+    def check_ground(self, spec: OperationSpec, bound: dict[str, Any], keys: list[str] | None = None) -> None:
         """Refuse a step that would take away the journal's ground (no force: the rollback needs the journal).
         ``keys``: the step's lock keys, when the caller has them already."""
         if self.dry_run:
@@ -392,17 +392,17 @@ class Atomic:
             keys.append(f"{where}:{key}")
         return keys
 
-    def _check_irreversible(self, spec: OperationSpec, bound: dict[str, Any]) -> None:
+    def check_irreversible(self, spec: OperationSpec, bound: dict[str, Any]) -> None:
         """Refuse an irreversible operation unless its target was created by this block (or an outer one)."""
         if self.allow_irreversible:
             return
         if spec.target is not None:
-            if self._created_here(target_of(spec, bound)):
+            if self.created_here(target_of(spec, bound)):
                 return
             raise refuse_irreversible(spec, bound, "its target was not created in this atomic block")
         raise refuse_irreversible(spec, bound, "it is not allowed inside an atomic block")
 
-    def _record(
+    def record(
         self, spec: OperationSpec, wrapper: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Run one operation as a journalled step (called by the operation wrapper while this block records).
@@ -413,19 +413,19 @@ class Atomic:
         outcome is journalled; a journal that cannot be written stops the block, which undoes what finished.
         """
         if spec.domain is None:  # imported directly (a layer's resize_lv): its domain names the step
-            ensure_registered(spec, self._registry)
+            ensure_registered(spec, self.registry)
         try:
             bound = bind(spec, args, kwargs)
         except TypeError as exc:
             raise ValidationError(f"{spec.qualname}: {exc}") from None
         if spec.irreversible:
-            self._check_irreversible(spec, bound)
+            self.check_irreversible(spec, bound)
         data_check(spec, args, kwargs)
         runner = get_runner()
         if self._locks is not None:  # a real run (a dry run neither locks nor takes anything away)
             keys = self._lock_keys(spec, bound, runner)
             if spec.irreversible or spec.takes_away:
-                self._check_ground(spec, bound, keys)
+                self.check_ground(spec, bound, keys)
             self._locks.acquire(keys, outer=self._enclosing_locks())
         if self._lazy is not None and self._writer is None:
             self._writer = self._lazy.create(self.label)  # the first step: nothing has run yet if this fails
@@ -449,25 +449,23 @@ class Atomic:
         def announce(u: Undo) -> None:
             ahead.append(u)
             if self._writer:
-                self._writer.append({"type": "ahead", "step": index, "undo": u.to_json()})
+                self._writer.append({"type": "ahead", "step": index, "undo": u.to_json(self.registry)})
 
         with signals.step_scope() as scope, record_commands() as ran:
-            tokens = (_recorder.set(self if spec.composite else INSIDE_STEP),
-                      _ahead.set(None if spec.composite else announce))
+            body = recording.in_step(self if spec.composite else None, None if spec.composite else announce)
+            body.__enter__()
             try:
                 result = spec.func(*args, **kwargs)
                 undo = spec.undo_for(result, bound)
             except BaseException as exc:
-                _ahead.reset(tokens[1])
-                _recorder.reset(tokens[0])
+                body.__exit__(None, None, None)
                 try:
                     self._step_failed(spec, index, bound, runner, ahead, exc, first_inner,
                                       [] if spec.composite else ran)
                 finally:
                     scope.release(raise_pending=False)  # the block's rollback hears about a deferred signal
                 raise
-            _ahead.reset(tokens[1])
-            _recorder.reset(tokens[0])
+            body.__exit__(None, None, None)
             step = Step(index, spec, bound, runner, undo)
             if self._dry:
                 step.commands = self._dry.plan[plan_start:]
@@ -479,7 +477,7 @@ class Atomic:
             self._acted = True
             try:
                 if self._writer:
-                    self._writer.append(_done_record(step))
+                    self._writer.append(_done_record(step, self.registry))
             finally:
                 scope.release(raise_pending=False)
         self._emit("step-done", step)
@@ -551,7 +549,7 @@ class Atomic:
                         "kind": _undo_kind(step.spec),
                     }
                 )
-                self._writer.append(_done_record(step))
+                self._writer.append(_done_record(step, self.registry))
             self.steps.append(step)
         self.created.extend(created)
 
@@ -581,27 +579,31 @@ class Atomic:
 
     def _emit(self, event: str, step: Step | None) -> None:
         """Tell plugins about an event (only if plugins were loaded; never triggers discovery)."""
-        from .plugins import peek_host
+        from .session import peek_plugins
 
-        host = peek_host()
+        host = peek_plugins()
         if host is not None and not self.dry_run:
             info = {"step": step.index, "op": step.spec.qualname, "args": redacted_args(step.bound)} if step else {}
             host.emit(event, self.journal_id, info)
 
     def _undo_steps(self, steps: list[Step], cause: BaseException | None, what: str) -> None:
         """Undo ``steps`` newest first through ``perform()`` (identity, then the call)."""
-        from .journal import _outcome_record
+        from .journal import outcome_record
 
         failures: list[Exception] = []
-        for step in reversed(steps):
-            if step.undo is None:
-                continue
-            u = step.undo
-            outcome = perform(u.func, u.args, u.kwargs, u.identity, step.runner, checked=bool(failures))
+
+        def pending() -> Iterator[PendingUndo]:
+            for step in reversed(steps):
+                if step.undo is not None:
+                    u = step.undo
+                    yield PendingUndo(step.index, u.func, u.args, u.kwargs, u.identity, step.runner, source=step)
+
+        def settle(item: PendingUndo, outcome: Outcome) -> None:
+            step: Step = item.source
             step.outcome = outcome
             self.outcomes.append((step, outcome))
             if self._writer:
-                self._writer.note(_outcome_record(step.index, outcome))
+                self._writer.note(outcome_record(step.index, outcome))
             if outcome.state == "failed":
                 err = outcome.error if isinstance(outcome.error, Exception) else PybofhError(outcome.detail)
                 err.add_note(f"while undoing step {step.index}: {step.describe()}")
@@ -613,6 +615,8 @@ class Atomic:
                 self._emit("undo-failed", step)
             else:
                 self._emit("undone", step)
+
+        undo_newest_first(pending(), settle)
         _raise_rollback(failures, cause, what)
 
     # --- dry run --------------------------------------------------------------------------------------------------
@@ -659,9 +663,10 @@ class Atomic:
         return "\n".join(lines)
 
 
-def _done_record(step: Step) -> dict[str, Any]:
+def _done_record(step: Step, registry: OperationRegistry) -> dict[str, Any]:
     """The journal record of a finished step: its undo, and the mutating commands it ran (if any)."""
-    rec: dict[str, Any] = {"type": "done", "step": step.index, "undo": step.undo.to_json() if step.undo else None}
+    rec: dict[str, Any] = {"type": "done", "step": step.index,
+                           "undo": step.undo.to_json(registry) if step.undo else None}
     if step.commands:
         rec["commands"] = [str(c) for c in step.commands]
     return rec

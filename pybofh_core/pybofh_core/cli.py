@@ -93,11 +93,11 @@ def _refuse_unloaded_plugin(ctx: click.Context, name: str) -> None:
     """``bofh NAME`` where NAME is an installed plugin that was left out or failed to load: say so (not "No such
     command"). Only asked once the command is unknown, so it costs nothing on the way to a known one."""
     from .entrypoints import disabled_reason
-    from .plugins import get_host
+    from .session import get_plugins
 
     why = disabled_reason(name)
     why = f"disabled: {why}" if why else None
-    info = get_host().infos.get(name)
+    info = get_plugins().infos.get(name)
     if why is None and info is not None and info.error:
         why = f"failed to load: {info.error}"
     if why is not None and info is not None:
@@ -121,9 +121,9 @@ class BofhGroup(typer.core.TyperGroup):
             cached = self._cached()
             if cached is not None:
                 return cached[0]
-        from .plugins import get_host
+        from .session import get_plugins
 
-        return get_host().cli.entries
+        return get_plugins().cli.entries
 
     def _provider(self, entry: Any) -> str | None:
         """``DIST VERSION`` of the plugin that added ``entry`` (for the sub-app's epilog)."""
@@ -132,9 +132,9 @@ class BofhGroup(typer.core.TyperGroup):
             cached = self._cached()
             if cached is not None:
                 return cached[1].get(name)
-        from .plugins import get_host
+        from .session import get_plugins
 
-        info = get_host().infos.get(name)
+        info = get_plugins().infos.get(name)
         if info is not None and info.distribution:
             return f"{info.distribution} {info.version or ''}".rstrip()
         return None
@@ -202,8 +202,8 @@ class BofhGroup(typer.core.TyperGroup):
 
 def _peek_host() -> Any:
     """The process's plugin host if one was made, without importing the plugin machinery when none was."""
-    plugins = sys.modules.get(f"{__package__}.plugins")
-    return plugins.peek_host() if plugins is not None else None
+    session = sys.modules.get(f"{__package__}.session")
+    return session.peek_plugins() if session is not None else None
 
 
 def _cached_entries() -> tuple[dict[str, Any], dict[str, str]] | None:
@@ -254,9 +254,9 @@ def _quiet(fn: Completer) -> Callable[[Any, Any, str], list[str]]:
 
 def _journal_ids(ctx: Any, incomplete: str) -> list[str]:
     """Journal ids, newest first (``bofh journal show|rollback <TAB>``)."""
-    from .journal import Journal
+    from .session import journal
 
-    return [s.id for s in Journal().list()]
+    return [s.id for s in journal().list()]
 
 
 def _plain_help(command: click.Command) -> None:
@@ -324,7 +324,7 @@ def cli_block(ctx: click.Context | None = None, *, allow_irreversible: bool = Tr
     at once (blocks the command opens itself plan into it), and so does ``eager`` (a job file gets the real block).
     Keys given with ``--key-file`` (``state.keys``) are known to the block and to its rollback.
     """
-    from .operations import _recorder
+    from . import recording
 
     state = get_context(ctx)
     label = "bofh " + " ".join(state.argv) if state.argv else "bofh"
@@ -339,11 +339,8 @@ def cli_block(ctx: click.Context | None = None, *, allow_irreversible: bool = Tr
         lazy = _LazyBlock(open_block)
         if eager or state.dry_run:
             lazy.open()
-        token = _recorder.set(lazy.block or lazy)  # every operation the command calls is a step of this block
-        try:
+        with recording.recording(lazy.block or lazy):  # every operation the command calls is a step of this block
             yield lazy.block if eager else lazy
-        finally:
-            _recorder.reset(token)
     if state.dry_run:
         state.planned = lazy.block  # planned to the end (undo commands included): the plan is printed on exit
 
@@ -361,9 +358,9 @@ class _LazyBlock:
             self.block = self._opener()
         return self.block
 
-    def _record(self, spec: Any, wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def record(self, spec: Any, wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Open the real block (once) and record the operation call as its step."""
-        return self.open()._record(spec, wrapper, args, kwargs)
+        return self.open().record(spec, wrapper, args, kwargs)
 
 
 app = typer.Typer(
@@ -446,7 +443,7 @@ def _print_version(wanted: bool) -> None:
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as dist_version
 
-    from .plugins import get_host
+    from .session import get_plugins
 
     try:
         core = dist_version("pybofh-core")
@@ -454,7 +451,7 @@ def _print_version(wanted: bool) -> None:
         core = "unknown"
     rows: list[dict[str, str | None]] = [{"name": "core", "distribution": "pybofh-core", "version": core,
                                           "status": "ok"}]
-    for info in get_host().list():
+    for info in get_plugins().list():
         rows.append({"name": info.name, "distribution": info.distribution, "version": info.version,
                      "status": info.status})
     if "--json" in _ARGV:
@@ -471,9 +468,9 @@ def _print_version(wanted: bool) -> None:
 def _fan_out(state: CliContext) -> None:
     """Run this invocation once per host through the plugin that answers ``pybofh_run_on_hosts`` (pybofh-ssh), which
     prints the per-host results, and exit with its code. The core knows no transport."""
-    from .plugins import get_host
+    from .session import get_plugins
 
-    rc = get_host().pm.hook.pybofh_run_on_hosts(argv=list(state.argv), hosts=list(state.hosts), json_out=state.json)
+    rc = get_plugins().pm.hook.pybofh_run_on_hosts(argv=list(state.argv), hosts=list(state.hosts), json_out=state.json)
     if rc is None:
         from .errors import PluginError
 
@@ -520,9 +517,9 @@ def plugins_cmd(
     ] = False,
 ) -> None:
     """List installed plugins: name, version, distribution, and load error if any."""
-    from .plugins import get_host
+    from .session import get_plugins
 
-    host = get_host()
+    host = get_plugins()
     if operations:
         from .operations import missing_tools
 
@@ -559,9 +556,10 @@ def status_cmd() -> None:
     {"sections": [...]}, sizes in bytes.
     """
     from .errors import PybofhError
+    from .session import get_plugins
     from .status import collect
 
-    report = collect()
+    report = collect(get_plugins())
     output(report)
     if report.failed:
         raise PybofhError(f"{len(report.failed)} status section(s) could not be read: "
@@ -621,11 +619,11 @@ def run_job(
 @journal_app.command("list")
 def journal_list() -> None:
     """List journals of atomic blocks with their status."""
-    from .journal import Journal
+    from .session import journal
 
     rows = [
         {"id": s.id, "status": s.status, "steps": len(s.steps), "label": s.label, "pid": s.pid}
-        for s in Journal().list()
+        for s in journal().list()
     ]
     output(rows)
 
@@ -633,9 +631,9 @@ def journal_list() -> None:
 @journal_app.command("show")
 def journal_show(jid: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Show the steps of one journal: each step's commands, its undo, and the commands the undo ran."""
-    from .journal import Journal
+    from .session import journal
 
-    state = Journal().load(jid)
+    state = journal().load(jid)
     ctx = get_context()
     if ctx.json:
         output(state.to_json())
@@ -660,9 +658,10 @@ def journal_prune(
 ) -> None:
     """Delete the journals of blocks that ended with nothing left to undo (never interrupted, needs-attention or
     running ones). With --dry-run, list what would be deleted."""
-    from .journal import PRUNABLE, Journal
+    from .journal import PRUNABLE
+    from .session import journal
 
-    removed = Journal().prune(older_than=_age_seconds(older_than), statuses=tuple(status or PRUNABLE),
+    removed = journal().prune(older_than=_age_seconds(older_than), statuses=tuple(status or PRUNABLE),
                               dry_run=get_context().dry_run)
     output([{"id": jid, "pruned": not get_context().dry_run} for jid in removed])
 
@@ -757,18 +756,17 @@ def read_key_files(names: list[str]) -> list[Any]:
 def _journal_rollback(jid: str) -> None:
     """``bofh journal rollback`` with the given keys in place."""
     from .errors import NeedsAttentionError
-    from .journal import Journal
-    from .plugins import get_host
     from .runner import make_runner
+    from .session import get_plugins, journal
 
-    host = get_host()
+    host = get_plugins()
     ctx = get_context()
 
     def runner_for(desc: dict[str, Any]) -> Any:
         options = {k: v for k, v in desc.items() if k != "runner" and v is not None}
         return make_runner(desc.get("runner") or "local", **options)
 
-    report = Journal().rollback(jid, host.operations.get, runner_for, dry_run=ctx.dry_run)
+    report = journal().rollback(jid, host.operations.get, runner_for, dry_run=ctx.dry_run)
     if ctx.json:
         output(_report_json(report))
     else:

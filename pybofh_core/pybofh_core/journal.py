@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import enum
 import errno
 import fcntl
 import json
@@ -25,44 +24,14 @@ import sys
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 from .errors import JournalError, JournalUnreadableError, NotFoundError, ValidationError
-from .secret import Secret, scrub
+from .secret import scrub
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
-
-
-def to_jsonable(value: Any) -> tuple[Any, bool]:
-    """Convert ``value`` for the journal; the flag says whether it round-trips (False for secrets, objects…)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        if isinstance(value, str):
-            return scrub(value), True
-        return value, True
-    if isinstance(value, Secret):
-        return {"__secret__": True}, False
-    if isinstance(value, enum.Enum):
-        return to_jsonable(value.value)[0], False
-    if isinstance(value, PurePath):
-        return str(value), True
-    if isinstance(value, os.PathLike):  # a result passed on (a LoopDevice, an LV, a Mount): journalled as its path
-        return scrub(os.fspath(value)), True
-    if isinstance(value, (list, tuple)):
-        items = [to_jsonable(v) for v in value]
-        return [v for v, _ in items], all(ok for _, ok in items)
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        ok = True
-        for k, v in value.items():
-            jv, jok = to_jsonable(v)
-            out[str(k)] = jv
-            ok = ok and jok and isinstance(k, str)
-        return out, ok
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_jsonable({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})[0], False
-    return scrub(repr(value)), False
 
 
 def default_journal_dir() -> Path:
@@ -294,11 +263,8 @@ PRUNABLE = ("committed", "rolled-back", "merged", "empty")
 class Journal:
     """A directory of journal files, one per atomic block."""
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
-        if directory is None:
-            from .settings import get_settings
-
-            directory = get_settings().core.journal_dir or default_journal_dir()
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        """``directory``: where the journal files are (the session's is ``pybofh_core.session.journal()``)."""
         self.dir = Path(directory)
 
     def create(self, label: str | None = None) -> JournalWriter:
@@ -334,7 +300,7 @@ class Journal:
                         "argv": [scrub(a) for a in sys.argv],
                     }
                 )
-                _fsync_dir(self.dir)
+                fsync_dir(self.dir)
             except (JournalError, OSError) as exc:
                 writer.close()
                 with contextlib.suppress(OSError):
@@ -406,7 +372,7 @@ class Journal:
             finally:
                 os.close(fd)
         if removed and not dry_run:
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
         return removed
 
     def rollback(
@@ -426,7 +392,7 @@ class Journal:
         holds each undo's commands.
         """
         from . import signals
-        from .rollback import Outcome, perform
+        from .rollback import Outcome, PendingUndo, undo_newest_first
         from .runner import DryRunRunner
 
         path = self.path_of(jid)
@@ -463,30 +429,35 @@ class Journal:
                 # Newest first: once a step is not undone (left alone, unknown, failed), what it left may be inside
                 # the objects of older steps, so their undos run with their data checks.
                 unsettled = {s.step for s in state.steps if s.state == "left-alone" or s.outcome_unknown}
-                for step in state.pending_undos():
-                    undo = (step.undo if step.state in ("done", "undo_failed") else None) or step.ahead or {}
-                    if not undo.get("replayable"):
-                        outcome = Outcome("failed", f"undo {undo.get('op')} of step {step.step} cannot be replayed "
-                                                    "from the journal")
-                    else:
+
+                def pending() -> Iterator[PendingUndo]:
+                    for step in state.pending_undos():
+                        undo = (step.undo if step.state in ("done", "undo_failed") else None) or step.ahead or {}
+                        if not undo.get("replayable"):
+                            yield PendingUndo(step.step, source=(step, undo), refused=Outcome(
+                                "failed", f"undo {undo.get('op')} of step {step.step} cannot be replayed from the "
+                                "journal"))
+                            continue
                         try:
                             func = resolve(undo["op"])
                             runner = make_runner(step.runner)
                         except Exception as exc:  # noqa: BLE001 - recorded like a failed undo
-                            outcome = Outcome("failed", scrub(str(exc)), exc)
-                        else:
-                            if dry_run:
-                                runner = DryRunRunner(runner)
-                            outcome = perform(func, undo.get("args", []), undo.get("kwargs", {}),
-                                              undo.get("identity"), runner,
-                                              checked=any(n > step.step for n in unsettled))
-                            if dry_run:
-                                report.plan.append((step.op, undo, outcome.commands, outcome))
+                            yield PendingUndo(step.step, source=(step, undo),
+                                              refused=Outcome("failed", scrub(str(exc)), exc))
+                            continue
+                        yield PendingUndo(step.step, func, undo.get("args", []), undo.get("kwargs", {}),
+                                          undo.get("identity"), DryRunRunner(runner) if dry_run else runner,
+                                          source=(step, undo))
+
+                def settle(item: PendingUndo, outcome: Outcome) -> None:
+                    step, undo = item.source
+                    if dry_run and item.refused is None:
+                        report.plan.append((step.op, undo, outcome.commands, outcome))
                     report.record(step, outcome)
-                    if not outcome.settled:
-                        unsettled.add(step.step)
                     if not dry_run:
-                        writer.note(_outcome_record(step.step, outcome))
+                        writer.note(outcome_record(step.step, outcome))
+
+                undo_newest_first(pending(), settle, unsettled=unsettled)
             if not dry_run:
                 ok = report.complete
                 writer.note({"type": "rollback_end", "ok": ok, "status": "rolled-back" if ok else "needs-attention"})
@@ -496,7 +467,7 @@ class Journal:
         return report
 
 
-def _outcome_record(step: int, outcome: Any) -> dict[str, Any]:
+def outcome_record(step: int, outcome: Any) -> dict[str, Any]:
     """The journal record of one undo's outcome (with the commands the undo ran, if any)."""
     rec: dict[str, Any]
     if outcome.state in ("undone", "already"):
@@ -608,7 +579,7 @@ def _is_locked(path: Path) -> bool:
     return False
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

@@ -27,17 +27,13 @@ class ObjectBusyError(PybofhError):
     """Another job holds the lock of an object this step acts on (nothing of this step ran)."""
 
 
-def lock_dir() -> Path:
-    """Where object locks live (``core.lock_dir``)."""
-    from .settings import get_settings
-
-    return Path(get_settings().core.lock_dir)
-
-
 class ObjectLocks:
     """The object locks one atomic block holds (released together when the block ends)."""
 
-    def __init__(self, owner: dict[str, Any], *, wait: bool = False, poll: float = 0.2) -> None:
+    def __init__(self, owner: dict[str, Any], *, directory: str | os.PathLike[str], wait: bool = False,
+                 poll: float = 0.2) -> None:
+        """``directory``: where the lock files are (the session's ``core.lock_dir``)."""
+        self.directory = Path(directory)
         self.owner = owner  # pid, journal id, label: what a refused job is told
         self.wait = wait
         self.poll = poll
@@ -56,7 +52,7 @@ class ObjectLocks:
             self._take(key)
 
     def _take(self, key: str) -> None:
-        directory = lock_dir()
+        directory = self.directory
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             path = directory / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.lock"
@@ -114,4 +110,4 @@ def _describe(owner: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-__all__ = ["ObjectBusyError", "ObjectLocks", "lock_dir"]
+__all__ = ["ObjectBusyError", "ObjectLocks"]

@@ -11,7 +11,6 @@ then knows how to undo each step, and journals the undo by operation name so ano
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import inspect
 import os
@@ -20,13 +19,14 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import recording
 from .errors import IrreversibleOperationError, NotFoundError, PluginError, PybofhError, ToolUnavailableError
 from .runner import get_runner
 from .secret import Secret
+from .serialize import to_jsonable
 from .validate import named_path
 
 if TYPE_CHECKING:
-    from .atomic import Atomic
     from .identity import Verdict
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -164,13 +164,12 @@ class Undo:
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
         return f"{self.op}({', '.join(parts)})"
 
-    def to_json(self) -> dict[str, Any]:
-        """The journal form: operation name, arguments, and whether another process can replay it."""
-        from .journal import to_jsonable
-
+    def to_json(self, registry: OperationRegistry | None = None) -> dict[str, Any]:
+        """The journal form: operation name, arguments, and whether another process can replay it. ``registry``
+        gives an operation imported directly its domain (without one, such an undo is not replayable)."""
         spec = spec_of(self.func)
-        if spec is not None:
-            ensure_registered(spec)
+        if spec is not None and registry is not None:
+            ensure_registered(spec, registry)
         replayable = spec is not None and spec.domain is not None
         args, ok_a = to_jsonable(list(self.args))
         # A secret given by keyword to an operation that declares it (secrets=) is never written: a replay passes
@@ -189,15 +188,6 @@ def undo(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Undo:
     return Undo(func, args, kwargs)
 
 
-# Where an undo known before its step's command goes (set by the atomic block while it records a step).
-_ahead: contextvars.ContextVar[Callable[[Undo], None] | None] = contextvars.ContextVar("pybofh_ahead", default=None)
-# True while an undo runs: its object was identified, so data checks (what force overrides) do not apply.
-_undoing: contextvars.ContextVar[bool] = contextvars.ContextVar("pybofh_undoing", default=False)
-# True while an undo runs after a newer step of the same rollback was not undone (failed, left alone, unknown): what
-# that step left may now be inside this undo's object, so its data checks apply again.
-_undo_checked: contextvars.ContextVar[bool] = contextvars.ContextVar("pybofh_undo_checked", default=False)
-
-
 def undo_ahead(u: Undo | Callable[[], Undo | None] | None) -> None:
     """Journal ``u`` as the undo of the running step *before* its command runs (write-ahead undo).
 
@@ -206,39 +196,24 @@ def undo_ahead(u: Undo | Callable[[], Undo | None] | None) -> None:
     idempotent and carry an identity. ``u`` may be a function building the undo: it is called only inside an
     atomic block (outside one this does nothing, and reads nothing).
     """
-    sink = _ahead.get()
-    if sink is None:
+    if u is None or not recording.announcing():
         return
-    if u is not None and not isinstance(u, Undo):
+    if not isinstance(u, Undo):
         u = u()
     if u is not None:
-        sink(u)
+        recording.announce(u)
 
 
-# The identity the running undo was checked against (set by the rollback for the undo's call).
-_expected: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar("pybofh_expected", default=None)
+expected_identity = recording.expected_identity
+undoing = recording.undoing
+current_block = recording.current_block
 
 
-def expected_identity() -> Mapping[str, Any]:
-    """The identity the running undo's object was recorded with (empty outside an undo, or when none was): for an
-    undo that must reach its object another way (reopening what a restart closed) and check it there."""
-    return _expected.get() or {}
-
-
-def undoing() -> bool:
-    """Whether the code runs as an undo (identity checked; data checks do not apply)."""
-    return _undoing.get()
-
-
-def ensure_registered(spec: OperationSpec, registry: OperationRegistry | None = None) -> None:
-    """Give ``spec`` its domain when its module was imported directly before the registry loaded it lazily: only
+def ensure_registered(spec: OperationSpec, registry: OperationRegistry) -> None:
+    """Give ``spec`` its domain when its module was imported directly before ``registry`` loaded it lazily: only
     the domain that registered that module by import path is loaded (serialising an LVM undo imports no other
-    plugin's operations); every pending domain only when none names it. ``registry``: the process's by default."""
+    plugin's operations); every pending domain only when none names it."""
     if spec.domain is None:
-        if registry is None:
-            from .plugins import get_host
-
-            registry = get_host().operations
         registry.load_module(spec.func.__module__)
         if spec.domain is None:
             registry._load()
@@ -247,19 +222,6 @@ def ensure_registered(spec: OperationSpec, registry: OperationRegistry | None = 
 def spec_of(func: Any) -> OperationSpec | None:
     """Return the ``OperationSpec`` of an operation function (or of a plain function: None)."""
     return getattr(func, "__pybofh_operation__", None)
-
-
-# The atomic block whose proxy is currently calling an operation (steps of composite operations record into it).
-_recorder: contextvars.ContextVar[Any] = contextvars.ContextVar("pybofh_recorder", default=None)
-# Marks code running inside a recorded step: operations it calls belong to that step (not recorded, not policed).
-INSIDE_STEP = object()
-# The innermost atomic block open in this context (used to police irreversible operations called directly).
-_block: contextvars.ContextVar[Atomic | None] = contextvars.ContextVar("pybofh_block", default=None)
-
-
-def current_block() -> Atomic | None:
-    """The innermost atomic block open in this context, or None."""
-    return _block.get()
 
 
 def operation(
@@ -345,17 +307,17 @@ def operation(
             args, kwargs = passed_on(args, kwargs)
             if spec.secrets:
                 args, kwargs = _wrap_secrets(sig, spec.secrets, args, kwargs)
-            recorder = _recorder.get()
-            if recorder is INSIDE_STEP:
+            if recording.inside_step():
                 tools_check(spec)
                 data_check(spec, args, kwargs)
                 ground_check(spec, args, kwargs)
                 return func(*args, **kwargs)
+            recorder = recording.recorder()
             if recorder is not None:
-                return recorder._record(spec, wrapper, args, kwargs)
-            block = _block.get()
+                return recorder.record(spec, wrapper, args, kwargs)
+            block = recording.current_block()
             if block is not None and spec.irreversible:
-                block._check_irreversible(spec, bind(spec, args, kwargs))
+                block.check_irreversible(spec, bind(spec, args, kwargs))
             tools_check(spec)
             data_check(spec, args, kwargs)
             ground_check(spec, args, kwargs)
@@ -403,7 +365,7 @@ def _wrap_secrets(
 def missing_tools(spec: OperationSpec) -> list[str]:
     """The entries of ``spec.requires`` with no tool found where commands run (``a|b`` for alternatives)."""
     runner = get_runner()
-    return [entry for entry in spec.requires if not any(runner.which(tool) for tool in entry.split("|"))]
+    return [entry for entry in spec.requires if not any(runner.has_tool(tool) for tool in entry.split("|"))]
 
 
 def tools_check(spec: OperationSpec) -> None:
@@ -425,8 +387,8 @@ def data_check(spec: OperationSpec, args: tuple[Any, ...], kwargs: Mapping[str, 
     when its step ran). A call that does not bind is left for the operation to report."""
     if spec.check is None:
         return
-    undoing = _undoing.get()
-    if undoing and not _undo_checked.get():
+    undoing = recording.undoing()
+    if undoing and not recording.undo_checked():
         return
     try:
         bound = bind(spec, args, kwargs)
@@ -434,25 +396,25 @@ def data_check(spec: OperationSpec, args: tuple[Any, ...], kwargs: Mapping[str, 
         return
     if bound.get("force"):
         return
-    block = _block.get()
+    block = recording.current_block()
     if (not undoing and block is not None and spec.target is not None
-            and block._created_here(target_of(spec, bound))):
+            and block.created_here(target_of(spec, bound))):
         return
     spec.check(bound)
 
 
 def ground_check(spec: OperationSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
     """Refuse an operation that would remove, unmount, close or detach what the open block's journal lives on."""
-    if not (spec.irreversible or spec.takes_away) or _undoing.get():
+    if not (spec.irreversible or spec.takes_away) or recording.undoing():
         return
-    block = _block.get()
+    block = recording.current_block()
     if block is None:
         return
     try:
         bound = bind(spec, args, kwargs)
     except TypeError:
         return
-    block._check_ground(spec, bound)
+    block.check_ground(spec, bound)
 
 
 def bind(spec: OperationSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -586,8 +548,6 @@ def refuse_irreversible(spec: OperationSpec, bound: Mapping[str, Any], why: str)
 
 def redacted_args(bound: Mapping[str, Any]) -> dict[str, Any]:
     """Arguments as JSON-able values for the journal, with secrets replaced."""
-    from .journal import to_jsonable
-
     out, _ = to_jsonable({k: v for k, v in bound.items()})
     return out  # type: ignore[no-any-return]
 

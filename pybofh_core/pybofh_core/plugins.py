@@ -5,7 +5,7 @@ A plugin that fails to import is recorded with its error (``bofh plugins`` shows
 is no pybofh hook (a misspelling) is a load error of its plugin, found before it registers anything.
 ``PYBOFH_PLUGINS=lvm,blockdev`` loads only the plugins it names and ``PYBOFH_DISABLE_PLUGINS=xen`` none it names;
 a plugin left out is not even imported, and ``bofh plugins`` lists it as disabled. What a full discovery found is kept
-in the discovery cache (:mod:`pybofh_core.entrypoints`); while the installed distributions are unchanged, later
+in the discovery cache (``pybofh_core.entrypoints``); while the installed distributions are unchanged, later
 processes import the recorded plugin modules directly instead of scanning entry points with stevedore, and
 ``bofh --help`` lists the plugins' CLI groups from the cache without importing pluggy or any plugin.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FunctionType, ModuleType, SimpleNamespace
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
     from .operations import OperationRegistry
 
 log = logging.getLogger("pybofh.plugins")
-__all__ = ["ALIASES", "PLUGIN_GROUP", "PluginHost", "PluginInfo", "canonical_name", "get_host", "peek_host", "set_host"]
+__all__ = ["ALIASES", "PLUGIN_GROUP", "PluginHost", "PluginInfo", "Plugins", "canonical_name"]
 
 PLUGIN_GROUP = "pybofh.plugins"
 
@@ -75,8 +74,9 @@ class PluginInfo:
         return "ok" if self.loaded else f"error: {self.error}"
 
 
-class PluginHost:
-    """The plugin manager of one process: discovered plugins, their hooks, operations, settings and CLI apps."""
+class Plugins:
+    """The plugins of one process: discovered plugins, their hooks, operations, settings and CLI apps (the session's,
+    ``pybofh_core.session.get_plugins()``; one of its own for tests and embedding)."""
 
     def __init__(self, *, discover: bool = True) -> None:
         import pluggy
@@ -365,27 +365,5 @@ def _packages_distributions() -> dict[str, list[str]]:
     return _PKG_DISTS[0]
 
 
-_host: list[PluginHost] = []
-_lock = threading.Lock()
-
-
-def get_host() -> PluginHost:
-    """The process's plugin host, discovering plugins on first use."""
-    if not _host:
-        with _lock:
-            if not _host:
-                _host.append(PluginHost())
-    return _host[0]
-
-
-def peek_host() -> PluginHost | None:
-    """The process's plugin host if it was already created (never triggers discovery)."""
-    return _host[0] if _host else None
-
-
-def set_host(host: PluginHost | None) -> None:
-    """Replace (or forget, with None) the process's plugin host; for tests and embedding."""
-    with _lock:
-        _host.clear()
-        if host is not None:
-            _host.append(host)
+#: The former name of ``Plugins`` ("host" means an SSH host everywhere else in pybofh).
+PluginHost = Plugins

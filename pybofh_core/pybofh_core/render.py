@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import PurePath
 from typing import Any
 
-
-def to_plain(value: Any) -> Any:
-    """Convert dataclasses, enums, paths and containers into JSON-ready values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        if hasattr(value, "to_json"):
-            return to_plain(value.to_json())
-        return {
-            f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.name.startswith("_")
-        }
-    if hasattr(value, "to_json") and callable(value.to_json):
-        return to_plain(value.to_json())
-    if isinstance(value, enum.Enum):
-        return to_plain(value.value)
-    if isinstance(value, PurePath):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, Mapping):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_plain(v) for v in value]
-    return value
+from .serialize import to_plain
 
 
 def _cell(value: Any) -> str:

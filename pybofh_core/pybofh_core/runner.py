@@ -16,7 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from . import signals
 from .errors import (
@@ -233,6 +233,18 @@ class Runner:
         """Return the path of ``tool`` where commands run (PATH plus the sbin directories), or None."""
         return shutil.which(tool, path=_search_path())
 
+    def has_tool(self, tool: str) -> bool:
+        """Whether ``tool`` is found where commands run. A tool this runner found once is not looked up again
+        (every operation checks its tools before it runs, and on a remote host each look-up is a command); one not
+        found is asked again, so installing it mid-job counts."""
+        found: set[str] = self.__dict__.setdefault("_tools_found", set())
+        if tool in found:
+            return True
+        if self.which(tool) is None:
+            return False
+        found.add(tool)
+        return True
+
     def require(self, tool: str, why: str = "") -> str:
         """Return the path of ``tool`` or raise ``ToolUnavailableError`` naming the package to install."""
         path = self.which(tool)
@@ -342,9 +354,9 @@ def default_timeout(readonly: bool) -> float | None:
     """The kill timeout of a command with no timeout of its own: ``core.command_timeout`` for read-only commands,
     ``core.mutating_command_timeout`` (default: none) for the others."""
     try:
-        from .settings import get_settings
+        from .settings import current
 
-        core = get_settings().core
+        core = current().core
     except Exception:  # noqa: BLE001 - no settings (a broken config) must not make commands unkillable or killable
         return DEFAULT_TIMEOUT if readonly else None
     return core.command_timeout if readonly else core.mutating_command_timeout
@@ -352,25 +364,39 @@ def default_timeout(readonly: bool) -> float | None:
 
 def _heartbeat_interval() -> float:
     try:
-        from .settings import get_settings
+        from .settings import current
 
-        return float(get_settings().core.heartbeat_interval)
+        return float(current().core.heartbeat_interval)
     except Exception:  # noqa: BLE001 - see default_timeout
         return 60.0
+
+
+_T = TypeVar("_T")
+
+
+def _local(path: str, call: Callable[[], _T], failed: str, *, missing: str | None = None) -> _T | None:
+    """``call()`` on this machine's filesystem, its errors mapped once for every ``local_*`` answer: a missing path is
+    None (or ``NotFoundError(missing)``), another OSError a ``ValidationError(failed)`` (both formats take ``{path}``
+    and ``{why}``), an embedded NUL a ``ValidationError`` saying the path is not valid."""
+    try:
+        return call()
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        if missing is None:
+            return None
+        raise NotFoundError(missing.format(path=path, why=exc.strerror)) from None
+    except OSError as exc:
+        raise ValidationError(failed.format(path=path, why=exc.strerror)) from None
+    except ValueError:  # embedded NUL
+        raise ValidationError(f"{path!r} is not a valid path") from None
 
 
 def local_stat(path: str) -> PathInfo | None:
     """``Runner.stat()`` answered by this machine's kernel (no command)."""
     import stat as _stat
 
-    try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
+    st = _local(path, lambda: os.stat(path), "cannot access {path}: {why}")
+    if st is None:
         return None
-    except OSError as exc:
-        raise ValidationError(f"cannot access {path}: {exc.strerror}") from None
-    except ValueError:  # embedded NUL
-        raise ValidationError(f"{path!r} is not a valid path") from None
     mode = st.st_mode
     kind = ("block" if _stat.S_ISBLK(mode) else "dir" if _stat.S_ISDIR(mode)
             else "file" if _stat.S_ISREG(mode) else "other")
@@ -396,28 +422,19 @@ def local_same_path(a: str, b: str) -> bool:
 def local_read_file(path: str, *, max_bytes: int = MAX_READ_BYTES) -> bytes:
     """``Runner.read_file()`` answered from this machine's filesystem (no command)."""
     limit = _check_max_bytes(max_bytes)
-    try:
+
+    def read() -> bytes:
         with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        raise NotFoundError(f"{path}: cannot read it: {exc.strerror}") from None
-    except OSError as exc:
-        raise ValidationError(f"{path}: cannot read it: {exc.strerror}") from None
-    except ValueError:  # embedded NUL
-        raise ValidationError(f"{path!r} is not a valid path") from None
+            return fh.read(limit + 1)
+
+    data = _local(path, read, "{path}: cannot read it: {why}", missing="{path}: cannot read it: {why}")
+    assert data is not None  # a missing file raised
     return _within(path, data, limit)
 
 
 def local_list_dir(path: str) -> list[str] | None:
     """``Runner.list_dir()`` answered from this machine's filesystem (no command)."""
-    try:
-        return sorted(os.listdir(path))
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as exc:
-        raise ValidationError(f"cannot list {path}: {exc.strerror}") from None
-    except ValueError:  # embedded NUL
-        raise ValidationError(f"{path!r} is not a valid path") from None
+    return _local(path, lambda: sorted(os.listdir(path)), "cannot list {path}: {why}")
 
 
 def same_path(a: str, b: str) -> bool:
@@ -674,6 +691,10 @@ class DryRunRunner(Runner):
         """Tools are looked up where the inner runner would run them."""
         return self.inner.which(tool)
 
+    def has_tool(self, tool: str) -> bool:
+        """Tools are looked up where the inner runner would run them (with its memory of what it found)."""
+        return self.inner.has_tool(tool)
+
     def accepts_secret_files(self) -> bool:
         """A plan refuses what the real run would refuse."""
         return self.inner.accepts_secret_files()
@@ -884,6 +905,10 @@ class FakeRunner(Runner):
     def boot_id(self) -> str:
         """A fixed boot id (``fake_boot_id``; change it to simulate a reboot)."""
         return self.fake_boot_id
+
+    def has_tool(self, tool: str) -> bool:
+        """Asked of ``tools`` every time (a test may change them between calls)."""
+        return self.which(tool) is not None
 
     def which(self, tool: str) -> str | None:
         """Every tool exists unless ``tools`` restricts them."""

@@ -156,7 +156,7 @@ def content_extent(device: str) -> int | None:
 
     Asks the ``pybofh_probe_layer`` hook, so every installed plugin's layer (LUKS, PV, filesystems) answers.
     """
-    from .plugins import get_host
+    from .session import get_plugins
 
     runner = get_runner()
     res = runner.run(["blkid", "-p", "-o", "export", "--", device], readonly=True, check=False)
@@ -170,7 +170,7 @@ def content_extent(device: str) -> int | None:
         return None
     if not probe and not signatures(device):
         return 0
-    layer = get_host().pm.hook.pybofh_probe_layer(device=device, probe=probe)
+    layer = get_plugins().pm.hook.pybofh_probe_layer(device=device, probe=probe)
     if layer is None:
         return None
     size = layer.current_size()

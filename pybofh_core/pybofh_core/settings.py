@@ -6,7 +6,8 @@ Replaces the seed's ``site_specific.py``. Each plugin declares a namespace with 
     class XenSettings:
         domu_config_dirs: list[Path] = field(default_factory=lambda: [Path("/etc/xen")])
 
-and reads ``get_settings().xen.domu_config_dirs``. Later sources win: ``/etc/pybofh/config.toml``, the user's
+and reads ``pybofh_core.session.get_settings().xen.domu_config_dirs``. Later sources win:
+``/etc/pybofh/config.toml``, the user's
 ``$XDG_CONFIG_HOME/pybofh/config.toml``, ``PYBOFH_<NS>__<KEY>`` (core keys also as ``PYBOFH_<KEY>``), the file
 given by ``--config`` (or ``PYBOFH_CONFIG``), then ``Settings.override()`` scopes. Any other ``PYBOFH_*`` variable
 is a typo as far as pybofh can tell (a setting that would silently not apply): it is warned about once per process.
@@ -23,7 +24,7 @@ import logging
 import os
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -303,28 +304,40 @@ _settings: list[Settings] = []
 _config_file: list[Path] = []
 
 
-def get_settings() -> Settings:
-    """The process's settings, built on first use from the plugins' declarations and the config sources."""
+def current() -> Settings:
+    """The process's settings, built on first use from the config sources: the ``core`` namespace always, the
+    plugins' once the session has given its namespace source (``pybofh_core.session.get_settings()`` does)."""
     if not _settings:
-        _settings.append(Settings(_PluginSettings(), config_file=_config_file[0] if _config_file else None))  # type: ignore[arg-type]
+        _settings.append(Settings(_NAMESPACES, config_file=_config_file[0] if _config_file else None))  # type: ignore[arg-type]
     return _settings[0]
 
 
-class _PluginSettings:
-    """The process's settings registry, loading the plugins only when a namespace other than ``core`` is asked for:
-    a command that reads only core settings (every runner does) starts without the plugin machinery."""
+class _Namespaces:
+    """The process's settings namespaces: ``core`` here, the plugins' from the source the session installs (asked
+    only when a namespace other than ``core`` is wanted: a command that reads only core settings, as every runner
+    does, starts without the plugin machinery)."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[str], type | None] | None = None
 
     @property
-    def namespaces(self) -> _PluginSettings:
+    def namespaces(self) -> _Namespaces:
         return self
 
     def get(self, ns: str, default: type | None = None) -> type | None:
-        """The dataclass of namespace ``ns`` (``core`` without discovery; others from the plugin host)."""
+        """The dataclass of namespace ``ns`` (``core`` here; others from the installed source)."""
         if ns == "core":
             return CoreSettings
-        from .plugins import get_host
+        found = self.source(ns) if self.source is not None else None
+        return default if found is None else found
 
-        return get_host().settings_registry.namespaces.get(ns, default)
+
+_NAMESPACES = _Namespaces()
+
+
+def use_namespaces(source: Callable[[str], type | None]) -> None:
+    """Where the process's settings find namespaces other than ``core`` (the session gives its plugins')."""
+    _NAMESPACES.source = source
 
 
 def configure(config_file: Path | None = None) -> Settings:
@@ -333,7 +346,7 @@ def configure(config_file: Path | None = None) -> Settings:
     _config_file.clear()
     if config_file is not None:
         _config_file.append(config_file)
-    return get_settings()
+    return current()
 
 
 def reset_settings() -> None:

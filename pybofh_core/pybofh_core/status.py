@@ -175,12 +175,10 @@ class StatusReport:
         return "\n".join(s.render_text() for s in self.sections)
 
 
-def collect(host: Any = None) -> StatusReport:
-    """Ask every plugin for its sections (``pybofh_probe_status``), each on its own; a plugin that raises, returns
-    something else than sections, or failed to load becomes one error section under its name."""
-    from .plugins import get_host
-
-    host = host or get_host()
+def collect(host: Any) -> StatusReport:
+    """Ask every plugin of ``host`` (the session's ``pybofh_core.plugins.Plugins``) for its sections
+    (``pybofh_probe_status``), each on its own; a plugin that raises, returns something else than sections, or
+    failed to load becomes one error section under its name."""
     found: list[StatusSection] = []
     for impl in host.pm.hook.pybofh_probe_status.get_hookimpls():  # in the order the plugins registered
         name = impl.plugin_name

@@ -34,7 +34,7 @@ JOURNAL = "/var/lib/pybofh/journal"
 JOB = f"""
 import os, sys, time
 from pybofh import Atomic
-from pybofh_core.plugins import get_host
+from pybofh_core.session import get_plugins
 stop, marker = int(sys.argv[1]), sys.argv[2]
 os.makedirs("/mnt/data", exist_ok=True)
 with Atomic(label="provision") as atomic:

@@ -5,8 +5,10 @@ the real ``xl`` in dom0 (info, list, list -l, create a tiny PV domU, uptime, des
 
 Needs root and, on the host, Debian's ``xen-utils-4.17``, ``xenstore-utils`` and ``busybox`` (their files are
 copied into an extra initramfs layer for dom0) plus what the VM test bed needs. The hypervisor comes from
-``apt-get download xen-hypervisor-4.17-amd64``. Recordings go to ``--out`` (default:
-plugins/pybofh-xen/tests/recordings/xl-nested) with a ``session.log`` of every command, its exit code and timing.
+``apt-get download xen-hypervisor-4.17-amd64``. Every ``xl`` step is recorded with
+``pybofh_core.testing.write_recording`` into ``--out`` (default: plugins/pybofh-xen/tests/recordings/xl-nested) as
+``<step>-<xen version>`` (argv, exit code, stdout, stderr); ``session.log`` there has every command (the set-up
+ones too), its exit code, timing and output.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,8 +25,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "pybofh_core"))  # pybofh_core.testing from this checkout if not installed
 
-from tests.vm.guest import Guest, GuestConfig  # noqa: E402
+from pybofh_core.testing import write_recording  # noqa: E402
+from tests.vm.guest import Guest, GuestConfig, Result  # noqa: E402
 
 WORK = Path(os.environ.get("PYBOFH_XEN_VM_CACHE", "/var/cache/pybofh-xen-vm"))
 XEN_PACKAGES = ("xen-utils-4.17", "xen-utils-common", "xenstore-utils")
@@ -158,26 +163,48 @@ class XenGuest(Guest):
         return argv
 
 
-STEPS = [
+XL = f"{XEN_BIN}/xl"
+DESTROY = f"LC_ALL=C {XL} destroy tiny; LC_ALL=C {XL} list"
+# (name, dom0 script, argv of the recording or None: a set-up step, only in session.log, note)
+STEPS: list[tuple[str, str, list[str] | None, str | None]] = [
     ("xenfs", "depmod -a; modprobe -a xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd; "
-              "mount -t xenfs xenfs /proc/xen; ls /proc/xen; cat /sys/hypervisor/version/major 2>&1 || true"),
+              "mount -t xenfs xenfs /proc/xen; ls /proc/xen; cat /sys/hypervisor/version/major 2>&1 || true",
+     None, None),
     ("xenstored", f"mkdir -p /var/run/xen /var/run/xenstored /var/lib/xenstored /var/log/xen /var/lib/xen; "
                   f"{XEN_BIN}/xenstored --pid-file /var/run/xenstored.pid; sleep 2; "
                   "xenstore-write /local/domain/0/name Domain-0; xenstore-write /local/domain/0/domid 0; "
                   "xenstore-write /local/pool/0/name Pool-0; "
-                  f"{XEN_BIN}/xenconsoled --pid-file=/var/run/xenconsoled.pid; echo started"),
-    ("info", f"LC_ALL=C {XEN_BIN}/xl info"),
-    ("list-dom0", f"LC_ALL=C {XEN_BIN}/xl list"),
-    ("list-long-dom0", f"LC_ALL=C {XEN_BIN}/xl list -l"),
-    ("create-tiny", f"LC_ALL=C {XEN_BIN}/xl create /etc/xen/tiny.cfg"),
-    ("list-tiny", f"sleep 5; LC_ALL=C {XEN_BIN}/xl list"),
-    ("list-long-tiny", f"LC_ALL=C {XEN_BIN}/xl list -l"),
-    ("uptime", f"LC_ALL=C {XEN_BIN}/xl uptime"),
-    ("pybofh", "PYBOFH_XEN__XL_COMMAND=" + XEN_BIN + "/xl PYBOFH_XEN__DOMU_CONFIG_DIRS=/etc/xen python3 -c "
+                  f"{XEN_BIN}/xenconsoled --pid-file=/var/run/xenconsoled.pid; echo started", None, None),
+    ("info", f"LC_ALL=C {XL} info", [XL, "info"], None),
+    ("list-dom0", f"LC_ALL=C {XL} list", [XL, "list"], None),
+    ("list-long-dom0", f"LC_ALL=C {XL} list -l", [XL, "list", "-l"], None),
+    ("create-tiny", f"LC_ALL=C {XL} create /etc/xen/tiny.cfg", [XL, "create", "/etc/xen/tiny.cfg"], None),
+    ("list-tiny", f"sleep 5; LC_ALL=C {XL} list", [XL, "list"], None),
+    ("list-long-tiny", f"LC_ALL=C {XL} list -l", [XL, "list", "-l"], None),
+    ("uptime", f"LC_ALL=C {XL} uptime", [XL, "uptime"], None),
+    ("pybofh", "PYBOFH_XEN__XL_COMMAND=" + XL + " PYBOFH_XEN__DOMU_CONFIG_DIRS=/etc/xen python3 -c "
                "'from pybofh import xen; print(xen.xl_info()); print(xen.running_domus()); "
-               "print([(d.name, xen.is_domu_running(d)) for d in xen.all_domus()])'"),
-    ("destroy-tiny", f"LC_ALL=C {XEN_BIN}/xl destroy tiny; LC_ALL=C {XEN_BIN}/xl list"),
+               "print([(d.name, xen.is_domu_running(d)) for d in xen.all_domus()])'", None, None),
+    ("destroy-tiny", DESTROY, ["sh", "-ec", DESTROY], "xl destroy tiny; xl list: stdout is the list after the destroy"),
 ]
+
+
+def xen_version(info: bytes, default: str = "4.17") -> str:
+    """The hypervisor's version from ``xl info`` output (``xen_version : 4.17.7``), else ``default``: the version
+    in the recordings' names."""
+    for line in info.decode(errors="replace").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "xen_version" and re.fullmatch(r"\d+(\.\d+)+", value.strip()):
+            return value.strip()
+    return default
+
+
+def save(out: Path, name: str, version: str, argv: list[str], res: Result, note: str | None) -> Path:
+    """Write one step's outputs as ``out/<name>-<version>`` (``pybofh_core.testing.write_recording``; ``out`` is
+    the tool folder, ``recordings/xl-nested`` by default)."""
+    return write_recording(out.parent, out.name, name, version, argv=argv, stdout=res.stdout, stderr=res.stderr,
+                           returncode=res.returncode, note=note,
+                           where=f"nested Xen {version} (tests/xen_vm/boot_xen.py; session.log)")
 
 
 def main() -> int:
@@ -212,13 +239,15 @@ def main() -> int:
             note(guest.diagnostics(120))
             return 1
         note(f"dom0 ready after {time.monotonic() - started:.0f}s (accel {guest.accel})")
-        for name, script in STEPS:
+        version = "4.17"
+        for name, script, argv, remark in STEPS:
             t0 = time.monotonic()
             res = guest.sh(script, timeout=600)
             note(f"-- {name}: exit {res.returncode} in {time.monotonic() - t0:.1f}s\n$ {script}\n{res.out}{res.err}")
-            (args.out / f"{name}-4.17.stdout.txt").write_bytes(res.stdout)
-            if res.stderr:
-                (args.out / f"{name}-4.17.stderr.txt").write_bytes(res.stderr)
+            if name == "info":
+                version = xen_version(res.stdout, version)
+            if argv is not None:
+                save(args.out, name, version, argv, res, remark)
             ok = ok or (name == "info" and res.returncode == 0)
     finally:
         guest.close()

@@ -6,10 +6,10 @@ re-exported lazily so importing the plugin stays cheap.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from pybofh_core import hookimpl
+from pybofh_core.lazy import lazy_api
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -96,14 +96,7 @@ if TYPE_CHECKING:
     from .types import Resized as Resized
 
 
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        return getattr(import_module(f".{_API[name]}", __name__), name)
-    raise AttributeError(f"module 'pybofh_blockdev' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_API])
+__getattr__, __dir__ = lazy_api(__name__, _API)  # the API loads on first use (pybofh_core.lazy)
 
 
 @hookimpl

@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from pybofh_core.errors import ParseError
-from pybofh_core.parsing import public_parsers
+from pybofh_core.parsing import decode_text, load_json_output, public_parsers
 from pybofh_core.runner import run
 from pybofh_core.status import StatusSection, section
 
-from .parsers import Data, load_json
+from .parsers import Data
 from .types import MountUsage
 
 FINDMNT_USAGE_ARGV = ["findmnt", "-J", "-b", "-o", "TARGET,SOURCE,FSTYPE,SIZE,USED,AVAIL"]
@@ -24,9 +24,9 @@ def parse_findmnt_usage(data: Data, *, source: str | None = None) -> list[MountU
     the tree flattened depth-first, with its sizes in bytes (JSON numbers, or digit strings from older versions;
     null when findmnt could not read them). An empty output means nothing is mounted."""
     tool = "findmnt"
-    if not (data.decode("utf-8", "replace") if isinstance(data, bytes) else data).strip():
+    if not decode_text(data, drop_nul=True).strip():
         return []
-    doc, _ = load_json(data, tool, source)
+    doc, _ = load_json_output(data, tool, source, drop_nul=True)
     if not isinstance(doc, dict) or not isinstance(doc.get("filesystems"), list):
         raise ParseError(tool, 'expected {"filesystems": [...]}', str(doc)[:200], source)
     out: list[MountUsage] = []

@@ -19,6 +19,7 @@ from typing import Any
 
 from pybofh_core.errors import ValidationError
 from pybofh_core.layers import Layer, common_granularity
+from pybofh_core.lazy import lazy_api
 from pybofh_core.validate import size_spec, size_text
 
 from . import facts
@@ -183,9 +184,9 @@ class StackResized:
 
 
 def _hook() -> Any:
-    from pybofh_core.plugins import get_host
+    from pybofh_core.session import get_plugins
 
-    return get_host().pm.hook
+    return get_plugins().pm.hook
 
 
 def plugin_layer(device: str, probe: Mapping[str, str]) -> Layer | None:
@@ -314,10 +315,6 @@ def spec_bytes(size: int | str, resolved: int) -> int:
     return resolved if spec.relative else spec.amount
 
 
-def __getattr__(name: str) -> Any:
-    """``resize_stack`` moved to ``ops`` (where the operations are); ``layers.resize_stack`` still finds it."""
-    if name == "resize_stack":
-        from .ops import resize_stack
-
-        return resize_stack
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# ``resize_stack`` moved to ``ops`` (where the operations are); ``layers.resize_stack`` still finds it, imported on
+# first use (``ops`` imports this module)
+__getattr__, __dir__ = lazy_api(__name__, {"resize_stack": "ops"}, package=__package__)

@@ -77,7 +77,7 @@ class MountPool:
         """Where slot lock files live (``core.mountpool_lock_dir`` unless given)."""
         if self._lock_dir is not None:
             return self._lock_dir
-        from pybofh_core.settings import get_settings
+        from pybofh_core.session import get_settings
 
         return Path(get_settings().core.mountpool_lock_dir)
 

@@ -20,7 +20,8 @@ from pybofh_core import operation, undo
 from pybofh_core.errors import CommandError, DataAtRiskError, NotFoundError, ParseError, ValidationError
 from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_boot
 from pybofh_core.operations import undo_ahead
-from pybofh_core.runner import DryRunRunner, get_runner, run
+from pybofh_core.parsing import load_json
+from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import refuse_if_holds_data, refuse_mountpoint, refuse_shrink
 from pybofh_core.validate import PathArg, check_round, parse_size, size_spec, size_text, validate_path
 
@@ -403,8 +404,6 @@ INNER_DEVICE_PREFIXES = ("/dev/dm-", "/dev/mapper/", "/dev/drbd")
 def _container_of(device: str) -> str | None:
     """The UUID of the container layer (LUKS…) whose open inner device ``device`` is, None when it is not one: a
     resize's undo records it, to reopen the container should ``device`` be gone by then (closed, a restart)."""
-    import json
-
     if not get_runner().realpath(device).startswith(INNER_DEVICE_PREFIXES):
         return None  # a disk, partition or loop device is nobody's inner device
     # A flat list: the device first, then what it sits on, each row naming (PKNAME) the row it sits under.
@@ -413,9 +412,9 @@ def _container_of(device: str) -> str | None:
     if res.returncode != 0 or not res.text.strip():
         return None
     try:
-        rows = json.loads(res.text)["blockdevices"]
+        rows = load_json(res.text, "lsblk")[0]["blockdevices"]
         parents = [r["path"] for r in rows[1:] if r.get("pkname") == rows[0]["kname"] and r.get("path")]
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ParseError, ValueError, KeyError, TypeError, IndexError):
         return None
     if len(parents) != 1:
         return None  # not an inner device, or one over several devices (RAID…): no single container to reopen
@@ -502,7 +501,7 @@ def resize_filesystem(
     target = None if size is None else parse_size(size, what="filesystem size", minimum=1)
     fstype = _fstype_of(device)
     dev_size = facts.get_size(device)
-    if isinstance(get_runner(), DryRunRunner) and target is not None:
+    if get_runner().dry_run and target is not None:
         dev_size = max(dev_size, target)  # a dry run did not grow the device in an earlier step: assume it did
     if target is not None and target > dev_size:
         raise ValidationError(

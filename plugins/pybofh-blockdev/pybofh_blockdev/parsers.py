@@ -1,8 +1,9 @@
 """Pure parsers for lsblk, blkid, findmnt, losetup and the filesystem tools' reports: text (or bytes) in, types out.
 
 No I/O here. Each parser states the formats it claims; anything else raises ``ParseError`` naming the tool
-(and the source file when given), never a half-filled result. Outputs may arrive as bytes: they are decoded as
-UTF-8 with replacement characters, and diagnostic lines a tool mixes into stdout (``lsblk: dm-1: failed to get
+(and the source file when given), never a half-filled result. Outputs may arrive as bytes: they are decoded by
+``pybofh_core.parsing`` (``decode_text``; ``decode_names`` where a label's exact bytes are kept beside its printable
+form; NUL dropped), and diagnostic lines a tool mixes into stdout (``lsblk: dm-1: failed to get
 device path``) are kept as warnings instead of being parsed as data.
 """
 
@@ -14,30 +15,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pybofh_core.errors import ParseError
-from pybofh_core.parsing import load_json as core_load_json
-from pybofh_core.parsing import public_parsers
+from pybofh_core.parsing import decode_names, decode_text, encode_names, int_field, load_json_output, public_parsers
 
 from .types import BlockDevice, DeviceTree, LoopDevice, Mount, Probe
 
 Data = str | bytes
-
-
-def _text(data: Data) -> str:
-    """Decode tool output (bytes or str) to str; NUL bytes are dropped (they never carry data in these tools)."""
-    if isinstance(data, bytes):
-        data = data.decode("utf-8", "replace")
-    if not isinstance(data, str):
-        raise TypeError(f"expected str or bytes, got {type(data).__name__}")
-    return data.replace("\x00", "")
-
-
-def _text_exact(data: Data) -> str:
-    """Decode tool output keeping bytes that are not UTF-8 as surrogate escapes (see ``_printable()``)."""
-    if isinstance(data, bytes):
-        data = data.decode("utf-8", "surrogateescape")
-    if not isinstance(data, str):
-        raise TypeError(f"expected str or bytes, got {type(data).__name__}")
-    return data.replace("\x00", "")
 
 
 def _exact(text: str) -> tuple[str, bytes | None]:
@@ -47,7 +29,7 @@ def _exact(text: str) -> tuple[str, bytes | None]:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return _printable(text.encode("utf-8", "surrogateescape"))
+        return _printable(encode_names(text))
     return text, None
 
 
@@ -63,32 +45,6 @@ def _iter_lines(text: str) -> Iterator[str]:
         start = end + 1
 
 
-def load_json(data: Data, tool: str, source: str | None = None) -> tuple[Any, list[str]]:
-    """Parse JSON that may be preceded by warning/error lines; return (document, skipped lines).
-
-    Duplicate keys in an object raise ParseError (a plain ``json.loads`` would silently keep the last one), and so
-    does anything but whitespace after the document.
-    """
-    text = _text(data)
-    skipped: list[str] = []
-    start = 0
-    while True:  # the JSON starts on the first line that opens with { or [; the lines before are messages
-        end_of_line = text.find("\n", start)
-        line = text[start:] if end_of_line < 0 else text[start:end_of_line + 1]
-        if line.lstrip().startswith(("{", "[")):
-            break
-        if line.strip():
-            skipped.append(line.strip())
-        if end_of_line < 0:
-            raise ParseError(tool, "no JSON document in the output", text, source)
-        start = end_of_line + 1
-    start += len(line) - len(line.lstrip())
-    doc, end = core_load_json(text, tool, source, start=start)
-    if text[end:].strip():
-        raise ParseError(tool, "unexpected text after the JSON document", text[end:], source)
-    return doc, skipped
-
-
 # -------------------------------------------------------------------------------------------------------------------
 # Escapes
 # -------------------------------------------------------------------------------------------------------------------
@@ -101,10 +57,10 @@ def _hex_bytes(value: str) -> bytes:
     out = bytearray()
     pos = 0
     for m in _HEX_RE.finditer(value):
-        out += value[pos : m.start()].encode("utf-8", "surrogateescape")
+        out += encode_names(value[pos : m.start()])
         out.append(int(m.group(1), 16))
         pos = m.end()
-    out += value[pos:].encode("utf-8", "surrogateescape")
+    out += encode_names(value[pos:])
     return bytes(out)
 
 
@@ -112,7 +68,7 @@ def decode_hex_escapes(value: str) -> str:
     r"""Decode util-linux ``\xHH`` escapes (lsblk/findmnt ``-P``, blkid udev ``*_ENC``) as UTF-8 bytes."""
     if "\\x" not in value:
         return value
-    return _hex_bytes(value).decode("utf-8", "replace")
+    return decode_text(_hex_bytes(value))
 
 
 def _printable(raw: bytes) -> tuple[str, bytes | None]:
@@ -120,7 +76,7 @@ def _printable(raw: bytes) -> tuple[str, bytes | None]:
     try:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError:
-        return raw.decode("utf-8", "replace"), raw
+        return decode_text(raw), raw
 
 
 def _ctrl(ch: str) -> int | None:
@@ -152,7 +108,7 @@ def _blkid_value(value: str, *, backslash: bool = True) -> tuple[str, bool]:
     while i < n:
         c = value[i]
         if backslash and c == "\\" and i + 1 < n:
-            decoded += value[i + 1].encode("utf-8", "surrogateescape")
+            decoded += encode_names(value[i + 1])
             literal.append(value[i + 1])
             i += 2
             continue
@@ -178,7 +134,7 @@ def _blkid_value(value: str, *, backslash: bool = True) -> tuple[str, bool]:
             literal.append(value[i : i + 2])
             i, meta_used = i + 2, True
             continue
-        decoded += c.encode("utf-8", "surrogateescape")
+        decoded += encode_names(c)
         literal.append(c)
         i += 1
     if meta_used:
@@ -393,9 +349,9 @@ def parse_lsblk_json(data: Data, *, source: str | None = None) -> DeviceTree:
     which lsblk repeats under each parent, appear once. Warning lines before the JSON are skipped.
     """
     tool = "lsblk"
-    doc, skipped = load_json(data, tool, source)
+    doc, skipped = load_json_output(data, tool, source, drop_nul=True)
     if not isinstance(doc, dict) or not isinstance(doc.get("blockdevices"), list):
-        raise ParseError(tool, 'expected {"blockdevices": [...]}', _text(data), source)
+        raise ParseError(tool, 'expected {"blockdevices": [...]}', decode_text(data, drop_nul=True), source)
     builder = _TreeBuilder(tool, source)
     stack: list[tuple[Any, str | None]] = [(row, None) for row in reversed(doc["blockdevices"])]
     while stack:  # depth first in output order, without recursion (no depth limit to hit on hostile input)
@@ -421,7 +377,7 @@ def parse_lsblk_pairs(data: Data, *, source: str | None = None) -> DeviceTree:
     A device repeated under several parents appears once. ``lsblk: ...`` diagnostic lines become warnings.
     """
     tool = "lsblk"
-    text = _text(data)
+    text = decode_text(data, drop_nul=True)
     rows: list[dict[str, str]] = []
     warnings: list[str] = []
     for line in text.splitlines():
@@ -467,7 +423,7 @@ def parse_lsblk(data: Data, *, source: str | None = None) -> DeviceTree:
     Not claimed (ParseError): the column table, ``-l`` list and tree outputs (with ASCII or UTF-8 drawing):
     empty cells make their columns ambiguous once split on whitespace.
     """
-    text = _text(data)
+    text = decode_text(data, drop_nul=True)
     for line in _iter_lines(text):
         stripped = line.strip()
         if not stripped or stripped.startswith("lsblk:"):
@@ -513,7 +469,7 @@ def parse_blkid_export(data: Data, *, source: str | None = None) -> list[Probe]:
     """
     tool = "blkid"
     out = []
-    for block in _blocks(_text_exact(data)):
+    for block in _blocks(decode_names(data, drop_nul=True)):
         values = _TagValues()
         for line in block:
             m = _EXPORT_RE.match(line)
@@ -576,7 +532,7 @@ def parse_blkid_udev(data: Data, *, source: str | None = None) -> list[Probe]:
     """
     tool = "blkid"
     out = []
-    for block in _blocks(_text_exact(data)):
+    for block in _blocks(decode_names(data, drop_nul=True)):
         lines: dict[str, str] = {}
         for line in block:
             m = _EXPORT_RE.match(line)
@@ -607,7 +563,7 @@ def parse_blkid_full(data: Data, *, source: str | None = None) -> list[Probe]:
     """
     tool = "blkid"
     out = []
-    for line in _text_exact(data).splitlines():
+    for line in decode_names(data, drop_nul=True).splitlines():
         if not line.strip():
             continue
         m = _FULL_LINE_RE.match(line)
@@ -625,9 +581,9 @@ def parse_blkid_full(data: Data, *, source: str | None = None) -> list[Probe]:
 def parse_blkid_json(data: Data, *, source: str | None = None) -> list[Probe]:
     """Parse ``blkid -o json`` (util-linux 2.41+): ``{"blkid": [{"device": ..., "type": ...}]}``, keys upper-cased."""
     tool = "blkid"
-    doc, _ = load_json(data, tool, source)
+    doc, _ = load_json_output(data, tool, source, drop_nul=True)
     if not isinstance(doc, dict) or not isinstance(doc.get("blkid"), list):
-        raise ParseError(tool, 'expected {"blkid": [...]}', _text(data), source)
+        raise ParseError(tool, 'expected {"blkid": [...]}', decode_text(data, drop_nul=True), source)
     out = []
     for row in doc["blkid"]:
         if not isinstance(row, dict) or not all(isinstance(v, str) for v in row.values()):
@@ -642,7 +598,7 @@ def parse_blkid(data: Data, *, source: str | None = None) -> list[Probe]:
 
     Empty output (blkid found nothing, exit status 2) is an empty list.
     """
-    text = _text_exact(data)
+    text = decode_names(data, drop_nul=True)
     first = next((ln for ln in _iter_lines(text) if ln.strip()), None)
     if first is None:
         return []
@@ -691,13 +647,13 @@ def parse_findmnt(data: Data, *, source: str | None = None) -> list[Mount]:
     depth-first, each mount remembering its parent's target. The default table output is not claimed.
     """
     tool = "findmnt"
-    text = _text(data)
+    text = decode_text(data, drop_nul=True)
     first = next((ln for ln in _iter_lines(text) if ln.strip()), None)
     if first is None:
         return []
     out: list[Mount] = []
     if first.lstrip().startswith("{"):
-        doc, _ = load_json(text, tool, source)
+        doc, _ = load_json_output(text, tool, source)
         if not isinstance(doc, dict) or not isinstance(doc.get("filesystems"), list):
             raise ParseError(tool, 'expected {"filesystems": [...]}', text, source)
 
@@ -729,16 +685,6 @@ def parse_findmnt(data: Data, *, source: str | None = None) -> list[Mount]:
 # -------------------------------------------------------------------------------------------------------------------
 
 
-def _int(value: Any, what: str, tool: str, source: str | None) -> int:
-    if isinstance(value, bool):
-        raise ParseError(tool, f"{what} {value!r} is not an integer", str(value), source)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdecimal():
-        return int(value.strip())
-    raise ParseError(tool, f"{what} {value!r} is not an integer", str(value), source)
-
-
 def parse_losetup_json(data: Data, *, source: str | None = None) -> list[LoopDevice]:
     """Parse ``losetup --list --json -O NAME,BACK-FILE,RO,SIZELIMIT,OFFSET[,BACK-INO,BACK-MAJ:MIN]`` (util-linux 2.27
     to 2.41); the backing file's inode and device identify a loop device's file even after it was renamed.
@@ -746,11 +692,11 @@ def parse_losetup_json(data: Data, *, source: str | None = None) -> list[LoopDev
     Numbers and booleans may be JSON values (2.33+) or strings (older); an empty output means no loop device.
     """
     tool = "losetup"
-    if not _text(data).strip():
+    if not decode_text(data, drop_nul=True).strip():
         return []
-    doc, _ = load_json(data, tool, source)
+    doc, _ = load_json_output(data, tool, source, drop_nul=True)
     if not isinstance(doc, dict) or not isinstance(doc.get("loopdevices"), list):
-        raise ParseError(tool, 'expected {"loopdevices": [...]}', _text(data), source)
+        raise ParseError(tool, 'expected {"loopdevices": [...]}', decode_text(data, drop_nul=True), source)
     out = []
     for row in doc["loopdevices"]:
         if not isinstance(row, dict) or not isinstance(row.get("name"), str):
@@ -760,17 +706,17 @@ def parse_losetup_json(data: Data, *, source: str | None = None) -> list[LoopDev
             path=row["name"],
             backing_file=back.strip() if isinstance(back, str) else "",
             read_only=bool(_flag(row.get("ro", False), "RO", tool, source)),
-            offset=_int(row.get("offset", 0), "offset", tool, source),
-            sizelimit=_int(row.get("sizelimit", 0), "sizelimit", tool, source),
+            offset=int_field(row.get("offset", 0), "offset", tool, source),
+            sizelimit=int_field(row.get("sizelimit", 0), "sizelimit", tool, source),
             back_dev=str(row.get("back-maj:min") or "0:0").strip() or "0:0",
-            back_ino=_int(row.get("back-ino") or 0, "back-ino", tool, source),
+            back_ino=int_field(row.get("back-ino") or 0, "back-ino", tool, source),
         ))
     return out
 
 
 def parse_swapon(data: Data, *, source: str | None = None) -> list[str]:
     """Parse ``swapon --show=NAME --noheadings --raw`` (util-linux 2.26+): one active swap device per line."""
-    return [decode_hex_escapes(ln.strip()) for ln in _text(data).splitlines() if ln.strip()]
+    return [decode_hex_escapes(ln.strip()) for ln in decode_text(data, drop_nul=True).splitlines() if ln.strip()]
 
 
 def _colon_fields(text: str) -> dict[str, str]:
@@ -788,12 +734,13 @@ def parse_dumpe2fs(data: Data, *, source: str | None = None) -> dict[str, int | 
     Returns ``block_count``, ``block_size``, ``size`` (bytes), ``state``, ``label`` ('' for ``<none>``), ``uuid``.
     """
     tool = "dumpe2fs"
-    fields = _colon_fields(_text(data))
+    fields = _colon_fields(decode_text(data, drop_nul=True))
     try:
         count = int(fields["Block count"])
         bsize = int(fields["Block size"])
     except (KeyError, ValueError):
-        raise ParseError(tool, "no 'Block count'/'Block size' lines", _text(data), source) from None
+        raise ParseError(tool, "no 'Block count'/'Block size' lines", decode_text(data, drop_nul=True),
+                         source) from None
     label = fields.get("Filesystem volume name", "")
     return {
         "block_count": count,
@@ -807,15 +754,15 @@ def parse_dumpe2fs(data: Data, *, source: str | None = None) -> dict[str, int | 
 
 def parse_resize2fs_minimum(data: Data, *, source: str | None = None) -> int:
     """Parse ``resize2fs -P``: the estimated minimum size in filesystem blocks (e2fsprogs 1.42 to 1.47)."""
-    m = re.search(r"Estimated minimum size of the filesystem:\s*(\d+)", _text(data))
+    m = re.search(r"Estimated minimum size of the filesystem:\s*(\d+)", decode_text(data, drop_nul=True))
     if not m:
-        raise ParseError("resize2fs", "no 'Estimated minimum size' line", _text(data), source)
+        raise ParseError("resize2fs", "no 'Estimated minimum size' line", decode_text(data, drop_nul=True), source)
     return int(m.group(1))
 
 
 def parse_xfs_info(data: Data, *, source: str | None = None) -> dict[str, int]:
     """Parse ``xfs_info`` / ``xfs_growfs -n`` (xfsprogs 4.x to 6.x): the data section's ``bsize`` and ``blocks``."""
-    text = _text(data)
+    text = decode_text(data, drop_nul=True)
     m = re.search(r"^data\s*=\s*bsize=(\d+)\s+blocks=(\d+)", text, re.MULTILINE)
     if not m:
         raise ParseError("xfs_info", "no 'data = bsize=N blocks=N' line", text, source)
@@ -825,7 +772,7 @@ def parse_xfs_info(data: Data, *, source: str | None = None) -> dict[str, int]:
 
 def parse_btrfs_devices(data: Data, *, source: str | None = None) -> list[dict[str, Any]]:
     """Parse the ``devid N size BYTES used BYTES path P`` lines of ``btrfs filesystem show --raw`` (progs 3.12+)."""
-    text = _text(data)
+    text = decode_text(data, drop_nul=True)
     out = []
     for m in re.finditer(r"^\s*devid\s+(\d+)\s+size\s+(\d+)\s+used\s+(\d+)\s+path\s+(\S.*?)\s*$", text, re.MULTILINE):
         out.append({"devid": int(m.group(1)), "size": int(m.group(2)), "used": int(m.group(3)), "path": m.group(4)})
@@ -836,9 +783,9 @@ def parse_btrfs_devices(data: Data, *, source: str | None = None) -> list[dict[s
 
 def parse_btrfs_min_dev_size(data: Data, *, source: str | None = None) -> int:
     """Parse ``btrfs inspect-internal min-dev-size`` (progs 4.x to 6.x): ``N bytes (X MiB)``."""
-    m = re.match(r"\s*(\d+)\s+bytes", _text(data))
+    m = re.match(r"\s*(\d+)\s+bytes", decode_text(data, drop_nul=True))
     if not m:
-        raise ParseError("btrfs", "expected 'N bytes (...)'", _text(data), source)
+        raise ParseError("btrfs", "expected 'N bytes (...)'", decode_text(data, drop_nul=True), source)
     return int(m.group(1))
 
 
@@ -848,22 +795,22 @@ def parse_btrfs_min_dev_size(data: Data, *, source: str | None = None) -> int:
 def parse_btrfs_dev_total_bytes(data: Data, *, source: str | None = None) -> int:
     """Parse ``btrfs inspect-internal dump-super DEV``: this device's size inside the filesystem
     (``dev_item.total_bytes``)."""
-    for line in _text(data).splitlines():
+    for line in decode_text(data, drop_nul=True).splitlines():
         key, _, value = line.strip().partition("\t")
         if key.strip() == "dev_item.total_bytes" and value.strip().isascii() and value.strip().isdecimal():
             return int(value.strip())
-    raise ParseError("btrfs", "no dev_item.total_bytes line", _text(data), source)
+    raise ParseError("btrfs", "no dev_item.total_bytes line", decode_text(data, drop_nul=True), source)
 
 
 def parse_xfs_db_size(data: Data, *, source: str | None = None) -> int:
     """Parse ``xfs_db -r -c 'sb 0' -c 'p dblocks' -c 'p blocksize'``: the data section's size in bytes."""
     fields: dict[str, int] = {}
-    for line in _text(data).splitlines():
+    for line in decode_text(data, drop_nul=True).splitlines():
         key, sep, value = line.partition("=")
         if sep and value.strip().isascii() and value.strip().isdecimal():
             fields[key.strip()] = int(value.strip())
     if "dblocks" not in fields or "blocksize" not in fields:
-        raise ParseError("xfs_db", "no dblocks/blocksize lines", _text(data), source)
+        raise ParseError("xfs_db", "no dblocks/blocksize lines", decode_text(data, drop_nul=True), source)
     return fields["dblocks"] * fields["blocksize"]
 
 

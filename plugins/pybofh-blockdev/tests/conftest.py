@@ -2,51 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-RECORDINGS = Path(__file__).resolve().parent / "recordings"
+from pybofh_core.testing import Recording, Recordings
 
-
-@dataclass(frozen=True)
-class Recording:
-    """One recorded command: its stdout bytes, exit status, argv and the devices the recorder made."""
-
-    stdout: bytes
-    returncode: int
-    argv: list[str]
-    devices: dict[str, str]
-    name: str
-
-    @property
-    def text(self) -> str:
-        """Stdout as text."""
-        return self.stdout.decode()
-
-
-def load_recording(tool: str, case: str) -> Recording:
-    """The recording ``recordings/<tool>/<case>-<version>.txt`` (exactly one version per case here)."""
-    found = sorted((RECORDINGS / tool).glob(f"{case}-[0-9]*.txt"))
-    assert len(found) == 1, f"expected one recording {tool}/{case}-*.txt, found {found}"
-    meta = json.loads(found[0].with_suffix(".json").read_text())
-    return Recording(found[0].read_bytes(), meta["returncode"], meta["argv"], meta["devices"], found[0].name)
+RECORDINGS = Recordings(Path(__file__).resolve().parent / "recordings")
 
 
 @pytest.fixture
 def recording() -> Callable[[str, str], Recording]:
-    """``recording(tool, case)`` loads a real output recorded by ``tests/record.py``."""
-    return load_recording
+    """``recording(tool, case)`` loads a real output recorded by ``tests/record.py`` (one version per case here)."""
+    return RECORDINGS.get
 
 
 @pytest.fixture
 def devs() -> dict[str, str]:
     """The devices and mountpoints the recordings were made with (all recordings share one recording run)."""
-    return load_recording("lsblk", "json-all-columns-loops").devices
+    return RECORDINGS.get("lsblk", "json-all-columns-loops").paths
 
 
 @pytest.fixture

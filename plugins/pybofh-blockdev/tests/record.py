@@ -2,14 +2,13 @@
 
 Run as root on a machine with loop devices: ``python3 plugins/pybofh-blockdev/tests/record.py``. It builds loop
 devices from sparse temp files (ext4 with a spaced label, a partitioned loop with a UTF-8 label and swap, btrfs,
-xfs, an empty one), runs each command with ``LC_ALL=C``, and writes ``recordings/<tool>/<case>-<version>.txt``
-(stdout, byte for byte) plus ``<case>-<version>.json`` (argv, exit status, the devices involved). Everything it
-made is unmounted and detached at the end, also on failure.
+xfs, an empty one), runs each command with ``LC_ALL=C``, and writes each as ``recordings/<tool>/<case>-<version>``
+with ``pybofh_core.testing.write_recording``: stdout and stderr byte for byte, the side-car with argv, exit status
+and the devices involved (``paths``). Everything it made is unmounted and detached at the end, also on failure.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -18,6 +17,10 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent / "recordings"
+sys.path.append(str(HERE.parents[3] / "pybofh_core"))  # pybofh_core.testing from this checkout if not installed
+
+from pybofh_core.testing import write_recording  # noqa: E402
+
 SWAP_UUID = "8d3f4b7e-3c1a-4e6b-9f0e-2b7c1d5a6e42"  # fixed so the resize recording's argv is reproducible
 ENV = {**os.environ, "LC_ALL": "C", "LANG": "C"}
 
@@ -36,16 +39,12 @@ def version(tool: str) -> str:
 
 
 def record(tool_dir: str, case: str, pkg: str, argv: list[str], devices: dict[str, str]) -> None:
-    """Run ``argv`` and store its stdout and metadata."""
+    """Run ``argv`` and store its outputs and side-car (``pybofh_core.testing.write_recording``)."""
     res = subprocess.run(argv, capture_output=True, env=ENV)
-    out_dir = HERE / tool_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{case}-{version(pkg)}"
-    (out_dir / f"{stem}.txt").write_bytes(res.stdout)
-    meta = {"argv": argv, "returncode": res.returncode, "stderr": res.stderr.decode("utf-8", "replace"),
-            "devices": devices}
-    (out_dir / f"{stem}.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
-    print(f"{tool_dir}/{stem}: exit {res.returncode}, {len(res.stdout)} bytes")
+    ver = version(pkg)
+    write_recording(HERE, tool_dir, case, ver, argv=argv, stdout=res.stdout, stderr=res.stderr,
+                    returncode=res.returncode, paths=devices)
+    print(f"{tool_dir}/{case}-{ver}: exit {res.returncode}, {len(res.stdout)} bytes")
 
 
 def record_listing(devs: dict[str, str], cases: tuple[tuple[str, str], ...] = (("lsblk", "host-all"),

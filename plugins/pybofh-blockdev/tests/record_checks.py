@@ -9,14 +9,15 @@ backing file's inode, ``e2fsck -f -p``, and the filesystems' own sizes. Run as r
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from record import HERE, SWAP_UUID, record, sh, version
+from record import HERE, SWAP_UUID, record, sh, version  # record puts pybofh_core on the path if needed
+
+from pybofh_core.testing import Recordings
 
 
 def main() -> int:
@@ -24,10 +25,8 @@ def main() -> int:
     if os.geteuid() != 0:
         print("record_checks.py needs root", file=sys.stderr)
         return 2
-    meta = json.loads(next((HERE / "lsblk").glob("json-all-columns-loops-*.json")).read_text())
-    devs: dict[str, str] = meta["devices"]
-    spare_meta = json.loads(next((HERE / "losetup").glob("list-json-all-*.json")).read_text())
-    devs = {**spare_meta["devices"], **devs}
+    story = Recordings(HERE)  # the devices and paths record.py's run used, from its side-cars
+    devs = {**story.get("losetup", "list-json-all").paths, **story.get("lsblk", "json-all-columns-loops").paths}
     tmp = Path(devs["backing_dir"])
     if tmp.exists():
         print(f"{tmp} exists; remove it first", file=sys.stderr)

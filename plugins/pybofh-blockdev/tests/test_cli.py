@@ -29,7 +29,7 @@ def replay(fake_runner, rec) -> None:
 def test_list_table_shows_the_tree_filled_from_blkid(fake_runner, recording, capsys) -> None:
     """The table indents partitions under their loop and shows fstype/label found by blkid (no udev here)."""
     lsblk = recording("lsblk", "host-all")
-    d = lsblk.devices
+    d = lsblk.paths
     replay(fake_runner, lsblk)
     replay(fake_runner, recording("blkid", "host-fill"))
     code, out, _ = run_cli(capsys, "blockdev", "list")
@@ -45,7 +45,7 @@ def test_list_table_shows_the_tree_filled_from_blkid(fake_runner, recording, cap
 def test_list_json_is_nested_with_byte_sizes(fake_runner, recording, capsys) -> None:
     """``--json`` nests children like lsblk -J and gives sizes in bytes."""
     lsblk = recording("lsblk", "host-all")
-    d = lsblk.devices
+    d = lsblk.paths
     replay(fake_runner, lsblk)
     replay(fake_runner, recording("blkid", "host-fill"))
     code, out, _ = run_cli(capsys, "--json", "blockdev", "list")
@@ -68,7 +68,7 @@ def test_umount_prints_what_was_unmounted(fake_runner, recording, capsys, fake_n
     """``umount MOUNTPOINT`` finds the mount with findmnt and runs ``umount -- MOUNTPOINT``; as a step of the
     command's atomic block it first reads the filesystem's UUID (its undo, the mount back, is identified by it)."""
     rec = recording("umount", "ext4")
-    d = rec.devices
+    d = rec.paths
     fake_nodes(dirs=[d["ext4_mountpoint"]], block=[d["ext4"]])
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, recording("blkid", "probe-ext4-spaced-label"))
@@ -80,7 +80,7 @@ def test_umount_prints_what_was_unmounted(fake_runner, recording, capsys, fake_n
 
 def test_resize_refusal_exits_2(fake_runner, recording, capsys, fake_nodes, journal_dir) -> None:
     """Shrinking xfs is refused as bad input (exit 2) after read-only checks; nothing is changed."""
-    d = recording("xfs_info", "mounted").devices
+    d = recording("xfs_info", "mounted").paths
     fake_nodes(block=[d["xfs"]])
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, recording("blkid", "probe-xfs"))

@@ -29,10 +29,10 @@ def test_export_and_full_notation_is_ambiguous(recording, case: str) -> None:
     """``DonnM-ies`` and ``SYSTEM-A`` read as bytes are not UTF-8: literal text kept, the tag named ambiguous."""
     rec = recording("blkid", case)
     probes = {p.device: p for p in parsers.parse_blkid(rec.stdout, source=rec.name)}
-    latin1 = probes[rec.devices["latin1"]]
+    latin1 = probes[rec.paths["latin1"]]
     assert latin1.label == "DonnM-ies" and latin1.ambiguous == frozenset({"LABEL"}) and latin1.raw == {}
-    if "literal" in rec.devices and rec.devices["literal"] in probes:
-        literal = probes[rec.devices["literal"]]
+    if "literal" in rec.paths and rec.paths["literal"] in probes:
+        literal = probes[rec.paths["literal"]]
         assert literal.label == "SYSTEM-A" and literal.ambiguous == frozenset({"LABEL"})
         assert literal.label_bytes == b"SYSTEM-A"
 
@@ -52,7 +52,7 @@ def replay(fake_runner, rec, stdout: bytes | None = None) -> None:
 def test_list_devices_reads_ambiguous_labels_exactly(fake_runner, recording) -> None:
     """list_devices: lsblk, one blkid export call, then one udev call for the two ambiguous labels only."""
     lsblk = recording("lsblk", "host-odd-labels")
-    d = lsblk.devices
+    d = lsblk.paths
     replay(fake_runner, lsblk)
     replay(fake_runner, recording("blkid", "host-fill-odd-labels"))
     udev = recording("blkid", "host-udev-labels-odd-labels")
@@ -70,7 +70,7 @@ def test_list_devices_reads_ambiguous_labels_exactly(fake_runner, recording) -> 
 def test_list_devices_keeps_the_literal_reading_when_udev_does_not_match(fake_runner, recording, damage) -> None:
     """If the udev blocks cannot be matched to the devices (UUID differs, a block missing), nothing is guessed."""
     lsblk = recording("lsblk", "host-odd-labels")
-    d = lsblk.devices
+    d = lsblk.paths
     replay(fake_runner, lsblk)
     replay(fake_runner, recording("blkid", "host-fill-odd-labels"))
     udev = recording("blkid", "host-udev-labels-odd-labels")

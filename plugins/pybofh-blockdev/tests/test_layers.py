@@ -10,7 +10,7 @@ from pybofh_blockdev import layers
 from pybofh_core import hookimpl
 from pybofh_core.errors import ValidationError
 from pybofh_core.layers import Layer
-from pybofh_core.plugins import get_host
+from pybofh_core.session import get_plugins
 
 CALLS: list[tuple[str, str, int | None]] = []
 
@@ -100,7 +100,7 @@ class OtherPlugin:
 @pytest.fixture
 def other_plugin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Register the fake plugin in this process; probes answer from a table, sizes from a dict."""
-    host = get_host()
+    host = get_plugins()
     host.register(OtherPlugin(), "test-other-layers")
     probes = {"/dev/vg/lv": {"TYPE": "crypto_LUKS"}, "/dev/mapper/fake": {"TYPE": "fakefs"}}
     monkeypatch.setattr("pybofh_blockdev.facts.probe", lambda dev: probes[dev])
@@ -198,7 +198,7 @@ def test_generic_layers_for_probes() -> None:
 
 def test_hooks_are_registered_trylast() -> None:
     """The generic content answer runs after every other plugin's (so LUKS/LVM plugins win)."""
-    host = get_host()
+    host = get_plugins()
     impls = host.pm.hook.pybofh_probe_layer.get_hookimpls()
     ours = [i for i in impls if i.plugin_name == "blockdev"]
     assert ours and ours[0].trylast

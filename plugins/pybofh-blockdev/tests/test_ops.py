@@ -52,7 +52,7 @@ def mutating(calls) -> list[tuple[str, ...]]:
 def test_attach_loop_and_its_inverse_detach(fake_runner, recording, fake_nodes) -> None:
     """attach_loop runs ``losetup --show --find -- FILE``; rolling back detaches the device it printed."""
     attach = recording("losetup", "attach-find-show")
-    d = recording("losetup", "detach").devices  # recorded after the device was known
+    d = recording("losetup", "detach").paths  # recorded after the device was known
     fake_nodes(files=[d["spare_file"]], block=[d["spare"]])
     replay(fake_runner, attach)
     replay(fake_runner, recording("losetup", "list-json-ids"))
@@ -72,7 +72,7 @@ def test_attach_loop_and_its_inverse_detach(fake_runner, recording, fake_nodes) 
 def test_detach_loop_inverse_reattaches_same_device_and_file(fake_runner, recording, fake_nodes) -> None:
     """detach_loop reads the backing file first, so its undo attaches the same file to the same device."""
     rec = recording("losetup", "detach")
-    d = rec.devices
+    d = rec.paths
     fake_nodes(files=[d["spare_file"]], block=[d["spare"]])
     replay(fake_runner, recording("losetup", "list-json-ids"))
     replay(fake_runner, recording("findmnt", "json-all"))
@@ -92,7 +92,7 @@ def test_detach_loop_inverse_reattaches_same_device_and_file(fake_runner, record
 
 def test_detach_refuses_a_mounted_loop(fake_runner, recording, fake_nodes) -> None:
     """A mounted loop device is not detached (losetup -d would only set autoclear)."""
-    d = recording("findmnt", "json-all").devices
+    d = recording("findmnt", "json-all").paths
     fake_nodes(block=[d["ext4"]])
     replay(fake_runner, recording("losetup", "list-json-ids"))
     replay(fake_runner, recording("findmnt", "json-all"))
@@ -108,7 +108,7 @@ def test_create_filesystem_on_an_empty_device(fake_runner, recording, fake_nodes
     """mkfs checks signatures and holders (wipefs, lsblk), mounts and swaps (read-only) and then runs
     ``mkfs.ext4 -q -L LABEL -- DEV``."""
     mkfs = recording("mkfs.ext4", "quiet-label")
-    d = mkfs.devices
+    d = mkfs.paths
     fake_nodes(block=[d["empty"]])
     holds(fake_runner, recording, "empty")
     replay(fake_runner, recording("findmnt", "json-all"))
@@ -135,7 +135,7 @@ def test_create_filesystem_on_an_empty_device(fake_runner, recording, fake_nodes
 )
 def test_create_filesystem_argv_per_type(fake_runner, recording, fake_nodes, fstype, kwargs, argv) -> None:
     """Each filesystem's mkfs gets its own flags, ``--`` before the device."""
-    d = recording("blkid", "probe-empty").devices
+    d = recording("blkid", "probe-empty").paths
     fake_nodes(block=[d["empty"]])
     holds(fake_runner, recording, "empty")
     replay(fake_runner, recording("findmnt", "json-all"))
@@ -149,7 +149,7 @@ def test_create_filesystem_argv_per_type(fake_runner, recording, fake_nodes, fst
 def test_create_filesystem_refuses_existing_data_without_force(fake_runner, recording, fake_nodes) -> None:
     """A device holding a filesystem (or a partition table, or partitions in use) is not overwritten unless
     force=True; the refusal names what wipefs and lsblk found and the flag that overrides it."""
-    d = recording("blkid", "probe-gpt").devices
+    d = recording("blkid", "probe-gpt").paths
     fake_nodes(block=[d["parts"], d["btrfs"]])
     holds(fake_runner, recording, "parts")
     holds(fake_runner, recording, "btrfs")
@@ -163,7 +163,7 @@ def test_create_filesystem_refuses_existing_data_without_force(fake_runner, reco
 
 def test_create_filesystem_refuses_a_mounted_device(fake_runner, recording, fake_nodes) -> None:
     """mkfs on a mounted device is refused after the read-only mount check."""
-    d = recording("findmnt", "json-all").devices
+    d = recording("findmnt", "json-all").paths
     fake_nodes(block=[d["btrfs"]])
     replay(fake_runner, recording("findmnt", "json-all"))
     with pytest.raises(ValidationError, match="is mounted on"):
@@ -173,7 +173,7 @@ def test_create_filesystem_refuses_a_mounted_device(fake_runner, recording, fake
 
 def test_create_filesystem_in_atomic_only_on_what_the_block_created(fake_runner, recording, fake_nodes) -> None:
     """The seed's example: mkfs in an Atomic block is refused on a device the block did not create."""
-    d = recording("blkid", "probe-empty").devices
+    d = recording("blkid", "probe-empty").paths
     fake_nodes(block=[d["empty"]])
     with pytest.raises(IrreversibleOperationError), Atomic(journal=False):
         ops.create_filesystem(d["empty"])
@@ -184,7 +184,7 @@ def test_check_filesystem_statuses(fake_runner, recording, fake_nodes) -> None:
     """e2fsck: exit 0 clean; -n exit 4 errors left; a repair is refused after the read-only check found errors,
     and with force ``-y`` exits 1 fixed (success)."""
     rec = recording("e2fsck", "repair-fixed")
-    d = rec.devices
+    d = rec.paths
     fake_nodes(block=[d["ext4"], d["dirty"]])
     replay(fake_runner, recording("findmnt", "json-ext4-unmounted"))
     replay(fake_runner, recording("blkid", "probe-ext4-spaced-label"))
@@ -206,7 +206,7 @@ def test_check_filesystem_statuses(fake_runner, recording, fake_nodes) -> None:
 
 def test_btrfs_repair_is_refused(fake_runner, recording, fake_nodes) -> None:
     """btrfs check --repair is never run unattended."""
-    d = recording("blkid", "probe-btrfs").devices
+    d = recording("blkid", "probe-btrfs").paths
     fake_nodes(block=[d["btrfs"]])
     replay(fake_runner, recording("blkid", "probe-btrfs"))
     with pytest.raises(ValidationError, match="dangerous"):
@@ -218,7 +218,7 @@ def test_btrfs_repair_is_refused(fake_runner, recording, fake_nodes) -> None:
 
 
 def _ext4_unmounted(fake_runner, recording) -> dict[str, str]:
-    d = recording("resize2fs", "shrink-ext4").devices
+    d = recording("resize2fs", "shrink-ext4").paths
     replay(fake_runner, recording("findmnt", "json-ext4-unmounted"))
     replay(fake_runner, recording("blkid", "probe-ext4-spaced-label"))
     replay(fake_runner, recording("blockdev", "getsize64-ext4"))
@@ -258,7 +258,7 @@ def test_ext4_shrink_below_minimum_is_refused_before_e2fsck(fake_runner, recordi
 
 def test_ext4_mounted_shrink_is_refused(fake_runner, recording, fake_nodes) -> None:
     """A mounted ext4 only grows."""
-    d = recording("findmnt", "json-all").devices
+    d = recording("findmnt", "json-all").paths
     fake_nodes(block=[d["ext4"]])
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, recording("blkid", "probe-ext4-spaced-label"))
@@ -272,7 +272,7 @@ def test_ext4_mounted_shrink_is_refused(fake_runner, recording, fake_nodes) -> N
 def test_xfs_grows_mounted_and_cannot_be_undone(fake_runner, recording, fake_nodes) -> None:
     """xfs: ``xfs_growfs -D BLOCKS MOUNTPOINT``; no undo (xfs cannot shrink); a shrink is refused."""
     rec = recording("xfs_growfs", "grow-blocks")
-    d = rec.devices
+    d = rec.paths
     fake_nodes(block=[d["xfs"]])
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, recording("blkid", "probe-xfs"))
@@ -290,7 +290,7 @@ def test_xfs_grows_mounted_and_cannot_be_undone(fake_runner, recording, fake_nod
 def test_btrfs_shrink_on_its_mountpoint_and_undo(fake_runner, recording, fake_nodes) -> None:
     """btrfs: ``btrfs filesystem resize DEVID:SIZE MOUNTPOINT`` after checking min-dev-size; undo grows back."""
     rec = recording("btrfs", "filesystem-resize-shrink")
-    d = rec.devices
+    d = rec.paths
     fake_nodes(block=[d["btrfs"]])
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, recording("blkid", "probe-btrfs"))
@@ -313,7 +313,7 @@ def test_btrfs_shrink_on_its_mountpoint_and_undo(fake_runner, recording, fake_no
 def test_swap_resize_keeps_label_and_uuid(fake_runner, recording, fake_nodes) -> None:
     """swap is re-made by mkswap with its label and UUID and the new size in KiB."""
     rec = recording("mkswap", "resize-keep-label-uuid")
-    d = rec.devices
+    d = rec.paths
     fake_nodes(block=[d["part2"]])
     replay(fake_runner, recording("blkid", "probe-swap"))
     replay(fake_runner, recording("blockdev", "getsize64-part2"))
@@ -330,7 +330,7 @@ def test_swap_resize_keeps_label_and_uuid(fake_runner, recording, fake_nodes) ->
 def test_set_label_and_its_inverse(fake_runner, recording, fake_nodes) -> None:
     """ext4 label via e2label; the undo sets the old label (read by blkid -p before the change)."""
     rec = recording("e2label", "set")
-    d = rec.devices
+    d = rec.paths
     fake_nodes(block=[d["ext4"]])
     replay(fake_runner, recording("blkid", "probe-ext4-spaced-label"))
     replay(fake_runner, rec)
@@ -347,7 +347,7 @@ def test_set_label_and_its_inverse(fake_runner, recording, fake_nodes) -> None:
 def test_mount_and_its_inverse_unmount(fake_runner, recording, fake_nodes) -> None:
     """mount checks the mountpoint is free, runs ``mount -- DEV DIR``; rollback runs ``umount -- DIR``."""
     rec = recording("mount", "ext4")
-    d = rec.devices
+    d = rec.paths
     fake_nodes(block=[d["ext4"]], dirs=[d["ext4_mountpoint"]])
     replay(fake_runner, recording("findmnt", "json-ext4-unmounted"))
     replay(fake_runner, recording("find", "first-entry-empty-dir"))
@@ -365,7 +365,7 @@ def test_mount_and_its_inverse_unmount(fake_runner, recording, fake_nodes) -> No
 def test_unmount_inverse_remounts_read_only_when_it_was(fake_runner, recording, fake_nodes) -> None:
     """The recorded ext4 was mounted ro: unmounting it records ``-o ro`` for the undo."""
     rec = recording("umount", "ext4")
-    d = rec.devices
+    d = rec.paths
     fake_nodes(dirs=[d["ext4_mountpoint"]])
     replay(fake_runner, recording("findmnt", "json-all"))
     replay(fake_runner, rec)
@@ -385,7 +385,7 @@ def test_unmount_inverse_remounts_read_only_when_it_was(fake_runner, recording, 
 
 def test_mount_on_a_busy_mountpoint_is_refused(fake_runner, recording, fake_nodes) -> None:
     """Something is already mounted on the directory: ValidationError, no mount command."""
-    d = recording("findmnt", "json-all").devices
+    d = recording("findmnt", "json-all").paths
     fake_nodes(block=[d["empty"]], dirs=[d["btrfs_mountpoint"]])
     replay(fake_runner, recording("findmnt", "json-all"))
     with pytest.raises(ValidationError, match="busy"):
@@ -444,9 +444,9 @@ def test_bad_input_raises_before_any_command(fake_runner, fake_nodes, call, erro
 def test_every_operation_declares_an_inverse_or_why_not() -> None:
     """Each registered blockdev operation has an inverse, an irreversible reason, no undo (and why), or is a
     composite."""
-    from pybofh_core.plugins import get_host
+    from pybofh_core.session import get_plugins
 
-    specs = list(get_host().operations.specs("blockdev"))
+    specs = list(get_plugins().operations.specs("blockdev"))
     assert {s.name for s in specs} >= {"attach_loop", "detach_loop", "resize_loop", "create_filesystem",
                                        "check_filesystem", "resize_filesystem", "set_label", "set_uuid", "mount",
                                        "unmount", "resize_stack"}

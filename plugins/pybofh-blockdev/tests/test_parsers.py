@@ -15,7 +15,7 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 def test_lsblk_json_all_columns_loops(recording) -> None:
     """lsblk 2.38 -J -b -O without udev: tree of loops, partitions under their loop, both mountpoint keys read."""
     rec = recording("lsblk", "json-all-columns-loops")
-    d = rec.devices
+    d = rec.paths
     tree = parsers.parse_lsblk(rec.stdout, source=rec.name)
     assert tree.tree
     assert list(tree.roots) == [d["ext4"], d["parts"], d["btrfs"], d["xfs"], d["empty"]]
@@ -36,7 +36,7 @@ def test_lsblk_json_all_columns_loops(recording) -> None:
 def test_lsblk_pairs_with_pkname_rebuilds_tree(recording) -> None:
     """lsblk -P with a PKNAME column gives the same tree as -J; MOUNTPOINTS with a space survives."""
     rec = recording("lsblk", "pairs-pkname-loops")
-    d = rec.devices
+    d = rec.paths
     tree = parsers.parse_lsblk_pairs(rec.stdout, source=rec.name)
     assert tree.tree
     assert tree.get(d["parts"]).children == (d["part1"], d["part2"])
@@ -49,7 +49,7 @@ def test_lsblk_pairs_with_pkname_rebuilds_tree(recording) -> None:
 def test_blkid_export_without_cache_fills_every_device(recording) -> None:
     """``blkid -c /dev/null -o export`` over many devices: one block per device found, empty ones left out."""
     rec = recording("blkid", "export-nocache-loops")
-    d = rec.devices
+    d = rec.paths
     probes = {p.device: p for p in parsers.parse_blkid(rec.stdout, source=rec.name)}
     assert d["empty"] not in probes
     assert probes[d["ext4"]].label == "my disk" and probes[d["ext4"]].type == "ext4"
@@ -89,13 +89,13 @@ def test_blkid_low_probe_stops_at_first_empty_device(recording) -> None:
     """Why list_devices cannot use one ``blkid -p`` call: it stops at the first device without a signature."""
     rec = recording("blkid", "probe-many-stops-at-empty")
     assert rec.returncode == 2 and rec.stdout == b""
-    assert rec.argv[-2:] == [rec.devices["empty"], rec.devices["ext4"]]
+    assert rec.argv[-2:] == [rec.paths["empty"], rec.paths["ext4"]]
 
 
 def test_findmnt_json_and_pairs_agree(recording) -> None:
     """findmnt -J (tree) and -P (flat) list the same mounts; the spaced mountpoint and ro xfs are read."""
     rec = recording("findmnt", "json-all")
-    d = rec.devices
+    d = rec.paths
     tree = parsers.parse_findmnt(rec.stdout, source=rec.name)
     flat = parsers.parse_findmnt(recording("findmnt", "pairs-all").stdout)
     assert sorted((m.target, m.source, m.fstype, m.options) for m in tree) == sorted(
@@ -114,8 +114,8 @@ def test_losetup_json(recording) -> None:
     """losetup --list --json: device and backing file."""
     rec = recording("losetup", "list-json-one")
     (loop,) = parsers.parse_losetup_json(rec.stdout)
-    assert loop.path == rec.devices["ext4"]
-    assert loop.backing_file == rec.devices["backing_dir"] + "/ext4.img"
+    assert loop.path == rec.paths["ext4"]
+    assert loop.backing_file == rec.paths["backing_dir"] + "/ext4.img"
     assert (loop.read_only, loop.offset, loop.sizelimit) == (False, 0, 0)
 
 
@@ -129,7 +129,7 @@ def test_filesystem_reports(recording) -> None:
         "block_size": 4096, "blocks": 81920, "size": 320 * 1024**2}
     rec = recording("btrfs", "filesystem-show-raw")
     assert parsers.parse_btrfs_devices(rec.stdout) == [
-        {"devid": 1, "size": 400 * 1024**2, "used": 92274688, "path": rec.devices["btrfs"]}]
+        {"devid": 1, "size": 400 * 1024**2, "used": 92274688, "path": rec.paths["btrfs"]}]
     assert parsers.parse_btrfs_min_dev_size(recording("btrfs", "min-dev-size").stdout) == 105906176
     assert parsers.parse_swapon(recording("swapon", "show-none").stdout) == []
 

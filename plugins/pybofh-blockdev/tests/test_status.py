@@ -20,7 +20,7 @@ MiB = 1024**2
 def test_findmnt_usage_parser_reads_the_recorded_tree(recording: Any) -> None:
     """Every mount of the real output, depth-first, with its three byte counts; subvolume sources keep [/fsroot]."""
     rec = recording("findmnt", "usage-bytes")
-    d = rec.devices
+    d = rec.paths
     assert rec.argv == FINDMNT_USAGE_ARGV
     mounts = parse_findmnt_usage(rec.stdout, source=rec.name)
     assert mounts[0].target == "/" and (mounts[0].size or 0) > 0
@@ -60,7 +60,7 @@ def test_filesystems_section_groups_mounts_by_device(fake_runner: Any, recording
     """One row per filesystem on storage, all its mountpoints, free = what users can have, df's Use% rounding;
     proc, sysfs, tmpfs and the like are left out."""
     rec = recording("findmnt", "usage-bytes")
-    d = rec.devices
+    d = rec.paths
     fake_runner.expect(rec.argv, rec.stdout)
     rows = {r["device"]: r for r in filesystem_rows()}
     assert fake_runner.calls == [tuple(FINDMNT_USAGE_ARGV)]
@@ -79,7 +79,7 @@ def test_both_sections_from_the_recorded_host(fake_runner: Any, recording: Any) 
         fake_runner.expect(rec.argv, rec.stdout, returncode=rec.returncode)
     devices, filesystems = sections()
     assert (devices.status, filesystems.status) == ("ok", "ok")
-    d = recording("lsblk", "host-all").devices
+    d = recording("lsblk", "host-all").paths
     by_name = {r["name"]: r for r in devices.rows}
     assert by_name[d["part1"]]["depth"] == 1 and by_name[d["parts"]]["depth"] == 0
     assert by_name[d["btrfs"]]["size"] == 400 * MiB and by_name[d["ext4"]]["fstype"] == "ext4"

@@ -6,10 +6,10 @@ Only hook implementations live here (cheap to import); the API is re-exported la
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from pybofh_core import hookimpl
+from pybofh_core.lazy import lazy_api
 
 _API = {
     # operations (ops.py)
@@ -115,11 +115,4 @@ if TYPE_CHECKING:
     from .types import UsageProfile as UsageProfile
 
 
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        return getattr(import_module(f".{_API[name]}", __name__), name)
-    raise AttributeError(f"module 'pybofh_btrfs' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_API])
+__getattr__, __dir__ = lazy_api(__name__, _API)  # the API loads on first use (pybofh_core.lazy)

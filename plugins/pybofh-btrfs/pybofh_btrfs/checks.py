@@ -25,7 +25,7 @@ SUBVOLUME_ROOT_INODE = 256
 
 def dry_run() -> bool:
     """Whether commands are only being planned (an ``Atomic(dry_run=True)`` block or ``bofh --dry-run``)."""
-    return isinstance(get_runner(), DryRunRunner)
+    return get_runner().dry_run
 
 
 def check_name(name: object, *, what: str = "subvolume name") -> str:
@@ -62,7 +62,7 @@ def check_subvolume(path: object, *, what: str = "subvolume") -> str:
 
 def is_subvolume_root(path: str, *, what: str = "subvolume") -> bool:
     """Whether ``path`` is the root directory of a btrfs subvolume; SubvolumeNotFoundError if it does not exist."""
-    from pybofh_core.runner import DryRunRunner, LocalRunner, get_runner, run
+    from pybofh_core.runner import LocalRunner, get_runner, run
 
     runner = get_runner()
     inner = runner.inner if isinstance(runner, DryRunRunner) else runner

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from pybofh_core.errors import CommandError, ParseError
+from pybofh_core.parsing import decode_names, decode_text
 from pybofh_core.runner import Result, get_runner, run
 
 from . import parsers
@@ -35,7 +36,7 @@ def _read(argv: list[str], ok_codes: tuple[int, ...] = (0,)) -> Result:
 
 
 def _json_unsupported(exc: CommandError) -> bool:
-    err = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else exc.stderr
+    err = decode_text(exc.stderr)
     return "unsupported" in err or "unrecognized option" in err or ("format" in err and "json" in err)
 
 
@@ -251,7 +252,7 @@ def btrfs_mounts() -> list[MountEntry]:
 def first_entry(path: str) -> str | None:
     """The first entry ``find`` meets directly inside directory ``path``, None when it is empty."""
     res = _read(["find", path, "-mindepth", "1", "-maxdepth", "1", "-print", "-quit"])
-    text = res.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
+    text = decode_names(res.stdout).rstrip("\n")
     return text or None
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from pybofh_core.errors import CommandError, DataAtRiskError, ValidationError
 from pybofh_core.identity import ACT, Verdict, already, other
 from pybofh_core.operations import Undo, operation, undo, undo_ahead
+from pybofh_core.parsing import decode_names
 from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import FORCE_HINT
 from pybofh_core.validate import PathArg
@@ -418,7 +419,7 @@ def list_rotation_snapshots(target_dir: str, name: str) -> list[str]:
     res = run(["find", target_dir, "-mindepth", "1", "-maxdepth", "1", "-inum", "256", "-printf", "%f\\0"],
               readonly=True)
     pattern = rotation_pattern(name)
-    found = [n for n in res.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
+    found = [n for n in decode_names(res.stdout).split("\0") if n]
     return sorted(n for n in found if pattern.match(n))
 
 

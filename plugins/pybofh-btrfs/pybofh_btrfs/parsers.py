@@ -1,6 +1,6 @@
 """Pure parsers of btrfs-progs output: no I/O, no clock; each raises ParseError on output it does not claim.
 
-Every parser takes the raw stdout (``str`` or ``bytes``; bytes are decoded as UTF-8 with surrogate escapes so odd
+Every parser takes the raw stdout (``str`` or ``bytes``; bytes are decoded by ``parsing.decode_names`` (core) so odd
 subvolume names survive) and an optional ``source`` (file or command) named in its errors. Lines are split on the
 first separator or on runs of whitespace, never on fixed columns, so TABs, padding and two-word keys
 (``top level``) do not matter. Each docstring lists the formats and btrfs-progs versions it claims.
@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 
 from pybofh_core.errors import ParseError
-from pybofh_core.parsing import load_json, public_parsers
+from pybofh_core.parsing import decode_names, int_field, load_json, public_parsers
 
 from .types import (
     FS_TREE_ID,
@@ -45,15 +45,6 @@ _UNITS = {
     "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4, "pb": 1000**5, "eb": 1000**6,
 }
 _SIZE_RE = re.compile(r"^(-?[0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$")
-
-
-def _text(data: str | bytes) -> str:
-    """Decode tool output; undecodable bytes are kept as surrogate escapes (never silently dropped)."""
-    if isinstance(data, bytes):
-        return data.decode("utf-8", "surrogateescape")
-    if not isinstance(data, str):
-        raise TypeError(f"expected str or bytes, got {type(data).__name__}")
-    return data
 
 
 def _fail(tool: str, message: str, excerpt: str = "", source: str | None = None) -> NoReturn:
@@ -160,7 +151,7 @@ def parse_subvolume_list(data: str | bytes, *, source: str | None = None) -> lis
     progs), ``<FS_TREE>/`` prefixes from ``-a`` (removed), paths with spaces (``path`` is always last). Empty
     output is an empty list. The ``readonly`` flag is not in this output (see ``parse_subvolume_ids()``).
     """
-    text = _text(data)
+    text = decode_names(data)
     out = []
     for line in _lines(text):
         if not line.strip():
@@ -181,7 +172,7 @@ _DEFAULT_FS_TREE = re.compile(r"^ID\s+5\s+\(FS_TREE\)\s*$")
 
 def parse_get_default(data: str | bytes, *, source: str | None = None) -> Subvolume:
     """Parse ``btrfs subvolume get-default``: ``ID 5 (FS_TREE)`` or a ``subvolume list``-style line (all progs)."""
-    text = _text(data)
+    text = decode_names(data)
     lines = [ln for ln in _lines(text) if ln.strip()]
     if len(lines) != 1:
         _fail("btrfs subvolume get-default", f"expected one line, got {len(lines)}", text, source)
@@ -195,7 +186,7 @@ def parse_get_default(data: str | bytes, *, source: str | None = None) -> Subvol
 
 def parse_rootid(data: str | bytes, *, source: str | None = None) -> int:
     """Parse ``btrfs inspect-internal rootid``: one subvolume id on one line (all progs)."""
-    text = _text(data).strip()
+    text = decode_names(data).strip()
     if not text.isdecimal():
         _fail("btrfs inspect-internal rootid", "expected one subvolume id", text, source)
     return int(text)
@@ -221,7 +212,7 @@ def parse_subvolume_show(data: str | bytes, *, source: str | None = None) -> Sub
     ``PATH is toplevel subvolume``. Anything before the path line (e.g. a pasted shell command) is refused.
     """
     tool = "btrfs subvolume show"
-    text = _text(data)
+    text = decode_names(data)
     lines = [ln for ln in _lines(text) if ln.strip()]
     if not lines:
         _fail(tool, "empty output", text, source)
@@ -306,7 +297,7 @@ def parse_filesystem_show(data: str | bytes, *, source: str | None = None) -> Fi
     before a block (kept in ``warnings``), and the ``Btrfs v3.12`` trailer of old progs.
     """
     tool = "btrfs filesystem show"
-    text = _text(data)
+    text = decode_names(data)
     filesystems: list[Filesystem] = []
     warnings: list[str] = []
     version: str | None = None
@@ -379,13 +370,8 @@ def parse_filesystem_show(data: str | bytes, *, source: str | None = None) -> Fi
 # --- JSON (--format json) ------------------------------------------------------------------------------------------
 
 
-def _json_no_duplicates(text: str, tool: str, source: str | None) -> Any:
-    """Load JSON refusing duplicate keys (a plain json.loads would silently keep the last one)."""
-    return load_json(text, tool, source)[0]
-
-
 def _json_section(text: str, key: str, tool: str, source: str | None) -> list[dict[str, Any]]:
-    doc = _json_no_duplicates(text, tool, source)
+    doc = load_json(text, tool, source)[0]
     if not isinstance(doc, dict) or not isinstance(doc.get("__header"), dict):
         _fail(tool, "no '__header' object: not btrfs --format json output", text, source)
     if str(doc["__header"].get("version")) != "1":
@@ -401,11 +387,7 @@ def _json_int(row: dict[str, Any], key: str, tool: str, source: str | None) -> i
     value = row.get(key)
     if isinstance(value, bool) or value is None:
         _fail(tool, f"missing or bad {key!r}", json.dumps(row), source)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
-        return int(value)
-    _fail(tool, f"{key!r} is not an integer: {value!r}", json.dumps(row), source)
+    return int_field(value, repr(key), tool, source, signed=True, excerpt=json.dumps(row))
 
 
 # --- filesystem df -------------------------------------------------------------------------------------------------
@@ -428,7 +410,7 @@ def parse_filesystem_df(data: str | bytes, *, source: str | None = None) -> File
     block-group type and profile name, ``Data+Metadata`` of mixed filesystems included.
     """
     tool = "btrfs filesystem df"
-    text = _text(data)
+    text = decode_names(data)
     if text.lstrip().startswith("{"):
         rows = _json_section(text, "filesystem-df", tool, source)
         spaces = []
@@ -482,7 +464,7 @@ def parse_filesystem_usage(data: str | bytes, *, source: str | None = None) -> F
     ``Unallocated:`` section; rounded units or ``-b`` bytes.
     """
     tool = "btrfs filesystem usage"
-    text = _text(data)
+    text = decode_names(data)
     lines = _lines(text)
     overall: dict[str, Any] = {}
     extras: dict[str, str] = {}
@@ -595,7 +577,7 @@ def parse_device_usage(data: str | bytes, *, source: str | None = None) -> list[
     while a device is being removed).
     """
     tool = "btrfs device usage"
-    text = _text(data)
+    text = decode_names(data)
     out: list[DeviceUsage] = []
     cur: dict[str, Any] | None = None
 
@@ -654,7 +636,7 @@ def parse_device_stats(data: str | bytes, *, source: str | None = None) -> list[
     ``-c`` exits 64 when a counter is non-zero; the output itself is the same.
     """
     tool = "btrfs device stats"
-    text = _text(data)
+    text = decode_names(data)
     if text.lstrip().startswith("{"):
         out = []
         for row in _json_section(text, "device-stats", tool, source):
@@ -709,7 +691,7 @@ def parse_qgroup_show(data: str | bytes, *, source: str | None = None) -> list[Q
     Sizes in rounded units (without ``--raw``) are refused: they would not be bytes.
     """
     tool = "btrfs qgroup show"
-    text = _text(data)
+    text = decode_names(data)
     if text.lstrip().startswith("{"):
         out = []
         for row in _json_section(text, "qgroup-show", tool, source):
@@ -810,7 +792,7 @@ def parse_scrub_status(data: str | bytes, *, source: str | None = None) -> Scrub
     ``messages``.
     """
     tool = "btrfs scrub status"
-    text = _text(data)
+    text = decode_names(data)
     lines = [ln for ln in _lines(text) if ln.strip()]
     messages: list[str] = []
     while lines and _NOISE.match(lines[0].strip()):
@@ -956,7 +938,7 @@ def parse_balance_status(data: str | bytes, *, source: str | None = None) -> Bal
     followed by ``N out of about M chunks balanced (K considered),  P% left`` (any spacing).
     """
     tool = "btrfs balance status"
-    text = _text(data)
+    text = decode_names(data)
     lines = [ln.strip() for ln in _lines(text) if ln.strip()]
     if not lines:
         _fail(tool, "empty output", text, source)
@@ -991,9 +973,10 @@ _AT_SUBVOL = re.compile(r"^At (?:subvol|snapshot) (?P<name>.+)$")
 def parse_receive_name(data: str | bytes, *, source: str | None = None) -> str:
     """The name of the subvolume ``btrfs receive`` made, from its ``At subvol X`` (full stream, on stderr) or
     ``At snapshot X`` (incremental, on stdout) line; pass stdout and stderr joined (btrfs-progs 4.x-6.x)."""
-    names = [m.group("name") for ln in _lines(_text(data)) if (m := _AT_SUBVOL.match(ln.strip()))]
+    names = [m.group("name") for ln in _lines(decode_names(data)) if (m := _AT_SUBVOL.match(ln.strip()))]
     if len(names) != 1:
-        _fail("btrfs receive", f"expected one 'At subvol|snapshot NAME' line, found {len(names)}", _text(data), source)
+        _fail("btrfs receive", f"expected one 'At subvol|snapshot NAME' line, found {len(names)}", decode_names(data),
+              source)
     return names[0]
 
 
@@ -1007,10 +990,10 @@ def parse_findmnt(data: str | bytes, *, source: str | None = None) -> list[Mount
     None). Empty output (findmnt found nothing and exited 1) is an empty list.
     """
     tool = "findmnt"
-    text = _text(data)
+    text = decode_names(data)
     if not text.strip():
         return []
-    doc = _json_no_duplicates(text, tool, source)
+    doc = load_json(text, tool, source)[0]
     if not isinstance(doc, dict) or not isinstance(doc.get("filesystems"), list):
         _fail(tool, "no 'filesystems' list", text, source)
     out: list[MountEntry] = []

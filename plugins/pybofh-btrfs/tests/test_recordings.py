@@ -11,6 +11,7 @@ import pytest
 from pybofh_btrfs import parsers as P
 from pybofh_btrfs.types import BalanceState, ScrubState
 from pybofh_core.errors import ParseError
+from pybofh_core.testing import Recordings
 
 MiB = 1024**2
 
@@ -150,7 +151,7 @@ PARSED: dict[str, tuple[Callable[..., Any], Callable[[Any], object]]] = {
 
 def _checks(case: str) -> bytes:
     """Another recording of the same record_checks.py run (for checks relating two of them)."""
-    return (Path(__file__).resolve().parent / "recordings" / "btrfs" / f"{case}-6.2.txt").read_bytes()
+    return RECORDINGS.get("btrfs", case, "6.2").stdout
 
 
 @pytest.mark.parametrize("case", sorted(PARSED))
@@ -231,7 +232,8 @@ def test_findmnt_flattens_children_and_refuses_damage() -> None:
             P.parse_findmnt(bad)
 
 
-FROM_SOURCE = Path(__file__).resolve().parent / "recordings" / "btrfs-from-source"
+RECORDINGS = Recordings(Path(__file__).resolve().parent / "recordings")
+FROM_SOURCE = {r.name: r for r in RECORDINGS.all("btrfs-from-source")}
 GiB = 1024**3
 
 # Outputs of btrfs-progs versions this machine cannot run, written from the source's format strings (README there).
@@ -253,20 +255,20 @@ SOURCE_CASES: dict[str, Callable[[Any], object]] = {
 @pytest.mark.parametrize("case", sorted(SOURCE_CASES))
 def test_outputs_written_from_the_source(case: str) -> None:
     """Legacy scrub summaries (progs 3.12-5.0) and the 6.6.3 rate limit parse to typed results."""
-    data = (FROM_SOURCE / f"{case}.txt").read_bytes()
+    data = FROM_SOURCE[case].stdout
     assert SOURCE_CASES[case](P.parse_scrub_status(data, source=case)) is True
 
 
 def test_every_source_sample_is_checked() -> None:
     """No sample in btrfs-from-source/ is left unchecked."""
-    assert {p.stem for p in FROM_SOURCE.glob("*.txt")} == set(SOURCE_CASES)
+    assert set(FROM_SOURCE) == set(SOURCE_CASES)
 
 
 @pytest.mark.parametrize("rate", ["Rate:             1.00MiB/s (some device limits set)",
                                   "Rate:             1048576/s (limit 2097152/s)"])
 def test_scrub_rate_limits(rate: str) -> None:
     """Both limit remarks of btrfs-progs 6.6.3+ are read; a rate that is not ``N/s`` is refused."""
-    text = (FROM_SOURCE / "scrub_status_resumed_rate-limit-6.6.3.txt").read_text()
+    text = FROM_SOURCE["scrub_status_resumed_rate-limit-6.6.3"].text
     status = P.parse_scrub_status(text.replace("Rate:             106.27MiB/s (limit 120.00MiB/s)", rate))
     assert status.rate_bytes_per_second == 1048576
     assert status.some_devices_rate_limited == ("some" in rate)

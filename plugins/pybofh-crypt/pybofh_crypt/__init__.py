@@ -6,6 +6,7 @@ from collections.abc import Mapping as _Mapping
 from typing import TYPE_CHECKING, Any
 
 from pybofh_core import hookimpl
+from pybofh_core.lazy import Target, lazy_api
 
 
 @hookimpl
@@ -46,10 +47,15 @@ def pybofh_probe_status() -> list[Any]:
     return sections()
 
 
-_API = {
+#: the seed's names and other aliases of operations
+_ALIASES = {"create_encrypted": "format", "open_encrypted": "open", "close_encrypted": "close",
+            "luks_format": "format"}
+#: name → the module that defines it, (module, attribute) for an alias, None for a submodule (``crypt.keys``):
+#: ``pybofh_core.lazy.lazy_api`` serves it
+_API: dict[str, Target] = {
     "format": "ops", "open": "ops", "close": "ops", "resize": "ops", "add_key": "ops", "remove_key": "ops",
     "header_backup": "ops", "header_restore": "ops", "remove_header_backup": "ops",
-    "create_encrypted": "ops", "open_encrypted": "ops", "close_encrypted": "ops", "luks_format": "ops",
+    **{alias: ("ops", target) for alias, target in _ALIASES.items()},
     "dump": "facts", "status": "facts", "is_open": "facts", "is_luks": "facts", "test_passphrase": "facts",
     "parse_luks_dump": "parsers", "parse_luks2_json": "parsers", "parse_crypt_status": "parsers",
     "LuksLayer": "layers", "provide": "keys", "keys": None,
@@ -57,10 +63,8 @@ _API = {
     "LuksVersion": "types", "DmDevice": "types",
     "list_dm_devices": "bofh_status", "parse_dmsetup_info": "bofh_status",
     **dict.fromkeys(
-        ["Token", "Digest", "Formatted", "Mapping", "Resized", "AddedKey", "HeaderBackup"], "types"),
+        ["Token", "Digest", "Formatted", "OpenMapping", "Mapping", "Resized", "AddedKey", "HeaderBackup"], "types"),
 }
-_ALIASES = {"create_encrypted": "format", "luks_format": "format", "open_encrypted": "open",
-            "close_encrypted": "close"}
 
 
 __all__ = list(_API)  # help() (pydoc) documents these, each loaded through __getattr__
@@ -109,21 +113,9 @@ if TYPE_CHECKING:
     from .types import Formatted as Formatted
     from .types import HeaderBackup as HeaderBackup
     from .types import Mapping as Mapping
+    from .types import OpenMapping as OpenMapping
     from .types import Resized as Resized
     from .types import Token as Token
 
 
-def __getattr__(name: str) -> Any:
-    """Lazy public API: ``from pybofh import crypt; crypt.open(...)`` imports ``ops`` only then."""
-    if name in _API:
-        from importlib import import_module
-
-        module = _API[name]
-        if module is None:
-            return import_module(f".{name}", __name__)
-        return getattr(import_module(f".{module}", __name__), _ALIASES.get(name, name))
-    raise AttributeError(f"module 'pybofh_crypt' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_API])
+__getattr__, __dir__ = lazy_api(__name__, _API)  # the API loads on first use (pybofh_core.lazy)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pybofh_core.errors import CommandError, NotFoundError, ToolUnavailableError
+from pybofh_core.parsing import decode_text
 from pybofh_core.runner import Result, run
 from pybofh_core.secret import Secret
 
@@ -37,7 +38,7 @@ def cryptsetup(
 
 def translate(exc: CommandError, subject: str) -> Exception:
     """Map cryptsetup's messages to errors that say what is wrong and what to try."""
-    err = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else str(exc.stderr)
+    err = decode_text(exc.stderr)
     if exc.returncode is None and "not installed" in (exc.reason or ""):
         return ToolUnavailableError(CRYPTSETUP, "not installed (Debian package cryptsetup-bin)")
     if "Cannot initialize device-mapper" in err:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pybofh_core.errors import CommandError, ParseError, ToolUnavailableError
-from pybofh_core.parsing import public_parsers
+from pybofh_core.parsing import decode_text, public_parsers
 from pybofh_core.runner import run
 from pybofh_core.status import StatusSection, section
 
@@ -30,7 +30,7 @@ def parse_dmsetup_info(data: str | bytes, *, source: str | None = None) -> list[
     A name never holds ``/``, and neither do the four last columns, so a UUID that does is still read whole.
     """
     tool = "dmsetup info"
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    text = decode_text(data)
     out: list[DmDevice] = []
     for line in text.splitlines():
         if not line.strip() or line.strip() == _NO_DEVICES:
@@ -53,7 +53,7 @@ def list_dm_devices() -> list[DmDevice]:
     try:
         res = run(DMSETUP_INFO_ARGV, readonly=True)
     except CommandError as exc:
-        err = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else str(exc.stderr)
+        err = decode_text(exc.stderr)
         if any(marker in err for marker in _NO_DM):
             raise ToolUnavailableError("device-mapper", "the kernel module dm_mod is not loaded") \
                 from exc

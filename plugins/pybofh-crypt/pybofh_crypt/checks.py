@@ -29,7 +29,7 @@ def check_device(value: Any, what: str = "LUKS device") -> str:
 
 
 def check_mapping(value: Any) -> str:
-    """A dm-crypt mapping name; ``/dev/mapper/NAME`` (or a ``Mapping``/``CryptStatus`` result, whose path it is)
+    """A dm-crypt mapping name; ``/dev/mapper/NAME`` (or an ``OpenMapping``/``CryptStatus`` result, whose path it is)
     is accepted and reduced to ``NAME``."""
     value = named_path(value)
     if isinstance(value, str) and value.startswith(MAPPER):

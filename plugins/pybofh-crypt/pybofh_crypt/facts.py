@@ -60,8 +60,8 @@ def mapping_over(device: str) -> str | None:
     ``cryptsetup status``: a mapping opened by hand or by another tool as ``data_crypt`` is found as well as
     pybofh's own ``luks-<UUID>``.
     """
-    import json
-
+    from pybofh_core.errors import ParseError
+    from pybofh_core.parsing import decode_text, load_json
     from pybofh_core.runner import get_runner, run
 
     device = check_device(device)
@@ -72,8 +72,8 @@ def mapping_over(device: str) -> str | None:
     if res.returncode != 0:
         return None
     try:
-        rows = json.loads(res.stdout or "{}").get("blockdevices") or []
-    except (ValueError, AttributeError):
+        rows = load_json(decode_text(res.stdout) or "{}", "lsblk")[0].get("blockdevices") or []
+    except (ParseError, AttributeError):
         return None
     if not rows or not isinstance(rows[0], dict):
         return None

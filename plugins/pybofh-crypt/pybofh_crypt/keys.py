@@ -92,7 +92,7 @@ def lookup(device: str, uuid: str | None = None) -> Key:
     given = _given_key(device)
     if given is not None:
         return given
-    from pybofh_core.settings import get_settings
+    from pybofh_core.session import get_settings
 
     key_dir = get_settings().crypt.key_dir
     if key_dir is not None and uuid:

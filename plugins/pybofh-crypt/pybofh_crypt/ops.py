@@ -29,14 +29,14 @@ from pybofh_core.validate import PathArg, parse_size, validate_path
 from . import facts
 from ._cmd import cryptsetup, key_args
 from .checks import MAPPER, check_device, check_key, check_mapping, line_safe
-from .types import SECTOR, AddedKey, Formatted, HeaderBackup, KeyFile, LuksVersion, Mapping, Resized
+from .types import SECTOR, AddedKey, Formatted, HeaderBackup, KeyFile, LuksVersion, OpenMapping, Resized
 
 _CIPHER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:()_,.+-]*$")
 _PBKDFS = ("argon2id", "argon2i", "pbkdf2")
 
 
 def _settings() -> Any:
-    from pybofh_core.settings import get_settings
+    from pybofh_core.session import get_settings
 
     return get_settings().crypt
 
@@ -227,7 +227,7 @@ def format(  # noqa: A001 - the issue names it crypt.format
 # --- open ↔ close ----------------------------------------------------------------------------------------------------
 
 
-def _close_undo(m: Mapping) -> Any:
+def _close_undo(m: OpenMapping) -> Any:
     u = undo(close, m.name)
     uuid = m.uuid or (None if get_runner().dry_run else _luks_uuid(m.device))
     return u.expecting(**ephemeral(uuid=uuid)) if uuid else u
@@ -243,7 +243,7 @@ def open(  # noqa: A001 - the issue names it crypt.open
     readonly: bool = False,
     allow_discards: bool = False,
     keyring: bool | None = None,
-) -> Mapping:
+) -> OpenMapping:
     """Unlock LUKS ``device`` as ``/dev/mapper/NAME`` with ``passphrase`` (Secret, str, bytes or KeyFile).
 
     ``keyring=False`` keeps a LUKS2 volume key out of the kernel keyring, so ``resize`` needs no passphrase
@@ -262,7 +262,7 @@ def open(  # noqa: A001 - the issue names it crypt.open
     if not (_settings().keyring if keyring is None else keyring):
         args.append("--disable-keyring")
     opts, stdin = key_args(key)
-    result = Mapping(name=name, path=MAPPER + name, device=device)
+    result = OpenMapping(name=name, path=MAPPER + name, device=device)
     undo_ahead(lambda: _close_undo(result))  # inside an atomic block: the LUKS UUID is read before the open
     cryptsetup([*args, *opts, "--", device, name], input=stdin, subject=device)
     if get_runner().dry_run:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pybofh_core.errors import ParseError
-from pybofh_core.parsing import load_json, public_parsers
+from pybofh_core.parsing import decode_text, load_json, public_parsers
 
 from .types import SECTOR, CryptStatus, Digest, Keyslot, LuksDevice, LuksVersion, Segment, Token
 
@@ -36,7 +36,7 @@ _VERBOSE_TRAILER = re.compile(r"(?P<keep>\}?)(?:Command successful\.|Command fai
 def _text(data: str | bytes) -> str:
     """Output as text without a ``-v`` trailer line: bytes are decoded as UTF-8 (labels may hold any UTF-8; bad
     bytes become U+FFFD)."""
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    text = decode_text(data)
     body = text.rstrip()
     start = body.rfind("\n") + 1
     m = _VERBOSE_TRAILER.fullmatch(body, start)

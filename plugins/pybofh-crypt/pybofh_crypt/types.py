@@ -220,7 +220,7 @@ class Formatted:
 
 
 @dataclass(frozen=True, slots=True)
-class Mapping:
+class OpenMapping:
     """An open LUKS device: mapping ``name`` at ``path`` (``/dev/mapper/NAME``) over ``device``."""
 
     name: str
@@ -263,3 +263,7 @@ class HeaderBackup:
     device: str
     file: str
     uuid: str | None = None  # the LUKS UUID the backup holds
+
+
+#: The former name of ``OpenMapping`` (it shadowed ``collections.abc.Mapping`` wherever both were imported).
+Mapping = OpenMapping

@@ -3,41 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REC = Path(__file__).resolve().parent / "recordings" / "cryptsetup"
+from pybofh_core.testing import Recording, Recordings
+
+RECORDINGS = Recordings(Path(__file__).resolve().parent / "recordings")
 VERSION = "2.6.1"
 
 
-@dataclass(frozen=True)
-class Recording:
-    """One recorded cryptsetup run: stdout, stderr and exit code."""
-
-    stdout: bytes
-    stderr: bytes
-    rc: int
-
-
-def load(case: str, version: str = VERSION) -> Recording:
-    """Read recording ``<case>-<version>`` (missing stdout/stderr files mean the stream was empty)."""
-    base = REC / f"{case}-{version}"
-    out, err, rc = (Path(f"{base}{s}") for s in (".txt", ".stderr.txt", ".rc"))
-    if not (out.exists() or err.exists()):
-        raise FileNotFoundError(f"no recording {base.name}")
-    return Recording(
-        out.read_bytes() if out.exists() else b"",
-        err.read_bytes() if err.exists() else b"",
-        int(rc.read_text()) if rc.exists() else 0,
-    )
+def load(case: str, version: str = VERSION, tool: str = "cryptsetup") -> Recording:
+    """Read recording ``<tool>/<case>-<version>`` (its ``stdout``, ``stderr`` and ``returncode``)."""
+    return RECORDINGS.get(tool, case, version)
 
 
 @pytest.fixture
 def rec() -> Callable[..., Recording]:
-    """``rec("luksDump-luks2")`` → the recorded stdout/stderr/rc of that case."""
+    """``rec("luksDump-luks2")`` → the recorded stdout/stderr/returncode of that case."""
     return load
 
 

@@ -6,9 +6,9 @@ In the VM test bed (from the repository root; REC is tests/recordings/cryptsetup
         --out /tmp/rec >&2 && tar -C /tmp/rec -c . | base64' | base64 -d | tar -x -C $REC
 
 Every case formats a loop device backed by a sparse temp file (``--guest`` cases need device-mapper: run them in the
-VM test bed), runs one command with ``LC_ALL=C`` and stores its stdout as ``<case>-<version>.txt``, plus
-``<case>-<version>.stderr.txt`` and ``<case>-<version>.rc`` when the command wrote to stderr or failed.
-Passphrases used here are throw-away test values.
+VM test bed), runs one command with ``LC_ALL=C`` and stores it with ``pybofh_core.testing.write_recording``:
+``<case>-<version>.txt`` (stdout), ``.stderr.txt`` (stderr) and the side-car ``.meta.json`` (argv, exit code,
+host or vm). Passphrases used here are throw-away test values (given on stdin, never in argv).
 """
 
 from __future__ import annotations
@@ -22,8 +22,15 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-OUT = [Path(__file__).resolve().parent / "recordings" / "cryptsetup"]
+sys.path.append(str(Path(__file__).resolve().parents[3] / "pybofh_core"))  # this checkout's, if not installed
+
+from pybofh_core.testing import SIDECAR, load_recording, write_recording
+
+KEPT = Path(__file__).resolve().parent / "recordings" / "cryptsetup"  # the recordings kept in this checkout
+OUT = [KEPT]  # the tool folder the recordings go to (--out)
+WHERE = ["host"]  # "vm" with --guest
 ONLY: set[str] = set()  # --case: re-record only these cases
 ENV = {**os.environ, "LC_ALL": "C", "LANG": "C"}
 FAST = ["--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000"]
@@ -48,20 +55,23 @@ def version() -> str:
     return m.group(1)
 
 
+def previous_expected(folder: Path, case: str, ver: str) -> Any:
+    """The hand-checked ``expected`` of the case's recording in ``folder`` (None if none): a re-recording keeps it,
+    so ``test_recordings.py`` checks the new output against it (and fails on what changed, a UUID, until updated).
+    Read from the checkout also with ``--out`` (the VM guest reads the tree, writes elsewhere)."""
+    sidecar = folder / f"{case}-{ver}{SIDECAR}"
+    return load_recording(sidecar).expected if sidecar.is_file() else None
+
+
 def save(case: str, proc: subprocess.CompletedProcess[bytes], ver: str) -> None:
-    """Store stdout (unless a failure printed none), stderr if any, and the exit code if non-zero."""
+    """Store one case with ``pybofh_core.testing.write_recording``: its argv, stdout, stderr and exit code."""
     if ONLY and case not in ONLY:
         return
-    base = OUT[0] / f"{case}-{ver}"
-    for suffix in (".txt", ".stderr.txt", ".rc"):
-        base.with_name(base.name + suffix).unlink(missing_ok=True)
-    if proc.stdout or not proc.returncode:
-        base.with_name(base.name + ".txt").write_bytes(proc.stdout)
-    if proc.stderr:
-        base.with_name(base.name + ".stderr.txt").write_bytes(proc.stderr)
-    if proc.returncode:
-        base.with_name(base.name + ".rc").write_text(f"{proc.returncode}\n")
-    print(f"recorded {case}: rc {proc.returncode}, {len(proc.stdout)} bytes")
+    expected = previous_expected(KEPT, case, ver)
+    write_recording(OUT[0].parent, OUT[0].name, case, ver, argv=[str(a) for a in proc.args], stdout=proc.stdout,
+                    stderr=proc.stderr, returncode=proc.returncode, where=WHERE[0], expected=expected)
+    kept = " (kept the earlier expected values: check them)" if expected is not None else ""
+    print(f"recorded {case}: rc {proc.returncode}, {len(proc.stdout)} bytes{kept}")
 
 
 @contextmanager
@@ -158,6 +168,7 @@ def main() -> None:
     ONLY.update(args.case)
     if args.out:
         OUT[0] = args.out
+    WHERE[0] = "vm" if args.guest else "host"
     OUT[0].mkdir(parents=True, exist_ok=True)
     ver = version()
     with tempfile.TemporaryDirectory(prefix="pybofh-crypt-rec-") as tmp:

@@ -7,16 +7,15 @@ In the VM test bed (from the repository root; REC is tests/recordings/dmsetup of
         --out /tmp/rec >&2 && tar -C /tmp/rec -c . | base64' | base64 -d | tar -x -C $REC
 
 The guest case opens a LUKS2 mapping on a loop device, a LUKS1 mapping named with a space and a colon on an LVM
-LV, and a read-only plain mapping, records the listing (with the LV's own device-mapper row in it) and writes what
-it made to ``<case>-<version>.expect.json``; then it closes everything and records the empty listing. Files:
-``<case>-<version>.txt`` (stdout), ``.stderr.txt`` and ``.rc`` when the command wrote to stderr or failed.
-Passphrases here are throw-away test values.
+LV, and a read-only plain mapping, records the listing (with the LV's own device-mapper row in it) with what it
+made as the side-car's ``expected``; then it closes everything and records the empty listing. Every case is
+written by ``pybofh_core.testing.write_recording``: ``<case>-<version>.txt`` (stdout), ``.stderr.txt`` (stderr)
+and ``.meta.json`` (argv, exit code, host or vm, expected). Passphrases here are throw-away test values.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -24,7 +23,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-OUT = [Path(__file__).resolve().parent / "recordings" / "dmsetup"]
+sys.path.append(str(Path(__file__).resolve().parents[3] / "pybofh_core"))  # this checkout's, if not installed
+
+from pybofh_core.testing import write_recording
+
+OUT = [Path(__file__).resolve().parent / "recordings" / "dmsetup"]  # the tool folder the recordings go to (--out)
+WHERE = ["host"]  # "vm" with --guest
 ENV = {**os.environ, "LC_ALL": "C", "LANG": "C", "DM_DISABLE_UDEV": "1"}
 INFO = ["dmsetup", "info", "-c", "--noheadings", "--separator", "/", "-o",
         "name,uuid,blkdevname,blkdevs_used,open,attr"]
@@ -50,17 +54,12 @@ def version() -> str:
     return m.group(1)
 
 
-def save(case: str, proc: subprocess.CompletedProcess[bytes], ver: str, expect: object = None) -> None:
-    """Store stdout, stderr if any, the exit code if non-zero, and what the listing must show."""
-    base = OUT[0] / f"{case}-{ver}"
-    if proc.stdout or not proc.returncode:
-        Path(f"{base}.txt").write_bytes(proc.stdout)
-    if proc.stderr:
-        Path(f"{base}.stderr.txt").write_bytes(proc.stderr)
-    if proc.returncode:
-        Path(f"{base}.rc").write_text(f"{proc.returncode}\n")
-    if expect is not None:
-        Path(f"{base}.expect.json").write_text(json.dumps(expect, indent=1) + "\n")
+def save(case: str, proc: subprocess.CompletedProcess[bytes], ver: str, expect: object = None,
+         paths: dict[str, str] | None = None) -> None:
+    """Store one case with ``pybofh_core.testing.write_recording``: argv, outputs, exit code, and what the
+    listing must show (``expected``) with the devices it names (``paths``)."""
+    write_recording(OUT[0].parent, OUT[0].name, case, ver, argv=[str(a) for a in proc.args], stdout=proc.stdout,
+                    stderr=proc.stderr, returncode=proc.returncode, paths=paths, where=WHERE[0], expected=expect)
     print(f"recorded {case}: rc {proc.returncode}, {len(proc.stdout)} bytes")
 
 
@@ -98,7 +97,8 @@ def guest(tmp: Path, ver: str) -> None:
             "plainmap": {"type": "PLAIN", "uuid": None, "device": plain_dev, "read_only": True},
             "not crypt": [lv_dm],
         }
-        save("info-luks-lvm-plain", sh(INFO), ver, expect)
+        save("info-luks-lvm-plain", sh(INFO), ver, expect,
+             {"luks2": luks2_dev, "pv": pv_dev, "plain": plain_dev, "lv": lv})
     finally:
         for name in reversed(opened):
             sh(["cryptsetup", "close", name], check=False)
@@ -117,6 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.out:
         OUT[0] = args.out
+    WHERE[0] = "vm" if args.guest else "host"
     OUT[0].mkdir(parents=True, exist_ok=True)
     ver = version()
     if args.guest:

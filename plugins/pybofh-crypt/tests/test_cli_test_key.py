@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pybofh_core.cli import app, main
-from pybofh_core.settings import get_settings
+from pybofh_core.session import get_settings
 from pybofh_crypt import ops
 
 pytestmark = pytest.mark.loopdev

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from pybofh_core.atomic import Atomic
 from pybofh_core.cli import app
 from pybofh_core.errors import ToolUnavailableError, ValidationError
-from pybofh_core.settings import get_settings
+from pybofh_core.session import get_settings
 from pybofh_crypt import facts, ops
 from pybofh_crypt.layers import LuksLayer
 from pybofh_crypt.types import LuksVersion
@@ -139,7 +139,7 @@ def test_rollback_from_journal_after_kill_9(luks, tmp_path, journal_dir) -> None
     script = textwrap.dedent(f"""
         import os, signal, sys
         from pybofh_core.atomic import Atomic
-        from pybofh_core.settings import get_settings
+        from pybofh_core.session import get_settings
         old, new = sys.stdin.read().split("\\n")
         with get_settings().override(crypt__pbkdf="pbkdf2", crypt__pbkdf_force_iterations=1000):
             with Atomic(label="kill-9") as atomic:

@@ -8,9 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pybofh_core.cli import app
-from pybofh_core.plugins import get_host
 from pybofh_core.secret import Secret
-from pybofh_core.settings import get_settings
+from pybofh_core.session import get_plugins, get_settings
 from pybofh_crypt import keys
 from pybofh_crypt import pybofh_probe_layer as probe_hook
 from pybofh_crypt.errors import KeyNotFoundError
@@ -29,7 +28,7 @@ def dev(tmp_path: Path) -> str:
 
 
 def reply(fake, argv, recording) -> None:
-    fake.expect(argv, stdout=recording.stdout, stderr=recording.stderr, returncode=recording.rc)
+    fake.expect(argv, stdout=recording.stdout, stderr=recording.stderr, returncode=recording.returncode)
 
 
 @pytest.mark.parametrize("probe, expected", [
@@ -50,7 +49,7 @@ def test_probe_hook(probe, expected) -> None:
 
 def test_probe_hook_is_registered() -> None:
     """Through the plugin manager, a LUKS probe answers with this plugin's layer."""
-    layer = get_host().pm.hook.pybofh_probe_layer(device="/dev/x", probe={"TYPE": "crypto_LUKS", "VERSION": "2"})
+    layer = get_plugins().pm.hook.pybofh_probe_layer(device="/dev/x", probe={"TYPE": "crypto_LUKS", "VERSION": "2"})
     assert isinstance(layer, LuksLayer)
 
 
@@ -176,17 +175,16 @@ def test_cli_open_prompts_hidden_and_sends_stdin(fake_runner, rec, dev) -> None:
     assert PW not in result.output and "/dev/mapper/cli-map" in result.output
 
 
-def test_cli_format_key_file_and_confirmation(fake_runner, dev, tmp_path) -> None:
+def test_cli_format_key_file_and_confirmation(fake_runner, dev, tmp_path, pybofh_recordings) -> None:
     """format asks before destroying data unless --yes; --key-file passes the path."""
     key = tmp_path / "k"
     key.write_bytes(b"secret")
     result = CliRunner().invoke(app, ["crypt", "format", dev, "--key-file", str(key)], input="n\n")
     assert result.exit_code != 0 and fake_runner.calls == []
-    util = Path(__file__).resolve().parent / "recordings" / "util-linux"
-    fake_runner.expect(["wipefs", "--no-act", "--json", "--", dev], (util / "wipefs-json-empty-file-2.38.1.txt")
-                       .read_bytes())
-    fake_runner.expect(["losetup", "--list", "--json", "-O", "NAME", "-j", dev],
-                       (util / "losetup-json-no-loop-2.38.1.txt").read_bytes())
+    reply(fake_runner, ["wipefs", "--no-act", "--json", "--", dev],
+          pybofh_recordings.get("util-linux", "wipefs-json-empty-file", "2.38.1"))
+    reply(fake_runner, ["losetup", "--list", "--json", "-O", "NAME", "-j", dev],
+          pybofh_recordings.get("util-linux", "losetup-json-no-loop", "2.38.1"))
     fake_runner.expect(["cryptsetup", "luksFormat", ...])
     with get_settings().override(crypt__pbkdf="pbkdf2", crypt__pbkdf_force_iterations=1000):
         result = CliRunner().invoke(app, ["--json", "crypt", "format", dev, "--key-file", str(key), "--yes",

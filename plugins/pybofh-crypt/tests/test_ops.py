@@ -18,7 +18,8 @@ from pybofh_core.errors import (
 )
 from pybofh_core.operations import spec_of
 from pybofh_core.secret import Secret
-from pybofh_core.settings import get_settings
+from pybofh_core.session import get_settings
+from pybofh_core.testing import Recording, Recordings
 from pybofh_crypt import facts, ops
 from pybofh_crypt.errors import MappingNotFoundError, NotLuksError, PassphraseError
 from pybofh_crypt.types import KeyFile, LuksVersion
@@ -38,17 +39,21 @@ def dev(tmp_path: Path) -> str:
 
 def reply(fake, argv, recording) -> None:
     """Make ``argv`` answer with a recording's stdout, stderr and exit code."""
-    fake.expect(argv, stdout=recording.stdout, stderr=recording.stderr, returncode=recording.rc)
+    fake.expect(argv, stdout=recording.stdout, stderr=recording.stderr, returncode=recording.returncode)
 
 
-UTIL = Path(__file__).resolve().parent / "recordings" / "util-linux"
+RECORDINGS = Recordings(Path(__file__).resolve().parent / "recordings")
+
+
+def util_linux(case: str) -> Recording:
+    """The util-linux 2.38.1 recording ``case`` (``recordings/util-linux``, read by the one loader)."""
+    return RECORDINGS.get("util-linux", case, "2.38.1")
 
 
 def holds(fake, dev: str, wipefs: str = "wipefs-json-empty-file") -> None:
     """Answer the data check for the image file ``dev``: wipefs (recorded on a real file) and no loop device on it."""
-    fake.expect(["wipefs", "--no-act", "--json", "--", dev], (UTIL / f"{wipefs}-2.38.1.txt").read_bytes())
-    fake.expect(["losetup", "--list", "--json", "-O", "NAME", "-j", dev],
-                (UTIL / "losetup-json-no-loop-2.38.1.txt").read_bytes())
+    reply(fake, ["wipefs", "--no-act", "--json", "--", dev], util_linux(wipefs))
+    reply(fake, ["losetup", "--list", "--json", "-O", "NAME", "-j", dev], util_linux("losetup-json-no-loop"))
 
 
 def without_checks(calls) -> list[tuple[str, ...]]:
@@ -543,13 +548,13 @@ def test_dry_run_plan_shows_stdin_not_secret(fake_runner, rec, dev) -> None:
 
 def test_every_operation_has_inverse_or_reason() -> None:
     """Each crypt operation declares an inverse or why it is irreversible."""
-    from pybofh_core.plugins import get_host
+    from pybofh_core.session import get_plugins
 
-    specs = list(get_host().operations.specs("crypt"))
+    specs = list(get_plugins().operations.specs("crypt"))
     assert {s.name for s in specs} >= {"format", "open", "close", "resize", "add_key", "remove_key",
                                        "header_backup", "header_restore"}
     for s in specs:
         assert (s.inverse is None) != (s.irreversible is None), s.name
-    reg = get_host().operations
+    reg = get_plugins().operations
     assert reg.get("crypt.create_encrypted") is reg.get("crypt.format")
     assert reg.get("crypt.open_encrypted") is reg.get("crypt.open")

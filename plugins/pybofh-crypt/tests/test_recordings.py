@@ -1,18 +1,25 @@
-"""Every stdout recorded from the real cryptsetup parses to the values in its ``.expect.json`` (hand-written)."""
+"""Every stdout recorded from the real cryptsetup parses to the values its side-car expects (hand-written)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import pytest
 
 from pybofh_core.errors import ParseError
+from pybofh_core.testing import Recording, Recordings
 from pybofh_crypt.parsers import parse_crypt_status, parse_luks2_json, parse_luks_dump
 
-REC = Path(__file__).resolve().parent / "recordings" / "cryptsetup"
-STDOUTS = sorted(p for p in REC.glob("*.txt") if not p.name.endswith(".stderr.txt"))
+RECORDINGS = Recordings(Path(__file__).resolve().parent / "recordings")
+STDOUTS = [r for r in RECORDINGS.all("cryptsetup") if r.stdout_path.is_file()]  # those that printed on stdout
+
+
+def _out(case: str) -> bytes:
+    """The recorded stdout of cryptsetup 2.6.1 case ``case``."""
+    return RECORDINGS.get("cryptsetup", case, "2.6.1").stdout
+
+
 PARSERS = {"luksDump": parse_luks_dump, "luksDump-json": parse_luks2_json, "status": parse_crypt_status}
 
 
@@ -21,21 +28,20 @@ def test_recordings_exist() -> None:
     assert len(STDOUTS) >= 6
 
 
-@pytest.mark.parametrize("path", STDOUTS, ids=lambda p: p.name)
-def test_recording_parses_as_expected(path: Path, luks_check) -> None:
+@pytest.mark.parametrize("rec", STDOUTS, ids=lambda r: r.stdout_path.name)
+def test_recording_parses_as_expected(rec: Recording, luks_check) -> None:
     """The recording's parser gives the hand-checked key fields."""
-    expect_file = path.with_name(path.name.removesuffix(".txt") + ".expect.json")
-    assert expect_file.is_file(), f"add {expect_file.name} with the expected values of {path.name}"
-    expect = json.loads(expect_file.read_text())
-    result = PARSERS[expect["parser"]](path.read_bytes(), source=path.name)
+    expect = rec.expected
+    assert isinstance(expect, dict), f"add the expected values of {rec.name} to its side-car's 'expected'"
+    result = PARSERS[expect["parser"]](rec.stdout, source=rec.stdout_path.name)
     luks_check(result, expect)
 
 
 def test_text_and_json_dumps_of_one_header_agree() -> None:
     """The text and JSON dumps recorded from one LUKS2 header give the same key slots and segments."""
-    case = "luks2-label-argon2id-two-keyslots-2.6.1.txt"
-    text = parse_luks_dump((REC / f"luksDump-{case}").read_bytes())
-    meta = parse_luks2_json((REC / f"luksDump-json-{case}").read_bytes())
+    case = "luks2-label-argon2id-two-keyslots"
+    text = parse_luks_dump(_out(f"luksDump-{case}"))
+    meta = parse_luks2_json(_out(f"luksDump-json-{case}"))
     assert text.keyslots == meta.keyslots
     assert text.segments == meta.segments
     assert (text.data_offset, text.sector_size, text.key_bits, text.cipher) == (
@@ -52,7 +58,7 @@ def test_parsers_reject_what_they_do_not_claim(parser, data: bytes) -> None:
 
 
 def _luks2_text() -> str:
-    return (REC / "luksDump-luks2-2.6.1.txt").read_text()
+    return _out("luksDump-luks2").decode()
 
 
 @pytest.mark.parametrize("mutate, message", [
@@ -71,14 +77,14 @@ def test_luks2_text_damage_is_a_parse_error(mutate, message: str) -> None:
 
 def test_luks1_missing_slot_is_a_parse_error() -> None:
     """A LUKS1 dump must list all eight key slots."""
-    text = (REC / "luksDump-luks1-2.6.1.txt").read_text().replace("Key Slot 7: DISABLED\n", "")
+    text = _out("luksDump-luks1").decode().replace("Key Slot 7: DISABLED\n", "")
     with pytest.raises(ParseError, match="expected 0 to 7"):
         parse_luks_dump(text)
 
 
 def test_json_duplicate_key_is_detected() -> None:
     """A duplicated JSON key would hide data: it is a ParseError, not a silent overwrite."""
-    text = (REC / "luksDump-json-luks2-2.6.1.txt").read_text().replace(
+    text = _out("luksDump-json-luks2").decode().replace(
         '"sector_size":512', '"sector_size":512,\n      "sector_size":4096')
     with pytest.raises(ParseError, match="duplicate JSON key 'sector_size'"):
         parse_luks2_json(text)
@@ -91,7 +97,7 @@ def test_json_duplicate_key_is_detected() -> None:
 ])
 def test_json_damage_is_a_parse_error(old: str, new: str, message: str) -> None:
     """Wrong types or missing sections in real JSON metadata are refused."""
-    text = (REC / "luksDump-json-luks2-2.6.1.txt").read_text()
+    text = _out("luksDump-json-luks2").decode()
     assert old in text
     with pytest.raises(ParseError, match=message):
         parse_luks2_json(text.replace(old, new, 1))
@@ -99,18 +105,19 @@ def test_json_damage_is_a_parse_error(old: str, new: str, message: str) -> None:
 
 def test_bytes_and_text_give_the_same_result() -> None:
     """Parsers take stdout as bytes or str alike."""
-    path = REC / "luksDump-luks2-2.6.1.txt"
-    assert parse_luks_dump(path.read_bytes()) == parse_luks_dump(path.read_text())
+    data = _out("luksDump-luks2")
+    assert parse_luks_dump(data) == parse_luks_dump(data.decode())
 
 
 def test_results_are_frozen() -> None:
     """Parsed state is immutable."""
-    header = parse_luks_dump((REC / "luksDump-luks2-2.6.1.txt").read_bytes())
+    header = parse_luks_dump(_out("luksDump-luks2"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         header.uuid = "x"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("path", sorted(REC.glob("*-verbose-*.txt")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(RECORDINGS.directory.glob("cryptsetup/*-verbose-*.txt")),
+                         ids=lambda p: p.name)
 def test_verbose_recordings_end_in_the_trailer(path: Path) -> None:
     """``cryptsetup -v`` recordings really end in ``Command successful.``/``Command failed …`` (so the expectation
     test above proves the trailer is skipped), and the same line anywhere else is still refused."""

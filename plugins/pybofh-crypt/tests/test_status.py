@@ -3,33 +3,30 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from pybofh_core.errors import ParseError
 from pybofh_core.runner import FakeRunner
+from pybofh_core.testing import Recordings
 from pybofh_crypt.bofh_status import DMSETUP_INFO_ARGV, parse_dmsetup_info, sections
 
-REC = Path(__file__).resolve().parent / "recordings" / "dmsetup"
+RECORDINGS = Recordings(Path(__file__).resolve().parent / "recordings")
 VERSION = "1.02.185"
 
 
 def replay(runner: FakeRunner, case: str) -> None:
     """Answer ``dmsetup info`` with the recording ``case`` (stdout, stderr, exit code)."""
-    base = REC / f"{case}-{VERSION}"
-    out, err, rc = (Path(f"{base}{s}") for s in (".txt", ".stderr.txt", ".rc"))
-    runner.expect(DMSETUP_INFO_ARGV, out.read_bytes() if out.exists() else b"",
-                  stderr=err.read_bytes() if err.exists() else b"",
-                  returncode=int(rc.read_text()) if rc.exists() else 0)
+    rec = RECORDINGS.get("dmsetup", case, VERSION)
+    runner.expect(DMSETUP_INFO_ARGV, rec.stdout, stderr=rec.stderr, returncode=rec.returncode)
 
 
 def test_mappings_of_every_kind_and_nothing_else(fake_runner: FakeRunner) -> None:
     """LUKS2 on a loop, LUKS1 on an LV (named with a space and a colon), plain read-only; the LV's own row is not a
     mapping. Expected values were written by the recorder from what it made (cryptsetup luksUUID), not parsed."""
     replay(fake_runner, "info-luks-lvm-plain")
-    expect = json.loads((REC / f"info-luks-lvm-plain-{VERSION}.expect.json").read_text())
+    expect = RECORDINGS.get("dmsetup", "info-luks-lvm-plain", VERSION).expected
     (sec,) = sections()
     assert fake_runner.calls == [tuple(DMSETUP_INFO_ARGV)]
     rows = {r["mapping"]: r for r in sec.rows}

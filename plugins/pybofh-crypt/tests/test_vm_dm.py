@@ -22,7 +22,7 @@ import pytest
 
 from pybofh_core.atomic import Atomic
 from pybofh_core.runner import LocalRunner, Result, use_runner
-from pybofh_core.settings import get_settings
+from pybofh_core.session import get_settings
 from pybofh_crypt import facts, keys, ops
 from pybofh_crypt.errors import MappingNotFoundError
 from pybofh_crypt.layers import LuksLayer
@@ -173,7 +173,7 @@ def test_journal_rollback_after_kill_9(luks_loop, names, journal_dir) -> None:
     script = textwrap.dedent(f"""
         import os, signal, sys
         from pybofh_core.atomic import Atomic
-        from pybofh_core.settings import get_settings
+        from pybofh_core.session import get_settings
         old, new = sys.stdin.read().split("\\n")
         with get_settings().override(crypt__pbkdf="pbkdf2", crypt__pbkdf_force_iterations=1000):
             with Atomic(label="kill-9") as atomic:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from pybofh_core import hookimpl
+from pybofh_core.lazy import lazy_api
 
 if TYPE_CHECKING:
     from pybofh_core.cli_registry import CliRegistry
@@ -146,11 +146,4 @@ if TYPE_CHECKING:
     from .types import VolumeConfig as VolumeConfig
 
 
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        return getattr(import_module(f".{_API[name]}", __name__), name)
-    raise AttributeError(f"module 'pybofh_drbd' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_API])
+__getattr__, __dir__ = lazy_api(__name__, _API)  # the API loads on first use (pybofh_core.lazy)

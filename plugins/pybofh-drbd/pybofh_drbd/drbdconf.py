@@ -7,13 +7,13 @@ public name, so ``from pybofh_drbd.parsers import parse_config`` keeps working.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 from pybofh_core.errors import ParseError
-from pybofh_core.parsing import public_parsers
+from pybofh_core.parsing import decode_text, int_field, public_parsers
 
-from ._decode import _int, _text
 from .types import (
     Address,
     ConnectionConfig,
@@ -30,6 +30,10 @@ _ADDR6_RE = re.compile(r"^\[([^\]]+)\]:(\d+)$")
 _ADDR4_RE = re.compile(r"^([^:\[\]\s]+):(\d+)$")
 _DUMP_HDR_RE = re.compile(r"^# resource (\S+) on (\S+):", re.MULTILINE)
 _DRBD_DEV_RE = re.compile(r"^/dev/drbd(\d+)$")
+
+#: DRBD's integer fields (JSON numbers, some written ``4.0``; digits in text and configs): ``int_field`` of the core
+#: with signs and integral floats allowed
+_int = functools.partial(int_field, signed=True, integral_float=True)
 
 
 @dataclass
@@ -88,7 +92,7 @@ def _tokenize(text: str, tool: str, source: str | None) -> list[tuple[str, int, 
 
 def parse_config_tree(text: str | bytes, *, tool: str = CONFIG, source: str | None = None) -> list[Stmt]:
     """Parse DRBD's brace grammar (``word ... ;`` and ``word ... { ... }``) into statements; unbalanced is an error."""
-    tokens = _tokenize(_text(text), tool, source)
+    tokens = _tokenize(decode_text(text, drop_nul=True), tool, source)
     stack: list[list[Stmt]] = [[]]
     openers: list[Stmt] = []
     words: list[str] = []
@@ -160,7 +164,7 @@ def _device(args: list[str], tool: str, source: str | None) -> tuple[str | None,
     for i in it:
         a = args[i]
         if a == "minor" and i + 1 < len(args):
-            minor = _int(args[i + 1], tool, "minor", source)
+            minor = _int(args[i + 1], "minor", tool, source)
             next(it, None)
         elif a.startswith("/"):
             path = a
@@ -222,7 +226,7 @@ def _volume_stmt(vol: _VolBuild, s: Stmt, tool: str, source: str | None) -> bool
 def _volume_block(s: Stmt, tool: str, source: str | None) -> VolumeConfig:
     if len(s.words) != 2:
         raise ParseError(tool, f"line {s.line}: volume needs one number", " ".join(s.words), source)
-    vol = _VolBuild(_int(s.words[1], tool, "volume number", source))
+    vol = _VolBuild(_int(s.words[1], "volume number", tool, source))
     for inner in s.body or []:
         if not _volume_stmt(vol, inner, tool, source) and inner.body is None:
             raise ParseError(tool, f"line {inner.line}: unknown volume statement {inner.key!r}",
@@ -245,7 +249,7 @@ def _host(s: Stmt, kind: str, tool: str, source: str | None) -> HostConfig:
     volumes = []
     for inner in s.body or []:
         if inner.key == "node-id" and inner.body is None:
-            node_id = _int(inner.words[1] if len(inner.words) > 1 else None, tool, "node-id", source)
+            node_id = _int(inner.words[1] if len(inner.words) > 1 else None, "node-id", tool, source)
         elif inner.key == "address" and inner.body is None:
             address = parse_address(inner.words[1:], tool=tool, source=source)
         elif inner.key == "volume" and inner.body is not None:
@@ -276,7 +280,7 @@ def _connection_host(words: list[str], tool: str, source: str | None) -> Connect
             address = parse_address(rest[i + 1:i + 1 + n], tool=tool, source=source)
             i += 1 + n
         elif w == "port" and i + 1 < len(rest):
-            port = _int(rest[i + 1], tool, "port", source)
+            port = _int(rest[i + 1], "port", tool, source)
             i += 2
         elif w == "via" and rest[i + 1:i + 3] == ["proxy", "on"] and i + 3 < len(rest):
             proxy = rest[i + 3]
@@ -311,7 +315,7 @@ def _connection(s: Stmt, tool: str, source: str | None) -> ConnectionConfig:
                 paths.append((ends["_this_host"], ends["_remote_host"]))
             hosts += path_hosts
         elif inner.key == "_peer_node_id":
-            peer = _int(inner.words[1] if len(inner.words) > 1 else None, tool, "_peer_node_id", source)
+            peer = _int(inner.words[1] if len(inner.words) > 1 else None, "_peer_node_id", tool, source)
         elif inner.key == "_cstate":
             cstate = inner.words[1] if len(inner.words) > 1 else None
         elif inner.key == "net" and inner.body is not None:
@@ -385,7 +389,7 @@ def parse_config(text: str | bytes, *, source: str | None = None, tool: str = CO
     A configuration with only ``global``/``common`` gives no resources; empty output, unbalanced braces (a
     truncated file) and unknown statements are ParseErrors.
     """
-    body = _text(text)
+    body = decode_text(text, drop_nul=True)
     headers = dict(_DUMP_HDR_RE.findall(body))
     tree = parse_config_tree(body, tool=tool, source=source)
     resources = []

@@ -29,7 +29,7 @@ _DRBD_DEV = re.compile(r"^/dev/drbd(\d+)$")
 
 def drbd_settings() -> DrbdSettings:
     """The ``drbd`` settings namespace (defaults when the plugin was not registered through discovery)."""
-    from pybofh_core.settings import get_settings
+    from pybofh_core.session import get_settings
 
     try:
         return get_settings().drbd  # type: ignore[no-any-return]

@@ -11,18 +11,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pybofh_core.errors import ParseError
-from pybofh_core.parsing import public_parsers
-
-from ._decode import _int, _text
+from pybofh_core.parsing import (
+    Repeated,
+    decode_text,
+    load_json_output,
+    public_parsers,
+    refuse_repeated,
+)
 
 # the configuration language has its own module; its names stay importable from here
 from .drbdconf import CONFIG as CONFIG
 from .drbdconf import Stmt as Stmt
-from .drbdconf import parse_address
+from .drbdconf import _int, parse_address
 from .drbdconf import parse_config as parse_config
 from .drbdconf import parse_config_tree as parse_config_tree
 from .types import Address as Address
@@ -95,7 +98,7 @@ def parse_proc_drbd(data: str | bytes, *, source: str | None = None) -> ProcDrbd
     ``finish: H:MM:SS speed: N (N) [want: N] K/sec`` line, also when glued to the progress line (the ``Mfinish``
     quirk), and ``N% sector pos:`` lines. Pass bytes: the file can contain NUL bytes.
     """
-    text = _text(data)
+    text = decode_text(data, drop_nul=True)
     version = api = proto = build = None
     devices: list[ProcDevice] = []
     cur: dict[str, Any] | None = None
@@ -254,64 +257,6 @@ def resource_from_proc(device: ProcDevice, name: str) -> DrbdResource:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Dups:
-    """Values of a key that occurred more than once in one JSON object, in order."""
-
-    values: list[Any] = field(default_factory=list)
-
-
-class _DupDict(dict):  # type: ignore[type-arg]
-    """A JSON object in which some key occurred more than once (those values are ``_Dups``)."""
-
-
-def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Build a JSON object in C; only an object with a repeated key is rebuilt keeping every value."""
-    fast = dict(pairs)
-    if len(fast) == len(pairs):
-        return fast
-    out: dict[str, Any] = _DupDict()
-    for key, value in pairs:
-        if key in out:
-            prev = out[key]
-            out[key] = _Dups([*prev.values, value]) if isinstance(prev, _Dups) else _Dups([prev, value])
-        else:
-            out[key] = value
-    return out
-
-
-def _load_json(text: str | bytes, tool: str, source: str | None) -> Any:
-    """Load JSON keeping duplicate keys as ``_Dups``; warning lines before the JSON are skipped."""
-    body = _text(text)
-    start, offset = -1, 0
-    while offset < len(body):  # the JSON starts on the first line that opens with [ or { (found without a split)
-        end = body.find("\n", offset)
-        line = body[offset:] if end < 0 else body[offset:end + 1]
-        if line.lstrip().startswith(("[", "{")):
-            start = offset
-            break
-        offset += len(line)
-    if start < 0:
-        raise ParseError(tool, "no JSON in output", body[:200], source)
-    try:
-        return json.loads(body[start:], object_pairs_hook=_pairs_hook)
-    except json.JSONDecodeError as exc:
-        raise ParseError(tool, f"invalid JSON: {exc.msg} at line {exc.lineno}", body[start:][:200], source) from None
-    except RecursionError:
-        raise ParseError(tool, "JSON nested too deeply", body[start:][:200], source) from None
-
-
-def _no_dups(obj: Any, tool: str, where: str, source: str | None) -> None:
-    """Refuse an entry that is not a JSON object, or an object with a duplicate key."""
-    if not isinstance(obj, dict):
-        raise ParseError(tool, f"an entry of {where} is {type(obj).__name__}, not an object", str(obj)[:120], source)
-    if type(obj) is not _DupDict:
-        return
-    for key, value in obj.items():
-        if isinstance(value, _Dups):
-            raise ParseError(tool, f"duplicate key {key!r} in {where}", json.dumps(key), source)
-
-
 def _get(obj: Any, key: str, tool: str, where: str, source: str | None, kind: type | tuple[type, ...] = object) -> Any:
     if not isinstance(obj, dict):
         raise ParseError(tool, f"{where} is not an object", str(obj)[:120], source)
@@ -348,7 +293,7 @@ def parse_status_json(text: str | bytes, *, source: str | None = None) -> list[D
     separator lines are plain JSON. Duplicate keys in any object are a ParseError, never silently merged.
     """
     t = STATUS_JSON
-    doc = _load_json(text, t, source)
+    doc = load_json_output(text, t, source, drop_nul=True, repeated_keys="keep")[0]
     if not isinstance(doc, list):
         raise ParseError(t, "top level is not a list of resources", str(doc)[:120], source)
     out = []
@@ -357,37 +302,37 @@ def parse_status_json(text: str | bytes, *, source: str | None = None) -> list[D
             raise ParseError(t, "resource entry is not an object", str(res)[:120], source)
         name = _get(res, "name", t, "resource", source, str)
         where = f"resource {name}"
-        _no_dups(res, t, where, source)
+        refuse_repeated(res, t, where, source)
         volumes = []
         for dev in _get(res, "devices", t, where, source, list):
-            _no_dups(dev, t, where, source)
+            refuse_repeated(dev, t, where, source)
             size = dev.get("size")
             volumes.append(Volume(
-                number=_int(_get(dev, "volume", t, where, source), t, "volume", source),
+                number=_int(_get(dev, "volume", t, where, source), "volume", t, source),
                 disk=_enum(DiskState, _get(dev, "disk-state", t, where, source), t, "disk state", source),
-                minor=_int(_get(dev, "minor", t, where, source), t, "minor", source),
-                size_bytes=None if size is None else _int(size, t, "size", source) * KIB,
+                minor=_int(_get(dev, "minor", t, where, source), "minor", t, source),
+                size_bytes=None if size is None else _int(size, "size", t, source) * KIB,
                 open=dev.get("open") if isinstance(dev.get("open"), bool) else None,
                 quorum=dev.get("quorum") if isinstance(dev.get("quorum"), bool) else None,
             ))
         conns = []
         for conn in _get(res, "connections", t, where, source, list):
-            _no_dups(conn, t, where, source)
+            refuse_repeated(conn, t, where, source)
             cname = conn.get("name")
             peers = []
             for pd in _get(conn, "peer_devices", t, f"{where} connection {cname}", source, list):
-                _no_dups(pd, t, where, source)
+                refuse_repeated(pd, t, where, source)
                 pct = pd.get("percent-in-sync")
                 oos = pd.get("out-of-sync")
                 if pct is not None and (isinstance(pct, bool) or not isinstance(pct, (int, float))):
                     raise ParseError(t, f"percent-in-sync {pct!r} is not a number", str(pct), source)
                 peers.append(PeerVolume(
-                    number=_int(_get(pd, "volume", t, where, source), t, "volume", source),
+                    number=_int(_get(pd, "volume", t, where, source), "volume", t, source),
                     peer_disk=_enum(DiskState, _get(pd, "peer-disk-state", t, where, source), t, "disk state", source),
                     replication=_enum(ReplicationState, _get(pd, "replication-state", t, where, source), t,
                                       "replication state", source),
                     sync_percent=None if pct is None else float(pct),
-                    out_of_sync_bytes=None if oos is None else _int(oos, t, "out-of-sync", source) * KIB,
+                    out_of_sync_bytes=None if oos is None else _int(oos, "out-of-sync", t, source) * KIB,
                     resync_suspended=pd.get("resync-suspended"),
                 ))
             peer_id = conn.get("peer-node-id")
@@ -396,7 +341,7 @@ def parse_status_json(text: str | bytes, *, source: str | None = None) -> list[D
                             "connection state", source),
                 peer_role=_enum(Role, _get(conn, "peer-role", t, where, source), t, "role", source),
                 name=cname if isinstance(cname, str) else None,
-                peer_node_id=None if peer_id is None else _int(peer_id, t, "peer-node-id", source),
+                peer_node_id=None if peer_id is None else _int(peer_id, "peer-node-id", t, source),
                 volumes=tuple(peers),
             ))
         node_id = res.get("node-id")
@@ -406,7 +351,7 @@ def parse_status_json(text: str | bytes, *, source: str | None = None) -> list[D
             volumes=tuple(volumes),
             connections=tuple(conns),
             suspended=res.get("suspended") if isinstance(res.get("suspended"), bool) else None,
-            node_id=None if node_id is None else _int(node_id, t, "node-id", source),
+            node_id=None if node_id is None else _int(node_id, "node-id", t, source),
         ))
     return out
 
@@ -460,7 +405,7 @@ def parse_status_text(text: str | bytes, *, source: str | None = None) -> list[D
                 connections=tuple(cur["connections"]), suspended=cur["suspended"], node_id=cur["node_id"]))
         cur = None
 
-    for raw in _text(text).splitlines():
+    for raw in decode_text(text, drop_nul=True).splitlines():
         if not raw.strip():
             continue
         stripped = raw.rstrip()
@@ -475,7 +420,7 @@ def parse_status_text(text: str | bytes, *, source: str | None = None) -> list[D
                 raise ParseError(t, "resource line lacks role:", raw, source)
             cur = {"name": tokens[0], "role": _enum(Role, kv["role"], t, "role", source, raw), "volumes": [],
                    "connections": [], "suspended": _yes_no(kv.get("suspended")),
-                   "node_id": _int(kv["node-id"], t, "node-id", source) if "node-id" in kv else None}
+                   "node_id": _int(kv["node-id"], "node-id", t, source) if "node-id" in kv else None}
         elif cur is None:
             raise ParseError(t, "indented line before any resource", raw, source)
         elif indent == 2 and ":" in tokens[0]:
@@ -484,11 +429,11 @@ def parse_status_text(text: str | bytes, *, source: str | None = None) -> list[D
             if "disk" not in kv:
                 raise ParseError(t, "volume line lacks disk:", raw, source)
             cur["volumes"].append(Volume(
-                number=_int(kv.get("volume", "0"), t, "volume", source),
+                number=_int(kv.get("volume", "0"), "volume", t, source),
                 disk=_enum(DiskState, kv["disk"], t, "disk state", source, raw),
-                minor=_int(kv["minor"], t, "minor", source) if "minor" in kv else None,
+                minor=_int(kv["minor"], "minor", t, source) if "minor" in kv else None,
                 open=_yes_no(kv.get("open")), quorum=_yes_no(kv.get("quorum")),
-                size_bytes=_int(kv["size"], t, "size", source) * KIB if "size" in kv else None,
+                size_bytes=_int(kv["size"], "size", t, source) * KIB if "size" in kv else None,
             ))
         elif indent == 2:
             close_conn()
@@ -497,7 +442,7 @@ def parse_status_text(text: str | bytes, *, source: str | None = None) -> list[D
                     "role": _enum(Role, kv.get("role", "Unknown"), t, "role", source, raw),
                     "state": _enum(ConnectionState, kv.get("connection", "Connected"), t, "connection state",
                                    source, raw),
-                    "node_id": _int(kv["node-id"], t, "node-id", source) if "node-id" in kv else None,
+                    "node_id": _int(kv["node-id"], "node-id", t, source) if "node-id" in kv else None,
                     "volumes": []}
         elif indent == 4 and conn is not None:
             kv = _kv(tokens, raw, t, source)
@@ -509,12 +454,12 @@ def parse_status_text(text: str | bytes, *, source: str | None = None) -> list[D
             except ValueError:
                 raise ParseError(t, f"done:{done} is not a number", raw, source) from None
             conn["volumes"].append(PeerVolume(
-                number=_int(kv.get("volume", "0"), t, "volume", source),
+                number=_int(kv.get("volume", "0"), "volume", t, source),
                 peer_disk=_enum(DiskState, kv["peer-disk"], t, "disk state", source, raw),
                 replication=_enum(ReplicationState, kv.get("replication", "Established"), t, "replication state",
                                   source, raw),
                 sync_percent=pct,
-                out_of_sync_bytes=_int(kv["out-of-sync"], t, "out-of-sync", source) * KIB if "out-of-sync" in kv
+                out_of_sync_bytes=_int(kv["out-of-sync"], "out-of-sync", t, source) * KIB if "out-of-sync" in kv
                 else None,
                 resync_suspended=kv.get("resync-suspended"),
             ))
@@ -522,7 +467,7 @@ def parse_status_text(text: str | bytes, *, source: str | None = None) -> list[D
             raise ParseError(t, f"unexpected indentation ({indent} spaces)", raw, source)
     close_res()
     if not res_list:
-        raise ParseError(t, "no resource in output", _text(text)[:200], source)
+        raise ParseError(t, "no resource in output", decode_text(text, drop_nul=True)[:200], source)
     return res_list
 
 
@@ -549,7 +494,7 @@ def parse_events2(text: str | bytes, *, source: str | None = None) -> list[Event
     ``--diff`` a value ``old->new`` gives ``attrs[key] = new`` and ``old[key] = old``.
     """
     events = []
-    for raw in _text(text).splitlines():
+    for raw in decode_text(text, drop_nul=True).splitlines():
         if not raw.strip():
             continue
         tokens = raw.split()
@@ -621,10 +566,10 @@ def resources_from_events(events: Iterable[Event], *, source: str | None = None)
             raise ParseError(t, f"resource {name} never got a role", str(r["attrs"]), source)
         volumes = tuple(
             Volume(
-                number=_int(d.get("volume", "0"), t, "volume", source),
+                number=_int(d.get("volume", "0"), "volume", t, source),
                 disk=_enum(DiskState, d.get("disk"), t, "disk state", source),
-                minor=_int(d["minor"], t, "minor", source) if "minor" in d else None,
-                size_bytes=_int(d["size"], t, "size", source) * KIB if "size" in d else None,
+                minor=_int(d["minor"], "minor", t, source) if "minor" in d else None,
+                size_bytes=_int(d["size"], "size", t, source) * KIB if "size" in d else None,
                 open=_yes_no(d.get("open")), quorum=_yes_no(d.get("quorum")),
                 backing_device=None if d.get("backing_dev") in (None, "none") else d["backing_dev"],
             )
@@ -638,11 +583,11 @@ def resources_from_events(events: Iterable[Event], *, source: str | None = None)
                     continue
                 done = pd.get("done")
                 pvs.append(PeerVolume(
-                    number=_int(pd.get("volume", "0"), t, "volume", source),
+                    number=_int(pd.get("volume", "0"), "volume", t, source),
                     peer_disk=_enum(DiskState, pd.get("peer-disk"), t, "disk state", source),
                     replication=_enum(ReplicationState, pd.get("replication"), t, "replication state", source),
                     sync_percent=float(done) if done is not None and _is_float(done) else None,
-                    out_of_sync_bytes=_int(pd["out-of-sync"], t, "out-of-sync", source) * KIB
+                    out_of_sync_bytes=_int(pd["out-of-sync"], "out-of-sync", t, source) * KIB
                     if "out-of-sync" in pd else None,
                     resync_suspended=pd.get("resync-suspended"),
                 ))
@@ -650,7 +595,7 @@ def resources_from_events(events: Iterable[Event], *, source: str | None = None)
                 state=_enum(ConnectionState, c.get("connection"), t, "connection state", source),
                 peer_role=_enum(Role, c.get("role", "Unknown"), t, "role", source),
                 name=c.get("conn-name"),
-                peer_node_id=_int(c["peer-node-id"], t, "peer-node-id", source) if "peer-node-id" in c else None,
+                peer_node_id=_int(c["peer-node-id"], "peer-node-id", t, source) if "peer-node-id" in c else None,
                 volumes=tuple(pvs),
             ))
         out.append(DrbdResource(
@@ -685,50 +630,50 @@ def parse_show_json(text: str | bytes, *, source: str | None = None) -> DrbdConf
     object → options). Any other duplicate key is a ParseError.
     """
     t = SHOW_JSON
-    doc = _load_json(text, t, source)
+    doc = load_json_output(text, t, source, drop_nul=True, repeated_keys="keep")[0]
     if not isinstance(doc, list):
         raise ParseError(t, "top level is not a list of resources", str(doc)[:120], source)
     resources = []
     for res in doc:
         name = _get(res, "resource", t, "resource entry", source, str)
         where = f"resource {name}"
-        _no_dups(res, t, where, source)
+        refuse_repeated(res, t, where, source)
         this = res.get("_this_host", {})
         if not isinstance(this, dict):
             raise ParseError(t, f"{where}: _this_host is not an object", str(this)[:120], source)
-        _no_dups(this, t, where, source)
+        refuse_repeated(this, t, where, source)
         vols = []
         for v in _list(this, "volumes", t, where, source):
             disk = _show_json_disk(v, t, where, source)
             minor = v.get("device_minor")
             vols.append(VolumeConfig(
-                number=_int(_get(v, "volume_nr", t, where, source), t, "volume_nr", source),
-                minor=None if minor is None else _int(minor, t, "device_minor", source),
+                number=_int(_get(v, "volume_nr", t, where, source), "volume_nr", t, source),
+                minor=None if minor is None else _int(minor, "device_minor", t, source),
                 device=None if minor is None else f"/dev/drbd{int(minor)}",
                 disk=disk, meta_disk=v.get("meta-disk") if isinstance(v.get("meta-disk"), str) else None,
             ))
         node_id = this.get("node-id")
-        hosts = [HostConfig(kind="this", node_id=None if node_id is None else _int(node_id, t, "node-id", source),
+        hosts = [HostConfig(kind="this", node_id=None if node_id is None else _int(node_id, "node-id", t, source),
                             volumes=tuple(vols))]
         conns = []
         for c in _list(res, "connections", t, where, source):
-            _no_dups(c, t, where, source)
+            refuse_repeated(c, t, where, source)
             raw_paths = _list(c, "paths", t, where, source)
             if "path" in c:
                 raw_paths = [c["path"], *raw_paths]
             paths = []
             for p in raw_paths:
-                _no_dups(p, t, where, source)
+                refuse_repeated(p, t, where, source)
                 here = _get(p, "_this_host", t, where, source, str).split()
                 there = _get(p, "_remote_host", t, where, source, str).split()
                 paths.append((parse_address(here, tool=t, source=source), parse_address(there, tool=t, source=source)))
             net = c.get("net", {})
             if not isinstance(net, dict):
                 raise ParseError(t, f"{where}: net is not an object", str(net)[:120], source)
-            _no_dups(net, t, where, source)
+            refuse_repeated(net, t, where, source)
             peer = c.get("_peer_node_id")
             conns.append(ConnectionConfig(
-                paths=tuple(paths), peer_node_id=None if peer is None else _int(peer, t, "_peer_node_id", source),
+                paths=tuple(paths), peer_node_id=None if peer is None else _int(peer, "_peer_node_id", t, source),
                 name=net.get("_name") if isinstance(net.get("_name"), str) else None,
                 cstate=c.get("_cstate") if isinstance(c.get("_cstate"), str) else None,
                 net={k: str(v) for k, v in net.items()},
@@ -737,7 +682,7 @@ def parse_show_json(text: str | bytes, *, source: str | None = None) -> DrbdConf
         sections = {"options": {k: str(v) for k, v in options.items()}} if isinstance(options, dict) else {}
         resources.append(ResourceConfig(name=name, hosts=tuple(hosts), connections=tuple(conns), sections=sections))
     if not resources:
-        raise ParseError(t, "no resource in output", _text(text)[:200], source)
+        raise ParseError(t, "no resource in output", decode_text(text, drop_nul=True)[:200], source)
     return DrbdConfig(tuple(resources))
 
 
@@ -746,10 +691,10 @@ def _show_json_disk(v: Any, t: str, where: str, source: str | None) -> str | Non
     if not isinstance(v, dict):
         raise ParseError(t, f"{where}: volume is not an object", str(v)[:120], source)
     for key, value in v.items():
-        if isinstance(value, _Dups) and key != "disk":
+        if isinstance(value, Repeated) and key != "disk":
             raise ParseError(t, f"duplicate key {key!r} in a volume of {where}", key, source)
     disk = v.get("disk")
-    if isinstance(disk, _Dups):
+    if isinstance(disk, Repeated):
         paths = [d for d in disk.values if isinstance(d, str)]
         objects = [d for d in disk.values if isinstance(d, dict)]
         if len(paths) != 1 or len(objects) + len(paths) != len(disk.values):
@@ -766,12 +711,12 @@ def _show_json_disk(v: Any, t: str, where: str, source: str | None) -> str | Non
 
 def parse_lines(text: str | bytes) -> list[str]:
     """Non-empty stripped lines (``drbdadm sh-resources``, ``sh-minor``, ``sh-ll-dev``)."""
-    return [ln.strip() for ln in _text(text).splitlines() if ln.strip()]
+    return [ln.strip() for ln in decode_text(text, drop_nul=True).splitlines() if ln.strip()]
 
 
 def parse_sh_words(text: str | bytes) -> list[str]:
     """Whitespace-separated words (``drbdadm sh-resources`` prints names space-separated on some versions)."""
-    return _text(text).split()
+    return decode_text(text, drop_nul=True).split()
 
 
 # --- the public parsers ----------------------------------------------------------------------------------------------

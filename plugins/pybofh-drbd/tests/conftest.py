@@ -9,13 +9,12 @@ from typing import Any
 import pytest
 
 from pybofh_core.runner import FakeRunner
+from pybofh_core.testing import Recordings
 
-REC = Path(__file__).resolve().parent / "recordings"
+RECORDINGS = Recordings(Path(__file__).resolve().parent / "recordings")
 
 
-def recording(kind: str, name: str) -> bytes:
-    """The bytes of ``recordings/<kind>/<name>``."""
-    return (REC / kind / name).read_bytes()
+recording = RECORDINGS.output  # recording(kind, "<case>-<version>.txt" or ".stderr.txt") -> the recorded bytes
 
 
 @pytest.fixture

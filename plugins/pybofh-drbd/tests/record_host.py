@@ -4,7 +4,9 @@
 
 The host kernel has no DRBD module, so drbdadm only parses configurations here: ``dump`` and ``-d`` (dry run:
 print the drbdsetup/drbdmeta commands it would run). Both the DRBD 9 drbdadm and the 8.4 one that drbd-utils 9
-ships (/usr/lib/drbd/drbdadm-84) are recorded. ``@HOST@`` in the configs becomes this host's name.
+ships (/usr/lib/drbd/drbdadm-84) are recorded. ``@HOST@`` in the configs becomes this host's name. Each case is
+written by ``pybofh_core.testing.write_recording`` (argv with the temp config folder as ``$TMP``, exit code,
+stdout, stderr without modinfo's complaints about the missing module).
 """
 
 from __future__ import annotations
@@ -13,13 +15,21 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "recordings" / "drbdadm"
-CONFIGS = HERE / "recordings" / "configs"
+sys.path.append(str(HERE.parents[2] / "pybofh_core"))  # pybofh_core.testing from this checkout if not installed
+
+from pybofh_core.testing import write_recording  # noqa: E402
+
+REC = HERE / "recordings"
+OUT = REC / "drbdadm"
+CONFIGS = REC / "configs"
 DRBDADM_84 = "/usr/lib/drbd/drbdadm-84"
+NOISE = b"modinfo: ERROR"  # drbdadm asks modinfo about the module this host does not have
+DROPPED = "lines starting 'modinfo: ERROR' (no DRBD module on this host) dropped from stderr"
 
 # case name -> (config, drbdadm args)
 DRY_RUNS = {
@@ -54,44 +64,59 @@ def config(name: str, tmp: Path) -> Path:
     return path
 
 
-def record(case: str, argv: list[str]) -> None:
-    """Run argv, keep stdout (stderr only has modinfo noise here); fail loudly on a non-zero exit."""
+def without_noise(stderr: bytes) -> tuple[bytes, bool]:
+    """``stderr`` without modinfo's complaints about the missing module, and whether there were any."""
+    kept = b"".join(ln for ln in stderr.splitlines(keepends=True) if not ln.startswith(NOISE))
+    return kept, kept != stderr
+
+
+def save(kind: str, case: str, tool_version: str, proc: subprocess.CompletedProcess[bytes], tmp: Path) -> None:
+    """Write one case with ``pybofh_core.testing.write_recording``: argv (the temp config folder as ``$TMP``),
+    exit code, stdout and stderr (modinfo noise dropped, which the side-car's note then says)."""
+    stderr, dropped = without_noise(proc.stderr)
+    argv = [str(a).replace(str(tmp), "$TMP") for a in proc.args]
+    write_recording(REC, kind, case, tool_version, argv=argv, stdout=proc.stdout, stderr=stderr,
+                    returncode=proc.returncode, paths={"TMP": str(tmp)}, where="host",
+                    note=DROPPED if dropped else None)
+
+
+def record(case: str, argv: list[str], ver: str, tmp: Path) -> None:
+    """Run argv and keep it; fail loudly on a non-zero exit."""
     proc = subprocess.run(argv, capture_output=True, env=env())
     if proc.returncode != 0:
         raise SystemExit(f"{argv} failed ({proc.returncode}): {proc.stderr.decode()}")
-    (OUT / f"{case}-{version()}.txt").write_bytes(proc.stdout)
+    save("drbdadm", case, ver, proc, tmp)
     print("recorded", case)
 
 
-def record_failure(case: str, argv: list[str], kind: str = "drbdadm", tool_version: str | None = None) -> None:
-    """Run a command that must fail; keep its stderr (modinfo noise dropped) as <case>-exitN-<version>.stderr.txt."""
+def record_failure(case: str, argv: list[str], tool_version: str, tmp: Path, kind: str = "drbdadm") -> None:
+    """Run a command that must fail; keep it as <case>-exitN-<version> (the exit code in the case's name)."""
     proc = subprocess.run(argv, capture_output=True, env=env())
     if proc.returncode == 0:
         raise SystemExit(f"{argv} unexpectedly succeeded")
-    err = b"".join(ln for ln in proc.stderr.splitlines(keepends=True) if not ln.startswith(b"modinfo: ERROR"))
-    (OUT.parent / kind).mkdir(parents=True, exist_ok=True)
-    (OUT.parent / kind / f"{case}-exit{proc.returncode}-{tool_version or version()}.stderr.txt").write_bytes(err)
+    save(kind, f"{case}-exit{proc.returncode}", tool_version, proc, tmp)
     print("recorded failure", case)
 
 
 def main() -> None:
     """Record every case."""
     OUT.mkdir(parents=True, exist_ok=True)
+    ver = version()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         v9, v84, multi = config("r0-v9.res", tmp), config("r0-v84.res", tmp), config("multi-v9.res", tmp)
-        record("dump_r0-v9", ["drbdadm", "-c", str(v9), "dump", "r0"])
-        record("dump_r0-v84", [DRBDADM_84, "-c", str(v84), "dump", "r0"])
-        record("dump_multi-v9", ["drbdadm", "-c", str(multi), "dump"])
-        record("sh-resources_multi", ["drbdadm", "-c", str(multi), "sh-resources"])
-        record("sh-minor_r1", ["drbdadm", "-c", str(multi), "sh-minor", "r1"])
-        record("sh-ll-dev_r1", ["drbdadm", "-c", str(multi), "sh-ll-dev", "r1"])
-        record_failure("sh-minor_undefined", ["drbdadm", "-c", str(multi), "sh-minor", "r9"])
+        record("dump_r0-v9", ["drbdadm", "-c", str(v9), "dump", "r0"], ver, tmp)
+        record("dump_r0-v84", [DRBDADM_84, "-c", str(v84), "dump", "r0"], ver, tmp)
+        record("dump_multi-v9", ["drbdadm", "-c", str(multi), "dump"], ver, tmp)
+        record("sh-resources_multi", ["drbdadm", "-c", str(multi), "sh-resources"], ver, tmp)
+        record("sh-minor_r1", ["drbdadm", "-c", str(multi), "sh-minor", "r1"], ver, tmp)
+        record("sh-ll-dev_r1", ["drbdadm", "-c", str(multi), "sh-ll-dev", "r1"], ver, tmp)
+        record_failure("sh-minor_undefined", ["drbdadm", "-c", str(multi), "sh-minor", "r9"], ver, tmp)
         coreutils = subprocess.run(["cat", "--version"], capture_output=True, text=True).stdout.split()[3]
-        record_failure("cat_proc-drbd_no-module", ["cat", "/proc/drbd"], kind="cat", tool_version=coreutils)
+        record_failure("cat_proc-drbd_no-module", ["cat", "/proc/drbd"], coreutils, tmp, kind="cat")
         for case, args in DRY_RUNS.items():
-            record(f"dry-run_{case}-v9", ["drbdadm", "-c", str(v9), "-d", *args])
-            record(f"dry-run_{case}-v84", [DRBDADM_84, "-c", str(v84), "-d", *args])
+            record(f"dry-run_{case}-v9", ["drbdadm", "-c", str(v9), "-d", *args], ver, tmp)
+            record(f"dry-run_{case}-v84", [DRBDADM_84, "-c", str(v84), "-d", *args], ver, tmp)
 
 
 if __name__ == "__main__":

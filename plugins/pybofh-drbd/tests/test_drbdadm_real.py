@@ -15,12 +15,14 @@ from typing import Any
 import pytest
 
 from pybofh_core.runner import LocalRunner, Result, use_runner
-from pybofh_core.settings import get_settings
+from pybofh_core.session import get_settings
+from pybofh_core.testing import Recordings
 from pybofh_drbd import ops
 from pybofh_drbd.errors import DrbdError
 
 HERE = Path(__file__).resolve().parent
 REC = HERE / "recordings"
+RECORDINGS = Recordings(REC)
 DRBDADM_84 = "/usr/lib/drbd/drbdadm-84"
 K = "8.4.11"
 
@@ -39,9 +41,9 @@ class DryDrbdadm(LocalRunner):
     def _execute(self, argv: tuple[str, ...], data: bytes | None, timeout: float, *, readonly: bool,
                  env: Mapping[str, str] | None) -> Result:
         if argv == ("cat", "/proc/drbd"):  # no module here: the role comes from a guest recording
-            return Result(argv, 0, (REC / "proc_drbd" / f"connected_secondary-{K}.txt").read_bytes())
+            return Result(argv, 0, RECORDINGS.output("proc_drbd", f"connected_secondary-{K}.txt"))
         if argv == ("cat", "/sys/block/drbd0/size"):
-            return Result(argv, 0, (REC / "sysfs" / f"block-drbd0-size_secondary-{K}.txt").read_bytes())
+            return Result(argv, 0, RECORDINGS.output("sysfs", f"block-drbd0-size_secondary-{K}.txt"))
         if argv[0] != "drbdadm":
             raise AssertionError(f"unexpected command {argv}")
         real = (self.drbdadm, *argv[1:]) if readonly else (self.drbdadm, "-d", *argv[1:])
@@ -87,7 +89,7 @@ def test_operation_argv_accepted_by_real_drbdadm(dry: tuple[str, DryDrbdadm], ca
     else:
         getattr(ops, op_name)("r0", *args, **kwargs)
     (argv, planned), = runner.dry
-    expected = (REC / "drbdadm" / f"dry-run_{case}-{variant}-9.22.0.txt").read_bytes()
+    expected = RECORDINGS.output("drbdadm", f"dry-run_{case}-{variant}-9.22.0.txt")
     assert planned == expected, argv
 
 
@@ -96,4 +98,4 @@ def test_secondary_argv(dry: tuple[str, DryDrbdadm]) -> None:
     variant, runner = dry
     ops.secondary("r0")
     (_, planned), = runner.dry
-    assert planned == (REC / "drbdadm" / f"dry-run_secondary-{variant}-9.22.0.txt").read_bytes()
+    assert planned == RECORDINGS.output("drbdadm", f"dry-run_secondary-{variant}-9.22.0.txt")

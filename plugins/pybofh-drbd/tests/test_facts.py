@@ -157,7 +157,7 @@ def test_config_facts_from_dump(fake_runner: FakeRunner, rec: Any) -> None:
     assert facts.resource_for_minor(9) is None
     assert facts.resource_for_disk("/dev/vg0/r1b") == ("r1", 2)
     assert facts.resource_for_disk("/dev/vg0/none") is None
-    from pybofh_core.settings import get_settings
+    from pybofh_core.session import get_settings
 
     with get_settings().override(drbd__base_minor=10, drbd__base_port=7000):
         assert (facts.next_free_minor(), facts.next_free_port()) == (10, 7000)

@@ -8,7 +8,6 @@ recording shows are derived from a recorded file by changing one field, and each
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,18 +18,19 @@ from pybofh_core.atomic import Atomic
 from pybofh_core.errors import CommandError, DataAtRiskError
 from pybofh_core.operations import OperationRegistry, bind, spec_of
 from pybofh_core.runner import FakeRunner
+from pybofh_core.testing import Recordings
 from pybofh_drbd import ops
 from pybofh_drbd.types import ResizeResult, Role, RoleChange
 
 K = "8.4.11"
-REC = Path(__file__).resolve().parent / "recordings"
+RECORDINGS = Recordings(Path(__file__).resolve().parent / "recordings")
 SH_MINOR = ("drbdadm", "sh-minor", "r0")
 SECTORS = 196528  # recordings/sysfs/block-drbd0-size_secondary
 
 
 def proc(name: str) -> bytes:
     """A recorded /proc/drbd."""
-    return (REC / "proc_drbd" / f"{name}-{K}.txt").read_bytes()
+    return RECORDINGS.output("proc_drbd", f"{name}-{K}.txt")
 
 
 def derived(name: str, old: bytes, new: bytes) -> bytes:
@@ -47,7 +47,7 @@ USER_PAUSED = derived("synctarget_secondary", b"C r-----", b"C r--u--")
 @pytest.fixture
 def node(drbd_runner: FakeRunner) -> Callable[[bytes], None]:
     """Set what /proc/drbd shows now (``drbdadm sh-minor r0`` is the guest's recording: minor 0)."""
-    drbd_runner.expect(list(SH_MINOR), (REC / "drbdadm" / f"sh-minor_r0-guest-9.22.0-k{K}.txt").read_bytes())
+    drbd_runner.expect(list(SH_MINOR), RECORDINGS.output("drbdadm", f"sh-minor_r0-guest-9.22.0-k{K}.txt"))
     drbd_runner.expect(["cat", "/proc/drbd"], proc("after-down"))
     reply = drbd_runner.replies[0]
 
@@ -177,7 +177,7 @@ SYSFS = ["cat", "/sys/block/drbd0/size"]
 def test_resize_undo_verdicts(drbd_runner: FakeRunner, node: Callable[[bytes], None]) -> None:
     node(proc("connected_secondary"))
     now = SECTORS * 512
-    drbd_runner.expect(SYSFS, (REC / "sysfs" / f"block-drbd0-size_secondary-{K}.txt").read_bytes())
+    drbd_runner.expect(SYSFS, RECORDINGS.output("sysfs", f"block-drbd0-size_secondary-{K}.txt"))
     identity = {"resource": "r0", "minors": [0], "size": now}
     assert verdict(ops.resize, identity, size=now - 8 * 1024**2).action == "act"
     assert verdict(ops.resize, identity, size=now).action == "already"
@@ -192,7 +192,7 @@ def test_resize_undo_is_journalled_ahead_and_carries_the_size_it_set(drbd_runner
                                                                      node: Callable[[bytes], None]) -> None:
     node(proc("connected_secondary"))
     now = SECTORS * 512
-    drbd_runner.expect(SYSFS, (REC / "sysfs" / f"block-drbd0-size_secondary-{K}.txt").read_bytes())
+    drbd_runner.expect(SYSFS, RECORDINGS.output("sysfs", f"block-drbd0-size_secondary-{K}.txt"))
     u = spec_of(ops.resize).undo_for(ResizeResult("r0", now - 4096, now), {"res": "r0"})
     assert (u.args, dict(u.kwargs), u.identity) == (("r0",), {"size": now - 4096},
                                                      {"resource": "r0", "minors": [0], "size": now})
@@ -208,16 +208,17 @@ def test_resize_undo_is_journalled_ahead_and_carries_the_size_it_set(drbd_runner
 
 
 def _disk() -> str:
-    return json.loads((REC / "checks-devices.json").read_text())["disk"]
+    """The loop device record_checks.py recorded its wipefs and lsblk outputs with (their side-cars' ``paths``)."""
+    return RECORDINGS.get("wipefs", "json_empty-disk", "2.38.1").paths["disk"]
 
 
 def _md_replies(runner: FakeRunner, wipefs_case: str) -> None:
     disk = _disk()
     runner.expect(["drbdadm", "sh-ll-dev", "r0"], f"{disk}\n")  # sh-ll-dev's one-path answer, for that device
-    runner.expect(["wipefs", "--no-act", "--json", "--", disk], (REC / "wipefs" / f"{wipefs_case}-2.38.1.txt")
-                  .read_bytes())
+    runner.expect(["wipefs", "--no-act", "--json", "--", disk],
+                  RECORDINGS.output("wipefs", f"{wipefs_case}-2.38.1.txt"))
     runner.expect(["lsblk", "--json", "--bytes", "--tree", "-o", "PATH,TYPE,MOUNTPOINTS", "--", disk],
-                  (REC / "lsblk" / "tree-usage_empty-disk-2.38.1.txt").read_bytes())
+                  RECORDINGS.output("lsblk", "tree-usage_empty-disk-2.38.1.txt"))
     runner.expect(["drbdadm", "create-md", "--force", "r0"])
 
 
@@ -245,8 +246,8 @@ def test_create_md_on_an_empty_disk_needs_no_force(drbd_runner: FakeRunner) -> N
 
 def test_invalidate_refuses_naming_what_is_lost(drbd_runner: FakeRunner, node: Callable[[bytes], None]) -> None:
     node(proc("synced_secondary"))
-    drbd_runner.expect(["drbdadm", "sh-ll-dev", "r0"], (REC / "drbdadm" / f"sh-ll-dev_r0-guest-9.22.0-k{K}.txt")
-                       .read_bytes())
+    drbd_runner.expect(["drbdadm", "sh-ll-dev", "r0"],
+                       RECORDINGS.output("drbdadm", f"sh-ll-dev_r0-guest-9.22.0-k{K}.txt"))
     drbd_runner.expect(["drbdadm", "invalidate", "r0"])
     with pytest.raises(DataAtRiskError) as err:
         ops.invalidate("r0")

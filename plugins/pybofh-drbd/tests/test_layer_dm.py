@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pybofh_core.settings import get_settings
+from pybofh_core.session import get_settings
 from pybofh_drbd import facts, ops, pybofh_probe_device, pybofh_probe_layer
 from pybofh_drbd.layers import DrbdBacking, DrbdDevice, internal_md_bytes
 from pybofh_drbd.types import ConnectionState, Role

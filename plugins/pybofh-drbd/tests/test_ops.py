@@ -237,7 +237,7 @@ def test_resize_to_fill(drbd_runner: FakeRunner, rec: Any) -> None:
 
 def test_config_file_setting_adds_dash_c(drbd_runner: FakeRunner) -> None:
     """The drbd.config_file setting is passed to every drbdadm call as '-c FILE'."""
-    from pybofh_core.settings import get_settings
+    from pybofh_core.session import get_settings
 
     drbd_runner.expect(["drbdadm", "-c", "/etc/alt.conf", "sh-resources"], "r0\n")
     drbd_runner.expect(["drbdadm", "-c", "/etc/alt.conf", "up", "r0"])

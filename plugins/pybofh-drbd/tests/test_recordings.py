@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from pybofh_core.errors import ParseError
+from pybofh_core.testing import Recordings
 from pybofh_drbd import parsers
 
-RECS = Path(__file__).resolve().parent / "recordings"
-REC = RECS / "drbdadm"
+RECORDINGS = Recordings(Path(__file__).resolve().parent / "recordings")
 K = "8.4.11"
 
 # recording -> {resource: (this-host volumes [(nr, minor, disk, meta)], ports, [(host, node_id, address)])}
@@ -43,13 +43,13 @@ DUMPS: dict[str, dict[str, tuple[Any, ...]]] = {
 
 def test_every_dump_recording_has_an_expectation() -> None:
     """Adding a dump recording means adding its expectation here."""
-    assert {p.name for p in REC.glob("dump_*")} == set(DUMPS)
+    assert {r.stdout_path.name for r in RECORDINGS.all("drbdadm") if r.case.startswith("dump_")} == set(DUMPS)
 
 
 @pytest.mark.parametrize("name", sorted(DUMPS))
 def test_dump_recording(name: str) -> None:
     """A real ``drbdadm dump`` (9 and 8.4 layouts) parses to the resources of the config that produced it."""
-    cfg = parsers.parse_config((REC / name).read_bytes(), source=name)
+    cfg = parsers.parse_config(RECORDINGS.output("drbdadm", name), source=name)
     exp = DUMPS[name]
     assert cfg.names == list(exp)
     for r in cfg.resources:
@@ -63,7 +63,7 @@ def test_dump_recording(name: str) -> None:
 
 def test_multi_dump_free_minor_and_port() -> None:
     """Minors 0, 1, 2, 4 and ports 7788-7790 are used: the next free are 3 and 7791 (from 7788)."""
-    cfg = parsers.parse_config((REC / "dump_multi-v9-9.22.0.txt").read_bytes())
+    cfg = parsers.parse_config(RECORDINGS.output("drbdadm", "dump_multi-v9-9.22.0.txt"))
     assert cfg.minors == [0, 1, 2, 4]
     assert cfg.next_free_minor() == 3
     assert cfg.next_free_minor(5) == 5
@@ -74,9 +74,10 @@ def test_multi_dump_free_minor_and_port() -> None:
 
 def test_sh_recordings() -> None:
     """``sh-resources``/``sh-minor``/``sh-ll-dev`` print one item per line."""
-    assert parsers.parse_sh_words((REC / "sh-resources_multi-9.22.0.txt").read_bytes()) == ["r0", "r1", "r2"]
-    assert parsers.parse_sh_words((REC / "sh-minor_r1-9.22.0.txt").read_bytes()) == ["1", "2"]
-    assert parsers.parse_lines((REC / "sh-ll-dev_r1-9.22.0.txt").read_bytes()) == ["/dev/vg0/r1a", "/dev/vg0/r1b"]
+    assert parsers.parse_sh_words(RECORDINGS.output("drbdadm", "sh-resources_multi-9.22.0.txt")) == ["r0", "r1", "r2"]
+    assert parsers.parse_sh_words(RECORDINGS.output("drbdadm", "sh-minor_r1-9.22.0.txt")) == ["1", "2"]
+    lines = parsers.parse_lines(RECORDINGS.output("drbdadm", "sh-ll-dev_r1-9.22.0.txt"))
+    assert lines == ["/dev/vg0/r1a", "/dev/vg0/r1b"]
 
 
 # /proc/drbd stage -> (cs, ro, ds, protocol, sync (percent, remaining KiB, total KiB, finish s, speed, want) or None)
@@ -98,13 +99,13 @@ PROC = {
 
 def test_every_proc_recording_has_an_expectation() -> None:
     """Adding a /proc/drbd recording means adding its stage here."""
-    assert {p.name for p in (RECS / "proc_drbd").iterdir()} == {f"{k}-{K}.txt" for k in PROC}
+    assert {r.stdout_path.name for r in RECORDINGS.all("proc_drbd")} == {f"{k}-{K}.txt" for k in PROC}
 
 
 @pytest.mark.parametrize("stage", sorted(PROC))
 def test_proc_recording(stage: str) -> None:
     """/proc/drbd of DRBD 8.4.11 at each stage of the test resource's life, and the status derived from it."""
-    proc = parsers.parse_proc_drbd((RECS / "proc_drbd" / f"{stage}-{K}.txt").read_bytes())
+    proc = parsers.parse_proc_drbd(RECORDINGS.output("proc_drbd", f"{stage}-{K}.txt"))
     assert (proc.version, proc.api, proc.proto, proc.major) == ("8.4.11", "1", "86-101", 8)
     assert proc.build == "F73C670A7EC572DB9CF3E5B"  # the srcversion line has a trailing space in the file
     exp = PROC[stage]
@@ -142,7 +143,7 @@ STATUS_TEXT = {
 @pytest.mark.parametrize("stage", sorted(STATUS_TEXT))
 def test_status_text_recording(stage: str) -> None:
     """``drbdadm status`` on 8.4 prints the DRBD 9 text layout (peer named 'peer'); parse_status_text reads it."""
-    (res,) = parsers.parse_status_text((REC / f"{stage}-9.22.0-k{K}.txt").read_bytes())
+    (res,) = parsers.parse_status_text(RECORDINGS.output("drbdadm", f"{stage}-9.22.0-k{K}.txt"))
     role, disk, peer_role, repl, peer_disk, done = STATUS_TEXT[stage]
     (vol,) = res.volumes
     (conn,) = res.connections
@@ -157,19 +158,19 @@ def test_status_text_recording(stage: str) -> None:
 def test_status_of_down_resource_is_a_parse_error(name: str) -> None:
     """A down resource's 'r0: No such resource' (exit 10) is not status text: typed ParseError, no half result."""
     with pytest.raises(ParseError):
-        parsers.parse_status_text((REC / name).read_bytes(), source=name)
+        parsers.parse_status_text(RECORDINGS.output("drbdadm", name), source=name)
 
 
 def test_drbdsetup_84_has_no_status_json() -> None:
     """drbdsetup of 8.4 answers --json with its usage text (exit 20): the JSON parser raises a typed error."""
     name = f"status-json_r0-exit20-9.22.0-k{K}.txt"
     with pytest.raises(ParseError, match="no JSON"):
-        parsers.parse_status_json((RECS / "drbdsetup" / name).read_bytes(), source=name)
+        parsers.parse_status_json(RECORDINGS.output("drbdsetup", name), source=name)
 
 
 def test_drbdsetup_show_84_recording() -> None:
     """Real 8.4 ``drbdsetup show r0`` (TABs, _this_host/_remote_host, volume with a disk {} options block)."""
-    cfg = parsers.parse_config((RECS / "drbdsetup" / f"show_r0-9.22.0-k{K}.txt").read_bytes())
+    cfg = parsers.parse_config(RECORDINGS.output("drbdsetup", f"show_r0-9.22.0-k{K}.txt"))
     (r,) = cfg.resources
     assert r.name == "r0"
     assert [(h.kind, str(h.address)) for h in r.hosts] == [("remote", "ipv4 192.0.2.2:7788"),
@@ -181,7 +182,7 @@ def test_drbdsetup_show_84_recording() -> None:
 
 def test_status_json_skips_warning_lines_before_the_json() -> None:
     """Lines before the JSON (tool warnings, here the real 8.4 usage text) are skipped, even with brackets in them."""
-    usage = (RECS / "drbdsetup" / f"status-json_r0-exit20-9.22.0-k{K}.txt").read_bytes()
+    usage = RECORDINGS.output("drbdsetup", f"status-json_r0-exit20-9.22.0-k{K}.txt")
     assert b"[" not in usage
     text = usage + b"[\n]\n"  # constructed: the real usage text, then an empty JSON list
     assert parsers.parse_status_json(text) == []

@@ -19,8 +19,8 @@ import pytest
 
 from pybofh_core.atomic import Atomic
 from pybofh_core.errors import DataAtRiskError
-from pybofh_core.journal import Journal
 from pybofh_core.runner import use_runner
+from pybofh_core.session import journal as session_journal
 from pybofh_drbd import facts, ops
 from pybofh_drbd.errors import ResourceDownError
 from pybofh_drbd.types import ConnectionState, DiskState, DrbdResource, Role
@@ -154,7 +154,7 @@ def test_drbd_resource_between_two_guests(drbd_vm_pair: tuple[Any, Any]) -> None
         assert [(step.spec.name, outcome.state) for step, outcome in atomic.outcomes] == [
             ("primary", "already"), ("up", "already"), ("up", "already")]
         assert "is not up any more" in atomic.outcomes[0][1].detail
-        assert Journal().load(atomic.journal_id).status == "rolled-back"
+        assert session_journal().load(atomic.journal_id).status == "rolled-back"
         assert is_down(ra) and is_down(rb)
 
         # the LV now holds DRBD metadata: writing new metadata over it is refused unless forced

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pybofh_core import hookimpl
+from pybofh_core.lazy import Target, lazy_api
 
 
 @hookimpl
@@ -44,12 +45,16 @@ def pybofh_probe_status() -> list[Any]:
     return sections()
 
 
-_API = {
+#: the seed's names of operations (``lvm.createLV`` is ``lvm.create_lv``)
+_ALIASES = {"createLV": "create_lv", "removeLV": "remove_lv", "createPV": "create_pv", "removePV": "remove_pv",
+            "createVG": "create_vg", "removeVG": "remove_vg"}
+#: name → the module that defines it, or (module, attribute) for an alias: ``pybofh_core.lazy.lazy_api`` serves it
+_API: dict[str, Target] = {
     **dict.fromkeys(
         ["create_pv", "remove_pv", "resize_pv", "create_vg", "remove_vg", "destroy_vg", "extend_vg", "reduce_vg",
          "create_lv", "create_thin_pool", "create_thin_lv", "snapshot_lv", "remove_lv", "destroy_lv", "resize_lv",
-         "rename_lv", "activate_lv", "deactivate_lv", "createLV", "removeLV", "createPV", "removePV", "createVG",
-         "removeVG"], "ops"),
+         "rename_lv", "activate_lv", "deactivate_lv"], "ops"),
+    **{alias: ("ops", target) for alias, target in _ALIASES.items()},
     **dict.fromkeys(
         ["list_pvs", "list_vgs", "list_lvs", "full_report", "get_pv", "get_vg", "get_lv", "is_pv", "getVGs",
          "getLVs"], "facts"),
@@ -59,8 +64,6 @@ _API = {
     **dict.fromkeys(
         ["PvCreated", "VgCreated", "VgExtended", "LvResized", "PvResized", "LvRenamed", "LvActivation"], "types"),
 }
-_ALIASES = {"createLV": "create_lv", "removeLV": "remove_lv", "createPV": "create_pv", "removePV": "remove_pv",
-            "createVG": "create_vg", "removeVG": "remove_vg"}
 
 
 __all__ = list(_API)  # help() (pydoc) documents these, each loaded through __getattr__
@@ -129,15 +132,4 @@ if TYPE_CHECKING:
     from .types import VgExtended as VgExtended
 
 
-def __getattr__(name: str) -> Any:
-    """``from pybofh import lvm; lvm.create_lv(...)``: load the module that defines ``name`` on first use."""
-    if name in _API:
-        from importlib import import_module
-
-        module = import_module(f".{_API[name]}", __name__)
-        return getattr(module, _ALIASES.get(name, name))
-    raise AttributeError(f"module 'pybofh_lvm' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_API])
+__getattr__, __dir__ = lazy_api(__name__, _API)  # the API loads on first use (pybofh_core.lazy)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pybofh_core.errors import ParseError
-from pybofh_core.parsing import load_json, public_parsers
+from pybofh_core.parsing import decode_text, json_start, load_json, public_parsers
 
 from .errors import LvmError
 from .types import FullReport, LogicalVolume, PhysicalVolume, VolumeGroup
@@ -65,23 +65,12 @@ def _report_pairs(doc: Any) -> tuple[int, Iterable[str]]:
     return total, chain(map(dict.values, chain(tables)))
 
 
-def _text(data: str | bytes) -> str:
-    return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-
-
 def _find_json(text: str, tool: str, source: str | None) -> dict[str, Any] | None:
     """Return the JSON document on stdout after any message lines, or None when there is no JSON object."""
-    start = None
-    offset = 0
-    while offset < len(text):  # the first line that opens with "{" (without splitting a large output into lines)
-        end = text.find("\n", offset)
-        line = text[offset:] if end < 0 else text[offset:end + 1]
-        if line.lstrip().startswith("{"):
-            start = offset + (len(line) - len(line.lstrip()))
-            break
-        offset += len(line)
-    if start is None:
+    found = json_start(text, "{")
+    if found is None:
         return None
+    start = found[0]
     doc, end = load_json(text, tool, source, start=start, same_value_ok=True, count_pairs=_report_pairs)
     rest = text[end:]
     for line in rest.splitlines():
@@ -164,7 +153,7 @@ def _load(
     data: str | bytes, key: str, tool: str, source: str | None, fields: Sequence[str] | None, separator: str | None
 ) -> list[dict[str, str]]:
     """Rows of report ``key`` (``pv``, ``vg``, ``lv``) in whichever claimed format ``data`` is."""
-    text = _text(data)
+    text = decode_text(data)
     if fields is not None:
         return _separated_rows(text, fields, separator or " ", tool, source)
     doc = _find_json(text, tool, source)
@@ -468,7 +457,7 @@ def parse_fullreport(data: str | bytes, *, source: str | None = None) -> FullRep
     element without a ``vg`` section and get ``vg=None``. Message lines before the JSON are skipped.
     """
     tool = "lvm fullreport"
-    text = _text(data)
+    text = decode_text(data)
     doc = _find_json(text, tool, source)
     if doc is None:
         raise ParseError(tool, "no JSON report in the output", _messages(text), source)

@@ -6,58 +6,22 @@ import json
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pybofh_core.runner import FakeRunner
+from pybofh_core.testing import Recording, Recordings
 from pybofh_lvm import facts
 
-RECORDINGS = Path(__file__).resolve().parent / "recordings"
-
-
-@dataclass(frozen=True)
-class Recording:
-    """One recorded command: its stdout, stderr, argv, exit code and the expectations written by record.py."""
-
-    path: Path
-    stdout: bytes
-    stderr: bytes
-    argv: list[str]
-    returncode: int
-    expected: Any
-    where: str
-
-
-def load_recording(txt: Path) -> Recording:
-    """Read ``<case>-<version>.txt`` with its ``.stderr.txt`` and ``.meta.json`` siblings."""
-    base = str(txt)[: -len(".txt")]
-    meta = json.loads(Path(base + ".meta.json").read_text())
-    err = Path(base + ".stderr.txt")
-    return Recording(txt, txt.read_bytes(), err.read_bytes() if err.exists() else b"", meta["argv"],
-                     meta["returncode"], meta["expected"], meta["where"])
-
-
-def all_recordings(tool: str | None = None) -> list[Path]:
-    """Every recorded stdout file (of one tool)."""
-    pattern = f"{tool}/*.txt" if tool else "*/*.txt"
-    return sorted(p for p in RECORDINGS.glob(pattern) if not p.name.endswith(".stderr.txt"))
+RECORDINGS = Recordings(Path(__file__).resolve().parent / "recordings")
 
 
 @pytest.fixture
 def rec() -> Callable[[str, str], Recording]:
     """``rec("lvs", "two-lvs-unknown")``: the recording of that case (any LVM version; the newest if several)."""
-
-    def get(tool: str, case: str) -> Recording:
-        found = sorted((RECORDINGS / tool).glob(f"{case}-[0-9]*.txt"))
-        found = [p for p in found if not p.name.endswith(".stderr.txt")]
-        if not found:
-            raise FileNotFoundError(f"no recording {tool}/{case}-<version>.txt; run tests/record.py")
-        return load_recording(found[-1])
-
-    return get
+    return RECORDINGS.get
 
 
 def _block_node(path: str) -> bool:

@@ -1,9 +1,10 @@
 """Record real LVM outputs for the unit tests: ``python3 plugins/pybofh-lvm/tests/record.py [--where host|vm]``.
 
 Builds LVM state on loop devices backed by temp files, runs the exact commands :mod:`pybofh_lvm.facts` runs (with
-``LC_ALL=C``), and writes ``recordings/<tool>/<case>-<lvmversion>.txt`` (stdout), ``.stderr.txt`` when the command
-printed to stderr, and ``.meta.json``: argv, exit code, where it ran, and the *expected* key fields, taken from
-what the script set up (names, sizes asked for, extent counts), never from the parser under test.
+``LC_ALL=C``), and writes each with ``pybofh_core.testing.write_recording`` as
+``recordings/<tool>/<case>-<lvmversion>``: stdout, stderr, and the side-car with argv, exit code, where it ran,
+and the *expected* key fields, taken from what the script set up (names, sizes asked for, extent counts), never
+from the parser under test.
 
 On the host (no device-mapper) LVs are created with ``--driverloaded n`` (metadata only), so ``lvs`` reports their
 state as unknown (``X``); inside the VM test bed (``--where vm``) they are really active. Everything made is
@@ -27,7 +28,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REC = HERE / "recordings"
 sys.path.insert(0, str(HERE.parent))
+sys.path.append(str(HERE.parents[2] / "pybofh_core"))  # pybofh_core from this checkout if not installed
 
+from pybofh_core.testing import SIDECAR, write_recording  # noqa: E402
 from pybofh_lvm import facts  # noqa: E402
 
 VG = "pybofhrec"
@@ -69,18 +72,9 @@ class Recorder:
         proc = sh(argv, check=False)
         if proc.returncode not in ok_codes:
             raise RuntimeError(f"{argv} exited {proc.returncode}: {proc.stderr.decode(errors='replace')}")
-        base = REC / tool / f"{case}-{self.version}"
-        base.parent.mkdir(parents=True, exist_ok=True)
-        Path(f"{base}.txt").write_bytes(proc.stdout)
-        err = Path(f"{base}.stderr.txt")
-        if proc.stderr:
-            err.write_bytes(proc.stderr)
-        elif err.exists():
-            err.unlink()
-        meta = {"argv": list(argv), "returncode": proc.returncode, "where": self.where, "lvm_version": self.version,
-                "note": note, "expected": expected}
-        Path(f"{base}.meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        self.written.append(Path(f"{base}.txt"))
+        self.written.append(write_recording(
+            REC, tool, case, self.version, argv=list(argv), stdout=proc.stdout, stderr=proc.stderr,
+            returncode=proc.returncode, where=self.where, note=note or None, expected=expected))
 
 
 @contextmanager
@@ -231,12 +225,12 @@ def record_vm(rec: Recorder) -> None:
             sh(["vgreduce", "--removemissing", "--force", VG], check=False)
 
 
-def bundle(paths: Sequence[Path]) -> str:
-    """The recordings (with their .stderr.txt and .meta.json siblings) as one JSON line, to carry out of the VM."""
+def bundle(sidecars: Sequence[Path]) -> str:
+    """The recordings (side-cars and the .txt/.stderr.txt beside them) as one JSON line, to carry out of the VM."""
     files = {}
-    for txt in paths:
-        base = str(txt)[: -len(".txt")]
-        for p in (Path(txt), Path(base + ".stderr.txt"), Path(base + ".meta.json")):
+    for sidecar in sidecars:
+        base = str(sidecar)[: -len(SIDECAR)]
+        for p in (sidecar, Path(base + ".txt"), Path(base + ".stderr.txt")):
             if p.exists():
                 files[str(p.relative_to(HERE))] = p.read_text()
     return json.dumps(files)

@@ -104,8 +104,8 @@ def test_probe_layer_claims_only_pv_labels(reports: FakeRunner, rec: Callable[..
 
 
 def test_plugin_hooks_are_registered() -> None:
-    from pybofh_core.plugins import get_host
+    from pybofh_core.session import get_plugins
 
-    host = get_host()
+    host = get_plugins()
     assert host.operations.has("lvm.createLV") and host.operations.has("lvm.resize_lv")
     assert "lvm" in host.cli.entries

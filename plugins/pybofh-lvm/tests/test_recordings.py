@@ -3,23 +3,19 @@ parser); adding a case means adding files, not code."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pybofh_core.errors import ParseError
+from pybofh_core.testing import Recording, Recordings
 from pybofh_lvm.facts import LV_FIELDS, PV_FIELDS, VG_FIELDS
 from pybofh_lvm.parsers import parse_fullreport, parse_lvs, parse_pvs, parse_vgs
 
-RECORDINGS = Path(__file__).resolve().parent / "recordings"
+RECORDINGS = Recordings(Path(__file__).resolve().parent / "recordings")
 REPORT_TOOLS = ("pvs", "vgs", "lvs", "lvm")
-CASES = sorted(p for t in REPORT_TOOLS for p in (RECORDINGS / t).glob("*.txt") if not p.name.endswith(".stderr.txt"))
-
-
-def _meta(txt: Path) -> dict[str, Any]:
-    return json.loads(Path(str(txt)[: -len(".txt")] + ".meta.json").read_text())
+CASES = [r for t in REPORT_TOOLS for r in RECORDINGS.all(t) if r.stdout_path.is_file()]
 
 
 def _pick(obj: Any, keys: list[str]) -> dict[str, Any]:
@@ -32,15 +28,14 @@ def _pick(obj: Any, keys: list[str]) -> dict[str, Any]:
 
 
 def test_there_are_recordings_of_every_report_tool() -> None:
-    assert {p.parent.name for p in CASES} == set(REPORT_TOOLS)
+    assert {r.tool for r in CASES} == set(REPORT_TOOLS)
 
 
-@pytest.mark.parametrize("txt", CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_recording_parses_to_the_set_up_state(txt: Path) -> None:
-    meta = _meta(txt)
-    data = txt.read_bytes()
-    expected = meta["expected"]
-    tool = txt.parent.name
+@pytest.mark.parametrize("rec", CASES, ids=lambda r: f"{r.tool}/{r.name}")
+def test_recording_parses_to_the_set_up_state(rec: Recording) -> None:
+    data, txt = rec.stdout, rec.stdout_path
+    expected = rec.expected
+    tool = rec.tool
     if tool == "pvs":
         pvs = parse_pvs(data, source=str(txt), require=PV_FIELDS)
         by_name = {p.name: p for p in pvs}
@@ -71,20 +66,20 @@ def test_recording_parses_to_the_set_up_state(txt: Path) -> None:
         assert all(lv.size_bytes is not None and lv.size_bytes > 0 for lv in report.lvs)
 
 
-@pytest.mark.parametrize("txt", CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_recording_argv_is_what_the_reader_runs(txt: Path) -> None:
+@pytest.mark.parametrize("rec", CASES, ids=lambda r: f"{r.tool}/{r.name}")
+def test_recording_argv_is_what_the_reader_runs(rec: Recording) -> None:
     from pybofh_lvm import facts
 
     argv = {"pvs": facts.pvs_argv(), "vgs": facts.vgs_argv(), "lvs": facts.lvs_argv(), "lvm": facts.fullreport_argv()}
-    assert _meta(txt)["argv"] == argv[txt.parent.name]
+    assert rec.argv == argv[rec.tool]
 
 
-STDERRS = sorted(p for t in REPORT_TOOLS for p in (RECORDINGS / t).glob("*.stderr.txt"))
+STDERRS = [r for t in REPORT_TOOLS for r in RECORDINGS.all(t) if r.stderr]
 
 
-@pytest.mark.parametrize("err", STDERRS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_stderr_of_a_recording_is_not_a_report(err: Path) -> None:
+@pytest.mark.parametrize("rec", STDERRS, ids=lambda r: f"{r.tool}/{r.name}.stderr")
+def test_stderr_of_a_recording_is_not_a_report(rec: Recording) -> None:
     """The recorded stderr (device-mapper warnings) must never be mistaken for data."""
-    parser = {"pvs": parse_pvs, "vgs": parse_vgs, "lvs": parse_lvs, "lvm": parse_fullreport}[err.parent.name]
+    parser = {"pvs": parse_pvs, "vgs": parse_vgs, "lvs": parse_lvs, "lvm": parse_fullreport}[rec.tool]
     with pytest.raises(ParseError):
-        parser(err.read_bytes(), source=str(err))
+        parser(rec.stderr, source=rec.name + ".stderr.txt")

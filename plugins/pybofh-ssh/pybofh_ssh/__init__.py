@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from pybofh_core import hookimpl
+from pybofh_core.lazy import lazy_api
 
 __version__ = "0.1.0"
 
@@ -78,11 +78,4 @@ if TYPE_CHECKING:
     from .runner import validate_host as validate_host
 
 
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        return getattr(import_module(f".{_API[name]}", __name__), name)
-    raise AttributeError(f"module 'pybofh_ssh' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_API])
+__getattr__, __dir__ = lazy_api(__name__, _API)  # the API loads on first use (pybofh_core.lazy)

@@ -102,7 +102,7 @@ def _settings_defaults() -> Any:
     from .settings import SshSettings
 
     try:
-        from pybofh_core.settings import get_settings
+        from pybofh_core.session import get_settings
 
         return get_settings().ssh
     except AttributeError:

@@ -63,10 +63,10 @@ def ssh_opts(sshd: Any) -> dict[str, Any]:
 @pytest.fixture
 def marker_plugin() -> Iterator[ModuleType]:
     """Register the ``sshtest`` operations (marker files made and removed through the runner) in the plugin host."""
-    from pybofh_core.plugins import get_host
+    from pybofh_core.session import get_plugins
 
     ops = load_helper("marker_ops")
-    host = get_host()
+    host = get_plugins()
     plugin = ops.Plugin()
     host.register(plugin, name="sshtest")
     try:

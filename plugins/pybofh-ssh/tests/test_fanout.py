@@ -15,8 +15,9 @@ import pytest
 from pybofh_core import Atomic
 from pybofh_core.errors import ValidationError
 from pybofh_core.journal import Journal
-from pybofh_core.plugins import get_host
 from pybofh_core.runner import get_runner, make_runner, run
+from pybofh_core.session import get_plugins
+from pybofh_core.session import journal as session_journal
 from pybofh_ssh.errors import HostUnreachableError
 from pybofh_ssh.fanout import HostStatus, fan_out
 from pybofh_ssh.runner import SshRunner
@@ -52,7 +53,7 @@ def test_one_failing_and_one_unreachable_host_do_not_stop_the_others(sshd, ssh_o
     assert not (tmp_path / "h2" / "a").exists() and not (tmp_path / "h2" / "b").exists()
     assert (tmp_path / "h2" / "a.removed-by").read_text().split() == [str(sshd.ports["h2"])]
     assert len(h2.journals) == 1
-    state = Journal().load(h2.journals[0])
+    state = session_journal().load(h2.journals[0])
     assert state.status == "rolled-back" and {s.runner["host"] for s in state.steps} == {"h2"}
     dead = by["dead"]
     assert dead.status is HostStatus.UNREACHABLE and isinstance(dead.exception, HostUnreachableError)
@@ -105,9 +106,9 @@ import os, signal, sys
 sys.path.insert(0, {tests!r})
 import marker_ops
 from pybofh_core import Atomic
-from pybofh_core.plugins import get_host
+from pybofh_core.session import get_plugins
 from pybofh_ssh.runner import on_host
-get_host().register(marker_ops.Plugin(), name="sshtest")
+get_plugins().register(marker_ops.Plugin(), name="sshtest")
 with on_host("h3", ssh_config={cfg!r}, control_persist=0):  # no master left behind by the kill
     with Atomic(label="crash") as atomic:
         atomic.sshtest.create_marker({a!r})
@@ -133,7 +134,7 @@ def test_journal_rollback_after_kill_9_undoes_on_the_recorded_host(sshd, marker_
         options = {k: v for k, v in desc.items() if k != "runner" and v is not None}
         return make_runner(desc.get("runner") or "local", **options)
 
-    report = Journal(journal_dir).rollback(jid, get_host().operations.get, runner_for)
+    report = Journal(journal_dir).rollback(jid, get_plugins().operations.get, runner_for)
     assert report.undone == ["sshtest.create_marker", "sshtest.create_marker"] and report.failed == []
     assert not os.path.exists(a) and not os.path.exists(b)
     assert open(a + ".removed-by").read().split() == [str(sshd.ports["h3"])]

@@ -131,7 +131,7 @@ def test_host_going_down_mid_run_is_reported_for_that_host_only(sshd: Any, ssh_o
 
 def test_pool_size_setting_is_honoured(ssh_opts: dict[str, Any]) -> None:
     """``ssh.max_workers`` bounds how many hosts are worked on at once (no explicit ``max_workers``)."""
-    from pybofh_core.settings import get_settings
+    from pybofh_core.session import get_settings
 
     lock = threading.Lock()
     running = [0]
@@ -160,7 +160,7 @@ def test_cli_fan_out_streams_json_lines_as_hosts_finish(
 ) -> None:
     """``ssh.json_lines``: each host's row is printed as one JSON line when that host finishes — the fast host's
     line is out while the slow host still runs — and the rows are those of the JSON array mode."""
-    from pybofh_core.settings import get_settings
+    from pybofh_core.session import get_settings
 
     out = io.StringIO()
     h3_printed = threading.Event()
@@ -197,7 +197,7 @@ def test_cli_fan_out_runs_in_process_one_login_per_host(sshd: Any, ssh_opts: dic
     one authentication per host."""
     import subprocess as sp
 
-    from pybofh_core.settings import get_settings
+    from pybofh_core.session import get_settings
 
     spawned: list[list[str]] = []
     real_popen = sp.Popen

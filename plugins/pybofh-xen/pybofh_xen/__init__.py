@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from pybofh_core import hookimpl
+from pybofh_core.lazy import Target, lazy_api
 
 
 @hookimpl
@@ -59,7 +59,7 @@ _TYPES = ("DomU", "Domain", "DomainDetails", "DomainStatus", "DiskSpec", "DiskAc
           "StartedDomu", "StoppedDomu", "SavedDomu", "RestoredDomu", "Uptime")
 _ERRORS = ("XenError", "DomuNotFoundError", "DomuTimeoutError")
 
-_API: dict[str, tuple[str, str]] = {
+_API: dict[str, Target] = {  # (module, attribute): the seed's names are aliases
     **{n: ("ops", n) for n in _OPS},
     **{alias: ("ops", target) for alias, target in _ALIASES.items()},
     **{n: ("facts", n) for n in _FACTS},
@@ -154,13 +154,4 @@ if TYPE_CHECKING:
     from .ops import unpause_domu as unpauseDomu
 
 
-def __getattr__(name: str) -> Any:
-    """Resolve the public API lazily: ``xen.start_domu`` imports ``ops`` on first use."""
-    if name in _API:
-        module, attr = _API[name]
-        return getattr(import_module(f".{module}", __name__), attr)
-    raise AttributeError(f"module 'pybofh_xen' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_API])
+__getattr__, __dir__ = lazy_api(__name__, _API)  # the API loads on first use (pybofh_core.lazy)

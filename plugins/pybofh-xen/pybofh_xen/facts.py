@@ -17,8 +17,9 @@ from pybofh_core.errors import (
     ToolUnavailableError,
     ValidationError,
 )
+from pybofh_core.parsing import decode_text
 from pybofh_core.runner import Result, Runner, get_runner, run
-from pybofh_core.settings import get_settings
+from pybofh_core.session import get_settings
 from pybofh_core.validate import validate_path
 
 from .checks import validate_domain_name as validate_domain_name
@@ -43,7 +44,7 @@ def xl(*args: str, readonly: bool = False) -> Result:
     try:
         return run(argv, readonly=readonly)
     except CommandError as exc:
-        err = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        err = decode_text(exc.stderr)
         if exc.returncode is None and "not installed" in (exc.reason or ""):
             raise ToolUnavailableError("xl", "not installed (Debian: apt-get install xen-utils)") from exc
         if any(marker in err for marker in _NO_XEN):

@@ -19,7 +19,7 @@ from typing import Any
 from pybofh_core.errors import NotFoundError, ToolUnavailableError, ValidationError
 from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_boot
 from pybofh_core.operations import Undo, operation, undo, undo_ahead
-from pybofh_core.runner import DryRunRunner, get_runner, run
+from pybofh_core.runner import get_runner, run
 from pybofh_core.validate import PathArg, validate_path
 
 from .errors import DomuTimeoutError
@@ -41,7 +41,8 @@ _HOST = re.compile(r"^([A-Za-z0-9._-]+@)?[A-Za-z0-9][A-Za-z0-9.:-]*$")
 
 
 def _dry_run() -> bool:
-    return isinstance(get_runner(), DryRunRunner)
+    """Whether commands are only being planned (``Runner.dry_run``)."""
+    return get_runner().dry_run
 
 
 # --- identities ----------------------------------------------------------------------------------------------------
@@ -355,9 +356,9 @@ def resize_domu_disk(domu: DomU | str | Path, vdev: str, size: int | str) -> Any
     if backing[vdev].kind != "block":
         raise ValidationError(f"disk {vdev} of {d.name} is {backing[vdev].path} ({backing[vdev].kind}), "
                               "not a block device")
-    from pybofh_core.plugins import get_host
+    from pybofh_core.session import get_plugins
 
-    operations = get_host().operations  # another plugin's operation, found by name: xen does not import blockdev
+    operations = get_plugins().operations  # another plugin's operation, found by name: xen does not import blockdev
     if not operations.has("blockdev.resize_stack"):
         raise ToolUnavailableError("pybofh-blockdev", "install it to resize through the block-device stack")
     resize_stack = operations.get("blockdev.resize_stack")

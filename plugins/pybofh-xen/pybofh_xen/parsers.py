@@ -12,17 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from pybofh_core.errors import ParseError
-from pybofh_core.parsing import load_json, public_parsers
+from pybofh_core.parsing import decode_text, load_json, public_parsers
 
 from .types import KIB, MIB, DiskSpec, Domain, DomainDetails, Uptime, VifSpec, XlInfo
 from .xlcfg import parse_disk_spec, parse_vif_spec
-
-
-def _text(data: str | bytes) -> str:
-    if isinstance(data, bytes):
-        return data.decode("utf-8", "replace")
-    return data
-
 
 # --- xl list ------------------------------------------------------------------------------------------------------
 
@@ -38,7 +31,7 @@ def parse_xl_list(data: str | bytes, *, source: str | None = None) -> list[Domai
     are split on whitespace runs from the right, so names are kept whole. Other column sets (``-v``, ``-Z``, ``-n``)
     are not claimed: ParseError.
     """
-    lines = [ln for ln in _text(data).splitlines() if ln.strip()]
+    lines = [ln for ln in decode_text(data).splitlines() if ln.strip()]
     if not lines:
         raise ParseError("xl list", "empty output (xl list always prints at least its header and Domain-0)",
                          source=source)
@@ -70,7 +63,7 @@ _UPTIME_ROW = re.compile(
 
 def parse_xl_uptime(data: str | bytes, *, source: str | None = None) -> list[Uptime]:
     """Parse ``xl uptime`` (``Name ID Uptime`` with ``N days, H:MM:SS``; xl 4.0-4.20) into ``Uptime`` rows."""
-    lines = [ln.rstrip() for ln in _text(data).splitlines() if ln.strip()]
+    lines = [ln.rstrip() for ln in decode_text(data).splitlines() if ln.strip()]
     if not lines or lines[0].split() != ["Name", "ID", "Uptime"]:
         raise ParseError("xl uptime", "missing 'Name ID Uptime' header", lines[0] if lines else "", source)
     out = []
@@ -97,7 +90,7 @@ def parse_xl_info(data: str | bytes, *, source: str | None = None) -> XlInfo:
     ``xen_major``/``xen_minor``/``xen_extra`` when absent). Lines are split on the first ``:`` and stripped.
     """
     fields: dict[str, str] = {}
-    for line in _text(data).splitlines():
+    for line in decode_text(data).splitlines():
         if not line.strip():
             continue
         key, sep, value = line.partition(":")
@@ -109,7 +102,7 @@ def parse_xl_info(data: str | bytes, *, source: str | None = None) -> XlInfo:
         fields[key] = value.strip()
     missing = [k for k in _INFO_REQUIRED if k not in fields]
     if missing:
-        raise ParseError("xl info", f"missing fields: {', '.join(missing)}", _text(data)[:200], source)
+        raise ParseError("xl info", f"missing fields: {', '.join(missing)}", decode_text(data)[:200], source)
 
     def integer(key: str) -> int:
         try:
@@ -175,7 +168,7 @@ def parse_libxl_domain_config(obj: Any, *, domid: int | None = None, source: str
     and ``nics`` (``mac``, ``bridge``…); libvirt's string booleans ("True") are accepted.
     """
     if isinstance(obj, (str, bytes)):
-        obj = _loads(_text(obj), tool, source)
+        obj = _loads(decode_text(obj), tool, source)
     if not isinstance(obj, dict) or not isinstance(obj.get("c_info"), dict):
         raise ParseError(tool, "not a libxl domain config (no c_info object)", json.dumps(obj)[:200], source)
     c_info = obj["c_info"]
@@ -280,7 +273,7 @@ def parse_xl_list_long(data: str | bytes, *, source: str | None = None) -> list[
     (uname phy:...) (dev xvda:disk) (mode w))) ...)``. Anything else (e.g. a bare libxl config object, which is not
     ``xl list -l`` output) raises ParseError.
     """
-    text = _text(data).strip()
+    text = decode_text(data).strip()
     if not text:
         return []
     if text.startswith("("):

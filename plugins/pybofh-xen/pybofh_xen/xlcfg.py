@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pybofh_core.errors import ParseError
-from pybofh_core.parsing import public_parsers
+from pybofh_core.parsing import decode_names, public_parsers
 
 from .types import MIB, DiskAccess, DiskSpec, DomU, VifSpec, XlConfig, XlValue
 
@@ -44,12 +44,6 @@ class _Tok:
     kind: str  # ident number str = += ; [ ] , nl eof
     text: str
     line: int
-
-
-def _decode(data: str | bytes) -> str:
-    if isinstance(data, bytes):
-        return data.decode("utf-8", "surrogateescape")
-    return data
 
 
 def _error(message: str, line: int, lines: list[str], source: str | None) -> ParseError:
@@ -192,7 +186,7 @@ def parse_xl_config(data: str | bytes, *, source: str | None = None) -> XlConfig
     literals. A config with Python code (``def``, ``if``, ``%`` formatting, calls…) raises ``ParseError``
     naming the first offending line.
     """
-    return _Parser(_decode(data), source).parse()
+    return _Parser(decode_names(data), source).parse()
 
 
 # --- disk specs ---------------------------------------------------------------------------------------------------

@@ -11,30 +11,36 @@ from pathlib import Path
 
 import pytest
 
+from pybofh_core.testing import Recording, Recordings
+
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
-NESTED = RECORDINGS / "xl-nested"
 NESTED_VERSION = "4.17.7"
 
 
 class XlRecordings:
-    """Read the recorded outputs: ``out("list-tiny")`` is ``xl-nested/list-tiny-4.17.7.txt``."""
+    """Read the recorded outputs (``pybofh_core.testing`` format): ``out("list-tiny")`` is the stdout of
+    ``xl-nested/list-tiny-4.17.7``."""
 
-    def __init__(self, directory: Path = NESTED, version: str = NESTED_VERSION) -> None:
-        self.directory = directory
+    def __init__(self, tool: str = "xl-nested", version: str = NESTED_VERSION) -> None:
+        self.recordings = Recordings(RECORDINGS)
+        self.tool = tool
         self.version = version
+
+    def get(self, name: str) -> Recording:
+        """One recording of this directory and version."""
+        return self.recordings.get(self.tool, name, self.version)
 
     def out(self, name: str) -> bytes:
         """Recorded stdout of one command."""
-        return (self.directory / f"{name}-{self.version}.txt").read_bytes()
+        return self.get(name).stdout
 
     def err(self, name: str) -> bytes:
         """Recorded stderr of one command (empty when it printed none)."""
-        path = self.directory / f"{name}-{self.version}.stderr.txt"
-        return path.read_bytes() if path.is_file() else b""
+        return self.get(name).stderr
 
-    def no_hypervisor(self) -> list[Path]:
-        """The ``xl list`` stderr recordings of a host not booted under Xen (wrapper and real binary)."""
-        return sorted((RECORDINGS / "xl").glob("list-no-hypervisor-*.stderr.txt"))
+    def no_hypervisor(self) -> list[Recording]:
+        """The ``xl list`` recordings of a host not booted under Xen (wrapper and real binary)."""
+        return [r for r in self.recordings.all("xl") if r.case.startswith("list-no-hypervisor-")]
 
 
 @pytest.fixture(scope="session")

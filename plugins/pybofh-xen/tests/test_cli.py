@@ -10,10 +10,11 @@ import pytest
 
 from pybofh_core.cli import main
 from pybofh_core.runner import FakeRunner
-from pybofh_core.settings import get_settings
+from pybofh_core.session import get_settings
+from pybofh_core.testing import Recordings
 
 LIST_WITH_FREEBSD = "xl_list_xen-4.17_armhf_real-tabs-in-header_xen-devel-ml.txt"
-RECORDED = Path(__file__).resolve().parent / "recordings" / "xl-nested"
+REC = Recordings(Path(__file__).resolve().parent / "recordings")
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_start_and_start_all(fake_runner: FakeRunner, confdir: Path, corpus: Pat
                              capsys: pytest.CaptureFixture[str]) -> None:
     fake_runner.expect(["xl", "list"], (corpus / "xen" / LIST_WITH_FREEBSD).read_bytes())
     # each start is a step of the command's atomic block: its undo reads the domain's UUID (recorded: only dom0)
-    fake_runner.expect(["xl", "list", "-l"], (RECORDED / "list-long-dom0-4.17.7.txt").read_bytes())
+    fake_runner.expect(["xl", "list", "-l"], REC.output("xl-nested", "list-long-dom0-4.17.7.txt"))
     fake_runner.expect(["xl", "create", ...])
     assert bofh("--json", "xen", "start", "web") == 0
     assert json.loads(capsys.readouterr().out) == {"name": "web", "config_path": str(confdir / "web.cfg")}
@@ -69,9 +70,9 @@ def test_start_all_is_one_atomic_block(fake_runner: FakeRunner, confdir: Path,
     nested-Xen recordings: ``tiny`` is started (``xl list -l`` then shows it with its UUID), ``web`` fails."""
     (confdir / "freebsd.cfg").unlink()
     (confdir / "tiny.cfg").write_text('name = "tiny"\nmemory = 32\n')
-    fake_runner.expect(["xl", "list"], (RECORDED / "list-dom0-4.17.7.txt").read_bytes())
+    fake_runner.expect(["xl", "list"], REC.output("xl-nested", "list-dom0-4.17.7.txt"))
     fake_runner.expect(["xl", "create", "--", str(confdir / "tiny.cfg")], effect=lambda argv, data: (
-        fake_runner.expect(["xl", "list", "-l"], (RECORDED / "list-long-tiny-4.17.7.txt").read_bytes())))
+        fake_runner.expect(["xl", "list", "-l"], REC.output("xl-nested", "list-long-tiny-4.17.7.txt"))))
     fake_runner.expect(["xl", "create", "--", str(confdir / "web.cfg")], stderr=b"boom", returncode=3)
     fake_runner.expect(["xl", "destroy", ...])
     assert bofh("xen", "start-all") == 1
@@ -128,13 +129,13 @@ def test_tab_completes_running_domains_and_configured_domus(fake_runner: FakeRun
     """Domains that take a running domain complete from ``xl list`` (the nested-Xen recording with ``tiny``),
     Domain-0 left out; ``start`` and ``resize-disk`` (a stopped domU) from the config files, a broken one skipped
     without a word; on a host without a hypervisor (the recorded refusal) nothing is offered and nothing raised."""
-    fake_runner.expect(["xl", "list"], (RECORDED / "list-tiny-4.17.7.txt").read_bytes())
+    fake_runner.expect(["xl", "list"], REC.output("xl-nested", "list-tiny-4.17.7.txt"))
     for command in ("shutdown", "destroy", "reboot", "pause", "unpause", "save", "migrate"):
         assert _completions(command, "name") == ["tiny"]
     assert _completions("shutdown", "name", "x") == []
     (confdir / "broken.cfg").write_text("name = \n")
     assert _completions("start", "domu") == ["freebsd", "web"]
     assert _completions("resize-disk", "name", "w") == ["web"]
-    no_xen = Path(__file__).resolve().parent / "recordings" / "xl" / "list-no-hypervisor-binary-4.17.stderr.txt"
-    fake_runner.expect(["xl", "list"], stderr=no_xen.read_bytes(), returncode=1)
+    no_xen = REC.get("xl", "list-no-hypervisor-binary", "4.17")
+    fake_runner.expect(["xl", "list"], stderr=no_xen.stderr, returncode=no_xen.returncode)
     assert _completions("shutdown", "name") == []

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from pybofh_core.cli import app, main
 from pybofh_core.runner import FakeRunner
-from pybofh_core.settings import get_settings
+from pybofh_core.session import get_settings
 
 WEB = """name = "web"
 type = "pvh"

@@ -18,17 +18,18 @@ from pybofh_core.errors import CommandError
 from pybofh_core.operations import OperationRegistry, bind, spec_of
 from pybofh_core.rollback import perform
 from pybofh_core.runner import FakeRunner
-from pybofh_core.settings import get_settings
+from pybofh_core.session import get_settings
+from pybofh_core.testing import Recordings
 from pybofh_xen import ops
 from pybofh_xen.types import RestoredDomu, SavedDomu, StartedDomu, StoppedDomu
 
-NESTED = Path(__file__).parent / "recordings" / "xl-nested"
+REC = Recordings(Path(__file__).resolve().parent / "recordings")
 TINY_UUID = "7d4cdd96-33c2-46c9-bcd4-b8a49ff3c04c"
 OTHER_UUID = "0f8eb4c0-f265-6d43-b9f1-50314766df18"
 
 
 def rec(name: str) -> bytes:
-    return (NESTED / f"{name}-4.17.7.txt").read_bytes()
+    return REC.output("xl-nested", f"{name}-4.17.7.txt")
 
 
 LONG_TINY = rec("list-long-tiny")

@@ -24,11 +24,12 @@ from pybofh_core.errors import (
     ValidationError,
 )
 from pybofh_core.runner import DryRunRunner, FakeRunner, use_runner
-from pybofh_core.settings import get_settings
+from pybofh_core.session import get_settings
+from pybofh_core.testing import Recording, Recordings
 from pybofh_xen import facts, ops
 from pybofh_xen.errors import DomuNotFoundError, DomuTimeoutError
 
-RECORDINGS = Path(__file__).parent / "recordings"
+REC = Recordings(Path(__file__).resolve().parent / "recordings")
 LIST_WITH_FREEBSD = "xl_list_xen-4.17_armhf_real-tabs-in-header_xen-devel-ml.txt"  # Domain-0 and freebsd
 LIST_DOM0_ONLY = "xl_list_xen-4.0.1_dom0-only.txt"
 
@@ -56,7 +57,7 @@ def corpus_list(corpus: Path, name: str) -> bytes:
 def list_long(*domains: tuple[str, str]) -> bytes:
     """``xl list -l`` with these (name, uuid) domains: the recorded 4.17.7 output for ``tiny``, one copy per domain
     with its name, domid and uuid changed (derived from real structure; no recording has these domains)."""
-    entry = json.loads((RECORDINGS / "xl-nested" / "list-long-tiny-4.17.7.txt").read_bytes())[0]
+    entry = json.loads(REC.output("xl-nested", "list-long-tiny-4.17.7.txt"))[0]
     out = []
     for domid, (name, uuid) in enumerate(domains, start=1):
         e = json.loads(json.dumps(entry))
@@ -144,7 +145,7 @@ def test_pause_unpause_reboot_inverses(fake_runner: FakeRunner) -> None:
     fake_runner.expect(["xl", "list", "-l"], list_long(*((n, UUIDS[n]) for n in ("web", "db", "mail"))))
     # at rollback: web paused (by the step), mail running (unpaused by the step): the recorded 4.17.7 xl list, its
     # tiny row copied for them with the name and the state flags changed (derived)
-    listing = (RECORDINGS / "xl-nested" / "list-tiny-4.17.7.txt").read_text()
+    listing = REC.output("xl-nested", "list-tiny-4.17.7.txt").decode()
     tiny = listing.splitlines()[-1]
     fake_runner.expect(["xl", "list"], listing.replace(tiny, tiny.replace("tiny", "web ").replace("-b----", "--p---"))
                        + tiny.replace("tiny", "mail") + "\n")
@@ -166,7 +167,7 @@ def test_save_undo_restores_and_restore_undo_destroys(fake_runner: FakeRunner, t
 
     def saved_effect(argv: tuple[str, ...], _data: bytes | None) -> None:
         Path(argv[-1]).write_bytes(b"")
-        running.stdout = (RECORDINGS / "xl-nested" / "list-long-dom0-4.17.7.txt").read_bytes()  # web is gone
+        running.stdout = REC.output("xl-nested", "list-long-dom0-4.17.7.txt")  # web is gone
 
     fake_runner.expect(["xl", "save", ...], effect=saved_effect)
     fake_runner.expect(["stat", "-c", "%d:%i:%W", "--", str(state)], "65024:2171790:1796214281\n")
@@ -283,9 +284,10 @@ def test_all_domus_raises_on_broken_config_unless_skipping(confdir: Path) -> Non
     assert [d.name for d in facts.all_domus(on_error="skip")] == ["freebsd", "web"]
 
 
-@pytest.mark.parametrize("recording", sorted((RECORDINGS / "xl").glob("list-no-hypervisor-*.stderr.txt")))
-def test_no_hypervisor_becomes_tool_unavailable(fake_runner: FakeRunner, recording: Path) -> None:
-    fake_runner.expect(["xl", "list"], stderr=recording.read_bytes(), returncode=1)
+@pytest.mark.parametrize("recording", [r for r in REC.all("xl") if r.case.startswith("list-no-hypervisor-")],
+                         ids=lambda r: r.name)
+def test_no_hypervisor_becomes_tool_unavailable(fake_runner: FakeRunner, recording: Recording) -> None:
+    fake_runner.expect(["xl", "list"], stderr=recording.stderr, returncode=recording.returncode)
     with pytest.raises(ToolUnavailableError, match="not a Xen dom0"):
         facts.is_domu_running("web")
 

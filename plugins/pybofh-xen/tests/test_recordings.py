@@ -5,21 +5,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pybofh_core.testing import Recordings
 from pybofh_xen.parsers import parse_xl_info, parse_xl_list, parse_xl_list_long, parse_xl_uptime
 from pybofh_xen.types import MIB, DomainStatus
 
-NESTED = Path(__file__).parent / "recordings" / "xl-nested"
+REC = Recordings(Path(__file__).resolve().parent / "recordings")
 
 
 def test_every_recording_is_checked() -> None:
-    names = {p.name for p in NESTED.glob("*-4.17.7.txt")}
+    names = {r.stdout_path.name for r in REC.all("xl-nested") if r.version == "4.17.7"}
     assert names == {"info-4.17.7.txt", "list-dom0-4.17.7.txt", "list-long-dom0-4.17.7.txt",
                      "create-tiny-4.17.7.txt", "list-tiny-4.17.7.txt", "list-long-tiny-4.17.7.txt",
                      "uptime-4.17.7.txt", "destroy-tiny-4.17.7.txt"}
 
 
 def test_xl_info_4_17() -> None:
-    info = parse_xl_info((NESTED / "info-4.17.7.txt").read_bytes())
+    info = parse_xl_info(REC.output("xl-nested", "info-4.17.7.txt"))
     assert (info.host, info.xen_version, info.nr_cpus, info.nr_nodes) == ("pybofh-vm", "4.17.7", 1, 1)
     assert (info.total_memory_bytes, info.free_memory_bytes) == (2047 * MIB, 1000 * MIB)
     assert info.xen_caps == ("xen-3.0-x86_64", "hvm-3.0-x86_32", "hvm-3.0-x86_32p", "hvm-3.0-x86_64")
@@ -30,16 +31,16 @@ def test_xl_info_4_17() -> None:
 
 def test_xl_list_before_during_after_the_domu() -> None:
     rows = [(d.name, d.domid, d.memory_bytes // MIB, d.vcpus, d.status)
-            for d in parse_xl_list((NESTED / "list-tiny-4.17.7.txt").read_bytes())]
+            for d in parse_xl_list(REC.output("xl-nested", "list-tiny-4.17.7.txt"))]
     assert rows == [("Domain-0", 0, 1024, 1, DomainStatus.RUNNING), ("tiny", 1, 96, 1, DomainStatus.BLOCKED)]
     for name in ("list-dom0-4.17.7.txt", "destroy-tiny-4.17.7.txt"):
-        assert [d.name for d in parse_xl_list((NESTED / name).read_bytes())] == ["Domain-0"]
+        assert [d.name for d in parse_xl_list(REC.output("xl-nested", name))] == ["Domain-0"]
 
 
 def test_xl_list_long_json_4_17() -> None:
     """xl prints ``[`` blank ``]`` (and an error on stderr, exit 0) when only dom0 exists: no domains."""
-    assert parse_xl_list_long((NESTED / "list-long-dom0-4.17.7.txt").read_bytes()) == []
-    (tiny,) = parse_xl_list_long((NESTED / "list-long-tiny-4.17.7.txt").read_bytes())
+    assert parse_xl_list_long(REC.output("xl-nested", "list-long-dom0-4.17.7.txt")) == []
+    (tiny,) = parse_xl_list_long(REC.output("xl-nested", "list-long-tiny-4.17.7.txt"))
     assert (tiny.domid, tiny.name, tiny.guest_type, tiny.vcpus) == (1, "tiny", "pv", 1)
     assert tiny.uuid == "7d4cdd96-33c2-46c9-bcd4-b8a49ff3c04c"
     assert tiny.memory_bytes == 98304 * 1024
@@ -47,10 +48,11 @@ def test_xl_list_long_json_4_17() -> None:
 
 
 def test_xl_uptime_4_17() -> None:
-    rows = parse_xl_uptime((NESTED / "uptime-4.17.7.txt").read_bytes())
+    rows = parse_xl_uptime(REC.output("xl-nested", "uptime-4.17.7.txt"))
     assert [(r.name, r.domid, r.seconds) for r in rows] == [("Domain-0", 0, 19), ("tiny", 1, 10)]
 
 
 def test_create_prints_only_to_stderr() -> None:
-    assert (NESTED / "create-tiny-4.17.7.txt").read_bytes() == b""
-    assert (NESTED / "create-tiny-4.17.7.stderr.txt").read_text() == "Parsing config from /etc/xen/tiny.cfg\n"
+    create = REC.get("xl-nested", "create-tiny", "4.17.7")
+    assert create.stdout == b"" and create.returncode == 0
+    assert create.stderr.decode() == "Parsing config from /etc/xen/tiny.cfg\n"

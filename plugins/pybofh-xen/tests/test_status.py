@@ -7,14 +7,15 @@ from pathlib import Path
 
 from pybofh_core.errors import CommandError
 from pybofh_core.runner import FakeRunner, use_runner
+from pybofh_core.testing import Recordings
 from pybofh_xen.bofh_status import sections
 
-RECORDINGS = Path(__file__).resolve().parent / "recordings"
+REC = Recordings(Path(__file__).resolve().parent / "recordings")
 MiB = 1024**2
 
 
 def test_running_domus_without_domain_0(fake_runner: FakeRunner) -> None:
-    fake_runner.expect(["xl", "list"], (RECORDINGS / "xl-nested" / "list-tiny-4.17.7.txt").read_bytes())
+    fake_runner.expect(["xl", "list"], REC.output("xl-nested", "list-tiny-4.17.7.txt"))
     (sec,) = sections()
     assert sec.rows == [{"name": "tiny", "id": 1, "status": "blocked", "state": "-b----", "memory": 96 * MiB,
                          "vcpus": 1, "cpu_seconds": 2.4}]
@@ -24,14 +25,14 @@ def test_running_domus_without_domain_0(fake_runner: FakeRunner) -> None:
 
 
 def test_dom0_alone_is_no_domu(fake_runner: FakeRunner) -> None:
-    fake_runner.expect(["xl", "list"], (RECORDINGS / "xl-nested" / "list-dom0-4.17.7.txt").read_bytes())
+    fake_runner.expect(["xl", "list"], REC.output("xl-nested", "list-dom0-4.17.7.txt"))
     (sec,) = sections()
     assert (sec.status, sec.render_text()) == ("ok", "Xen domUs: none")
 
 
 def test_no_hypervisor_is_unavailable(fake_runner: FakeRunner) -> None:
     """xl installed on a machine that is not a Xen dom0 (recorded): the section says so."""
-    err = (RECORDINGS / "xl" / "list-no-hypervisor-binary-4.17.stderr.txt").read_bytes()
+    err = REC.output("xl", "list-no-hypervisor-binary-4.17.stderr.txt")
     fake_runner.expect(["xl", "list"], stderr=err, returncode=1)
     (sec,) = sections()
     assert sec.status == "unavailable" and "not a Xen dom0" in (sec.unavailable or "")

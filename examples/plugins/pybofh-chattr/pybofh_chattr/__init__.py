@@ -9,10 +9,10 @@ host is built, so it imports nothing heavy.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pybofh_core import hookimpl
+from pybofh_core.lazy import lazy_api
 
 __version__ = "0.1.0"
 
@@ -57,11 +57,4 @@ def pybofh_register_cli(registry: CliRegistry) -> None:
     registry.add("chattr", "pybofh_chattr.cli:app", help="ext2/3/4 file attributes: immutable, append-only.")
 
 
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        return getattr(import_module(f".{_API[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_API])
+__getattr__, __dir__ = lazy_api(__name__, _API)  # the API loads on first use (pybofh_core.lazy)

@@ -21,8 +21,9 @@ try:
     from pybofh import Atomic
     from pybofh_core.errors import PybofhError, RollbackError
     from pybofh_core.operations import redacted_args, same_object, spec_of, target_of
-    from pybofh_core.plugins import canonical_name, get_host
+    from pybofh_core.plugins import canonical_name
     from pybofh_core.secret import scrub
+    from pybofh_core.session import get_plugins
 except ImportError:
     PYBOFH_IMPORT_ERROR = traceback.format_exc()
 
@@ -192,7 +193,7 @@ def parse_operations(entries: Any) -> list[Item]:
     """Resolve ``[{"lvm.create_lv": {...}}, …]`` to registered operations with bound arguments (nothing runs)."""
     if not isinstance(entries, list) or not entries:
         raise Refused("operations: give a non-empty list of 'domain.operation: {arguments}' entries")
-    registry = get_host().operations
+    registry = get_plugins().operations
     items = []
     for n, entry in enumerate(entries, 1):
         if not isinstance(entry, Mapping) or len(entry) != 1:

@@ -108,9 +108,9 @@ SECTIONS = ["devices", "mounts", "loops", "lvm", "plugins"]
 def _read(section: str) -> object:
     """One section of the overview, as plain JSON values."""
     if section == "plugins":
-        from pybofh_core.plugins import get_host
+        from pybofh_core.session import get_plugins
 
-        return [info.to_json() for info in get_host().list()]
+        return [info.to_json() for info in get_plugins().list()]
     if section == "lvm":
         from pybofh_lvm import facts as lvm
 

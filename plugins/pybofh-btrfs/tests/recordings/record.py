@@ -1,21 +1,26 @@
 """Record real btrfs-progs outputs for the unit tests: ``python3 record.py`` as root (needs btrfs-progs, losetup).
 
 Builds two btrfs filesystems on loop devices backed by sparse files in a temp dir, runs each command with
-``LC_ALL=C`` and writes its stdout to ``btrfs/<case>-<version>.txt`` (stderr to ``….stderr.txt`` when not empty);
-``btrfs/MANIFEST-<version>.json`` keeps each case's argv (temp paths replaced by ``$MNT``/``$MNT2``/``$TMP``) and
-exit code. Everything is unmounted and detached at the end, also on failure.
+``LC_ALL=C`` and writes it with ``pybofh_core.testing.write_recording`` as ``btrfs/<case>-<version>``: stdout
+(``.txt``), stderr (``.stderr.txt``) and the side-car (``.meta.json``) with the argv, temp paths replaced by
+``$MNT``/``$MNT2``/``$TMP`` (``paths`` says what they stood for), and the exit code. Everything is unmounted and
+detached at the end, also on failure. ``record_more.py`` and ``record_checks.py`` write through :func:`save` too.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent / "btrfs"
+sys.path.append(str(HERE.parents[4] / "pybofh_core"))  # pybofh_core.testing from this checkout if not installed
+
+from pybofh_core.testing import write_recording  # noqa: E402
+
 ENV = {**os.environ, "LC_ALL": "C", "LANG": "C"}
 
 
@@ -24,31 +29,39 @@ def sh(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[bytes
     return subprocess.run(argv, check=check, capture_output=True, env=ENV)
 
 
+def templated(argv: Sequence[str], paths: Mapping[str, str]) -> list[str]:
+    """``argv`` as the side-car keeps it: each real path of ``paths`` (``NAME`` -> path) replaced by ``$NAME``,
+    longest paths first (``/t/mnt2`` becomes ``$MNT2``, not ``$TMP/mnt2``): the inverse of
+    ``Recording.filled_argv()``."""
+    out = []
+    for arg in argv:
+        for name, real in sorted(paths.items(), key=lambda item: len(item[1]), reverse=True):
+            arg = arg.replace(real, f"${name}")
+        out.append(arg)
+    return out
+
+
+def save(case: str, version: str, res: subprocess.CompletedProcess[bytes], paths: Mapping[str, str],
+         note: str) -> Path:
+    """Write one case into ``btrfs/`` (``pybofh_core.testing.write_recording``); return its side-car."""
+    return write_recording(HERE.parent, HERE.name, case, version, argv=templated([str(a) for a in res.args], paths),
+                           stdout=res.stdout, stderr=res.stderr, returncode=res.returncode, paths=paths, note=note)
+
+
 def main() -> int:
     """Set up, record every case, clean up."""
     version = sh(["btrfs", "--version"]).stdout.decode().split()[1].lstrip("v")
-    HERE.mkdir(parents=True, exist_ok=True)
-    manifest: dict[str, dict[str, object]] = {}
+    recorded: list[str] = []
     loops: list[str] = []
     mounts: list[str] = []
     with tempfile.TemporaryDirectory(prefix="pybofh-btrfs-rec-") as tmp:
         t = Path(tmp)
-        subst = {str(t / "mnt2"): "$MNT2", str(t / "mnt"): "$MNT", tmp: "$TMP"}
+        paths = {"MNT2": str(t / "mnt2"), "MNT": str(t / "mnt"), "TMP": tmp}
 
         def rec(case: str, argv: list[str]) -> subprocess.CompletedProcess[bytes]:
             res = subprocess.run(argv, capture_output=True, env=ENV, check=False)
-            (HERE / f"{case}-{version}.txt").write_bytes(res.stdout)
-            err = HERE / f"{case}-{version}.stderr.txt"
-            if res.stderr:
-                err.write_bytes(res.stderr)
-            elif err.exists():
-                err.unlink()
-            shown = []
-            for a in argv:
-                for k, v in subst.items():
-                    a = a.replace(k, v)
-                shown.append(a)
-            manifest[case] = {"argv": shown, "returncode": res.returncode}
+            save(case, version, res, paths, "recorded by recordings/record.py")
+            recorded.append(case)
             return res
 
         try:
@@ -134,14 +147,13 @@ def main() -> int:
             rec("balance_start_--bg_--full-balance", ["btrfs", "balance", "start", "--bg", "--full-balance", "--",
                                                       M])
         finally:
-            for m in reversed(mounts):
-                subprocess.run(["btrfs", "balance", "cancel", "--", m], capture_output=True, check=False)
-                if subprocess.run(["umount", m], capture_output=True, check=False).returncode:
-                    subprocess.run(["umount", "-l", m], capture_output=True, check=False)
+            for mounted in reversed(mounts):
+                subprocess.run(["btrfs", "balance", "cancel", "--", mounted], capture_output=True, check=False)
+                if subprocess.run(["umount", mounted], capture_output=True, check=False).returncode:
+                    subprocess.run(["umount", "-l", mounted], capture_output=True, check=False)
             for loop in loops:
                 subprocess.run(["losetup", "-d", loop], capture_output=True, check=False)
-    (HERE / f"MANIFEST-{version}.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    print(f"recorded {len(manifest)} cases of btrfs-progs {version} into {HERE}")
+    print(f"recorded {len(recorded)} cases of btrfs-progs {version} into {HERE}")
     return 0
 
 

@@ -9,26 +9,24 @@ filesystem holding a path, ``btrfs filesystem show`` of two filesystems, and ``s
 (its inode and birth time, its magic) and of a file that is not a stream.
 
 Paths are fixed (``/tmp/pybofh-btrfs-checks``; it must not exist) so the outputs name the same paths on every run;
-``btrfs/MANIFEST-checks-<version>.json`` keeps each case's argv (paths replaced by ``$BASE``/``$MNT``/``$MNT2``),
-exit code and tool. Everything is unmounted, detached and removed at the end, also on failure.
+each case is written by ``record.py``'s :func:`record.save` (``pybofh_core.testing.write_recording``): its side-car
+keeps the argv (paths replaced by ``$BASE``/``$MNT``/``$MNT2``, ``paths`` says what they stood for), the exit code,
+and the tool's own version in ``note`` (the file names carry btrfs-progs' version). Everything is unmounted,
+detached and removed at the end, also on failure.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent / "btrfs"
-ENV = {**os.environ, "LC_ALL": "C", "LANG": "C"}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from record import ENV, HERE, save, sh  # record puts pybofh_core on the path if needed
+
 BASE = Path("/tmp/pybofh-btrfs-checks")
-
-
-def sh(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    """Run a set-up command."""
-    return subprocess.run(argv, check=check, capture_output=True, env=ENV)
 
 
 def main() -> int:
@@ -48,26 +46,16 @@ def main() -> int:
         "head": sh(["head", "--version"]).stdout.decode().splitlines()[0],
     }
     mnt, mnt2, sub = BASE / "mnt", BASE / "mnt2", BASE / "sub"
-    subst = {str(mnt2): "$MNT2", str(mnt): "$MNT", str(BASE): "$BASE"}
-    manifest: dict[str, dict[str, object]] = {}
+    paths = {"BASE": str(BASE), "MNT": str(mnt), "MNT2": str(mnt2)}
+    recorded: list[str] = []
     loops: list[str] = []
     mounts: list[str] = []
 
     def rec(case: str, argv: list[str]) -> subprocess.CompletedProcess[bytes]:
         res = subprocess.run(argv, capture_output=True, env=ENV, check=False)
-        (HERE / f"{case}-{version}.txt").write_bytes(res.stdout)
-        err = HERE / f"{case}-{version}.stderr.txt"
-        if res.stderr:
-            err.write_bytes(res.stderr)
-        elif err.exists():
-            err.unlink()
-        shown = []
-        for a in argv:
-            for k, v in subst.items():
-                a = a.replace(k, v)
-            shown.append(a)
-        manifest[case] = {"argv": shown, "returncode": res.returncode, "tool": tools[argv[0]],
-                          "paths": {v: k for k, v in subst.items()}}
+        tool = "" if argv[0] == "btrfs" else f" ({tools[argv[0]]})"
+        save(case, version, res, paths, f"recorded by recordings/record_checks.py{tool}")
+        recorded.append(case)
         return res
 
     BASE.mkdir()
@@ -124,14 +112,13 @@ def main() -> int:
         rec("stat_stream-recreated", ["stat", "-c", "%d:%i:%W", "--", stream])
         rec("head_not-a-stream", ["head", "-c", "13", "--", str(BASE / "other.txt")])
     finally:
-        for m in reversed(mounts):
-            if subprocess.run(["umount", m], capture_output=True, check=False).returncode:
-                subprocess.run(["umount", "-l", m], capture_output=True, check=False)
+        for mounted in reversed(mounts):
+            if subprocess.run(["umount", mounted], capture_output=True, check=False).returncode:
+                subprocess.run(["umount", "-l", mounted], capture_output=True, check=False)
         for loop in loops:
             subprocess.run(["losetup", "-d", loop], capture_output=True, check=False)
         subprocess.run(["rm", "-rf", "--", str(BASE)], capture_output=True, check=False)
-    (HERE / f"MANIFEST-checks-{version}.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    print(f"recorded {len(manifest)} cases of btrfs-progs {version} into {HERE}")
+    print(f"recorded {len(recorded)} cases of btrfs-progs {version} into {HERE}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Record the btrfs-progs outputs ``record.py`` does not make: mixed block groups and a resumed scrub.
 
 Run as root: ``python3 record_more.py`` (needs btrfs-progs, losetup, a kernel with ``scrub_speed_max`` in sysfs,
-5.14+). It adds cases to ``btrfs/`` and ``btrfs/MANIFEST-<version>.json`` without touching the others:
+5.14+). It adds cases to ``btrfs/`` (written by ``record.py``'s :func:`record.save`) without touching the others:
 
 * ``*_mixed*``: ``mkfs.btrfs --mixed`` makes ``Data+Metadata`` block groups; ``filesystem df``/``usage`` and
   ``device usage`` print them.
@@ -14,22 +14,17 @@ the end, also on failure (the scrub status files btrfs-progs writes for these fi
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent / "btrfs"
-ENV = {**os.environ, "LC_ALL": "C", "LANG": "C"}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from record import ENV, HERE, save, sh  # record puts pybofh_core on the path if needed
+
 MiB = 1024**2
-
-
-def sh(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    """Run a set-up command (not recorded)."""
-    return subprocess.run(argv, check=check, capture_output=True, env=ENV)
 
 
 def background(argv: list[str]) -> None:
@@ -60,31 +55,20 @@ def cancel(mnt: str) -> None:
 
 
 def main() -> int:
-    """Set up, record the extra cases, merge them into the manifest, clean up."""
+    """Set up, record the extra cases, clean up."""
     version = sh(["btrfs", "--version"]).stdout.decode().split()[1].lstrip("v")
-    manifest_path = HERE / f"MANIFEST-{version}.json"
-    manifest: dict[str, dict[str, object]] = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    recorded: list[str] = []
     loops: list[str] = []
     mounts: list[str] = []
     fsids: list[str] = []
     with tempfile.TemporaryDirectory(prefix="pybofh-btrfs-rec-") as tmp:
         t = Path(tmp)
-        subst = {str(t / "mnt"): "$MNT", tmp: "$TMP"}
+        paths = {"MNT": str(t / "mnt"), "TMP": tmp}
 
         def rec(case: str, argv: list[str]) -> subprocess.CompletedProcess[bytes]:
             res = subprocess.run(argv, capture_output=True, env=ENV, check=False)
-            (HERE / f"{case}-{version}.txt").write_bytes(res.stdout)
-            err = HERE / f"{case}-{version}.stderr.txt"
-            if res.stderr:
-                err.write_bytes(res.stderr)
-            elif err.exists():
-                err.unlink()
-            shown = []
-            for a in argv:
-                for k, v in subst.items():
-                    a = a.replace(k, v)
-                shown.append(a)
-            manifest[case] = {"argv": shown, "returncode": res.returncode}
+            save(case, version, res, paths, "recorded by recordings/record_more.py")
+            recorded.append(case)
             print(f"{case}: exit {res.returncode}, {len(res.stdout)} bytes")
             return res
 
@@ -152,8 +136,7 @@ def main() -> int:
             for fsid in fsids:  # btrfs-progs' scrub status and progress files for these filesystems
                 for f in Path("/var/lib/btrfs").glob(f"scrub.*{fsid}*"):
                     f.unlink(missing_ok=True)
-    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    print(f"manifest now has {len(manifest)} cases")
+    print(f"recorded {len(recorded)} cases of btrfs-progs {version} into {HERE}")
     return 0
 
 
