@@ -253,6 +253,15 @@ def test_misspelt_hook_in_a_site_plugin_is_its_load_error(tmp_path: Path, monkey
         Plugins()
 
 
+def test_a_site_plugin_shows_its_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plugin loaded by ``PYBOFH_EXTRA_PLUGINS`` shows its ``__version__`` in ``bofh plugins`` (it was "-")."""
+    (tmp_path / "pybofh_site_versioned.py").write_text('__version__ = "2.3.1"\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYBOFH_EXTRA_PLUGINS", "versioned=pybofh_site_versioned")
+    info = Plugins().infos["versioned"]
+    assert info.loaded and info.version == "2.3.1"
+
+
 def _selected(env: dict[str, str]) -> dict[str, object]:
     """In a fresh interpreter with ``env``: each plugin's status, the plugin modules imported, what warned."""
     code = textwrap.dedent('''

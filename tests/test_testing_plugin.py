@@ -272,3 +272,11 @@ def test_the_writer_writes_the_style_of_the_recordings_kept(sidecar: Path, tmp_p
         assert written.read_bytes() == sidecar.read_bytes()
     else:
         assert json.loads(written.read_text()) == adjusted
+
+
+def test_isolation_keeps_the_discovery_cache_in_the_session(pybofh_isolated: Path,
+                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    """``pybofh_isolated`` points the plugin discovery cache at one directory of the test session: a suite writes
+    nothing under the user's ``~/.cache``."""
+    cache = Path(os.environ["PYBOFH_CACHE_DIR"])
+    assert cache.is_relative_to(tmp_path_factory.getbasetemp()) and cache.name.startswith("pybofh-cache")

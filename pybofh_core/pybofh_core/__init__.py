@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # imported on first use: pluggy is not needed by ``bofh --hel
     # ``_LAZY`` spelled out for type checkers: a plugin's operations keep their signatures (``import x as x``)
     from .atomic import Atomic as Atomic
     from .atomic import AtomicOperationSequence as AtomicOperationSequence
+    from .cli_registry import CliRegistry as CliRegistry
     from .hookspecs import hookimpl as hookimpl
     from .layers import Layer as Layer
     from .operations import OperationRegistry as OperationRegistry
@@ -61,6 +62,7 @@ _LAZY = {
     "get_settings": "session",
     "get_host": "session",
     "get_plugins": "session",
+    "CliRegistry": "cli_registry",
     "Layer": "layers",
     "parse_size": "validate",
     "validate_name": "validate",

@@ -43,10 +43,15 @@ from .runner import DryRunRunner, PlannedCommand, Runner, get_runner, record_com
 from .secret import scrub
 
 
-def _raise_rollback(failures: list[Exception], cause: BaseException | None, what: str) -> None:
+def _raise_rollback(failures: list[Exception], cause: BaseException | None, what: str, left: int = 0) -> None:
+    """Raise ``RollbackError`` when an undo failed or was left alone (``left`` of the ``failures``), saying how many
+    of each: an undo left alone (its object is another one now) did not fail, it refused on purpose."""
     if failures:
-        err = RollbackError(f"{what}: {len(failures)} undo step(s) failed", failures)
-        raise err from cause
+        failed = len(failures) - left
+        parts = [f"{failed} undo step(s) failed"] if failed else []
+        if left:
+            parts.append(f"{left} left alone (another object is there now)")
+        raise RollbackError(f"{what}: {' and '.join(parts)}", failures) from cause
 
 
 class AtomicOperationSequence:
@@ -591,6 +596,7 @@ class Atomic:
         from .journal import outcome_record
 
         failures: list[Exception] = []
+        left: list[int] = []
 
         def pending() -> Iterator[PendingUndo]:
             for step in reversed(steps):
@@ -610,6 +616,7 @@ class Atomic:
                 failures.append(err)
                 self._emit("undo-failed", step)
             elif outcome.state == "left-alone":
+                left.append(step.index)
                 failures.append(IdentityMismatchError(
                     f"step {step.index} {step.spec.qualname}: {outcome.detail}; left alone"))
                 self._emit("undo-failed", step)
@@ -617,7 +624,7 @@ class Atomic:
                 self._emit("undone", step)
 
         undo_newest_first(pending(), settle)
-        _raise_rollback(failures, cause, what)
+        _raise_rollback(failures, cause, what, len(left))
 
     # --- dry run --------------------------------------------------------------------------------------------------
     def _plan_undos(self) -> None:

@@ -239,7 +239,9 @@ class Plugins:
             if self._disabled(info):
                 continue
             try:
-                self.register(importlib.import_module(target), name, info=info)
+                module = importlib.import_module(target)
+                info.version = _version_of(module)
+                self.register(module, name, info=info)
             except Exception as exc:
                 if strict:
                     raise PluginError(f"plugin {name} failed to load: {exc}") from exc
@@ -352,6 +354,20 @@ def _dist_of(entrypoint: Any) -> tuple[str | None, str | None]:
         return dist.metadata["Name"], dist.version
     except Exception:  # noqa: BLE001 - broken metadata must not break listing
         return getattr(dist, "name", None), None
+
+
+def _version_of(module: Any) -> str | None:
+    """A site plugin's version (``PYBOFH_EXTRA_PLUGINS``): its ``__version__``, else its distribution's, else None."""
+    version = getattr(module, "__version__", None)
+    if isinstance(version, str):
+        return version
+    from importlib import metadata
+
+    names = _packages_distributions().get(getattr(module, "__name__", "").split(".", 1)[0]) or []
+    try:
+        return metadata.version(names[0]) if names else None
+    except Exception:  # noqa: BLE001 - broken metadata must not break loading
+        return None
 
 
 _PKG_DISTS: list[dict[str, list[str]]] = []

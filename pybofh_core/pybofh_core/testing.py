@@ -12,8 +12,9 @@ of it. A plugin's ``tests/conftest.py`` typically turns on the isolation for eve
 
 The fixtures:
 
-* ``pybofh_isolated``: this test's own journal, lock and mount-pool directories, and no user or system config
-  file; settings are reset before and after. Yields the journal directory.
+* ``pybofh_isolated``: this test's own journal, lock and mount-pool directories, no user or system config
+  file, and the session's own plugin discovery cache; settings are reset before and after. Yields the journal
+  directory.
 * ``fake_runner``: a ``pybofh_core.runner.FakeRunner`` made current for the test (``expect()`` replies,
   ``calls``, ``paths`` and ``tools`` tables). Without ``paths`` (None) existence checks look at this machine's real
   filesystem; set ``fake_runner.paths = {}`` (nothing exists) or list the paths the test's machine has.
@@ -89,12 +90,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "loopdev: runs real commands on loop devices backed by temp files (root)")
 
 
+@pytest.fixture(scope="session")
+def _pybofh_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The plugin discovery cache of the test session (not the user's ``~/.cache/pybofh``)."""
+    return tmp_path_factory.mktemp("pybofh-cache")
+
+
 @pytest.fixture
-def pybofh_isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """This test's own journal, lock and mount-pool directories, and no user or system config file."""
+def pybofh_isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                    _pybofh_cache_dir: Path) -> Iterator[Path]:
+    """This test's own journal, lock and mount-pool directories, no user or system config file, and the session's
+    own plugin discovery cache (nothing is written under the user's home)."""
     from . import settings
 
     base = tmp_path_factory.mktemp("pybofh")
+    monkeypatch.setenv("PYBOFH_CACHE_DIR", str(_pybofh_cache_dir))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
     monkeypatch.setenv("PYBOFH_JOURNAL_DIR", str(base / "journal"))
     monkeypatch.setenv("PYBOFH_MOUNTPOOL_LOCK_DIR", str(base / "locks"))
