@@ -476,7 +476,8 @@ def test_a_job_plans_runs_is_idempotent_and_rolls_back(
         ("blockdev.mount", [f"mount -- {b} {s['mnt']}"])]
     assert [(p["undo"], p["undo_commands"]) for p in plan["plan"][:2]] == [
         (f"lvm.remove_pv('{a}')", [f"pvremove -- {a}"]),
-        (f"lvm.remove_vg('{vg}', remove_pvs=['{a}'])", [f"vgremove -- {vg}", f"pvremove -- {a}"])]
+        # the VG's undo leaves the PV to the PV's own undo: the planned create_pv made it, as the run's does
+        (f"lvm.remove_vg('{vg}', remove_pvs=[])", [f"vgremove -- {vg}"])]
     assert plan["plan"][2]["undo"] is None and plan["plan"][2]["irreversible"]
     assert plan["plan"][3]["undo"] == f"blockdev.unmount('{s['mnt']}')"
     assert f"$ mkfs.ext4 -q -L pbans -- {b}" in plan["diff"]["prepared"]
@@ -518,13 +519,14 @@ def test_a_job_plans_runs_is_idempotent_and_rolls_back(
     assert c not in pv_names(after) and a in pv_names(after)
     assert mounted_at(after, s["mnt2"]) is None and mounted_at(after, s["mnt"]) == b
 
-    # check mode plans on the system as it is: an LV in a VG the job only planned stops the plan, without failing
-    partial = r["plan an LV"]
-    assert partial["changed"] is True and partial["plan_complete"] is False and not partial["failed"], partial
-    assert statuses(partial) == ["planned", "planned", "not planned", "not run"]
-    stopped = partial["operations"][2]["reason"]
-    assert "planning stopped here" in stopped and f"{vg}x" in stopped, stopped
-    assert [p["commands"] for p in partial["plan"]] == [[f"pvcreate -- {d}"], [f"vgcreate -- {vg}x {d}"]]
+    # check mode plans on the system as the planned steps leave it: an LV in a VG the job only planned, and mkfs on
+    # that LV, are planned too (the planning model), without failing
+    whole = r["plan an LV"]
+    assert whole["changed"] is True and whole["plan_complete"] is True and not whole["failed"], whole
+    assert statuses(whole) == ["planned"] * 4
+    assert [p["commands"] for p in whole["plan"]] == [
+        [f"pvcreate -- {d}"], [f"vgcreate -- {vg}x {d}"], [f"lvcreate --yes -n data -L {8 * MIB}b -- {vg}x"],
+        [f"mkfs.ext4 -q -- /dev/{vg}x/data"]]
     assert blkid(d, "TYPE") == ""  # not a PV: nothing was changed
 
     # a conflict (another device on the mountpoint) and strict idempotency are refused before anything runs
@@ -558,7 +560,7 @@ def test_an_lvm_luks_job_in_the_vm(loop_factory: Any, tmp_path: Path) -> None:
     format and mkfs allowed because the job made their devices); a second run is ``changed: false``; a failing job
     (LV, LUKS, open, then a mount that fails) is rolled back: mapping closed, LV removed, the first job's stack
     untouched. Three tasks (each costs 13 to 30 s under TCG): check mode, diff and conflicts are asserted on the host,
-    where planning an LV in a planned VG stops the plan the same way."""
+    where an LV in a planned VG and mkfs on it are planned the same way."""
     base = installed_collection(tmp_path / "ansible")
     vg, mapping, scratch = (f"pbans{secrets.token_hex(3)}" for _ in range(3))
     loop = loop_factory(256 * MIB)

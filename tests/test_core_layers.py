@@ -20,7 +20,7 @@ from tests.test_import_boundaries import _runtime_nodes
 CORE = Path(__file__).resolve().parents[1] / "pybofh_core" / "pybofh_core"
 
 #: modules that must not depend, even lazily, on the session or anything above it
-BELOW_SESSION = ("errors", "secret", "serialize", "recording", "signals", "entrypoints", "render", "layers",
+BELOW_SESSION = ("errors", "secret", "serialize", "recording", "model", "signals", "entrypoints", "render", "layers",
                  "cli_registry", "parsing", "lazy", "settings", "runner", "validate", "identity", "locks",
                  "operations", "rollback", "journal", "status", "hookspecs", "plugins")
 ABOVE = {"session", "atomic", "safety", "cli", "testing"}
@@ -167,3 +167,17 @@ def test_the_former_names_still_work() -> None:
     assert session.get_host is session.get_plugins and session.set_host is session.set_plugins
     assert session.peek_host is session.peek_plugins and plugins.PluginHost is plugins.Plugins
     assert pybofh_core.get_host() is pybofh_core.get_plugins() is session.get_plugins()
+
+
+def test_a_copied_model_keeps_its_removals() -> None:
+    """The undo plan works on a copy of the plan's model: what a step removed is still removed there."""
+    from pybofh_core.model import GONE, PlanModel
+
+    model = PlanModel()
+    model.put("k", "a", {"x": 1})
+    model.remove("k", "b")
+    copied = model.copy()
+    assert copied.get("k", "b") is GONE and copied.get("k", "a") == {"x": 1}
+    copied.put("k", "a", {"x": 2})
+    assert model.get("k", "a") == {"x": 1}
+    assert copied.overlay("k", ["b", "c"], lambda v: v if isinstance(v, str) else "a") == ["c", {"x": 2}]

@@ -29,6 +29,7 @@ from .operations import (
     OperationRegistry,
     OperationSpec,
     Undo,
+    apply_effects,
     bind,
     data_check,
     ensure_registered,
@@ -460,7 +461,7 @@ class Atomic:
             body = recording.in_step(self if spec.composite else None, None if spec.composite else announce)
             body.__enter__()
             try:
-                result = spec.func(*args, **kwargs)
+                result = apply_effects(spec, spec.func(*args, **kwargs), args, kwargs)
                 undo = spec.undo_for(result, bound)
             except BaseException as exc:
                 body.__exit__(None, None, None)
@@ -628,10 +629,14 @@ class Atomic:
 
     # --- dry run --------------------------------------------------------------------------------------------------
     def _plan_undos(self) -> None:
-        for step in self.steps:
+        """Plan each step's undo, newest first, on the state the planned steps leave (a copy of the plan's model,
+        which each planned undo changes in turn), as a rollback of the whole block would run them."""
+        model = self._dry.model.copy() if self._dry is not None else None
+        for step in reversed(self.steps):
             if step.undo is None:
                 continue
-            recorder = DryRunRunner(step.runner.inner if isinstance(step.runner, DryRunRunner) else step.runner)
+            inner = step.runner.inner if isinstance(step.runner, DryRunRunner) else step.runner
+            recorder = DryRunRunner(inner, model=model)
             u = step.undo
             step.outcome = perform(u.func, u.args, u.kwargs, None, recorder)
             step.undo_commands = list(recorder.plan)

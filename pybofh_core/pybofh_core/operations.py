@@ -28,6 +28,7 @@ from .validate import named_path
 
 if TYPE_CHECKING:
     from .identity import Verdict
+    from .model import PlanModel
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,6 +59,8 @@ class OperationSpec:
     secrets: tuple[str, ...] = ()
     domain: str | None = None
     check: Callable[[Mapping[str, Any]], None] | None = None
+    #: ``f(model, result, bound_args)``: what the call made, changed or removed, written into a dry run's model
+    effects: Callable[[PlanModel, Any, Mapping[str, Any]], None] | None = None
     identify: Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict] | None = None
     no_undo: str | None = None
     locks: Callable[[Mapping[str, Any]], Iterable[Any]] | None = None
@@ -239,6 +242,7 @@ def operation(
     aliases: Iterable[str] = (),
     requires: Iterable[str] = (),
     secrets: Iterable[str] = (),
+    effects: Callable[[PlanModel, Any, Mapping[str, Any]], None] | None = None,
 ) -> Callable[[F], F]:
     """Mark a plugin function as an operation.
 
@@ -269,6 +273,10 @@ def operation(
         is only shown (its steps check their own). ``bofh plugins --operations`` shows them and which are missing.
     :param secrets: parameters holding passphrases or keys: a plain ``str`` given there is wrapped in
         ``Secret`` before anything (journal, logs, errors) can see it.
+    :param effects: ``f(model, result, bound_args)`` writes what the call made, changed or removed into the
+        ``PlanModel`` of a dry run (``model.put("lvm.vg", name, vg)``, ``model.remove(...)``; values known only
+        after a real run as ``placeholder("uuid of VG vg0")``), so later steps and the undo plan see it. Called
+        only in a dry run, after the operation returned.
     """
     if sum(x is not None for x in (inverse, irreversible, no_undo)) > 1:
         raise PluginError("an operation has an inverse, is irreversible, or needs no undo: one of them")
@@ -289,6 +297,7 @@ def operation(
             secrets=tuple(secrets),
             check=check,
             identify=identify,
+            effects=effects,
             no_undo=no_undo,
             locks=locks,
             takes_away=takes_away,
@@ -311,7 +320,7 @@ def operation(
                 tools_check(spec)
                 data_check(spec, args, kwargs)
                 ground_check(spec, args, kwargs)
-                return func(*args, **kwargs)
+                return apply_effects(spec, func(*args, **kwargs), args, kwargs)
             recorder = recording.recorder()
             if recorder is not None:
                 return recorder.record(spec, wrapper, args, kwargs)
@@ -321,7 +330,7 @@ def operation(
             tools_check(spec)
             data_check(spec, args, kwargs)
             ground_check(spec, args, kwargs)
-            return func(*args, **kwargs)
+            return apply_effects(spec, func(*args, **kwargs), args, kwargs)
 
         wrapper.__pybofh_operation__ = spec  # type: ignore[attr-defined]
         spec.func = func
@@ -360,6 +369,15 @@ def _wrap_secrets(
         if isinstance(value, (str, bytes)):
             bound.arguments[name] = Secret(value)
     return bound.args, bound.kwargs
+
+
+def apply_effects(spec: OperationSpec, result: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    """In a dry run, write what the call made, changed or removed into the runner's planning model (``effects=``);
+    return ``result``. Nothing happens where commands really run."""
+    model = get_runner().model
+    if spec.effects is not None and model is not None:
+        spec.effects(model, result, bind(spec, args, kwargs))
+    return result
 
 
 def missing_tools(spec: OperationSpec) -> list[str]:

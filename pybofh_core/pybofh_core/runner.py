@@ -28,6 +28,7 @@ from .errors import (
     ValidationError,
     redact,
 )
+from .model import BLOCK, GONE, PlanModel
 from .secret import Secret, SecretFile, known_secrets
 
 log = logging.getLogger("pybofh.runner")
@@ -139,6 +140,8 @@ class Runner:
     host: str | None = None
     #: True for transports that record mutating commands instead of running them.
     dry_run: ClassVar[bool] = False
+    #: the planning model of a dry run (``pybofh_core.model``); None where commands really run
+    model: PlanModel | None = None
     #: True for transports that can hand a command a secret as a file that exists only for it (``/dev/fd/N``).
     secret_files: ClassVar[bool] = False
     #: True for transports that can give a command one of this process's open file descriptors as its stdout.
@@ -663,10 +666,12 @@ class DryRunRunner(Runner):
     name = "dry-run"
     dry_run = True
 
-    def __init__(self, inner: Runner | None = None, **_: Any) -> None:
+    def __init__(self, inner: Runner | None = None, *, model: PlanModel | None = None, **_: Any) -> None:
         self.inner = inner or LocalRunner()
         self.host = self.inner.host
         self.plan: list[PlannedCommand] = []
+        #: what the planned steps made, changed or removed (shared with a dry-run runner this one wraps)
+        self.model: PlanModel = model or (self.inner.model if isinstance(self.inner, DryRunRunner) else PlanModel())
 
     def _execute(
         self,
@@ -704,23 +709,33 @@ class DryRunRunner(Runner):
         return self.inner.accepts_stdout_fd()
 
     def path_kind(self, path: str) -> str | None:
-        """Paths are looked up where the inner runner would run commands."""
-        return self.inner.path_kind(path)
+        """Paths are looked up where the inner runner would run commands, with the planned devices laid over."""
+        info = self.stat(path)
+        return None if info is None else info.kind
 
     def stat(self, path: str) -> PathInfo | None:
-        """Paths are looked up where the inner runner would run commands."""
+        """Paths are looked up where the inner runner would run commands; a device a planned step made is a block
+        device (no device or inode number yet), one a planned step removed is missing."""
+        planned = self.model.get(BLOCK, path)
+        if planned is GONE:
+            return None
+        if planned is not None:
+            return PathInfo("block", 0, 0)
         return self.inner.stat(path)
 
     def realpath(self, path: str) -> str:
-        """Paths are resolved where the inner runner would run commands."""
-        return self.inner.realpath(path)
+        """Paths are resolved where the inner runner would run commands (a planned device resolves to itself)."""
+        return path if self.model.get(BLOCK, path) is not None else self.inner.realpath(path)
 
     def exists(self, path: str) -> bool:
-        """Paths are looked up where the inner runner would run commands."""
-        return self.inner.exists(path)
+        """Paths are looked up where the inner runner would run commands, with the planned devices laid over."""
+        planned = self.model.get(BLOCK, path)
+        return planned is not GONE if planned is not None else self.inner.exists(path)
 
     def same_path(self, a: str, b: str) -> bool:
-        """Paths are resolved where the inner runner would run commands."""
+        """Paths are resolved where the inner runner would run commands (planned devices: by their path)."""
+        if self.model.get(BLOCK, a) is not None or self.model.get(BLOCK, b) is not None:
+            return a == b
         return self.inner.same_path(a, b)
 
     def read_file(self, path: str, *, max_bytes: int = MAX_READ_BYTES) -> bytes:

@@ -6,6 +6,12 @@ target was made by the same atomic block, or the operation runs as an identified
 
 Signatures come from ``wipefs --no-act --json`` (every signature, not only the first one blkid reports), mounts and
 holders (device-mapper devices, partitions stacked on the device) from ``lsblk --tree``; both run where commands run.
+
+In a dry run the planning model answers for what the plan made: a device a planned step made (a ``BLOCK`` entry —
+an LV, a LUKS mapping, a loop device) does not exist yet, so no command is run on it; it holds only the signature a
+planned step wrote on it (kind ``SIGNATURE``: a planned mkfs, say), and nothing is mounted on it or stacked on it
+as far as these checks can tell (the operations that mount or stack check their own planned state). A planned
+signature on a real device is what ``signatures()`` answers for it too.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import DataAtRiskError, ParseError
+from .model import BLOCK, GONE
 from .runner import get_runner
 
 FORCE_HINT = "pass --force (force=True) to go ahead anyway"
@@ -71,8 +78,41 @@ class Content:
         return "; ".join(parts) or "nothing"
 
 
+#: The planning model's kind of what a planned step wrote on a device (a filesystem, a LUKS header, a PV label): key
+#: the device path, value the ``Signature`` (it replaces what the device held; ``GONE``: a planned wipe). Any plugin's
+#: effects may put it; the data checks below read it in a dry run.
+SIGNATURE = "signature"
+
+
+def planned_device(device: str) -> bool:
+    """Whether ``device`` is a block device only a planned step made (a dry run's ``BLOCK`` entry): it does not
+    exist where commands run, so nothing may be asked of it there."""
+    model = get_runner().model
+    if model is None:
+        return False
+    found = model.get(BLOCK, device)
+    return found is not None and found is not GONE
+
+
+def _planned_signatures(device: str) -> tuple[Signature, ...] | None:
+    """In a dry run, the signature a planned step left on ``device`` (none on a planned device that got none);
+    None when the system has to be asked."""
+    model = get_runner().model
+    if model is None:
+        return None
+    found = model.get(SIGNATURE, device)
+    if found is GONE:
+        return ()
+    if isinstance(found, Signature):
+        return (found,)
+    return () if planned_device(device) else None
+
+
 def signatures(device: str) -> tuple[Signature, ...]:
-    """Every signature ``wipefs`` finds on ``device`` (read-only)."""
+    """Every signature ``wipefs`` finds on ``device`` (read-only); in a dry run, as the planned steps leave it."""
+    planned = _planned_signatures(device)
+    if planned is not None:
+        return planned
     res = get_runner().run(["wipefs", "--no-act", "--json", "--", device], readonly=True)
     if not res.stdout.strip():
         return ()
@@ -102,7 +142,10 @@ def usage(device: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Where ``device`` (or anything stacked on it) is mounted, and what is stacked on it, from one ``lsblk``.
 
     An image file's users are the loop devices attached to it (``losetup -j``) and whatever is stacked on those.
+    A device only a planned step made has none known here (nothing is asked of it).
     """
+    if planned_device(device):
+        return (), ()
     runner = get_runner()
     info = runner.stat(device)
     mounts: list[str] = []
@@ -158,6 +201,8 @@ def content_extent(device: str) -> int | None:
     """
     from .session import get_plugins
 
+    if planned_device(device):  # nothing to ask blkid: empty, or holding what a planned step wrote (size unknown)
+        return None if signatures(device) else 0
     runner = get_runner()
     res = runner.run(["blkid", "-p", "-o", "export", "--", device], readonly=True, check=False)
     probe: dict[str, str] = {}
@@ -221,5 +266,5 @@ def directory_is_empty(path: str) -> bool:
     return not res.text.strip()
 
 
-__all__ = ["Content", "Signature", "content_extent", "inspect", "refuse_if_holds_data", "refuse_mountpoint",
-           "refuse_shrink", "signatures", "usage"]
+__all__ = ["SIGNATURE", "Content", "Signature", "content_extent", "inspect", "planned_device", "refuse_if_holds_data",
+           "refuse_mountpoint", "refuse_shrink", "signatures", "usage"]

@@ -11,7 +11,8 @@ from pybofh_core.errors import ValidationError
 from pybofh_core.runner import get_runner
 from pybofh_core.validate import validate_path
 
-from .types import FILESYSTEMS
+from .effects import LOOP
+from .types import FILESYSTEMS, LoopDevice
 
 #: Longest label each filesystem accepts, in bytes.
 LABEL_MAX = {"ext2": 16, "ext3": 16, "ext4": 16, "xfs": 12, "btrfs": 255, "swap": 16}
@@ -31,8 +32,12 @@ def check_device(value: Any, *, what: str = "device") -> str:
 
 
 def check_loop_device(value: Any) -> str:
-    """An existing ``/dev/loopN`` device."""
+    """An existing ``/dev/loopN`` device (in a dry run, also one a planned step attached: its path may be a
+    placeholder until the run)."""
     path = check_device(value, what="loop device")
+    model = get_runner().model
+    if model is not None and isinstance(model.get(LOOP, path), LoopDevice):
+        return path
     if not re.fullmatch(r"/dev/loop[0-9]+", path) and not re.fullmatch(r"/dev/loop[0-9]+", get_runner().realpath(path)):
         raise ValidationError(f"loop device: {path} is not a /dev/loopN device")
     return path

@@ -1,23 +1,85 @@
-"""Readers: each runs one read-only command through the core runner and hands its output to a pure parser."""
+"""Readers: each runs one read-only command through the core runner and hands its output to a pure parser.
+
+In a dry run they answer with the planning model laid over the system (``pybofh_blockdev.effects`` writes it): a
+filesystem, mount or loop device a planned step made is there, one it removed is not, and nothing is asked of a
+device only a planned step made (an LV, a LUKS mapping: a ``BLOCK`` entry).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any, TypeVar
 
 from pybofh_core.errors import NotFoundError, ValidationError
-from pybofh_core.runner import run, same_path
+from pybofh_core.model import BLOCK, GONE, PlannedDevice
+from pybofh_core.runner import get_runner, run, same_path
 
 from . import parsers
 from .checks import check_device
+from .effects import FS, LOOP, MOUNT, SIZE, PlannedFilesystem
 from .types import BlockDevice, DeviceTree, LoopDevice, Mount, Probe
+
+T = TypeVar("T")
 
 LSBLK_ARGV = ["lsblk", "-J", "-b", "-O"]
 FINDMNT_ARGV = ["findmnt", "-J", "-o", "TARGET,SOURCE,FSTYPE,OPTIONS,FSROOT"]
 LOSETUP_ARGV = ["losetup", "--list", "--json", "-O", "NAME,BACK-FILE,RO,SIZELIMIT,OFFSET,BACK-INO,BACK-MAJ:MIN"]
 
 
+def planned(kind: str, key: str) -> Any:
+    """The dry run's planned object of ``kind`` (``GONE`` if a planned step removed it), None when no planned step
+    touched it or commands really run."""
+    model = get_runner().model
+    return None if model is None else model.get(kind, key)
+
+
+def _planned(kind: str, real: list[T], key: Callable[[T], str]) -> list[T]:
+    """``real`` with the dry run's planning model laid over it; as is where commands really run."""
+    model = get_runner().model
+    return real if model is None else model.overlay(kind, real, key)
+
+
+def _planned_device(path: str) -> BlockDevice | None:
+    """A device only a planned step made, as lsblk would list it (with the filesystem planned on it), or None."""
+    found = planned(BLOCK, path)
+    if not isinstance(found, PlannedDevice):
+        return None
+    fs = planned(FS, path)
+    fs = fs if isinstance(fs, PlannedFilesystem) else None
+    return BlockDevice(key=path, name=os.path.basename(path), path=path, size=found.size,
+                       fstype=fs.fstype if fs else None, label=fs.label if fs else None, uuid=fs.uuid if fs else None,
+                       mountpoints=tuple(m.target for m in list_mounts() if m.device == path))
+
+
+def _with_plan(tree: DeviceTree) -> DeviceTree:
+    """``tree`` as the planned steps leave it: filesystems planned on its devices, and the devices they made."""
+    model = get_runner().model
+    if model is None:
+        return tree
+    devices = dict(tree.devices)
+    for key, dev in list(devices.items()):
+        fs = model.get(FS, dev.path or "")
+        if isinstance(fs, PlannedFilesystem):
+            devices[key] = replace(dev, fstype=fs.fstype, label=fs.label, uuid=fs.uuid, label_raw=None)
+        elif fs is GONE:
+            devices[key] = replace(dev, fstype=None, label=None, uuid=None, label_raw=None)
+    roots = list(tree.roots)
+    for path in model.touched(BLOCK):
+        made = _planned_device(path)
+        if made is not None and path not in devices and not any(d.path == path for d in devices.values()):
+            devices[path] = made
+            roots.append(path)
+    return replace(tree, devices=devices, roots=tuple(roots))
+
+
 def list_devices() -> DeviceTree:
+    """All block devices (in a dry run, as the planned steps leave them): ``_lsblk_devices()``."""
+    return _with_plan(_lsblk_devices())
+
+
+def _lsblk_devices() -> DeviceTree:
     """All block devices as a tree, from one ``lsblk -J -b -O`` call plus at most one ``blkid`` call.
 
     Without udev (containers, early boot, this project's CI) lsblk leaves FSTYPE/LABEL/UUID empty; those are filled
@@ -76,17 +138,23 @@ def _exact_labels(paths: list[str], found: Mapping[str, Probe]) -> dict[str, tup
 
 
 def get_device(device: str) -> BlockDevice:
-    """One device of ``list_devices()``, by path or name."""
-    return list_devices().get(device)
+    """One device of ``list_devices()``, by path or name (one only a planned step made: without running lsblk)."""
+    return _planned_device(device) or list_devices().get(device)
 
 
 def probe(device: str) -> dict[str, str]:
     """What ``device`` contains, from ``blkid -p -o export``: ``TYPE``, ``USAGE``, ``UUID``, ``LABEL``, ``VERSION``…
 
     Empty when blkid recognises nothing. Several conflicting signatures (blkid exit status 8) give
-    ``{"AMBIVALENT": "1"}`` so callers never mistake such a device for an empty one.
+    ``{"AMBIVALENT": "1"}`` so callers never mistake such a device for an empty one. In a dry run a filesystem a
+    planned step made or changed answers for itself, and a device only a planned step made holds nothing else.
     """
     device = check_device(device)
+    fs = planned(FS, device)
+    if isinstance(fs, PlannedFilesystem):
+        return fs.tags()
+    if fs is GONE or isinstance(planned(BLOCK, device), PlannedDevice):
+        return {}
     res = run(["blkid", "-p", "-o", "export", "--", device], readonly=True, ok_codes=(0, 2, 8))
     if res.returncode == 8:
         return {"AMBIVALENT": "1"}
@@ -101,8 +169,13 @@ def probe(device: str) -> dict[str, str]:
 
 
 def get_size(device: str) -> int:
-    """Size of ``device`` in bytes (``blockdev --getsize64``)."""
+    """Size of ``device`` in bytes (``blockdev --getsize64``; in a dry run, the size a planned step gave it)."""
     device = check_device(device)
+    made, resized = planned(BLOCK, device), planned(SIZE, device)
+    if isinstance(made, PlannedDevice):
+        return made.size
+    if isinstance(resized, int):
+        return resized
     text = run(["blockdev", "--getsize64", device], readonly=True).text.strip()
     if not text.isdigit():
         from pybofh_core.errors import ParseError
@@ -112,8 +185,10 @@ def get_size(device: str) -> int:
 
 
 def list_mounts() -> list[Mount]:
-    """Every mounted filesystem (``findmnt -J``), parents before children."""
-    return parsers.parse_findmnt(run(FINDMNT_ARGV, readonly=True).stdout, source="findmnt -J")
+    """Every mounted filesystem (``findmnt -J``), parents before children; in a dry run, with the planned mounts
+    (after the real ones) and without the planned unmounts."""
+    real = parsers.parse_findmnt(run(FINDMNT_ARGV, readonly=True).stdout, source="findmnt -J")
+    return _planned(MOUNT, real, lambda m: m.target)
 
 
 def _same(a: str, b: str) -> bool:
@@ -147,8 +222,10 @@ def active_swaps() -> list[str]:
 
 
 def list_loops() -> list[LoopDevice]:
-    """Attached loop devices with their backing files (``losetup --list --json``)."""
-    return parsers.parse_losetup_json(run(LOSETUP_ARGV, readonly=True).stdout, source="losetup --list --json")
+    """Attached loop devices with their backing files (``losetup --list --json``); in a dry run, as the planned
+    attaches and detaches leave them."""
+    real = parsers.parse_losetup_json(run(LOSETUP_ARGV, readonly=True).stdout, source="losetup --list --json")
+    return _planned(LOOP, real, lambda lp: lp.path)
 
 
 def get_loop(device: str) -> LoopDevice:
@@ -203,6 +280,9 @@ def btrfs_minimum_size(mountpoint: str, devid: int) -> int:
 
 def content_size(device: str, fstype: str) -> int | None:
     """How many bytes of ``device`` the filesystem or swap on it uses (its own size), None when unknown."""
+    fs = planned(FS, device)
+    if isinstance(fs, PlannedFilesystem) and fs.fstype == fstype:  # made or resized by a planned step
+        return fs.size
     if fstype in ("ext2", "ext3", "ext4"):
         return int(ext_info(device)["size"])
     if fstype == "btrfs":

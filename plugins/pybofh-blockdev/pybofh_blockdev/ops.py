@@ -25,7 +25,7 @@ from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import refuse_if_holds_data, refuse_mountpoint, refuse_shrink
 from pybofh_core.validate import PathArg, check_round, parse_size, size_spec, size_text, validate_path
 
-from . import checks, facts
+from . import checks, effects, facts
 from .checks import (
     check_device,
     check_directory,
@@ -41,9 +41,6 @@ from .errors import FilesystemErrorsLeftError
 from .errors import MountPoolExhaustedError as MountPoolExhaustedError  # still importable from ops
 from .layers import BlockDeviceStack, StackResized
 from .types import EXT_FAMILY, Filesystem, FsckResult, FsckStatus, LoopDevice, Mount, Relabelled, Resized
-
-NEXT_FREE_LOOP = "(next free loop device)"
-
 
 # --- loop devices -------------------------------------------------------------------------------------------------
 
@@ -95,12 +92,13 @@ def _identify_reattach(args: Mapping[str, Any], identity: Mapping[str, Any]) -> 
 
 
 def _attach_undo(loop: LoopDevice) -> Any:
-    if loop.path == NEXT_FREE_LOOP:  # a dry run: the device is not known yet
+    if get_runner().dry_run:  # the device may not be known yet, nor the backing inode
         return undo(detach_loop, loop.path)
     return undo(detach_loop, loop.path).expecting(**_loop_identity(loop))
 
 
-@operation(inverse=_attach_undo, creates=lambda loop: [loop.path], requires=["losetup"], identify=_identify_reattach)
+@operation(inverse=_attach_undo, creates=lambda loop: [loop.path], requires=["losetup"], identify=_identify_reattach,
+           effects=effects.loop_attached)
 def attach_loop(
     file: PathArg, *, device: PathArg | None = None, read_only: bool = False, partscan: bool = False
 ) -> LoopDevice:
@@ -116,8 +114,8 @@ def attach_loop(
         argv.append("--partscan")
     argv += ["--", device, file] if device else ["--find", "--", file]
     out = run(argv).text.strip()
-    if not out:  # a dry run prints nothing
-        return LoopDevice(path=device or NEXT_FREE_LOOP, backing_file=file, read_only=read_only)
+    if not out:  # a dry run prints nothing: the device taken with --find is known only after the run
+        return LoopDevice(path=device or effects.planned_loop(file), backing_file=file, read_only=read_only)
     if not re.fullmatch(r"/dev/loop[0-9]+", out):
         raise ParseError("losetup", "expected the /dev/loopN it attached", out, "losetup --show")
     return facts.get_loop(out)  # read back: the backing inode is the loop's identity
@@ -130,7 +128,8 @@ def _undo_detach(loop: LoopDevice) -> Any:
         **_loop_identity(loop))
 
 
-@operation(inverse=_undo_detach, requires=["losetup"], identify=_identify_loop, takes_away=True)
+@operation(inverse=_undo_detach, requires=["losetup"], identify=_identify_loop, takes_away=True,
+           effects=effects.loop_detached)
 def detach_loop(device: PathArg) -> LoopDevice:
     """Detach loop device ``device``; refuses while it (or a partition of it) is mounted."""
     device = check_loop_device(device)
@@ -165,7 +164,7 @@ def _resize_loop_undo(res: Resized, loop: LoopDevice) -> Any:
 
 @operation(inverse=lambda res: _resize_loop_undo(res, facts.get_loop(res.device)) if res.old != res.new else None,
            requires=["losetup", "truncate"], target="device", check=_check_loop_shrink, identify=_identify_loop,
-           takes_away=_loop_shrinks)
+           takes_away=_loop_shrinks, effects=effects.loop_resized)
 def resize_loop(device: PathArg, size: int | str, *, force: bool = False) -> Resized:
     """Resize loop device ``device`` to ``size`` bytes by resizing its backing file (``truncate`` + ``losetup -c``).
 
@@ -226,7 +225,7 @@ def _check_mkfs(args: Mapping[str, Any]) -> None:
 
 
 @operation(irreversible="mkfs destroys what the device held", target="device", aliases=["createFilesystem"],
-           requires=["mkfs.ext4|mkfs.xfs|mkfs.btrfs|mkswap"], check=_check_mkfs)
+           requires=["mkfs.ext4|mkfs.xfs|mkfs.btrfs|mkswap"], check=_check_mkfs, effects=effects.fs_created)
 def create_filesystem(
     device: PathArg, fstype: str = "ext4", label: str | None = None, force: bool = False, uuid: str | None = None
 ) -> Filesystem:
@@ -240,8 +239,8 @@ def create_filesystem(
     if device in facts.active_swaps():
         raise ValidationError(f"{device} is an active swap; swapoff it first")
     run(_mkfs_argv(fstype, device, label, uuid, force))
-    if get_runner().dry_run:
-        return Filesystem(device=device, fstype=fstype, label=label, uuid=uuid)
+    if get_runner().dry_run:  # the UUID mkfs chooses is known only after the run
+        return Filesystem(device=device, fstype=fstype, label=label, uuid=uuid or effects.fs_uuid_placeholder(device))
     made = facts.probe(device)  # read back: the UUID mkfs chose, and the label as the filesystem stores it
     return Filesystem(device=device, fstype=made.get("TYPE", fstype), label=made.get("LABEL", label),
                       uuid=made.get("UUID", uuid))
@@ -476,7 +475,7 @@ def _resize_within(container: str, device: str, size: int | str | None, temp_mou
 
 
 @operation(inverse=_resize_undo, requires=["resize2fs|xfs_growfs|btrfs|mkswap"],
-           identify=_identify_fs)
+           identify=_identify_fs, effects=effects.fs_resized)
 def resize_filesystem(
     device: PathArg, size: int | str | None = None, *, temp_mount: bool = False, remount: bool = False,
     within: str | None = None,
@@ -611,7 +610,7 @@ def _label_undo(device: str, old: str | None, uuid: str | None) -> Any:
 
 
 @operation(inverse=lambda res: _label_undo(res.device, res.old, _fs_uuid(res.device)),
-           requires=["e2label|xfs_admin|btrfs|swaplabel"], identify=_identify_fs)
+           requires=["e2label|xfs_admin|btrfs|swaplabel"], identify=_identify_fs, effects=effects.label_set)
 def set_label(device: PathArg, label: str) -> Relabelled:
     """Set (``""``: clear) the label of the filesystem or swap on ``device``; returns the old label for the undo."""
     device = check_device(device)
@@ -658,7 +657,8 @@ def _uuid_back(res: Relabelled) -> Any:
 
 
 @operation(inverse=_uuid_back,
-           requires=["tune2fs|xfs_admin|btrfstune|swaplabel"], identify=_identify_uuid_change)
+           requires=["tune2fs|xfs_admin|btrfstune|swaplabel"], identify=_identify_uuid_change,
+           effects=effects.uuid_set)
 def set_uuid(device: PathArg, uuid: str | None = None) -> Relabelled:
     """Give the unmounted filesystem or swap on ``device`` a new UUID (random when None); returns the old one."""
     device = check_device(device)
@@ -760,7 +760,7 @@ def _unmount_undo(m: Mount) -> Any:
 
 
 @operation(inverse=_unmount_undo, requires=["mount"], target="mountpoint", check=_check_mountpoint,
-           identify=_identify_remount)
+           identify=_identify_remount, effects=effects.mounted)
 def mount(device: PathArg, mountpoint: PathArg, options: Any = (), fstype: str | None = None, *,
           force: bool = False) -> Mount:
     """Mount ``device`` on the existing directory ``mountpoint`` with ``options`` (``["ro", "noatime"]``).
@@ -793,7 +793,8 @@ def _remount_undo(m: Mount) -> Any:
     return undo(mount, m.device, m.target, _remount_options(m)).expecting(**_mount_identity(m.device, m.target))
 
 
-@operation(inverse=_remount_undo, requires=["umount"], identify=_identify_mount, takes_away=True)
+@operation(inverse=_remount_undo, requires=["umount"], identify=_identify_mount, takes_away=True,
+           effects=effects.unmounted)
 def unmount(target: PathArg) -> Mount:
     """Unmount the filesystem on directory ``target``, or the single mount of device ``target``."""
     from pybofh_core.validate import validate_path

@@ -1,17 +1,40 @@
-"""Readers: run one read-only cryptsetup command and hand its output to a pure parser in ``pybofh_crypt.parsers``."""
+"""Readers: run one read-only cryptsetup command and hand its output to a pure parser in ``pybofh_crypt.parsers``.
+
+In a dry run they read the planning model first (``pybofh_crypt.effects`` writes it): a header a planned ``format``
+wrote, a mapping a planned ``open`` made or a planned ``close`` removed, as the planned steps leave them.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
+from pybofh_core.model import GONE
+from pybofh_core.runner import get_runner
 from pybofh_core.secret import Secret
 
 from ._cmd import cryptsetup, key_args
 from .checks import check_device, check_key, check_mapping
-from .errors import MappingNotFoundError, PassphraseError
+from .errors import MappingNotFoundError, NotLuksError, PassphraseError
 from .parsers import parse_crypt_status, parse_luks2_json, parse_luks_dump
 from .types import CryptStatus, KeyFile, LuksDevice, LuksVersion
+
+#: The planning model's kinds of this plugin: LUKS headers by device path, open mappings by name (``effects``).
+HEADER, MAPPING = "crypt.luks", "crypt.mapping"
+
+
+def planned(kind: str, key: str) -> Any:
+    """What the dry run's planned steps made of ``key`` (``GONE`` if they removed it), None when they did not touch
+    it or no dry run plans; a device path also matches an entry under another name of the same device."""
+    runner = get_runner()
+    model = runner.model
+    if model is None:
+        return None
+    hit = model.get(kind, key)
+    if hit is None and key.startswith("/"):
+        hit = next((v for k, v in model.touched(kind).items() if k.startswith("/") and runner.same_path(k, key)),
+                   None)
+    return hit
 
 
 def dump(device: str) -> LuksDevice:
@@ -21,6 +44,11 @@ def dump(device: str) -> LuksDevice:
     holds (UUID, label, subsystem, epoch). cryptsetup older than 2.4 has no JSON dump: the text result is returned.
     """
     device = check_device(device)
+    header = planned(HEADER, device)
+    if header is GONE:
+        raise NotLuksError(f"{device} holds no LUKS header")
+    if header is not None:
+        return header  # type: ignore[no-any-return]
     text = cryptsetup(["luksDump", "--", device], readonly=True, subject=device)
     head = parse_luks_dump(text.stdout, source=f"cryptsetup luksDump {device}")
     if head.version is not LuksVersion.LUKS2:
@@ -37,6 +65,11 @@ def dump(device: str) -> LuksDevice:
 def status(name: str) -> CryptStatus:
     """The active mapping ``name`` (``cryptsetup status``); MappingNotFoundError when it is not active."""
     name = check_mapping(name)
+    st = planned(MAPPING, name)
+    if st is GONE:
+        raise MappingNotFoundError(f"no active dm-crypt mapping named {name!r} (a planned step closed it)")
+    if st is not None:
+        return st  # type: ignore[no-any-return]
     res = cryptsetup(["status", "--", name], readonly=True, subject=f"mapping {name}", ok_codes=(0, 4))
     st = parse_crypt_status(res.stdout, source=f"cryptsetup status {name}")
     if not st.active:
@@ -62,9 +95,13 @@ def mapping_over(device: str) -> str | None:
     """
     from pybofh_core.errors import ParseError
     from pybofh_core.parsing import decode_text, load_json
-    from pybofh_core.runner import get_runner, run
+    from pybofh_core.runner import run
 
     device = check_device(device)
+    model = get_runner().model
+    for name, st in (model.touched(MAPPING) if model is not None else {}).items():
+        if st is not GONE and st.device and get_runner().same_path(st.device, device):
+            return name  # a mapping a planned step opened
     if get_runner().path_kind(device) != "block":
         return None  # an image file: cryptsetup opens it through a loop device of its own, the name is pybofh's
     res = run(["lsblk", "--json", "--list", "-o", "NAME,KNAME,PKNAME,TYPE", "--", device], readonly=True,
@@ -92,6 +129,9 @@ def mapping_over(device: str) -> str | None:
 def is_luks(device: str) -> bool:
     """Whether ``device`` holds a LUKS header (``cryptsetup isLuks``)."""
     device = check_device(device, "device")
+    header = planned(HEADER, device)
+    if header is not None:
+        return header is not GONE
     return cryptsetup(["isLuks", "--", device], readonly=True, subject=device, ok_codes=(0, 1)).returncode == 0
 
 

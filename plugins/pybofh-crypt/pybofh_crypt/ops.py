@@ -26,7 +26,7 @@ from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data
 from pybofh_core.secret import Secret, SecretFile
 from pybofh_core.validate import PathArg, parse_size, validate_path
 
-from . import facts
+from . import effects, facts
 from ._cmd import cryptsetup, key_args
 from .checks import MAPPER, check_device, check_key, check_mapping, line_safe
 from .types import SECTOR, AddedKey, Formatted, HeaderBackup, KeyFile, LuksVersion, OpenMapping, Resized
@@ -198,7 +198,8 @@ def _check_format(args: MappingT[str, Any]) -> None:
 
 @operation(secrets=("passphrase",),
            irreversible="writes a new LUKS header: the device's current data becomes unreadable", target="device",
-           aliases=["create_encrypted", "luks_format"], requires=["cryptsetup"], check=_check_format)
+           aliases=["create_encrypted", "luks_format"], requires=["cryptsetup"], check=_check_format,
+           effects=effects.formatted)
 def format(  # noqa: A001 - the issue names it crypt.format
     device: PathArg,
     passphrase: Any,
@@ -228,13 +229,16 @@ def format(  # noqa: A001 - the issue names it crypt.format
 
 
 def _close_undo(m: OpenMapping) -> Any:
+    """Close the mapping, if it is still open over the LUKS volume it was opened over (in a dry run the volume's
+    UUID comes from the plan: a placeholder for a header a planned step wrote)."""
     u = undo(close, m.name)
-    uuid = m.uuid or (None if get_runner().dry_run else _luks_uuid(m.device))
+    uuid = m.uuid or _luks_uuid(m.device)
     return u.expecting(**ephemeral(uuid=uuid)) if uuid else u
 
 
 @operation(secrets=("passphrase",), inverse=_close_undo, creates=lambda m: [m.path, m.name],
-           aliases=["open_encrypted"], requires=["cryptsetup"], locks=lambda a: [a["device"], _mapper(a["name"])])
+           aliases=["open_encrypted"], requires=["cryptsetup"], locks=lambda a: [a["device"], _mapper(a["name"])],
+           effects=effects.opened)
 def open(  # noqa: A001 - the issue names it crypt.open
     device: PathArg,
     name: str,
@@ -265,14 +269,12 @@ def open(  # noqa: A001 - the issue names it crypt.open
     result = OpenMapping(name=name, path=MAPPER + name, device=device)
     undo_ahead(lambda: _close_undo(result))  # inside an atomic block: the LUKS UUID is read before the open
     cryptsetup([*args, *opts, "--", device, name], input=stdin, subject=device)
-    if get_runner().dry_run:
-        return result
-    return replace(result, uuid=_luks_uuid(device))  # read back: the volume the mapping is over
+    return replace(result, uuid=_luks_uuid(device))  # read back (planned, in a dry run): the volume it is over
 
 
 @operation(irreversible="re-opening needs the passphrase, which pybofh never stores", target="name",
            aliases=["close_encrypted"], requires=["cryptsetup"], identify=_identify_mapping,
-           locks=lambda a: [_mapper(a["name"])])
+           locks=lambda a: [_mapper(a["name"])], effects=effects.closed)
 def close(name: PathArg) -> None:
     """Remove the dm-crypt mapping ``name`` (``/dev/mapper/NAME`` also accepted)."""
     name = check_mapping(name)
@@ -304,12 +306,12 @@ def _provided_key(name: str, device: str | None) -> Any:
 
 def _resize_back(r: Resized, passphrase: Any) -> Any:
     u = undo(resize, r.name, r.old_size, passphrase=passphrase)
-    uuid = r.uuid or (None if get_runner().dry_run else _mapping_uuid(r.name))
+    uuid = r.uuid or _mapping_uuid(r.name)
     return u.expecting(**ephemeral(uuid=uuid)) if uuid else u
 
 
 @operation(secrets=("passphrase",), inverse=_resize_back, requires=["cryptsetup"], identify=_identify_mapping,
-           locks=lambda a: [_mapper(a["name"])])
+           locks=lambda a: [_mapper(a["name"])], effects=effects.resized)
 def resize(name: PathArg, size: int | str | None = None, passphrase: Any = None) -> Resized:
     """Make open mapping ``name`` ``size`` bytes (None: fill the underlying device); the inverse resizes back.
 
@@ -340,7 +342,12 @@ def resize(name: PathArg, size: int | str | None = None, passphrase: Any = None)
     if nbytes != before.size:
         undo_ahead(lambda: _resize_back(Resized(name, before.size or 0, nbytes), passphrase))
     cryptsetup([*args, "--", name], input=stdin, subject=f"mapping {name}")
-    new = nbytes if nbytes is not None else facts.status(name).size
+    if nbytes is not None:
+        new: int | None = nbytes
+    elif get_runner().dry_run:  # nothing was resized: what filling the underlying device would give
+        new = effects.filled_size(before)
+    else:
+        new = facts.status(name).size
     return Resized(name=name, old_size=before.size, new_size=new)
 
 
@@ -352,7 +359,8 @@ def _remove_key_undo(k: AddedKey) -> Any:
     return u.expecting(uuid=k.uuid) if k.uuid else u
 
 
-@operation(secrets=("passphrase", "new_passphrase"), inverse=_remove_key_undo, requires=["cryptsetup"])
+@operation(secrets=("passphrase", "new_passphrase"), inverse=_remove_key_undo, requires=["cryptsetup"],
+           effects=effects.key_added)
 def add_key(device: PathArg, passphrase: Any, new_passphrase: Any, *, slot: int | None = None,
             pbkdf: str | None = None) -> AddedKey:
     """Add ``new_passphrase`` to LUKS ``device`` (unlocked with ``passphrase``) in ``slot`` or the first free slot.
@@ -404,7 +412,7 @@ def add_key(device: PathArg, passphrase: Any, new_passphrase: Any, *, slot: int 
 
 
 @operation(irreversible="wipes the key slot: pybofh cannot put its passphrase back", target="device",
-           requires=["cryptsetup"], identify=_identify_key)
+           requires=["cryptsetup"], identify=_identify_key, effects=effects.key_removed)
 def remove_key(device: PathArg, slot: int) -> None:
     """Wipe key ``slot`` of LUKS ``device`` (``luksKillSlot``; no passphrase needed); refuses the last active slot."""
     device = check_device(device)
@@ -481,7 +489,7 @@ def _check_restore(args: MappingT[str, Any]) -> None:
 
 
 @operation(irreversible="overwrites the device's LUKS header and key slots with the backup's", target="device",
-           requires=["cryptsetup"], check=_check_restore)
+           requires=["cryptsetup"], check=_check_restore, effects=effects.header_restored)
 def header_restore(device: PathArg, file: PathArg, *, force: bool = False) -> None:
     """Write the header backup ``file`` back onto ``device`` (its current key slots are lost).
 

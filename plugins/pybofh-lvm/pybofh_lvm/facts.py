@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from pybofh_core.runner import run, same_path
+from collections.abc import Callable
+from typing import TypeVar
+
+from pybofh_core.runner import get_runner, run, same_path
 from pybofh_core.validate import validate_name, validate_path
 
 from .errors import LvNotFoundError, PvNotFoundError, VgNotFoundError
 from .parsers import parse_fullreport, parse_lvs, parse_pvs, parse_vgs
 from .types import FullReport, LogicalVolume, PhysicalVolume, VolumeGroup
+
+T = TypeVar("T")
 
 #: Report options shared by every reader: JSON, exact byte sizes, no unit suffix.
 REPORT_OPTIONS = ("--reportformat", "json", "--units", "b", "--nosuffix")
@@ -40,15 +45,21 @@ def fullreport_argv() -> list[str]:
 
 
 def list_pvs() -> list[PhysicalVolume]:
-    """Every physical volume LVM sees (missing ones as ``[unknown]``)."""
+    """Every physical volume LVM sees (missing ones as ``[unknown]``); in a dry run, as the planned steps leave them."""
     res = run(pvs_argv(), readonly=True)
-    return parse_pvs(res.stdout, source="pvs", require=PV_FIELDS)
+    return _planned("lvm.pv", parse_pvs(res.stdout, source="pvs", require=PV_FIELDS), lambda p: p.name)
 
 
 def list_vgs() -> list[VolumeGroup]:
-    """Every volume group."""
+    """Every volume group; in a dry run, as the planned steps leave them."""
     res = run(vgs_argv(), readonly=True)
-    return parse_vgs(res.stdout, source="vgs", require=VG_FIELDS)
+    return _planned("lvm.vg", parse_vgs(res.stdout, source="vgs", require=VG_FIELDS), lambda v: v.name)
+
+
+def _planned(kind: str, real: list[T], key: Callable[[T], str]) -> list[T]:
+    """``real`` with the dry run's planning model laid over it (``pybofh_lvm.effects`` writes it); as is otherwise."""
+    model = get_runner().model
+    return real if model is None else model.overlay(kind, real, key)
 
 
 def list_lvs(vg: str | None = None, *, include_hidden: bool = False) -> list[LogicalVolume]:
@@ -56,7 +67,7 @@ def list_lvs(vg: str | None = None, *, include_hidden: bool = False) -> list[Log
     if vg is not None:
         vg = validate_name(vg, what="VG name")
     res = run(lvs_argv(), readonly=True)
-    lvs = parse_lvs(res.stdout, source="lvs", require=LV_FIELDS)
+    lvs = _planned("lvm.lv", parse_lvs(res.stdout, source="lvs", require=LV_FIELDS), lambda lv: lv.full_name)
     return [lv for lv in lvs if (vg is None or lv.vg == vg) and (include_hidden or not lv.hidden)]
 
 

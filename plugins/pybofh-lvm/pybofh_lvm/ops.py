@@ -20,12 +20,14 @@ activation changes journal their undo before the command runs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pybofh_core.errors import DataAtRiskError, NotFoundError, ToolUnavailableError, ValidationError
 from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_boot
+from pybofh_core.model import placeholder
 from pybofh_core.operations import Undo, operation, undo, undo_ahead
 from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data, refuse_shrink
@@ -39,7 +41,7 @@ from pybofh_core.validate import (
     validate_path,
 )
 
-from . import facts
+from . import effects, facts
 from .checks import _LV_PATH, _VG_PATH, _path_parts, lv_name, vg_name
 from .errors import ExtentSizeError
 from .types import (
@@ -131,8 +133,11 @@ def _lv_undo(func: Any, lv: LogicalVolume, *args: Any, **kwargs: Any) -> Any:
 
 
 def _read_back_lv(vg: str, name: str, fallback: LogicalVolume) -> LogicalVolume:
-    """The LV as LVM reports it after the command (its UUID is its identity); the request itself in a dry run."""
-    return fallback if _dry() else facts.get_lv(vg, name)
+    """The LV as LVM reports it after the command (its UUID is its identity); in a dry run the request itself, with
+    its UUID a placeholder (``<uuid of LV vg/name>``) that the plan's later steps and undos share."""
+    if _dry():
+        return dataclasses.replace(fallback, uuid=placeholder(f"uuid of LV {vg}/{name}"))
+    return facts.get_lv(vg, name)
 
 
 def _vg_lv(args: Mapping[str, Any]) -> tuple[str, str]:
@@ -196,7 +201,8 @@ def _pv_undo(func: Any, device: str, uuid: str | None, *args: Any, **kwargs: Any
 
 
 @operation(inverse=lambda pv: _pv_undo(remove_pv, pv.device, pv.uuid), creates=lambda pv: [pv.device],
-           aliases=["createPV"], requires=["pvcreate"], target="device", check=_check_pvcreate)
+           aliases=["createPV"], requires=["pvcreate"], target="device", check=_check_pvcreate,
+           effects=effects.pv_created)
 def create_pv(device: PathArg, *, force: bool = False, wipe_signatures: bool = False) -> PvCreated:
     """Initialise ``device`` as an LVM physical volume.
 
@@ -205,11 +211,11 @@ def create_pv(device: PathArg, *, force: bool = False, wipe_signatures: bool = F
     """
     device = _pv_request(device)
     run(["pvcreate", *(["--yes"] if force or wipe_signatures else []), "--", device])
-    return PvCreated(device, None if _dry() else facts.get_pv(device).uuid)
+    return PvCreated(device, placeholder(f"uuid of PV {device}") if _dry() else facts.get_pv(device).uuid)
 
 
 @operation(irreversible="erases the PV label (the PV's UUID is lost)", target="device", aliases=["removePV"],
-           requires=["pvremove"], identify=_identify_pv)
+           requires=["pvremove"], identify=_identify_pv, effects=effects.pv_removed)
 def remove_pv(device: PathArg) -> None:
     """Remove the LVM label from ``device`` (refused while the PV belongs to a VG)."""
     device = validate_device(device, what="PV device")
@@ -264,7 +270,7 @@ def _identify_extend(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Ve
 
 @operation(inverse=lambda vg: _pv_undo(remove_vg, vg.name, vg.uuid, remove_pvs=list(vg.initialized)),
            creates=lambda vg: [vg.path, *vg.initialized], aliases=["createVG"], requires=["vgcreate"],
-           locks=lambda a: [f"/dev/{a['name']}", *_as_list(a["devices"])])
+           locks=lambda a: [f"/dev/{a['name']}", *_as_list(a["devices"])], effects=effects.vg_created)
 def create_vg(name: str, devices: PathArg | Sequence[PathArg], *, extent_size: int | str | None = None) -> VgCreated:
     """Create volume group ``name`` on ``devices``; devices that are not PVs yet are initialised by LVM (and undo
     removes their labels again)."""
@@ -283,10 +289,11 @@ def create_vg(name: str, devices: PathArg | Sequence[PathArg], *, extent_size: i
                 raise ValidationError(f"{dev} already belongs to VG {pv.vg!r}")
     run(["vgcreate", *(["-s", f"{extent}b"] if extent else []), "--", name, *devs])
     return VgCreated(name=name, devices=tuple(devs), initialized=initialized, extent_size=extent,
-                     uuid=None if _dry() else facts.get_vg(name).uuid)
+                     uuid=placeholder(f"uuid of VG {name}") if _dry() else facts.get_vg(name).uuid)
 
 
-@operation(irreversible="deletes the volume group's metadata", target="path", requires=["vgremove"])
+@operation(irreversible="deletes the volume group's metadata", target="path", requires=["vgremove"],
+           effects=effects.vg_removed)
 def destroy_vg(path: PathArg) -> None:
     """The destructive step of ``remove_vg()``, naming the VG by its ``/dev/VG`` path (so atomic blocks can tell
     whether they created it)."""
@@ -345,7 +352,7 @@ def reduce_vg(vg: PathArg, device: PathArg, *, remove_pv: bool = False) -> VgExt
 
 
 @operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths, aliases=["createLV"],
-           requires=["lvcreate"], locks=_lv_lock)
+           requires=["lvcreate"], locks=_lv_lock, effects=effects.lv_created)
 def create_lv(vg: PathArg, name: str, size: int | str, *, round: str | None = None) -> LogicalVolume:  # noqa: A002
     """Create (and activate) linear logical volume ``name`` of exactly ``size`` bytes in ``vg``.
 
@@ -360,7 +367,7 @@ def create_lv(vg: PathArg, name: str, size: int | str, *, round: str | None = No
 
 
 @operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths,
-           requires=["lvcreate", "thin_check"], locks=_lv_lock)
+           requires=["lvcreate", "thin_check"], locks=_lv_lock, effects=effects.lv_created)
 def create_thin_pool(vg: PathArg, name: str, size: int | str, *, metadata_spare: bool = False) -> LogicalVolume:
     """Create thin pool ``name`` with ``size`` bytes of data space in ``vg``.
 
@@ -377,7 +384,7 @@ def create_thin_pool(vg: PathArg, name: str, size: int | str, *, metadata_spare:
 
 
 @operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths, requires=["lvcreate"],
-           locks=_lv_lock)
+           locks=_lv_lock, effects=effects.lv_created)
 def create_thin_lv(vg: PathArg, pool: PathArg, name: str, size: int | str) -> LogicalVolume:
     """Create thin volume ``name`` of virtual ``size`` bytes in thin pool ``vg/pool``."""
     vg = vg_name(vg)
@@ -390,7 +397,7 @@ def create_thin_lv(vg: PathArg, pool: PathArg, name: str, size: int | str) -> Lo
 
 
 @operation(inverse=lambda lv: _lv_undo(remove_lv, lv, lv.vg, lv.name), creates=_lv_paths, requires=["lvcreate"],
-           locks=_lv_lock)
+           locks=_lv_lock, effects=effects.lv_created)
 def snapshot_lv(vg: PathArg, origin: PathArg, name: str, size: int | str | None = None) -> LogicalVolume:
     """Snapshot ``vg/origin`` as ``name``: a thick snapshot with ``size`` bytes of copy-on-write space, or (no size,
     thin origin) a thin snapshot in the origin's pool, which LVM flags to be skipped by plain activation."""
@@ -434,7 +441,7 @@ def _check_lv_removal(args: Mapping[str, Any]) -> None:
 
 
 @operation(irreversible="destroys the LV's data", target="path", requires=["lvremove"], check=_check_lv_removal,
-           identify=_identify_lv_path)
+           identify=_identify_lv_path, effects=effects.lv_removed)
 def destroy_lv(path: PathArg, *, force: bool = False) -> None:
     """The destructive step of ``remove_lv()``, naming the LV by its ``/dev/VG/LV`` path (so atomic blocks can
     tell whether they created it). Refused, unless ``force``, when the LV holds data (see ``remove_lv()``)."""
