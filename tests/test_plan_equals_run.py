@@ -8,15 +8,14 @@ Each plugin's own part is tested in its ``tests/test_plan_model.py``; this is th
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pybofh_core.atomic import Atomic
+from pybofh_core.testing import planned_undos, same_plan, steps_of, undos_run
 
 MIB = 1024**2
 VG = "pybofhstack"
@@ -33,27 +32,6 @@ def job(atomic: Atomic, device: str, mountpoint: Path) -> None:
     mapped = atomic.crypt.open(lv.path, MAPPING, PW)
     atomic.blockdev.create_filesystem(mapped.path, "ext4")
     atomic.blockdev.mount(mapped.path, str(mountpoint))
-
-
-def matches(planned: list[tuple[str, list[str]]], ran: list[tuple[str, list[str]]]) -> bool:
-    """Whether the run's commands are the plan's, a ``<placeholder>`` in the plan matching any one word."""
-    if [op for op, _ in planned] != [op for op, _ in ran] or any(len(p) != len(r) for (_, p), (_, r) in
-                                                                   zip(planned, ran, strict=True)):
-        return False
-    for (_, plan_cmds), (_, run_cmds) in zip(planned, ran, strict=True):
-        for p, r in zip(plan_cmds, run_cmds, strict=True):
-            pattern = "".join(r"\S+" if part.startswith("<") else re.escape(part)
-                              for part in re.split(r"(<[^<>]*>)", p))
-            if not re.fullmatch(pattern, r):
-                return False
-    return True
-
-
-def test_matches_sets_only_placeholders_aside() -> None:
-    plan = [("crypt.close", ["cryptsetup close -- <mapping of /dev/x>"])]
-    assert matches(plan, [("crypt.close", ["cryptsetup close -- luks-1"])])
-    assert not matches(plan, [("crypt.close", ["cryptsetup close luks-1"])])
-    assert not matches(plan, [("crypt.open", ["cryptsetup close -- luks-1"])])
 
 
 @pytest.fixture
@@ -77,12 +55,11 @@ def test_the_stack_is_planned_whole_and_run_and_rolled_back_as_planned(device: s
     mountpoint.mkdir()
     with Atomic(dry_run=True) as plan:
         job(plan, device, mountpoint)
-    planned = [(s.spec.qualname, [str(c) for c in s.commands]) for s in plan.steps]
+    planned = steps_of(plan)
     assert [op for op, _ in planned] == ["lvm.create_pv", "lvm.create_vg", "lvm.create_lv", "crypt.format",
                                          "crypt.open", "blockdev.create_filesystem", "blockdev.mount"]
     assert all(cmds for _, cmds in planned), planned
-    planned_undo = [(s.spec.qualname, [str(c) for c in s.undo_commands]) for s in reversed(plan.steps)
-                    if s.undo is not None]
+    planned_undo = planned_undos(plan)
 
     class Stop(Exception):
         pass
@@ -90,11 +67,10 @@ def test_the_stack_is_planned_whole_and_run_and_rolled_back_as_planned(device: s
     ran: list[tuple[str, list[str]]] = []
     with pytest.raises(Stop), Atomic() as real:
         job(real, device, mountpoint)
-        ran = [(s.spec.qualname, [str(c) for c in s.commands]) for s in real.steps]
+        ran = steps_of(real)
         raise Stop
-    assert matches(planned, ran), (planned, ran)
-    undone: list[tuple[str, Any]] = [(step.spec.qualname, outcome.commands) for step, outcome in real.outcomes]
-    assert matches(planned_undo, undone), (planned_undo, undone)
+    assert same_plan(planned, ran), (planned, ran)
+    assert same_plan(planned_undo, undos_run(real)), (planned_undo, undos_run(real))
     assert all(outcome.state == "undone" for _, outcome in real.outcomes)
     vgs = subprocess.run(["vgs", "--noheadings", "-o", "vg_name"], capture_output=True, text=True).stdout.split()
     assert VG not in vgs and not Path(f"/dev/mapper/{MAPPING}").exists()

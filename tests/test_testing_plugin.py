@@ -280,3 +280,20 @@ def test_isolation_keeps_the_discovery_cache_in_the_session(pybofh_isolated: Pat
     nothing under the user's ``~/.cache``."""
     cache = Path(os.environ["PYBOFH_CACHE_DIR"])
     assert cache.is_relative_to(tmp_path_factory.getbasetemp()) and cache.name.startswith("pybofh-cache")
+
+
+def test_same_plan_sets_only_placeholders_aside() -> None:
+    """``same_plan`` compares a plan with a run command by command; a ``<placeholder>`` matches one word only."""
+    import re
+
+    from pybofh_core.testing import same_plan
+
+    plan = [("crypt.close", ["cryptsetup close -- <mapping of /dev/x>"])]
+    assert same_plan(plan, [("crypt.close", ["cryptsetup close -- luks-1"])])
+    assert not same_plan(plan, [("crypt.close", ["cryptsetup close luks-1"])])  # an argument missing
+    assert not same_plan(plan, [("crypt.close", ["cryptsetup close -- luks 1"])])  # two words for one placeholder
+    assert not same_plan(plan, [("crypt.open", ["cryptsetup close -- luks-1"])])
+    assert not same_plan(plan, [*plan, *plan])
+    loop = re.compile(r"/dev/loop\(next free[^)]*\)")
+    assert same_plan([("a", ["mkfs -- /dev/loop(next free, for f)"])], [("a", ["mkfs -- /dev/loop3"])],
+                     placeholder=loop)

@@ -68,6 +68,7 @@ import pytest
 from .runner import FakeRunner, use_runner
 
 __all__ = [
+    "PLACEHOLDER",
     "BofhCommand",
     "BofhRun",
     "Recording",
@@ -78,8 +79,12 @@ __all__ = [
     "load_recording",
     "loop_factory",
     "pybofh_isolated",
+    "planned_undos",
     "pybofh_recordings",
     "release_loop",
+    "same_plan",
+    "steps_of",
+    "undos_run",
     "write_recording",
 ]
 
@@ -438,3 +443,41 @@ def pybofh_recordings(request: pytest.FixtureRequest) -> Recordings:
         if (folder / "recordings").is_dir():
             return Recordings(folder / "recordings")
     pytest.skip(f"no recordings directory above {here}")
+
+
+# --- plan equals execution --------------------------------------------------------------------------------------
+
+#: A placeholder inside a planned command (``<uuid of LV vg0/data>``): a value known only once the run made it.
+PLACEHOLDER = re.compile(r"<[^<>]*>")
+
+
+def steps_of(block: Any) -> list[tuple[str, list[str]]]:
+    """Each step of an atomic block with the commands it ran, or (a dry run) would run: ``(op, [command…])``.
+    Read it before the block ends in a failure: a rollback empties the block's steps."""
+    return [(s.spec.qualname, [str(c) for c in s.commands]) for s in block.steps]
+
+
+def planned_undos(block: Any) -> list[tuple[str, list[str]]]:
+    """A dry-run block's planned undos with their commands, newest first, as a rollback runs them (steps without
+    an undo, such as irreversible ones, are left out)."""
+    return [(s.spec.qualname, [str(c) for c in s.undo_commands]) for s in reversed(block.steps) if s.undo is not None]
+
+
+def undos_run(block: Any) -> list[tuple[str, list[str]]]:
+    """What a block's rollback ran: each undone step's operation and the undo's commands, in the order they ran."""
+    return [(step.spec.qualname, list(outcome.commands)) for step, outcome in block.outcomes]
+
+
+def same_plan(planned: list[tuple[str, list[str]]], ran: list[tuple[str, list[str]]], *,
+              placeholder: re.Pattern[str] = PLACEHOLDER) -> bool:
+    """Whether ``ran`` is ``planned``: the same operations with the same commands, in order and argument by argument,
+    where a placeholder of the plan (``placeholder``: ``<…>`` by default) stands for any one word of the run."""
+    if len(planned) != len(ran):
+        return False
+    for (p_op, p_cmds), (r_op, r_cmds) in zip(planned, ran, strict=True):
+        if p_op != r_op or len(p_cmds) != len(r_cmds):
+            return False
+        for p, r in zip(p_cmds, r_cmds, strict=True):
+            if re.fullmatch(r"\S+".join(re.escape(part) for part in placeholder.split(p)), r) is None:
+                return False
+    return True

@@ -26,7 +26,7 @@ from pybofh_core.errors import DataAtRiskError
 from pybofh_core.model import BLOCK, Placeholder, PlannedDevice
 from pybofh_core.runner import DryRunRunner, LocalRunner, use_runner
 from pybofh_core.safety import inspect as inspect_content
-from pybofh_core.testing import release_loop
+from pybofh_core.testing import planned_undos, release_loop, same_plan, steps_of, undos_run
 
 MIB = 1024**2
 VG = "pybofhbdplan"
@@ -39,33 +39,9 @@ class Stop(Exception):
     """Raised at the end of a real run, so its atomic block rolls it back."""
 
 
-def same_command(planned: str, real: str) -> bool:
-    """Whether the real command is the planned one, a placeholder in the plan matching any one argument."""
-    pattern = r"\S+".join(re.escape(part) for part in PLACEHOLDER.split(planned))
-    return re.fullmatch(pattern, real) is not None
-
-
-def same_commands(planned: list[Any], real: list[Any]) -> bool:
-    """``same_command`` over (operation, commands) pairs, in order."""
-    if len(planned) != len(real):
-        return False
-    return all(p_op == r_op and len(p_cmds) == len(r_cmds) and all(map(same_command, p_cmds, r_cmds))
-               for (p_op, p_cmds), (r_op, r_cmds) in zip(planned, real, strict=True))
-
-
-def steps_of(atomic: Atomic) -> list[tuple[str, list[str]]]:
-    """Each step's operation and the commands it ran (or, planned, would run)."""
-    return [(s.spec.qualname, [str(c) for c in s.commands]) for s in atomic.steps]
-
-
-def planned_undos(plan: Atomic) -> list[tuple[str, list[str]]]:
-    """Each planned undo's commands with the operation of its step, newest first, as a rollback runs them."""
-    return [(s.spec.qualname, [str(c) for c in s.undo_commands]) for s in reversed(plan.steps) if s.undo is not None]
-
-
-def undone(real: Atomic) -> list[tuple[str, list[str]]]:
-    """What the rollback of a real run ran: each undo's commands with the operation of its step."""
-    return [(step.spec.qualname, outcome.commands) for step, outcome in real.outcomes]
+def same_commands(planned: list[tuple[str, list[str]]], ran: list[tuple[str, list[str]]]) -> bool:
+    """``pybofh_core.testing.same_plan`` with blockdev's loop-device placeholder as a placeholder too."""
+    return same_plan(planned, ran, placeholder=PLACEHOLDER)
 
 
 def fs_type(device: str) -> str:
@@ -126,7 +102,7 @@ def test_the_plan_is_what_the_run_and_its_rollback_execute(loop_factory: Callabl
         ran = steps_of(real)  # (a rollback empties the block's steps)
         raise Stop
     assert same_commands(steps_of(plan), ran) and len(ran) == 3
-    assert same_commands(planned_undos(plan), undone(real)) and len(undone(real)) == 2
+    assert same_commands(planned_undos(plan), undos_run(real)) and len(undos_run(real)) == 2
     assert not mounted_on(mnt) and facts.probe(device)["LABEL"] == "data"  # mkfs itself is irreversible
 
 
@@ -160,8 +136,8 @@ def test_a_loop_device_known_only_after_the_run_is_a_placeholder(tmp_path: Path,
             ran = steps_of(real)
             raise Stop
         assert same_commands(steps_of(plan), ran) and len(ran) == 3
-        assert same_commands(planned_undos(plan), undone(real))
-        assert not same_command(f"mkfs.ext4 -q -- {path}", "mkfs.ext4 -q -F -- /dev/loop0")  # the helper is strict
+        assert same_commands(planned_undos(plan), undos_run(real))
+        assert not same_commands([("m", [f"mkfs.ext4 -q -- {path}"])], [("m", ["mkfs.ext4 -q -F -- /dev/loop0"])])
     finally:
         attached = subprocess.run(["losetup", "--list", "-n", "-O", "NAME", "-j", str(image)], capture_output=True,
                                   text=True)
@@ -242,6 +218,6 @@ def test_a_filesystem_on_a_planned_lv_is_planned_and_is_what_runs(pv_device: str
         ran = steps_of(real)  # (a rollback empties the block's steps)
         raise Stop
     assert same_commands(steps_of(plan), ran) and len(ran) == 5
-    assert same_commands(planned_undos(plan), undone(real))
+    assert same_commands(planned_undos(plan), undos_run(real))
     assert all(outcome.state == "undone" for _, outcome in real.outcomes)
     assert fs_type(pv_device) == "" and not mounted_on(mnt)

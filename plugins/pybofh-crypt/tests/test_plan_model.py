@@ -10,7 +10,6 @@ runs and rolls back, and its commands — and those of its rollback — equal th
 
 from __future__ import annotations
 
-import re
 import secrets
 import subprocess
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ import pytest
 from pybofh_core.atomic import Atomic
 from pybofh_core.model import Placeholder
 from pybofh_core.session import get_settings
+from pybofh_core.testing import planned_undos, same_plan, steps_of, undos_run
 from pybofh_crypt import facts
 from pybofh_crypt.checks import MAPPER
 
@@ -43,27 +43,6 @@ def _fast() -> Iterator[None]:
 def tag() -> str:
     """A unique suffix for this test's mapping and VG names."""
     return secrets.token_hex(3)
-
-
-def steps_of(atomic: Atomic) -> list[tuple[str, list[str]]]:
-    """Each step's operation and the commands it ran (or, planned, would run)."""
-    return [(s.spec.qualname, [str(c) for c in s.commands]) for s in atomic.steps]
-
-
-def planned_undos(atomic: Atomic) -> list[tuple[str, list[str]]]:
-    """The planned undo commands, newest first, as a rollback runs them (irreversible steps have none)."""
-    return [(s.spec.qualname, [str(c) for c in s.undo_commands]) for s in reversed(atomic.steps) if s.undo]
-
-
-def same(planned: Any, real: Any) -> bool:
-    """Whether ``real`` is ``planned``, a placeholder (``<uuid of …>``) in the plan matching any value."""
-    if isinstance(planned, (list, tuple)):
-        return (isinstance(real, (list, tuple)) and len(planned) == len(real)
-                and all(same(p, r) for p, r in zip(planned, real, strict=True)))
-    if isinstance(planned, str) and isinstance(real, str):
-        parts = re.split(r"<[^<>]* of [^<>]*>", planned)
-        return re.fullmatch(r"\S+".join(map(re.escape, parts)), real) is not None
-    return bool(planned == real)
 
 
 def blkid_type(device: str) -> str:
@@ -195,9 +174,9 @@ def test_the_plan_of_lv_format_open_is_what_runs_and_rolls_back(loop_factory: Ca
             assert facts.status(names["map"]).size == 64 * MIB - 16 * MIB
             ran = steps_of(real)  # read before the rollback takes the steps
             raise Stop
-        assert same(steps_of(plan), ran), (steps_of(plan), ran)
-        undone = [(step.spec.qualname, outcome.commands) for step, outcome in real.outcomes]
-        assert same(planned_undos(plan), undone), (planned_undos(plan), undone)
+        assert same_plan(steps_of(plan), ran), (steps_of(plan), ran)
+        undone = undos_run(real)
+        assert same_plan(planned_undos(plan), undone), (planned_undos(plan), undone)
         assert [o.state for _, o in real.outcomes] == ["undone"] * 4
         assert not facts.is_open(names["map"])
         vgs = subprocess.run(["vgs", "--noheadings", "-o", "vg_name"], capture_output=True, text=True).stdout

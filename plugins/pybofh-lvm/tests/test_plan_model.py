@@ -18,6 +18,7 @@ import pytest
 
 from pybofh_core.atomic import Atomic
 from pybofh_core.model import Placeholder
+from pybofh_core.testing import planned_undos, steps_of, undos_run
 from pybofh_lvm import facts
 
 MIB = 1024**2
@@ -30,11 +31,6 @@ def run_job(atomic: Atomic, device: str) -> Any:
     atomic.lvm.create_vg(VG, [pv], extent_size="4M")
     atomic.lvm.create_lv(VG, "data", "32M")
     return atomic.lvm.create_lv(VG, "rest", "50%FREE")
-
-
-def steps_of(atomic: Atomic) -> list[tuple[str, list[str]]]:
-    """Each step's operation and the commands it ran (or, planned, would run)."""
-    return [(s.spec.qualname, [str(c) for c in s.commands]) for s in atomic.steps]
 
 
 @pytest.fixture
@@ -95,7 +91,5 @@ def test_the_plan_is_what_the_run_and_its_rollback_execute(device: str) -> None:
         ran = steps_of(real)  # the rollback empties the block's steps
         raise Stop
     assert ran == steps_of(plan) and len(ran) == 4
-    undone = [(step.spec.qualname, outcome.commands) for step, outcome in real.outcomes]
-    planned = [(s.spec.qualname, [str(c) for c in s.undo_commands]) for s in reversed(plan.steps)]
-    assert undone == planned
+    assert undos_run(real) == planned_undos(plan) and len(undos_run(real)) == 4
     assert lvm_untouched(device)
