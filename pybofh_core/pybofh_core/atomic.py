@@ -7,6 +7,7 @@ irreversible operations.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -192,7 +193,7 @@ class Atomic:
         self.steps: list[Step] = []
         self.created: list[str] = []
         self._writer: JournalWriter | None = None
-        self._tokens: list[Any] = []
+        self._contexts = contextlib.ExitStack()  # what __enter__ set up, undone by _close in reverse
         self._dry: DryRunRunner | None = None
         self._outer: Atomic | None = None
         self._open = False
@@ -228,8 +229,7 @@ class Atomic:
             self._dry = current
         elif self.dry_run:
             self._dry = DryRunRunner(current)
-            self._tokens.append(("cm", use_runner(self._dry)))
-            self._tokens[-1][1].__enter__()
+            self._contexts.enter_context(use_runner(self._dry))
         elif self._journal_opt:
             if isinstance(self._journal_opt, Journal):
                 journal = self._journal_opt
@@ -247,16 +247,13 @@ class Atomic:
             self._locks = ObjectLocks({"pid": os.getpid(), "label": self.label,
                                        "journal": self._writer.id if self._writer else None}, wait=self._wait,
                                       directory=lock_dir())
-            self._tokens.append(("cm", signals.guard()))  # SIGINT/SIGTERM/SIGHUP roll the block back
-            self._tokens[-1][1].__enter__()
-        self._tokens.append(("cm", recording.opened(self)))
-        self._tokens[-1][1].__enter__()
+            self._contexts.enter_context(signals.guard())  # SIGINT/SIGTERM/SIGHUP roll the block back
+        self._contexts.enter_context(recording.opened(self))
         if not recording.inside_step() and (recording.recorder() is None
                                             or isinstance(recording.recorder(), Atomic)):
             # an operation called directly in the block is a step too, as through ``atomic.<domain>.<op>``; not
             # when something else records (the CLI's lazy block, which opens this block itself, or a step)
-            self._tokens.append(("cm", recording.recording(self)))
-            self._tokens[-1][1].__enter__()
+            self._contexts.enter_context(recording.recording(self))
         self._open = True
         return self
 
@@ -281,9 +278,7 @@ class Atomic:
         return False
 
     def _close(self) -> None:
-        for _kind, cm in reversed(self._tokens):
-            cm.__exit__(None, None, None)
-        self._tokens.clear()
+        self._contexts.close()
         if self._locks is not None:
             self._locks.release()  # after the rollback: nobody slips in between a step and its undo
         if self._writer is not None:
@@ -458,20 +453,17 @@ class Atomic:
                 self._writer.append({"type": "ahead", "step": index, "undo": u.to_json(self.registry)})
 
         with signals.step_scope() as scope, record_commands() as ran:
-            body = recording.in_step(self if spec.composite else None, None if spec.composite else announce)
-            body.__enter__()
             try:
-                result = apply_effects(spec, spec.func(*args, **kwargs), args, kwargs)
-                undo = spec.undo_for(result, bound)
+                with recording.in_step(self if spec.composite else None, None if spec.composite else announce):
+                    result = apply_effects(spec, spec.func(*args, **kwargs), args, kwargs)
+                    undo = spec.undo_for(result, bound)
             except BaseException as exc:
-                body.__exit__(None, None, None)
                 try:
                     self._step_failed(spec, index, bound, runner, ahead, exc, first_inner,
                                       [] if spec.composite else ran)
                 finally:
                     scope.release(raise_pending=False)  # the block's rollback hears about a deferred signal
                 raise
-            body.__exit__(None, None, None)
             step = Step(index, spec, bound, runner, undo)
             if self._dry:
                 step.commands = self._dry.plan[plan_start:]

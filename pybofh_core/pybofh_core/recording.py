@@ -92,13 +92,11 @@ def expected_identity() -> Mapping[str, Any]:
     return _expected.get() or {}
 
 
-def announce(u: Undo) -> bool:
-    """Hand ``u`` to the running step as its write-ahead undo; whether a step was there to take it."""
+def announce(u: Undo) -> None:
+    """Hand ``u`` to the running step as its write-ahead undo (nothing outside a step)."""
     sink = _ahead.get()
-    if sink is None:
-        return False
-    sink(u)
-    return True
+    if sink is not None:
+        sink(u)
 
 
 def announcing() -> bool:
