@@ -37,6 +37,11 @@ def placeholder(what: str) -> Placeholder:
 BLOCK = "block"
 
 
+#: The kind of real block devices a planned step resized (an LV, a LUKS mapping, a loop device): key the device path
+#: (as given, and as it resolves), value its new size in bytes. ``PlanModel.resize_device`` picks BLOCK or SIZE.
+SIZE = "block.size"
+
+
 @dataclasses.dataclass(frozen=True)
 class PlannedDevice:
     """A block device a planned step makes: its path and size (bytes)."""
@@ -103,6 +108,24 @@ class PlanModel:
         out += [obj for k, obj in planned.items() if k not in seen and obj is not GONE]
         return out
 
+    def device_size(self, path: str) -> int | None:
+        """The size (bytes) a planned step made or resized the device at ``path`` to; None if no step did."""
+        made = self.get(BLOCK, path)
+        if isinstance(made, PlannedDevice):
+            return made.size
+        resized = self.get(SIZE, path)
+        return resized if isinstance(resized, int) else None
+
+    def resize_device(self, size: int, *paths: str) -> None:
+        """A planned step gave the device known by ``paths`` (its names) ``size`` bytes: a planned device gets the
+        new size, a real one is recorded under SIZE."""
+        for path in dict.fromkeys(paths):
+            made = self.get(BLOCK, path)
+            if isinstance(made, PlannedDevice):
+                self.put(BLOCK, path, dataclasses.replace(made, size=size))
+            else:
+                self.put(SIZE, path, size)
+
     def copy(self) -> PlanModel:
         """An independent copy (the undo plan works on one, so the steps' plan keeps its own)."""
         other = PlanModel()
@@ -110,4 +133,4 @@ class PlanModel:
         return other
 
 
-__all__ = ["BLOCK", "GONE", "Placeholder", "PlanModel", "PlannedDevice", "placeholder"]
+__all__ = ["BLOCK", "GONE", "SIZE", "Placeholder", "PlanModel", "PlannedDevice", "placeholder"]

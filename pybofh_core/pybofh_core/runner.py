@@ -23,6 +23,7 @@ from .errors import (
     CommandError,
     CommandTimeoutError,
     NotFoundError,
+    ParseError,
     PluginError,
     ToolUnavailableError,
     ValidationError,
@@ -959,6 +960,27 @@ def use_runner(runner: Runner) -> Iterator[Runner]:
 def run(argv: Sequence[Any], **kwargs: Any) -> Result:
     """Run ``argv`` through the current runner; see ``Runner.run()`` for the options."""
     return get_runner().run(argv, **kwargs)
+
+
+def device_size(path: str) -> int:
+    """The size in bytes of the block device at ``path`` where commands run (``blockdev --getsize64``, read-only);
+    in a dry run, the size a planned step made or resized it to (looked up by the path and by what it resolves to).
+
+    The one place every plugin reads a device's size, so the LV a plan grew is seen grown by the LUKS resize and the
+    filesystem resize planned after it.
+    """
+    runner = get_runner()
+    model = runner.model
+    if model is not None:
+        planned = model.device_size(path)
+        if planned is None and model.get(BLOCK, path) is None:
+            planned = model.device_size(runner.realpath(path))
+        if planned is not None:
+            return planned
+    text = runner.run(["blockdev", "--getsize64", path], readonly=True).text.strip()  # no "--": blockdev refuses it
+    if not text.isdigit():
+        raise ParseError("blockdev", "expected a byte count", text, f"blockdev --getsize64 {path}")
+    return int(text)
 
 
 _BUILTIN: dict[str, type[Runner]] = {"local": LocalRunner, "dry-run": DryRunRunner, "fake": FakeRunner}

@@ -14,8 +14,8 @@ step — a mount of a filesystem only planned, a label on it, a detach — sees 
   (``GONE`` after a planned ``detach_loop``). A loop device taken with ``--find`` is known only after the run: its
   path is the placeholder ``/dev/loop(next free, for FILE)`` (``planned_loop``; a path, so every later check of a
   device path accepts it). The loop device is also a ``BLOCK`` device of the file's size.
-- ``blockdev.size`` (``SIZE``): key the path of a real device a planned ``resize_loop`` resized, value its new size
-  in bytes (a planned device's size is changed in its ``BLOCK`` entry instead).
+- A planned ``resize_loop`` gives the loop device its new size in the core's model (``PlanModel.resize_device``),
+  which ``pybofh_core.runner.device_size`` — and so ``get_size`` — reads.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pybofh_core.safety import SIGNATURE, Signature
 
 from .types import Filesystem, LoopDevice, Mount, Relabelled, Resized
 
-FS, MOUNT, LOOP, SIZE = "blockdev.fs", "blockdev.mount", "blockdev.loop", "blockdev.size"
+FS, MOUNT, LOOP = "blockdev.fs", "blockdev.mount", "blockdev.loop"
 
 #: The start of the path of a loop device a dry run attaches with ``--find`` (``planned_loop``).
 PLANNED_LOOP_PREFIX = "/dev/loop(next free, for "
@@ -152,13 +152,9 @@ def loop_detached(model: PlanModel, result: LoopDevice, args: Mapping[str, Any])
 
 def loop_resized(model: PlanModel, result: Resized, args: Mapping[str, Any]) -> None:
     """``resize_loop``: the loop device has its new size."""
-    planned = model.get(BLOCK, result.device)
-    if isinstance(planned, PlannedDevice):
-        model.put(BLOCK, result.device, dataclasses.replace(planned, size=result.new))
-    else:
-        model.put(SIZE, result.device, result.new)
+    model.resize_device(result.new, result.device)
 
 
-__all__ = ["FS", "LOOP", "MOUNT", "PLANNED_LOOP_PREFIX", "SIZE", "PlannedFilesystem", "fs_created",
+__all__ = ["FS", "LOOP", "MOUNT", "PLANNED_LOOP_PREFIX", "PlannedFilesystem", "fs_created",
            "fs_resized", "fs_uuid_placeholder", "label_set", "loop_attached", "loop_detached", "loop_resized",
            "mounted", "planned_loop", "unmounted", "uuid_set"]

@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 
 from pybofh_core.errors import NotFoundError, ValidationError
 from pybofh_core.model import BLOCK, GONE, PlannedDevice
-from pybofh_core.runner import get_runner, run, same_path
+from pybofh_core.runner import device_size, get_runner, run, same_path
 
 from . import parsers
 from .checks import check_device
-from .effects import FS, LOOP, MOUNT, SIZE, PlannedFilesystem
+from .effects import FS, LOOP, MOUNT, PlannedFilesystem
 from .types import BlockDevice, DeviceTree, LoopDevice, Mount, Probe
 
 T = TypeVar("T")
@@ -170,18 +170,7 @@ def probe(device: str) -> dict[str, str]:
 
 def get_size(device: str) -> int:
     """Size of ``device`` in bytes (``blockdev --getsize64``; in a dry run, the size a planned step gave it)."""
-    device = check_device(device)
-    made, resized = planned(BLOCK, device), planned(SIZE, device)
-    if isinstance(made, PlannedDevice):
-        return made.size
-    if isinstance(resized, int):
-        return resized
-    text = run(["blockdev", "--getsize64", device], readonly=True).text.strip()
-    if not text.isdigit():
-        from pybofh_core.errors import ParseError
-
-        raise ParseError("blockdev", "expected a byte count", text, f"blockdev --getsize64 {device}")
-    return int(text)
+    return device_size(check_device(device))
 
 
 def list_mounts() -> list[Mount]:

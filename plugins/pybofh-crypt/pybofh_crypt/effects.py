@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pybofh_core.model import BLOCK, Placeholder, PlanModel, PlannedDevice, placeholder
+from pybofh_core.runner import device_size as runner_device_size
 from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import SIGNATURE, Signature
 
@@ -53,14 +54,11 @@ def uuid_placeholder(device: str) -> Placeholder:
 
 
 def device_size(device: str) -> int:
-    """The size of ``device`` in bytes: a planned device's from the model, else ``blockdev --getsize64`` (read-only:
-    it runs in a dry run, where commands run)."""
-    planned = facts.planned(BLOCK, device)
-    if isinstance(planned, PlannedDevice):
-        return planned.size
-    if get_runner().path_kind(device) == "file":  # an image file cryptsetup opens through a loop device
+    """The size of ``device`` in bytes (``pybofh_core.runner.device_size``: planned, else read where commands run);
+    an image file's from ``stat`` (cryptsetup opens it through a loop device)."""
+    if get_runner().path_kind(device) == "file":
         return int(run(["stat", "-L", "-c", "%s", "--", device], readonly=True).text.strip())
-    return int(run(["blockdev", "--getsize64", device], readonly=True).text.strip())
+    return runner_device_size(device)
 
 
 def formatted(model: PlanModel, result: Formatted, args: Mapping[str, Any]) -> None:
@@ -120,7 +118,7 @@ def resized(model: PlanModel, result: Resized, args: Mapping[str, Any]) -> None:
     if size is None:
         return
     model.put(MAPPING, result.name, dataclasses.replace(st, size=size))
-    model.put(BLOCK, st.path, PlannedDevice(st.path, size))
+    model.resize_device(size, st.path)
 
 
 def key_added(model: PlanModel, result: AddedKey, args: Mapping[str, Any]) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pybofh_core.errors import CommandError, ValidationError
+from pybofh_core.runner import device_size as runner_device_size
 from pybofh_core.runner import run
 from pybofh_core.validate import validate_path
 
@@ -236,10 +237,7 @@ def device_size(device: str) -> int:
         if not out.isdigit():
             raise ParseError(" ".join(argv), "size is not a number of sectors", out, path)
         return int(out) * 512
-    out = run(["blockdev", "--getsize64", path], readonly=True).text.strip()
-    if not out.isdigit():
-        raise ParseError("blockdev --getsize64", "size is not a number", out, path)
-    return int(out)
+    return runner_device_size(path)
 
 
 def resource_for_minor(minor: int) -> str | None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pybofh_core.model import BLOCK, GONE, PlanModel, PlannedDevice, placeholder
-from pybofh_core.runner import run
+from pybofh_core.runner import device_size
 from pybofh_core.safety import SIGNATURE, Signature
 
 from . import facts
@@ -26,11 +26,6 @@ DEFAULT_EXTENT = 4 * 1024**2
 PV, VG, LV = "lvm.pv", "lvm.vg", "lvm.lv"
 
 
-def _dev_size(device: str) -> int:
-    """The size of ``device`` in bytes, read where commands run (a read-only command: it runs in a dry run)."""
-    return int(run(["blockdev", "--getsize64", device], readonly=True).text.strip())  # no "--": blockdev refuses it
-
-
 def _pv(device: str) -> PhysicalVolume | None:
     """The PV on ``device`` as the plan leaves it so far (real or planned), or None."""
     return next((p for p in facts.list_pvs() if facts.same_device(p.name, device)), None)
@@ -38,7 +33,7 @@ def _pv(device: str) -> PhysicalVolume | None:
 
 def pv_created(model: PlanModel, result: PvCreated, args: Mapping[str, Any]) -> None:
     """``create_pv``: a PV without a VG on the device."""
-    size = _dev_size(result.device)
+    size = device_size(result.device)
     model.put(PV, result.device, PhysicalVolume(name=result.device, uuid=result.uuid, fmt="lvm2", attr="---",
                                                 size_bytes=size, free_bytes=size, dev_size_bytes=size,
                                                 pe_start=PE_START))
@@ -58,7 +53,7 @@ def vg_created(model: PlanModel, result: VgCreated, args: Mapping[str, Any]) -> 
     count = 0
     for device in result.devices:
         known = _pv(device)
-        dev_size = (known.dev_size_bytes if known is not None and known.dev_size_bytes else None) or _dev_size(device)
+        dev_size = (known.dev_size_bytes if known is not None and known.dev_size_bytes else None) or device_size(device)
         extents = max(0, (dev_size - PE_START) // extent)
         count += extents
         name = known.name if known is not None else device
