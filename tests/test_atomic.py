@@ -220,6 +220,32 @@ def test_dry_run_records_plan_and_undo_commands() -> None:
     assert "undo: d.rm('a')" in atomic.format_plan()
 
 
+def test_a_runner_set_inside_a_dry_run_block_is_planned_on_too() -> None:
+    """``use_runner(...)`` inside ``Atomic(dry_run=True)`` (a script driving another host) used to replace the
+    dry-run runner, so the step's command ran for real; now it joins the block's plan and reaches no runner."""
+    from pybofh_core.runner import run
+
+    @operation(inverse=lambda res, name: undo(rm2, name))
+    def mk2(name: str) -> str:
+        run(["mkthing", "--", name])
+        return name
+
+    @operation(irreversible="removes")
+    def rm2(name: str) -> None:
+        run(["rmthing", "--", name])
+
+    registry = OperationRegistry()
+    registry.add_module("d", module_of("dry_ops2", mk2, rm2))
+    inner = FakeRunner()  # would fail loudly on any command that reached it
+    with Atomic(registry=registry, dry_run=True) as atomic:
+        with use_runner(inner):
+            atomic.d.mk2("a")
+        atomic.d.mk2("b")
+    assert inner.calls == []
+    assert [(p["commands"], p["undo_commands"]) for p in atomic.plan] == [
+        (["mkthing -- a"], ["rmthing -- a"]), (["mkthing -- b"], ["rmthing -- b"])]
+
+
 def test_block_cannot_be_reused_or_used_closed(journal_dir: Path) -> None:
     """Calling through a closed block, or wrapping a non-operation, is a clear error."""
     registry, _ = make_domain()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pybofh_core.errors import PybofhError
+from pybofh_core.errors import PybofhError, StepKeptError
 from pybofh_core.operations import OperationSpec
 from pybofh_core.runner import FakeRunner, use_runner
 from pybofh_core.secret import Secret
@@ -105,6 +105,9 @@ def _call_args(spec: OperationSpec, good: dict[str, Any], attacked: str, value: 
 
 # Undo-style removals are idempotent: a missing target means "already gone" and nothing runs.
 IDEMPOTENT_MISSING = {("btrfs.remove_stream", "path", "/nonexistent/pybofh-hostile")}
+# The undo of an xfs grow reports the xfs kept (exit 3) even when its device is gone (a LUKS closed by a restart): an
+# "already undone" there would let the older undos shrink the layers under the grown xfs unchecked.
+KEPT_MISSING = {("blockdev.xfs_stays_grown", "device", "/nonexistent/pybofh-hostile")}
 
 
 def test_corpus_is_large_enough() -> None:
@@ -122,6 +125,8 @@ def test_operation_refuses_hostile_input_before_any_command(spec: OperationSpec,
             with use_runner(fake):
                 spec.func(**_call_args(spec, good, param, value))
         except PybofhError as exc:
+            if (spec.qualname, param, value) in KEPT_MISSING and isinstance(exc, StepKeptError) and not fake.calls:
+                continue
             if exc.exit_code != 2 or not str(exc).strip():
                 wrong.append(f"{param}={value!r}: {type(exc).__name__} (exit {exc.exit_code}) {exc}")
             elif fake.calls:

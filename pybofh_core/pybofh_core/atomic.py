@@ -22,6 +22,7 @@ from .errors import (
     JournalGroundError,
     PybofhError,
     RollbackError,
+    StepKeptError,
     ValidationError,
 )
 from .journal import Journal, JournalWriter
@@ -413,6 +414,13 @@ class Atomic:
         the ``done`` record with the undo. Signals that arrive once the step changed something wait until its
         outcome is journalled; a journal that cannot be written stops the block, which undoes what finished.
         """
+        if self._dry is not None and not get_runner().dry_run:
+            # a runner set inside a dry-run block (``use_runner(...)`` in its body) is planned on too: its mutating
+            # commands join the block's plan, on the block's model, instead of running
+            planner = DryRunRunner(get_runner(), model=self._dry.model)
+            planner.plan = self._dry.plan
+            with use_runner(planner):
+                return self.record(spec, wrapper, args, kwargs)
         if spec.domain is None:  # imported directly (a layer's resize_lv): its domain names the step
             ensure_registered(spec, self.registry)
         try:
@@ -465,10 +473,8 @@ class Atomic:
                     scope.release(raise_pending=False)  # the block's rollback hears about a deferred signal
                 raise
             step = Step(index, spec, bound, runner, undo)
-            if self._dry:
-                step.commands = self._dry.plan[plan_start:]
-            elif not spec.composite:  # a composite's commands belong to its inner steps
-                step.commands = list(ran)
+            if not spec.composite:  # a composite's commands belong to its inner steps (planned or run)
+                step.commands = self._dry.plan[plan_start:] if self._dry else list(ran)
             if spec.creates is not None and result is not None:
                 self.created.extend(str(p) for p in spec.creates(result))
             self.steps.append(step)  # memory first: it is what a rollback undoes, whatever the disk says
@@ -624,14 +630,16 @@ class Atomic:
         """Plan each step's undo, newest first, on the state the planned steps leave (a copy of the plan's model,
         which each planned undo changes in turn), as a rollback of the whole block would run them."""
         model = self._dry.model.copy() if self._dry is not None else None
+        checked = False  # as in a rollback: once a newer undo keeps its step (StepKeptError), older ones run checked
         for step in reversed(self.steps):
             if step.undo is None:
                 continue
             inner = step.runner.inner if isinstance(step.runner, DryRunRunner) else step.runner
             recorder = DryRunRunner(inner, model=model)
             u = step.undo
-            step.outcome = perform(u.func, u.args, u.kwargs, None, recorder)
+            step.outcome = perform(u.func, u.args, u.kwargs, None, recorder, checked=checked)
             step.undo_commands = list(recorder.plan)
+            checked = checked or isinstance(step.outcome.error, StepKeptError)
 
     @property
     def plan(self) -> list[dict[str, Any]]:
@@ -683,6 +691,8 @@ def _undo_note(step: Step) -> str | None:
         return None
     if outcome.state == "undone":
         return "nothing to run"
+    if isinstance(outcome.error, StepKeptError):
+        return f"kept: {outcome.detail}"
     detail = f": {outcome.detail}" if outcome.detail else ""
     return f"its commands are known only once the run has made what it undoes; now{detail}"
 

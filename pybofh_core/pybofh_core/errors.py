@@ -106,6 +106,13 @@ class IdentityMismatchError(PybofhError):
     exit_code = 3
 
 
+class StepKeptError(PybofhError):
+    """An undo that by design leaves its step's effect in place (a grown xfs cannot shrink): the step is not undone,
+    so the undos of older steps run with their data checks (a plan of the rollback shows them so too)."""
+
+    exit_code = 3
+
+
 class JournalGroundError(ValidationError):
     """A step would unmount, close, detach or remove what the journal directory lives on; nothing ran (no force
     overrides it: the rollback could not be written)."""

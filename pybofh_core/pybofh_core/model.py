@@ -32,10 +32,21 @@ def placeholder(what: str) -> Placeholder:
     return Placeholder(f"<{what}>")
 
 
+def planned_path(prefix: str, what: str) -> Placeholder:
+    """The placeholder of a path known only once the run made it: ``prefix`` and ``(what)``, such as
+    ``/tmp/pybofh-resize-(made by mktemp)`` — a valid path (``<`` and ``>`` are refused in paths), so every later
+    check of a path accepts it; ``pybofh_core.testing.PLACEHOLDER`` recognises both forms."""
+    return Placeholder(f"{prefix}({what})")
+
+
 #: The kind of planned block devices (an LV, an opened LUKS mapping, a loop device…): key the device path, value a
 #: ``PlannedDevice``. The dry-run runner's "where" answers (``stat``, ``exists``, ``realpath``) see them.
 BLOCK = "block"
 
+
+#: The kind of directories a planned step made (a temporary mountpoint): key the path, value True. The dry-run
+#: runner's "where" answers see them as directories.
+DIR = "dir"
 
 #: The kind of real block devices a planned step resized (an LV, a LUKS mapping, a loop device): key the device path
 #: (as given, and as it resolves), value its new size in bytes. ``PlanModel.resize_device`` picks BLOCK or SIZE.
@@ -44,10 +55,13 @@ SIZE = "block.size"
 
 @dataclasses.dataclass(frozen=True)
 class PlannedDevice:
-    """A block device a planned step makes: its path and size (bytes)."""
+    """A block device a planned step makes: its path and size (bytes), and — when it shows content that exists but
+    cannot be read before the run (an opened LUKS mapping over a real header) — what that content is (``sealed``),
+    so a plan says so instead of taking the device for empty."""
 
     path: str
     size: int
+    sealed: str | None = None
 
 
 class _Gone:
@@ -133,4 +147,4 @@ class PlanModel:
         return other
 
 
-__all__ = ["BLOCK", "GONE", "SIZE", "Placeholder", "PlanModel", "PlannedDevice", "placeholder"]
+__all__ = ["BLOCK", "DIR", "GONE", "SIZE", "Placeholder", "PlanModel", "PlannedDevice", "placeholder", "planned_path"]

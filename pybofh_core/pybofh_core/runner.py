@@ -29,7 +29,7 @@ from .errors import (
     ValidationError,
     redact,
 )
-from .model import BLOCK, GONE, PlanModel
+from .model import BLOCK, DIR, GONE, PlanModel
 from .secret import Secret, SecretFile, known_secrets
 
 log = logging.getLogger("pybofh.runner")
@@ -717,27 +717,35 @@ class DryRunRunner(Runner):
     def stat(self, path: str) -> PathInfo | None:
         """Paths are looked up where the inner runner would run commands; a device a planned step made is a block
         device (no device or inode number yet), one a planned step removed is missing."""
-        planned = self.model.get(BLOCK, path)
-        if planned is GONE:
-            return None
-        if planned is not None:
-            return PathInfo("block", 0, 0)
+        for kind, name in ((BLOCK, "block"), (DIR, "dir")):
+            planned = self.model.get(kind, path)
+            if planned is GONE:
+                return None
+            if planned is not None:
+                return PathInfo(name, 0, 0)
         return self.inner.stat(path)
 
     def realpath(self, path: str) -> str:
         """Paths are resolved where the inner runner would run commands (a planned device resolves to itself)."""
-        return path if self.model.get(BLOCK, path) is not None else self.inner.realpath(path)
+        return path if self._planned(path) else self.inner.realpath(path)
 
     def exists(self, path: str) -> bool:
         """Paths are looked up where the inner runner would run commands, with the planned devices laid over."""
-        planned = self.model.get(BLOCK, path)
-        return planned is not GONE if planned is not None else self.inner.exists(path)
+        for kind in (BLOCK, DIR):
+            planned = self.model.get(kind, path)
+            if planned is not None:
+                return planned is not GONE
+        return self.inner.exists(path)
 
     def same_path(self, a: str, b: str) -> bool:
         """Paths are resolved where the inner runner would run commands (planned devices: by their path)."""
-        if self.model.get(BLOCK, a) is not None or self.model.get(BLOCK, b) is not None:
+        if self._planned(a) or self._planned(b):
             return a == b
         return self.inner.same_path(a, b)
+
+    def _planned(self, path: str) -> bool:
+        """Whether a planned step made (or removed) the device or directory at ``path``."""
+        return self.model.get(BLOCK, path) is not None or self.model.get(DIR, path) is not None
 
     def read_file(self, path: str, *, max_bytes: int = MAX_READ_BYTES) -> bytes:
         """Files are read where the inner runner would run commands."""

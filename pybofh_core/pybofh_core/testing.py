@@ -140,17 +140,23 @@ def _loop_unusable() -> str | None:
 def loop_factory(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """Make loop devices backed by sparse files in tmp_path: ``loop_factory(size_bytes) -> '/dev/loopN'``.
 
-    Every loop made is unmounted (lazily if needed) and detached at teardown, even when the test failed.
+    Every loop made is unmounted (lazily if needed) and detached at teardown, even when the test failed, and its
+    backing file removed (pytest keeps a session's tmp_path directories; in the VM test bed they are in RAM).
     """
     reason = _loop_unusable()
     if reason:
         pytest.skip(reason)
     made: list[str] = []
+    files: list[Path] = []
 
     def make(size: int = 256 * 1024**2, *, name: str | None = None) -> str:
-        backing = Path(tempfile.mkstemp(dir=tmp_path, prefix=name or "loop", suffix=".img")[1])
-        with backing.open("r+b") as fh:
-            fh.truncate(size)
+        fd, path = tempfile.mkstemp(dir=tmp_path, prefix=name or "loop", suffix=".img")
+        backing = Path(path)
+        files.append(backing)
+        try:  # an fd left open keeps the unlinked file's blocks (RAM in the VM test bed) until the process ends
+            os.ftruncate(fd, size)
+        finally:
+            os.close(fd)
         out = subprocess.run(
             ["losetup", "--find", "--show", str(backing)], check=True, capture_output=True, text=True
         ).stdout.strip()
@@ -162,6 +168,8 @@ def loop_factory(tmp_path: Path) -> Iterator[Callable[..., str]]:
     finally:
         for dev in reversed(made):
             release_loop(dev)
+        for backing in files:
+            backing.unlink(missing_ok=True)
 
 
 def release_loop(dev: str) -> None:
@@ -447,8 +455,9 @@ def pybofh_recordings(request: pytest.FixtureRequest) -> Recordings:
 
 # --- plan equals execution --------------------------------------------------------------------------------------
 
-#: A placeholder inside a planned command (``<uuid of LV vg0/data>``): a value known only once the run made it.
-PLACEHOLDER = re.compile(r"<[^<>]*>")
+#: A placeholder inside a planned command (``<uuid of LV vg0/data>``, or in a path ``/dev/loop(next free, for F)``,
+#: ``pybofh_core.model.planned_path``): a value known only once the run made it.
+PLACEHOLDER = re.compile(r"<[^<>]*>|\([^()]*\)")
 
 
 def steps_of(block: Any) -> list[tuple[str, list[str]]]:
@@ -471,7 +480,8 @@ def undos_run(block: Any) -> list[tuple[str, list[str]]]:
 def same_plan(planned: list[tuple[str, list[str]]], ran: list[tuple[str, list[str]]], *,
               placeholder: re.Pattern[str] = PLACEHOLDER) -> bool:
     """Whether ``ran`` is ``planned``: the same operations with the same commands, in order and argument by argument,
-    where a placeholder of the plan (``placeholder``: ``<…>`` by default) stands for any one word of the run."""
+    where a placeholder of the plan (``placeholder``: ``<…>`` or ``(…)`` by default) stands for any text of the run
+    without spaces."""
     if len(planned) != len(ran):
         return False
     for (p_op, p_cmds), (r_op, r_cmds) in zip(planned, ran, strict=True):

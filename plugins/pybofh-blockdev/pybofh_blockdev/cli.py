@@ -266,6 +266,11 @@ COMPLETERS = {"device": _devices, "target": _mounted}  # "device" also completes
 
 
 #: Public facts (readers) without a command of their own, and why (tests/test_cli_coverage.py)
+#: Operations without a command of their own, and why
+NOT_IN_CLI = {
+    "xfs_stays_grown": "undo-only: the rollback of an xfs grow, which reports that the filesystem keeps its size",
+}
+
 FACTS_NOT_IN_CLI = {
     "is_mounted": "a predicate 'mounts DEVICE|DIR' answers: it lists the mounts, none when nothing is mounted",
 }

@@ -24,7 +24,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from pybofh_core.model import BLOCK, Placeholder, PlanModel, PlannedDevice, placeholder
+from pybofh_core.model import BLOCK, Placeholder, PlanModel, PlannedDevice, placeholder, planned_path
 from pybofh_core.runner import run
 from pybofh_core.safety import SIGNATURE, Signature
 
@@ -58,7 +58,7 @@ class PlannedFilesystem:
 
 def planned_loop(file: str) -> Placeholder:
     """The path of the loop device a planned ``attach_loop`` of ``file`` takes (known only after the run)."""
-    return Placeholder(f"{PLANNED_LOOP_PREFIX}{file})")
+    return planned_path("/dev/loop", f"next free, for {file}")
 
 
 def fs_uuid_placeholder(device: str) -> Placeholder:

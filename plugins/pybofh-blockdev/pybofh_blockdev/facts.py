@@ -13,19 +13,23 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from pybofh_core.errors import NotFoundError, ValidationError
-from pybofh_core.model import BLOCK, GONE, PlannedDevice
+from pybofh_core.model import BLOCK, GONE, Placeholder, PlannedDevice
 from pybofh_core.runner import device_size, get_runner, run, same_path
 
 from . import parsers
 from .checks import check_device
 from .effects import FS, LOOP, MOUNT, PlannedFilesystem
-from .types import BlockDevice, DeviceTree, LoopDevice, Mount, Probe
+from .types import EXT_FAMILY, BlockDevice, DeviceTree, LoopDevice, Mount, Probe
 
 T = TypeVar("T")
 
 LSBLK_ARGV = ["lsblk", "-J", "-b", "-O"]
 FINDMNT_ARGV = ["findmnt", "-J", "-o", "TARGET,SOURCE,FSTYPE,OPTIONS,FSROOT"]
 LOSETUP_ARGV = ["losetup", "--list", "--json", "-O", "NAME,BACK-FILE,RO,SIZELIMIT,OFFSET,BACK-INO,BACK-MAJ:MIN"]
+
+
+#: The probe key of a planned device whose real content a dry run cannot read (``PlannedDevice.sealed``)
+SEALED = "PYBOFH_SEALED"
 
 
 def planned(kind: str, key: str) -> Any:
@@ -147,14 +151,16 @@ def probe(device: str) -> dict[str, str]:
 
     Empty when blkid recognises nothing. Several conflicting signatures (blkid exit status 8) give
     ``{"AMBIVALENT": "1"}`` so callers never mistake such a device for an empty one. In a dry run a filesystem a
-    planned step made or changed answers for itself, and a device only a planned step made holds nothing else.
+    planned step made or changed answers for itself, and a device only a planned step made holds nothing else —
+    or, opened over real content a dry run cannot read (a LUKS mapping), ``{"PYBOFH_SEALED": what it holds}``.
     """
     device = check_device(device)
     fs = planned(FS, device)
     if isinstance(fs, PlannedFilesystem):
         return fs.tags()
-    if fs is GONE or isinstance(planned(BLOCK, device), PlannedDevice):
-        return {}
+    made = planned(BLOCK, device)
+    if fs is GONE or isinstance(made, PlannedDevice):
+        return {SEALED: made.sealed} if isinstance(made, PlannedDevice) and made.sealed and fs is not GONE else {}
     res = run(["blkid", "-p", "-o", "export", "--", device], readonly=True, ok_codes=(0, 2, 8))
     if res.returncode == 8:
         return {"AMBIVALENT": "1"}
@@ -235,10 +241,28 @@ def require_unmounted(device: str, why: str) -> None:
 # --- filesystem details --------------------------------------------------------------------------------------------
 
 
+#: mke2fs's "small" and "floppy" types (below 512 MiB) take 1 KiB blocks, others 4 KiB (Debian's mke2fs.conf)
+EXT_SMALL = 512 * 1024**2
+
+
 def ext_info(device: str) -> dict[str, int | str]:
-    """ext2/3/4 superblock facts (``dumpe2fs -h``): block count, block size, size in bytes, label, UUID."""
+    """ext2/3/4 superblock facts (``dumpe2fs -h``): block count, block size, size in bytes, label, UUID.
+
+    In a dry run a filesystem a planned step resized has its planned size, and one a planned mkfs made has the
+    block size mke2fs gives its size by default."""
+    fs = planned(FS, device)
+    made = isinstance(fs, PlannedFilesystem) and (isinstance(fs.uuid, Placeholder)
+                                                  or isinstance(planned(BLOCK, device), PlannedDevice))
+    if isinstance(fs, PlannedFilesystem) and fs.fstype in EXT_FAMILY and made:
+        bsize = 1024 if fs.size < EXT_SMALL else 4096
+        return {"block_count": fs.size // bsize, "block_size": bsize, "size": fs.size // bsize * bsize,
+                "state": "clean", "label": fs.label or "", "uuid": fs.uuid or ""}
     res = run(["dumpe2fs", "-h", device], readonly=True)
-    return parsers.parse_dumpe2fs(res.stdout, source=f"dumpe2fs -h {device}")
+    info = parsers.parse_dumpe2fs(res.stdout, source=f"dumpe2fs -h {device}")
+    if isinstance(fs, PlannedFilesystem) and fs.fstype in EXT_FAMILY and fs.size != info["size"]:
+        bsize = int(info["block_size"])
+        info.update(block_count=fs.size // bsize, size=fs.size // bsize * bsize)
+    return info
 
 
 def ext_minimum_size(device: str) -> int:
@@ -248,12 +272,21 @@ def ext_minimum_size(device: str) -> int:
 
 
 def xfs_info(mountpoint: str) -> dict[str, int]:
-    """XFS data-section geometry of a mounted filesystem (``xfs_info``)."""
+    """XFS data-section geometry (``xfs_info``) of the filesystem mounted on ``mountpoint``, or on the device of
+    that name (xfsprogs 5+ reads an unmounted one; a dry run does, where the temporary mount is only planned); a
+    filesystem a planned step made or resized answers for itself."""
+    fs = planned(FS, mountpoint)
+    if isinstance(fs, PlannedFilesystem) and fs.fstype == "xfs":
+        return {"block_size": 4096, "size": fs.size}
     return parsers.parse_xfs_info(run(["xfs_info", mountpoint], readonly=True).stdout, source=f"xfs_info {mountpoint}")
 
 
 def btrfs_device(mountpoint: str, device: str) -> dict[str, int | str]:
-    """The devid and size of ``device`` inside the btrfs mounted on ``mountpoint``."""
+    """The devid and size of ``device`` inside the btrfs mounted on ``mountpoint`` (or the btrfs on the device
+    ``mountpoint``: ``btrfs filesystem show`` reads an unmounted one); a planned filesystem answers for itself."""
+    fs = planned(FS, device)
+    if isinstance(fs, PlannedFilesystem) and fs.fstype == "btrfs":
+        return {"devid": 1, "size": fs.size, "used": 0, "path": device}
     res = run(["btrfs", "filesystem", "show", "--raw", mountpoint], readonly=True)
     for dev in parsers.parse_btrfs_devices(res.stdout, source=f"btrfs filesystem show {mountpoint}"):
         if _same(str(dev["path"]), device):

@@ -133,6 +133,23 @@ class EmptyLayer(SizedLayer):
         """Nothing to do."""
 
 
+class SealedLayer(SizedLayer):
+    """In a dry run, the content of a device a planned step opens over real data (a LUKS mapping): a dry run never
+    opens it, so what it holds is known only to the run, which resizes it as it finds it. The plan lists this layer
+    (its kind says so) and plans no command for it."""
+
+    def __init__(self, device: str, what: str) -> None:
+        super().__init__(device)
+        self.kind = f"{what}: known once opened, resized by the run as found"
+
+    def current_size(self) -> int | None:
+        """Unknown before the run."""
+        return None
+
+    def resize(self, size: int | None) -> None:
+        """Nothing to plan: the run probes the opened device and resizes what it finds there."""
+
+
 class UnknownLayer(SizedLayer):
     """Content no installed plugin understands (e.g. LUKS without pybofh-crypt): the stack cannot be resized."""
 
@@ -150,6 +167,8 @@ class UnknownLayer(SizedLayer):
 
 def layer_for_probe(device: str, probe: Mapping[str, str]) -> Layer:
     """The generic answer of pybofh-blockdev to "what does this device contain" (registered ``trylast``)."""
+    if probe.get(facts.SEALED):
+        return SealedLayer(device, probe[facts.SEALED])
     kind = probe.get("TYPE")
     if kind in ("ext2", "ext3", "ext4", "xfs", "btrfs", "swap"):
         return FilesystemLayer(device, kind)

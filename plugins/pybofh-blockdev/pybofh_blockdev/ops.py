@@ -10,6 +10,7 @@ a repairing fsck, shrinking a loop device, mounting over files) check first and 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import uuid as uuidlib
@@ -17,8 +18,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from pybofh_core import operation, undo
-from pybofh_core.errors import CommandError, DataAtRiskError, NotFoundError, ParseError, ValidationError
+from pybofh_core.errors import (
+    CommandError,
+    DataAtRiskError,
+    NotFoundError,
+    ParseError,
+    PybofhError,
+    StepKeptError,
+    ValidationError,
+)
 from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_boot
+from pybofh_core.model import DIR, planned_path
 from pybofh_core.operations import undo_ahead
 from pybofh_core.parsing import load_json
 from pybofh_core.runner import get_runner, run
@@ -344,27 +354,48 @@ def _preen(device: str, why: str) -> None:
         )
 
 
+#: Where a temporary mountpoint is made (``mktemp -d``, where commands run) and what a dry run calls it
+TEMP_MOUNT_TEMPLATE = "/tmp/pybofh-resize-XXXXXXXX"
+PLANNED_TEMP_MOUNT = planned_path("/tmp/pybofh-resize-", "made by mktemp")
+
+
 def _need_mountpoint(device: str, fstype: str, temp_mount: bool) -> tuple[str, bool]:
-    """The mountpoint of ``device``; mounts it on a temp dir when allowed (returned flag: unmount afterwards)."""
+    """The mountpoint of ``device``; mounts it on a temp dir when allowed (returned flag: unmount afterwards).
+
+    The directory is made where commands run (``mktemp -d``: on the remote host for a remote runner); a dry run
+    plans it as ``/tmp/pybofh-resize-(made by mktemp)``, a directory of its model."""
     where = facts.mounts_of(device)
     if where:
         return where[0].target, False
     if not temp_mount:
         raise ValidationError(f"{fstype} on {device} is resized while mounted; mount it (or pass temp_mount=True)")
-    import tempfile
-
-    mp = tempfile.mkdtemp(prefix="pybofh-resize-")
+    made = run(["mktemp", "-d", TEMP_MOUNT_TEMPLATE]).text.strip()
+    model = get_runner().model
+    if model is not None:
+        made = PLANNED_TEMP_MOUNT
+        model.put(DIR, made, True)
+    if not made.startswith(TEMP_MOUNT_TEMPLATE.rstrip("X")):
+        raise CommandError(["mktemp", "-d", TEMP_MOUNT_TEMPLATE], 0, made.encode(), b"",
+                           reason="mktemp printed no directory")
     try:
-        mount(device, mp)
+        mount(device, made)
     except BaseException:
-        os.rmdir(mp)
+        _remove_temp_dir(made)
         raise
-    return mp, True
+    return made, True
+
+
+def _remove_temp_dir(path: str) -> None:
+    """Remove a temporary mountpoint ``_need_mountpoint`` made (empty: ``rmdir`` removes nothing else)."""
+    run(["rmdir", "--", path])
+    model = get_runner().model
+    if model is not None:
+        model.remove(DIR, path)
 
 
 def _release_temp(mp: str) -> None:
     unmount(mp)
-    os.rmdir(mp)
+    _remove_temp_dir(mp)
 
 
 def _multiple(value: int, step: int, what: str) -> None:
@@ -431,9 +462,26 @@ def _find_container(uuid: str) -> str | None:
     return found[0] if res.returncode == 0 and found else None
 
 
+@operation(no_undo="it only reports that a grown xfs keeps its size", aliases=["xfsStaysGrown"], requires=["xfs_db"])
+def xfs_stays_grown(device: PathArg, size: int | str) -> None:
+    """The undo of an xfs grow: xfs cannot shrink, so the rollback reports that the filesystem keeps its grown size
+    (the step is not undone; its size read with ``xfs_db`` where the device is there), and the undos of the layers
+    under it then run with their data checks — which keep them grown too, instead of cutting the filesystem off."""
+    device = validate_path(device, what="device")
+    old = parse_size(size, what="filesystem size", minimum=1)
+    now = ""
+    if get_runner().stat(device) is not None:
+        with contextlib.suppress(PybofhError):
+            now = f" (it is {size_text(facts.content_size(device, 'xfs') or 0)} now)"
+    raise StepKeptError(f"xfs on {device} cannot shrink back to {size_text(old)}{now}; it keeps its grown size "
+                        "(and so do the layers under it)")
+
+
 def _resize_undo(res: Resized, uuid: str | None = None) -> Any:
-    if res.old == res.new or res.kind == "xfs":
-        return None  # xfs cannot shrink back; nothing else changed
+    if res.old == res.new:
+        return None
+    if res.kind == "xfs":
+        return undo(xfs_stays_grown, res.device, res.old) if res.new > res.old else None
     within = {} if get_runner().dry_run else {k: v for k, v in [("within", _container_of(res.device))] if v}
     if res.kind == "btrfs":
         u = undo(resize_filesystem, res.device, res.old, temp_mount=True, **within)
@@ -511,10 +559,11 @@ def resize_filesystem(
     if fstype == "swap":
         return _resize_swap(device, target, dev_size)
     mp, temporary = _need_mountpoint(device, fstype, temp_mount)
+    read_at = device if temporary and get_runner().dry_run else mp  # a planned mount is not there to read through
     try:
         if fstype == "xfs":
-            return _resize_xfs(device, mp, target)
-        return _resize_btrfs(device, mp, target, dev_size)
+            return _resize_xfs(device, mp, target, read_at)
+        return _resize_btrfs(device, mp, target, dev_size, read_at)
     finally:
         if temporary:
             _release_temp(mp)
@@ -550,8 +599,8 @@ def _resize_ext(device: str, fstype: str, target: int | None, dev_size: int, rem
     return Resized(device, fstype, old, new)
 
 
-def _resize_xfs(device: str, mp: str, target: int | None) -> Resized:
-    info = facts.xfs_info(mp)
+def _resize_xfs(device: str, mp: str, target: int | None, read_at: str) -> Resized:
+    info = facts.xfs_info(read_at)
     bs, old = info["block_size"], info["size"]
     if target is not None:
         _multiple(target, bs, "filesystem size")
@@ -562,14 +611,16 @@ def _resize_xfs(device: str, mp: str, target: int | None) -> Resized:
         run(["xfs_growfs", "-D", str(target // bs), mp])
         return Resized(device, "xfs", old, target)
     run(["xfs_growfs", mp])
-    return Resized(device, "xfs", old, facts.xfs_info(mp)["size"])
+    return Resized(device, "xfs", old, facts.xfs_info(read_at)["size"])
 
 
 BTRFS_RESIZE_MIN = 256 * 1024**2  # the kernel's btrfs_ioctl_resize refuses smaller sizes with EINVAL
 
 
-def _resize_btrfs(device: str, mp: str, target: int | None, dev_size: int) -> Resized:
-    dev = facts.btrfs_device(mp, device)
+def _resize_btrfs(device: str, mp: str, target: int | None, dev_size: int, read_at: str) -> Resized:
+    """Resize device ``device`` of the btrfs mounted on ``mp``. Its minimum size is read from the mounted filesystem,
+    so a dry run whose mount is only planned (``read_at`` is the device) leaves that check to the run."""
+    dev = facts.btrfs_device(read_at, device)
     devid, old = int(dev["devid"]), int(dev["size"])
     new = dev_size // 4096 * 4096 if target is None else target
     _multiple(new, 4096, "filesystem size")
@@ -577,7 +628,7 @@ def _resize_btrfs(device: str, mp: str, target: int | None, dev_size: int) -> Re
         return Resized(device, "btrfs", old, old)
     if new < BTRFS_RESIZE_MIN:
         raise ValidationError(f"{device}: the kernel does not resize btrfs below 256 MiB (asked {size_text(new)})")
-    if new < old:
+    if new < old and read_at == mp:
         minimum = facts.btrfs_minimum_size(mp, devid)
         if new < minimum:
             raise ValidationError(f"{device}: {size_text(new)} is below the btrfs minimum of {size_text(minimum)}")

@@ -270,7 +270,8 @@ def test_ext4_mounted_shrink_is_refused(fake_runner, recording, fake_nodes) -> N
 
 
 def test_xfs_grows_mounted_and_cannot_be_undone(fake_runner, recording, fake_nodes) -> None:
-    """xfs: ``xfs_growfs -D BLOCKS MOUNTPOINT``; no undo (xfs cannot shrink); a shrink is refused."""
+    """xfs: ``xfs_growfs -D BLOCKS MOUNTPOINT``; its undo only reports that xfs keeps its grown size (xfs cannot
+    shrink; the rollback then checks the layers under it); a shrink is refused."""
     rec = recording("xfs_growfs", "grow-blocks")
     d = rec.paths
     fake_nodes(block=[d["xfs"]])
@@ -282,7 +283,8 @@ def test_xfs_grows_mounted_and_cannot_be_undone(fake_runner, recording, fake_nod
     res = ops.resize_filesystem(d["xfs"], 90000 * 4096)
     assert (res.old, res.new) == (320 * 1024**2, 90000 * 4096)
     assert mutating(fake_runner.calls) == [("xfs_growfs", "-D", "90000", d["xfs_mountpoint"])]
-    assert undo_of(ops.resize_filesystem, res) is None
+    kept = undo_of(ops.resize_filesystem, res)
+    assert kept is not None and kept.func is ops.xfs_stays_grown and kept.args == (d["xfs"], 320 * 1024**2)
     with pytest.raises(ValidationError, match="cannot shrink"):
         ops.resize_filesystem(d["xfs"], "300M")
 

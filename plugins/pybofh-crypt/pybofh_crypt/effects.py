@@ -90,7 +90,9 @@ def opened(model: PlanModel, result: OpenMapping, args: Mapping[str, Any]) -> No
         key_bits=header.key_bits, key_location="keyring" if keyring else "dm-crypt", device=result.device,
         sector_size=header.sector_size, offset=header.data_offset, size=size, readonly=bool(args.get("readonly")),
         flags=("discards",) if args.get("allow_discards") else ()))
-    model.put(BLOCK, result.path, PlannedDevice(result.path, size))
+    # a header only planned holds nothing yet; a real one holds data a dry run cannot read without opening it
+    sealed = None if facts.planned(HEADER, result.device) is not None else f"what LUKS on {result.device} holds"
+    model.put(BLOCK, result.path, PlannedDevice(result.path, size, sealed))
 
 
 def _settings() -> Any:

@@ -22,7 +22,7 @@ from pybofh_core.errors import DataAtRiskError, NotFoundError, ValidationError
 from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_boot
 from pybofh_core.operations import operation, undo, undo_ahead
 from pybofh_core.runner import get_runner, run
-from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data
+from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data, refuse_shrink
 from pybofh_core.secret import Secret, SecretFile
 from pybofh_core.validate import PathArg, parse_size, validate_path
 
@@ -310,10 +310,24 @@ def _resize_back(r: Resized, passphrase: Any) -> Any:
     return u.expecting(**ephemeral(uuid=uuid)) if uuid else u
 
 
+def _check_shrink(args: MappingT[str, Any]) -> None:
+    """Shrinking a mapping cuts off the end of what it holds: refused unless its content is known to fit (in an
+    undo, checked when a newer step of the job was not undone — an xfs grown inside it stays grown)."""
+    if args["size"] is None:
+        return
+    name = check_mapping(args["name"])
+    nbytes = parse_size(args["size"], what="LUKS size", minimum=SECTOR, multiple_of=SECTOR)
+    before = facts.status(name)
+    if before.size is not None and nbytes < before.size:
+        refuse_shrink(MAPPER + name, nbytes, f"LUKS mapping {name}",
+                      "'bofh blockdev resize' of the device under it shrinks the filesystem in it first")
+
+
 @operation(secrets=("passphrase",), inverse=_resize_back, requires=["cryptsetup"], identify=_identify_mapping,
-           locks=lambda a: [_mapper(a["name"])], effects=effects.resized)
-def resize(name: PathArg, size: int | str | None = None, passphrase: Any = None) -> Resized:
-    """Make open mapping ``name`` ``size`` bytes (None: fill the underlying device); the inverse resizes back.
+           locks=lambda a: [_mapper(a["name"])], check=_check_shrink, effects=effects.resized)
+def resize(name: PathArg, size: int | str | None = None, passphrase: Any = None, *, force: bool = False) -> Resized:
+    """Make open mapping ``name`` ``size`` bytes (None: fill the underlying device); the inverse resizes back. A
+    shrink is refused unless the mapping's content is known to fit, or ``force``.
 
     A LUKS2 mapping whose volume key is in the kernel keyring needs ``passphrase`` (cryptsetup asks for it).
     """

@@ -101,10 +101,13 @@ def test_layer_open_reuses_open_mapping(fake_runner, rec) -> None:
     assert {c[1] for c in fake_runner.calls} == {"status"}
 
 
-def test_layer_resize_passes_key_for_keyring_mapping(fake_runner, rec) -> None:
+def test_layer_resize_passes_key_for_keyring_mapping(fake_runner, rec, pybofh_recordings) -> None:
     """A LUKS2 mapping with its key in the keyring is resized with the layer's key on stdin."""
     reply(fake_runner, ["cryptsetup", "status", "--", "rec-luks2"], rec("status-luks2"))
     fake_runner.expect(["cryptsetup", "resize", ...])
+    fake_runner.expect(["blkid", "-p", "-o", "export", "--", "/dev/mapper/rec-luks2"], returncode=2)  # the shrink
+    reply(fake_runner, ["wipefs", "--no-act", "--json", "--", "/dev/mapper/rec-luks2"],  # check: nothing in it
+          pybofh_recordings.get("util-linux", "wipefs-json-empty-file", "2.38.1"))
     layer = LuksLayer("/dev/loop0", {"TYPE": "crypto_LUKS"}, name="rec-luks2", key=Secret(PW))
     layer.resize(8 * 1024**2)
     assert fake_runner.calls[-1] == ("cryptsetup", "resize", "--size", "16384", "--key-file=-", "--", "rec-luks2")

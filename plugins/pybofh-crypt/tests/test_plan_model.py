@@ -183,3 +183,30 @@ def test_the_plan_of_lv_format_open_is_what_runs_and_rolls_back(loop_factory: Ca
         assert vg not in vgs.split() and blkid_type(device) == ""
     finally:
         subprocess.run(["pvremove", "--yes", "--force", "--force", device], capture_output=True)
+
+
+@pytest.mark.needs_dm  # reading whether a mapping is open needs device-mapper
+@pytest.mark.loopdev
+def test_a_dry_run_through_a_closed_luks_says_its_content_is_known_only_to_the_run(
+        loop_factory: Callable[..., str], tag: str) -> None:
+    """A stack grow of a loop device holding a closed LUKS volume: the plan opens, resizes and closes the mapping,
+    and the content inside — which a dry run cannot read without opening it — is listed as known only once opened
+    (not taken for an empty device); nothing is opened or resized on the host."""
+    from pybofh_crypt import keys
+
+    dev = loop_factory(64 * MIB)
+    subprocess.run(["cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
+                    "--pbkdf-force-iterations", "1000", "--key-file=-", dev], input=PW.encode(), check=True,
+                   capture_output=True)
+    uuid = subprocess.run(["cryptsetup", "luksUUID", dev], capture_output=True, text=True, check=True).stdout.strip()
+    size = subprocess.run(["blockdev", "--getsize64", dev], capture_output=True, text=True, check=True).stdout
+    with keys.provide(PW), Atomic(dry_run=True) as atomic:
+        resized = atomic.blockdev.resize_stack(dev, "+16M")
+    ops = [op for op, _ in steps_of(atomic)]
+    assert ops == ["crypt.open", "blockdev.resize_loop", "crypt.resize", "crypt.close", "blockdev.resize_stack"], ops
+    kinds = [kind for kind, _, _ in resized.layers]
+    assert kinds[:2] == ["loop", "luks2"] and kinds[2] == (
+        f"what LUKS on {dev} holds: known once opened, resized by the run as found"), kinds
+    assert resized.layers[2][1] == f"{MAPPER}luks-{uuid}" and resized.layers[2][2] == 64 * MIB
+    assert subprocess.run(["blockdev", "--getsize64", dev], capture_output=True, text=True).stdout == size
+    assert not facts.is_open(f"luks-{uuid}")

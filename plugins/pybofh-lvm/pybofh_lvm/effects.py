@@ -3,7 +3,8 @@
 A planned ``create_vg`` puts a VG (UUID ``<uuid of VG NAME>``, sizes as LVM computes them: 1 MiB before the first
 extent of each PV, 4 MiB extents unless asked otherwise) and marks its PVs as members; a planned ``create_lv`` puts
 the LV, its block device (``/dev/VG/LV``, so a later planned mkfs or LUKS format finds it), and takes its extents
-from the VG's free space; removals take them out again. ``facts.list_pvs/vgs/lvs``
+from the VG's free space; a planned ``resize_lv`` changes the LV's and its device's size and the VG's free space;
+removals take them out again. ``facts.list_pvs/vgs/lvs``
 lay the model over what LVM reports, so every later check and size computation of the plan sees them.
 """
 
@@ -14,11 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from pybofh_core.model import BLOCK, GONE, PlanModel, PlannedDevice, placeholder
-from pybofh_core.runner import device_size
+from pybofh_core.runner import device_size, get_runner
 from pybofh_core.safety import SIGNATURE, Signature
 
 from . import facts
-from .types import LogicalVolume, PhysicalVolume, PvCreated, VgCreated, VolumeGroup
+from .types import LogicalVolume, LvResized, PhysicalVolume, PvCreated, VgCreated, VolumeGroup
 
 #: LVM's defaults: the first extent starts 1 MiB into a PV; extents are 4 MiB
 PE_START = 1024**2
@@ -101,6 +102,21 @@ def lv_created(model: PlanModel, result: LogicalVolume, args: Mapping[str, Any])
         _take(model, result.vg, result.size_bytes or 0)
 
 
+def lv_resized(model: PlanModel, result: LvResized, args: Mapping[str, Any]) -> None:
+    """``resize_lv``: the LV (and its block device) has its new size; the VG's free space changes by the difference."""
+    lv = next((x for x in facts.list_lvs(result.vg, include_hidden=True) if x.name == result.name), None)
+    if lv is None or result.new_size_bytes == result.old_size_bytes:
+        return
+    model.put(LV, lv.full_name, dataclasses.replace(lv, size_bytes=result.new_size_bytes))
+    paths = [p for p in (lv.path, lv.mapper_path) if p]
+    model.resize_device(result.new_size_bytes, *paths, *(get_runner().realpath(p) for p in paths[:1]))  # /dev/dm-N
+    found = next((v for v in facts.list_vgs() if v.name == result.vg), None)
+    if found is not None and lv.segtype != "thin":
+        extent = found.extent_size or DEFAULT_EXTENT
+        free = (found.free_bytes or 0) - (result.new_size_bytes - result.old_size_bytes)
+        model.put(VG, result.vg, dataclasses.replace(found, free_bytes=free, free_count=free // extent))
+
+
 def lv_removed(model: PlanModel, result: Any, args: Mapping[str, Any]) -> None:
     """``destroy_lv``: the LV is gone and its extents are free again."""
     vg, _, name = str(args["path"]).removeprefix("/dev/").partition("/")
@@ -113,4 +129,4 @@ def lv_removed(model: PlanModel, result: Any, args: Mapping[str, Any]) -> None:
         _take(model, vg, -(lv.size_bytes or 0))
 
 
-__all__ = ["lv_created", "lv_removed", "pv_created", "pv_removed", "vg_created", "vg_removed"]
+__all__ = ["lv_created", "lv_removed", "lv_resized", "pv_created", "pv_removed", "vg_created", "vg_removed"]

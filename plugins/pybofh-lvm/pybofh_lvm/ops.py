@@ -499,7 +499,8 @@ def _check_lv_shrink(args: Mapping[str, Any]) -> None:
 
 
 @operation(inverse=_resize_inverse, requires=["lvresize"], target=lambda a: f"/dev/{a['vg']}/{a['name']}",
-           check=_check_lv_shrink, identify=_identify_lv, takes_away=_lv_shrinks)  # type: ignore[arg-type]
+           check=_check_lv_shrink, identify=_identify_lv, takes_away=_lv_shrinks,  # type: ignore[arg-type]
+           effects=effects.lv_resized)
 def resize_lv(vg: PathArg, name: PathArg, size: int | str, *, force: bool = False, round: str | None = None  # noqa: A002
               ) -> LvResized:
     """Make ``vg/name`` ``size`` bytes. Only the LV: its content (filesystem, LUKS) must be shrunk before and grown
