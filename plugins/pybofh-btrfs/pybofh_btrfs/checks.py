@@ -1,7 +1,8 @@
 """Input checks run before any btrfs command: names, paths, and whether a path is a subvolume.
 
-Existence checks look at this host's filesystem (as the core's ``validate_path`` does). In a dry run they are
-skipped for things an earlier planned step would have created, since nothing was really created.
+Existence checks look at the filesystem where commands run (as the core's ``validate_path`` does). In a dry run
+they read it with the planning model laid over (``planned``): a subvolume or send stream an earlier planned step
+made is there, one it deleted is not, so a plan is refused where the run would be.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import posixpath
 import re
 
 from pybofh_core.errors import NotFoundError, ValidationError
+from pybofh_core.model import GONE
 from pybofh_core.runner import DryRunRunner, get_runner
 from pybofh_core.validate import validate_name, validate_path
 
+from . import planned
 from .errors import NotASubvolumeError, SubvolumeNotFoundError
 
 SUBVOLUME_NAME = re.compile(r"^[A-Za-z0-9+_.@][A-Za-z0-9+_.@:-]*$")
@@ -42,20 +45,53 @@ def check_path(path: object, *, what: str) -> str:
     return "/" if norm in ("/", "//") else norm
 
 
+_KIND_LABEL = {"block": "a block device", "dir": "a directory", "file": "a regular file"}
+
+
+def path_kind(path: str) -> str | None:
+    """What is at ``path`` where commands run (``dir``, ``file``, ``block``, ``other``; None: nothing), in a dry
+    run as the planned steps leave it: a planned subvolume is a ``dir``, a planned send stream a ``file``."""
+    found = planned.lookup(path)
+    if found.obj is GONE:
+        return None
+    if isinstance(found.obj, planned.PlannedSubvolume):
+        return "dir"
+    if found.obj is not None:
+        return "file"
+    return get_runner().path_kind(found.real or path)
+
+
 def check_existing_path(path: object, *, what: str, kind: str | None = None) -> str:
-    """:func:`check_path` plus: it exists (and is a ``kind``: ``dir``/``file``/``block``), unless dry-running."""
+    """:func:`check_path` plus: it exists (and is a ``kind``: ``dir``/``file``/``block``), in a dry run as the
+    planned steps leave it."""
     text = check_path(path, what=what)
     if not dry_run():
         validate_path(text, what=what, must_exist=True, kind=kind)
+        return text
+    found = path_kind(text)
+    if found is None:
+        raise NotFoundError(f"{what}: {text} does not exist")
+    if kind is not None and found != kind:
+        raise ValidationError(f"{what}: {text} is not {_KIND_LABEL.get(kind, kind)}")
     return text
 
 
 def check_subvolume(path: object, *, what: str = "subvolume") -> str:
-    """An existing btrfs subvolume (its root directory has inode 256); typed errors otherwise."""
+    """An existing btrfs subvolume (its root directory has inode 256), in a dry run as the planned steps leave it;
+    typed errors otherwise."""
     text = check_path(path, what=what)
-    if dry_run():
+    found = planned.lookup(text)
+    if isinstance(found.obj, planned.PlannedSubvolume):
         return text
-    if not is_subvolume_root(text, what=what):
+    if found.obj is GONE:
+        raise SubvolumeNotFoundError(f"{what}: {text} does not exist")
+    if found.obj is None and not found.copied:
+        subvolume = is_subvolume_root(found.real or text, what=what)
+    elif found.obj is None and get_runner().path_kind(found.real or text) is None:
+        raise SubvolumeNotFoundError(f"{what}: {text} does not exist")
+    else:  # a planned stream file; or inside a planned copy, where a nested subvolume is an empty directory
+        subvolume = False
+    if not subvolume:
         raise NotASubvolumeError(f"{what}: {text} is not a btrfs subvolume (an ordinary directory or file)")
     return text
 
@@ -90,11 +126,19 @@ def check_new_path(path: object, *, what: str) -> str:
     if not name:
         raise ValidationError(f"{what}: {text!r} has no name to create")
     check_name(name, what=f"{what} name")
-    if get_runner().exists(text):  # where btrfs will create it
+    if exists(text):  # where btrfs will create it
         raise ValidationError(f"{what}: {text} already exists; choose a new name or delete it first")
-    if not dry_run():
-        try:
-            validate_path(parent, what=f"{what} parent directory", must_exist=True, kind="dir")
-        except NotFoundError:
-            raise NotFoundError(f"{what}: parent directory {parent} does not exist") from None
+    try:
+        check_existing_path(parent, what=f"{what} parent directory", kind="dir")
+    except NotFoundError:
+        raise NotFoundError(f"{what}: parent directory {parent} does not exist") from None
     return text
+
+
+def exists(path: str) -> bool:
+    """Whether anything is at ``path`` where commands run (a dangling symlink too), in a dry run as the planned
+    steps leave it."""
+    found = planned.lookup(path)
+    if found.obj is not None:
+        return found.obj is not GONE
+    return get_runner().exists(found.real or path)

@@ -1,17 +1,27 @@
-"""Readers: each runs one read-only btrfs command through the core runner and hands its output to a pure parser."""
+"""Readers: each runs one read-only btrfs command through the core runner and hands its output to a pure parser.
+
+In a dry run the subvolume readers (``list_subvolumes``, ``get_subvolume``/``show_subvolume``, ``subvolume_id``,
+``get_default_subvolume``/``default_subvolume``, ``is_readonly``, ``first_entry``) answer with the planning model
+laid over the system (``planned``; ``effects`` writes it): a subvolume a planned step made is there with placeholders
+for its id and UUID, one a planned step deleted is not, and a default a planned step set is the default.
+"""
 
 from __future__ import annotations
 
+import posixpath
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from pybofh_core.errors import CommandError, ParseError
+from pybofh_core.model import GONE, Placeholder
 from pybofh_core.parsing import decode_names, decode_text
 from pybofh_core.runner import Result, get_runner, run
 
-from . import parsers
+from . import parsers, planned
 from .checks import check_existing_path
+from .errors import SubvolumeNotFoundError
 from .types import (
     BalanceState,
     BalanceStatus,
@@ -46,18 +56,74 @@ def list_subvolumes(path: str) -> list[Subvolume]:
     ``btrfs subvolume list -puqR`` gives ids, parents, uuids and paths (relative to the top level); a second
     ``btrfs subvolume list -r`` names the read-only ones. The top level (id 5) itself is not listed.
     """
-    path = check_existing_path(path, what="btrfs path")
+    path = _anchor(check_existing_path(path, what="btrfs path"))
     res = _read([BTRFS, "subvolume", "list", "-puqR", "--", path])
     subs = parsers.parse_subvolume_list(res.stdout, source="btrfs subvolume list -puqR")
     ro = parsers.parse_subvolume_ids(
         _read([BTRFS, "subvolume", "list", "-r", "--", path]).stdout, source="btrfs subvolume list -r"
     )
-    return [
+    real = [
         Subvolume(id=s.id, path=s.path, gen=s.gen, cgen=s.cgen, parent_id=s.parent_id, top_level=s.top_level,
                   uuid=s.uuid, parent_uuid=s.parent_uuid, received_uuid=s.received_uuid, otime=s.otime,
                   readonly=s.id in ro)
         for s in subs
     ]
+    return _planned_list(path, real)
+
+
+def _planned_list(path: str, real: list[Subvolume]) -> list[Subvolume]:
+    """``real`` (the subvolumes of the filesystem holding ``path``) as the planned steps leave them."""
+    model = planned.model()
+    touched = model.touched(planned.SUBVOLUME) if model is not None else {}
+    if not touched:
+        return real
+    mounts = btrfs_mounts()
+    fs = _holder(mounts, path)
+    if fs is None:
+        return real
+    changes: dict[str, Any] = {}
+    for where, sub in touched.items():
+        holder = _holder(mounts, where)
+        if holder is not None and holder.majmin == fs.majmin:
+            rel = _relative(holder, get_runner().realpath(where))
+            changes[rel] = sub if sub is GONE else Subvolume(id=sub.id, path=rel, uuid=sub.uuid, readonly=sub.readonly)
+    kept = [s for s in real if s.path not in changes]
+    return kept + [s for s in changes.values() if s is not GONE]
+
+
+def _holder(mounts: list[MountEntry], path: str) -> MountEntry | None:
+    """The btrfs mount ``path`` is on (the longest mountpoint above it), or None when it is on none."""
+    real = get_runner().realpath(path)
+    holders = [m for m in mounts if real == m.target or real.startswith(m.target.rstrip("/") + "/")]
+    return max(holders, key=lambda m: len(m.target)) if holders else None
+
+
+def _relative(mount: MountEntry, real: str) -> str:
+    """Resolved path ``real`` on ``mount`` as relative to its filesystem's top level (``btrfs subvolume list``)."""
+    inside = real[len(mount.target.rstrip("/")):].strip("/")
+    return "/".join(p for p in ((mount.fsroot or "/").strip("/"), inside) if p)
+
+
+def fs_key(path: str) -> str:
+    """The filesystem ``path`` is on, as the planning model names it: the ``MAJ:MIN`` of its btrfs mounts (the
+    same for every subvolume mounted from one filesystem), or the resolved path when it is on no btrfs mount yet."""
+    holder = _holder(btrfs_mounts(), path)
+    if holder is not None and holder.majmin:
+        return holder.majmin
+    return get_runner().realpath(path)
+
+
+def _anchor(path: str) -> str:
+    """``path``, or in a dry run the nearest directory above it that really exists on the same filesystem (not a
+    subvolume or a copy only a planned step made), where a read-only command can ask about it."""
+    at = path
+    while True:
+        found = planned.lookup(at)
+        if found.obj is None and not found.copied:
+            return found.real or at
+        if at == "/":
+            return at
+        at = posixpath.dirname(at)
 
 
 def get_subvolume(path: str) -> SubvolumeDetails:
@@ -66,14 +132,28 @@ def get_subvolume(path: str) -> SubvolumeDetails:
 
 
 def show_subvolume(path: str) -> SubvolumeDetails:
-    """``get_subvolume()`` for a path already checked (one command: identities and data checks use it)."""
+    """``get_subvolume()`` for a path already checked (one command: identities and data checks use it); in a dry
+    run, a subvolume only a planned step made answers from the model (its path relative to the top level)."""
+    found = planned.lookup(path)
+    if found.obj is GONE:
+        raise SubvolumeNotFoundError(f"subvolume {path} does not exist")
+    sub = found.obj
+    if isinstance(sub, planned.PlannedSubvolume):
+        holder = _holder(btrfs_mounts(), sub.path)
+        rel = _relative(holder, get_runner().realpath(sub.path)) if holder is not None else sub.path
+        return SubvolumeDetails(path=rel, name=posixpath.basename(sub.path), id=sub.id, uuid=sub.uuid,
+                                readonly=sub.readonly, flags=("readonly",) if sub.readonly else ())
     return parsers.parse_subvolume_show(_read([BTRFS, "subvolume", "show", "--", path]).stdout,
                                         source="btrfs subvolume show")
 
 
-def subvolume_id(path: str) -> int:
-    """The id of the subvolume containing ``path`` (``btrfs inspect-internal rootid``)."""
+def subvolume_id(path: str) -> int | Placeholder:
+    """The id of the subvolume containing ``path`` (``btrfs inspect-internal rootid``; in a dry run, the placeholder
+    id of a subvolume only a planned step made)."""
     path = check_existing_path(path, what="btrfs path")
+    made = planned.containing(path)
+    if made is not None:
+        return made.id
     return parsers.parse_rootid(_read([BTRFS, "inspect-internal", "rootid", "--", path]).stdout,
                                 source="btrfs inspect-internal rootid")
 
@@ -84,15 +164,25 @@ def get_default_subvolume(mountpoint: str) -> Subvolume:
 
 
 def default_subvolume(path: str) -> Subvolume:
-    """``get_default_subvolume()`` for a path already checked; any path on the filesystem will do."""
+    """``get_default_subvolume()`` for a path already checked; any path on the filesystem will do (in a dry run,
+    the default a planned step set, else the real one read where the path's filesystem really is)."""
+    model = planned.model()
+    if model is not None and model.touched(planned.DEFAULT):
+        made = model.get(planned.DEFAULT, fs_key(path))
+        if isinstance(made, Subvolume):
+            return made
     # btrfs-progs 6.2 get-default takes no "--" (it reads it as the path); the path is absolute, never an option
-    return parsers.parse_get_default(_read([BTRFS, "subvolume", "get-default", path]).stdout,
+    return parsers.parse_get_default(_read([BTRFS, "subvolume", "get-default", _anchor(path)]).stdout,
                                      source="btrfs subvolume get-default")
 
 
 def is_readonly(path: str) -> bool:
-    """Whether the subvolume at ``path`` is read-only (``btrfs property get -ts PATH ro``)."""
+    """Whether the subvolume at ``path`` is read-only (``btrfs property get -ts PATH ro``; in a dry run, what a
+    planned step made it)."""
     path = check_existing_path(path, what="subvolume path")
+    made = planned.subvolume_at(path)
+    if made is not None:
+        return made.readonly
     text = _read([BTRFS, "property", "get", "-ts", "--", path, "ro"]).text.strip()
     if text not in ("ro=true", "ro=false"):
         raise ParseError("btrfs property get", "expected 'ro=true' or 'ro=false'", text)
@@ -250,10 +340,26 @@ def btrfs_mounts() -> list[MountEntry]:
 
 
 def first_entry(path: str) -> str | None:
-    """The first entry ``find`` meets directly inside directory ``path``, None when it is empty."""
-    res = _read(["find", path, "-mindepth", "1", "-maxdepth", "1", "-print", "-quit"])
-    text = decode_names(res.stdout).rstrip("\n")
-    return text or None
+    """The first entry ``find`` meets directly inside directory ``path``, None when it is empty; in a dry run as the
+    planned steps leave it (a new subvolume holds only what planned steps made in it, a snapshot what its source
+    holds, and a subvolume a planned step deleted is not there)."""
+    found = planned.lookup(path)
+    if found.obj is GONE or (found.obj is not None and not isinstance(found.obj, planned.PlannedSubvolume)):
+        return None
+    made = planned.children(path)
+    new = next((posixpath.join(path, n) for n, sub in made.items() if sub is not GONE), None)
+    if new is not None:
+        return new
+    where = found.obj.content if isinstance(found.obj, planned.PlannedSubvolume) else found.real or path
+    if where is None:
+        return None
+    if not made:
+        res = _read(["find", where, "-mindepth", "1", "-maxdepth", "1", "-print", "-quit"])
+        names = [posixpath.basename(decode_names(res.stdout).rstrip("\n"))]
+    else:  # some of them are gone in the plan
+        res = _read(["find", where, "-mindepth", "1", "-maxdepth", "1", "-print0"])
+        names = [posixpath.basename(n) for n in decode_names(res.stdout).split("\0")]
+    return next((posixpath.join(path, n) for n in names if n and made.get(n) is not GONE), None)
 
 
 def file_identity(path: str) -> str | None:

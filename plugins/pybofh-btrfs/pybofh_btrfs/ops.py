@@ -22,13 +22,14 @@ from typing import Any
 
 from pybofh_core.errors import CommandError, DataAtRiskError, ValidationError
 from pybofh_core.identity import ACT, Verdict, already, other
+from pybofh_core.model import GONE, Placeholder
 from pybofh_core.operations import Undo, operation, undo, undo_ahead
 from pybofh_core.parsing import decode_names
 from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import FORCE_HINT
 from pybofh_core.validate import PathArg
 
-from . import checks, facts, parsers
+from . import checks, effects, facts, parsers, planned
 from .checks import (
     check_existing_path,
     check_name,
@@ -70,7 +71,7 @@ def _check_delete(args: Mapping[str, Any]) -> None:
     if default.id == details.id:
         raise DataAtRiskError(f"subvolume {path} (id {details.id}) is the default subvolume of its filesystem (mounted "
                               f"when no subvol= is given); make another one the default first, or {FORCE_HINT}")
-    where = _mounted_elsewhere(path, details.path)
+    where = [] if planned.subvolume_at(path) else _mounted_elsewhere(path, details.path)
     if where:
         raise DataAtRiskError(f"subvolume {path} is mounted on {', '.join(where)}; deleting it empties that mount — "
                               f"unmount it first, or {FORCE_HINT}")
@@ -103,7 +104,7 @@ def _identify_subvolume(args: Mapping[str, Any], identity: Mapping[str, Any]) ->
 
 
 @operation(irreversible="deletes the subvolume and every file in it", target="path", check=_check_delete,
-           identify=_identify_subvolume, requires=[BTRFS, "find", "findmnt"])
+           identify=_identify_subvolume, effects=effects.subvolume_deleted, requires=[BTRFS, "find", "findmnt"])
 def delete_subvolume(path: PathArg, force: bool = False) -> None:
     """Delete the subvolume (or snapshot) at ``path``; it must contain no other subvolume.
 
@@ -116,19 +117,20 @@ def delete_subvolume(path: PathArg, force: bool = False) -> None:
 
 
 def _read_back(path: str) -> str | None:
-    """The UUID of the subvolume just made at ``path`` (a dry run made nothing: None)."""
-    return None if dry_run() else facts.show_subvolume(path).uuid
+    """The UUID of the subvolume just made at ``path`` (a dry run made nothing: its placeholder)."""
+    return planned.uuid_placeholder(path) if dry_run() else facts.show_subvolume(path).uuid
 
 
 def _delete_undo(res: CreatedSubvolume) -> Undo | None:
-    """Delete the subvolume a step made, and only that one (its UUID); a dry run's has no UUID."""
+    """Delete the subvolume a step made, and only that one (its UUID); a dry run's knows no UUID (a placeholder)."""
     if not res.path:
         return None
     u = undo(delete_subvolume, res.path)  # identity replaces the data check while the rollback is clean
-    return u.expecting(uuid=res.uuid) if res.uuid else u
+    return u.expecting(uuid=res.uuid) if res.uuid and not isinstance(res.uuid, Placeholder) else u
 
 
-@operation(inverse=_delete_undo, creates=lambda res: [res.path], requires=[BTRFS])
+@operation(inverse=_delete_undo, creates=lambda res: [res.path], effects=effects.subvolume_created,
+           requires=[BTRFS])
 def create_subvolume(path: PathArg) -> CreatedSubvolume:
     """Create an empty subvolume at ``path`` (its parent directory must exist on a btrfs filesystem).
 
@@ -139,7 +141,7 @@ def create_subvolume(path: PathArg) -> CreatedSubvolume:
     return CreatedSubvolume(path=path, uuid=_read_back(path))
 
 
-@operation(inverse=_delete_undo, creates=lambda res: [res.path], requires=[BTRFS])
+@operation(inverse=_delete_undo, creates=lambda res: [res.path], effects=effects.snapshot_taken, requires=[BTRFS])
 def snapshot(src: PathArg, dst: PathArg, readonly: bool = False) -> CreatedSubvolume:
     """Snapshot subvolume ``src`` as the new subvolume ``dst`` (read-only with ``readonly=True``).
 
@@ -159,7 +161,7 @@ def _check_subvolume_id(value: int) -> int:
     return value
 
 
-def _default_undo(mountpoint: str, previous: int, new_id: int | None) -> Undo:
+def _default_undo(mountpoint: str, previous: int | Placeholder, new_id: int | Placeholder) -> Undo:
     """Set the previous default subvolume again, on the same filesystem (its UUID), if the default is still the
     one the step set."""
     u = undo(set_default_subvolume, mountpoint, previous)
@@ -193,28 +195,29 @@ def _identify_default(args: Mapping[str, Any], identity: Mapping[str, Any]) -> V
     return ACT
 
 
-@operation(inverse=_default_back, identify=_identify_default, requires=[BTRFS, "findmnt"])
+@operation(inverse=_default_back, identify=_identify_default, effects=effects.default_set,
+           requires=[BTRFS, "findmnt"])
 def set_default_subvolume(mountpoint: PathArg, subvolume: int | str) -> DefaultChange:
     """Make ``subvolume`` (an id, or a subvolume path) the default of the filesystem mounted at ``mountpoint``.
 
     Reads the current default first and returns it, so the undo sets it back; inside an atomic block that undo is
-    journalled before the default changes, with the filesystem's UUID.
+    journalled before the default changes, with the filesystem's UUID. In a dry run the id of a subvolume only a
+    planned step made is its placeholder (``<id of subvolume PATH>``), accepted here as an id.
     """
     mountpoint = check_existing_path(mountpoint, what="mountpoint", kind="dir")
-    path: str | None = None
-    new_id: int | None
-    if isinstance(subvolume, str):
-        path = check_subvolume(subvolume, what="new default subvolume")
-        new_id = None if dry_run() else facts.subvolume_id(path)
+    new_id: int | Placeholder
+    if isinstance(subvolume, Placeholder):  # a planned undo's: the id a planned step's subvolume gets
+        if not dry_run():
+            raise ValidationError(f"subvolume {subvolume!r} is a dry run's placeholder, not a subvolume id or path")
+        new_id = subvolume
+    elif isinstance(subvolume, str):
+        new_id = facts.subvolume_id(check_subvolume(subvolume, what="new default subvolume"))
     else:
         new_id = _check_subvolume_id(subvolume)
     previous = facts.get_default_subvolume(mountpoint).id
     if previous != new_id:
         undo_ahead(lambda: _default_undo(mountpoint, previous, new_id))
-    if new_id is None and path is not None:  # dry run: the path may not exist yet, so its id is unknown
-        run([BTRFS, "subvolume", "set-default", "--", path])
-    else:
-        run([BTRFS, "subvolume", "set-default", "--", str(new_id), mountpoint])
+    run([BTRFS, "subvolume", "set-default", "--", str(new_id), mountpoint])
     return DefaultChange(mountpoint=mountpoint, previous_id=previous, new_id=new_id)
 
 
@@ -224,8 +227,8 @@ def set_default_subvolume(mountpoint: PathArg, subvolume: int | str) -> DefaultC
 def _check_stream(args: Mapping[str, Any]) -> None:
     """Only a btrfs send stream is removed without ``force``: ``rm -f`` would delete any file named here."""
     path = check_path(args["path"], what="stream file")
-    if get_runner().path_kind(path) is None:
-        return  # already gone: nothing to lose
+    if planned.lookup(path).obj is not None or get_runner().path_kind(path) is None:
+        return  # already gone, or (a dry run) a stream a planned send writes: nothing to lose
     if not facts.is_send_stream(path, partial=True):
         raise DataAtRiskError(f"{path} is not a btrfs send stream (it does not start with 'btrfs-stream'); "
                               f"removing it would delete that file — {FORCE_HINT}")
@@ -250,7 +253,7 @@ def _identify_stream(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Ve
 
 
 @operation(irreversible="deletes the file", target="path", check=_check_stream, identify=_identify_stream,
-           requires=["rm", "head", "stat"])
+           effects=effects.stream_removed, requires=["rm", "head", "stat"])
 def remove_stream(path: PathArg, force: bool = False) -> None:
     """Delete a send-stream file (``rm -f``); used to clean up after ``send``. A missing file is already removed.
 
@@ -258,7 +261,7 @@ def remove_stream(path: PathArg, force: bool = False) -> None:
     A file that does not start like a send stream is refused unless ``force``.
     """
     path = check_path(path, what="stream file")
-    if not dry_run() and get_runner().path_kind(path) is None:
+    if checks.path_kind(path) is None:  # (in a dry run: as the planned steps leave it)
         return
     run(["rm", "-f", "--", path])
 
@@ -286,7 +289,8 @@ def _drop_partial(path: str, exc: BaseException) -> None:
     exc.add_note(f"pybofh: removed the partial stream {path}")
 
 
-@operation(inverse=_stream_undo, creates=lambda res: [res.path], requires=[BTRFS, "stat"])
+@operation(inverse=_stream_undo, creates=lambda res: [res.path], effects=effects.stream_written,
+           requires=[BTRFS, "stat"])
 def send(snapshot: PathArg, stream_file: PathArg, parent: PathArg | None = None) -> SendStream:
     """Write read-only ``snapshot`` as a send stream to ``stream_file`` (incremental against ``parent``).
 
@@ -361,16 +365,21 @@ def send_to(snapshot: PathArg, out: Any, parent: PathArg | None = None) -> Strea
     return StreamSent(snapshot=snapshot, parent=parent, to=to)
 
 
-@operation(inverse=_delete_undo, creates=lambda res: [res.path] if res.path else [], requires=[BTRFS])
+@operation(inverse=_delete_undo, creates=lambda res: [res.path] if res.path else [], effects=effects.received,
+           requires=[BTRFS])
 def receive(stream_file: PathArg, dest_dir: PathArg, expect_name: str | None = None) -> CreatedSubvolume:
     """Receive the send stream in ``stream_file`` into ``dest_dir``; returns the received subvolume's path and UUID.
 
     ``expect_name`` (the sent snapshot's name) is checked against what btrfs reports, refused early if a
-    subvolume of that name already exists, and used as the result of a dry run. The undo deletes the received
-    subvolume (by its UUID).
+    subvolume of that name already exists, and used as the result of a dry run (without it, a dry run takes the
+    name of the snapshot a planned ``send`` wrote to the stream). The undo deletes the received subvolume (by its
+    UUID).
     """
     stream_file = check_existing_path(stream_file, what="stream file", kind="file")
     dest_dir = check_existing_path(dest_dir, what="receive directory", kind="dir")
+    if expect_name is None and dry_run():
+        sent = planned.lookup(stream_file).obj
+        expect_name = posixpath.basename(sent.snapshot) if isinstance(sent, SendStream) else None
     if expect_name is not None:
         check_new_path(posixpath.join(dest_dir, check_name(expect_name)), what="received subvolume")
     res = run([BTRFS, "receive", "-f", stream_file, "--", dest_dir])
@@ -412,15 +421,21 @@ def rotation_pattern(name: str) -> re.Pattern[str]:
 def list_rotation_snapshots(target_dir: str, name: str) -> list[str]:
     """Names of subvolumes directly in ``target_dir`` that match the rotation pattern of ``name``, oldest first.
 
-    One ``find -inum 256`` lists the subvolume roots in the directory; other names are never considered.
+    One ``find -inum 256`` lists the subvolume roots in the directory; other names are never considered. In a dry
+    run, as the planned steps leave the directory: with the snapshots they made, without those they deleted.
     """
     target_dir = check_existing_path(target_dir, what="snapshot directory", kind="dir")
     name = check_name(name)
-    res = run(["find", target_dir, "-mindepth", "1", "-maxdepth", "1", "-inum", "256", "-printf", "%f\\0"],
-              readonly=True)
+    where = planned.lookup(target_dir)
+    found: list[str] = []
+    if where.obj is None and not where.copied:  # (in a copy, the subvolumes of what it copies are empty directories)
+        res = run(["find", where.real or target_dir, "-mindepth", "1", "-maxdepth", "1", "-inum", "256", "-printf",
+                   "%f\\0"], readonly=True)
+        found = [n for n in decode_names(res.stdout).split("\0") if n]
+    made = planned.children(target_dir)
+    found = [n for n in found if made.get(n) is not GONE] + [n for n, s in made.items() if s is not GONE]
     pattern = rotation_pattern(name)
-    found = [n for n in decode_names(res.stdout).split("\0") if n]
-    return sorted(n for n in found if pattern.match(n))
+    return sorted(n for n in dict.fromkeys(found) if pattern.match(n))
 
 
 @operation(composite=True, requires=[BTRFS])
@@ -444,9 +459,7 @@ def rotate_snapshots(src: PathArg, target_dir: PathArg, name: str, keep: int, no
     new_name = f"{when.strftime(ROTATE_DATE_FORMAT)}-@{name}"
     dst = check_new_path(posixpath.join(target_dir, new_name), what="snapshot")
     snapshot(src, dst, readonly=True)
-    names = list_rotation_snapshots(target_dir, name)
-    if new_name not in names:  # a dry run did not really create it
-        names = sorted([*names, new_name])
+    names = list_rotation_snapshots(target_dir, name)  # (in a dry run: with the snapshot just planned)
     doomed = [n for n in names[: max(0, len(names) - keep)] if n != new_name]
     pattern = rotation_pattern(name)
     for old in doomed:

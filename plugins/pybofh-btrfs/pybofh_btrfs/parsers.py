@@ -164,7 +164,7 @@ def parse_subvolume_list(data: str | bytes, *, source: str | None = None) -> lis
 
 def parse_subvolume_ids(data: str | bytes, *, source: str | None = None) -> set[int]:
     """The subvolume ids of a ``btrfs subvolume list`` output (used with ``-r`` to learn which are read-only)."""
-    return {sv.id for sv in parse_subvolume_list(data, source=source)}
+    return {int(sv.id) for sv in parse_subvolume_list(data, source=source)}  # (parsed: never a placeholder)
 
 
 _DEFAULT_FS_TREE = re.compile(r"^ID\s+5\s+\(FS_TREE\)\s*$")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from pybofh_core.model import Placeholder
+
 FS_TREE_ID = 5
 """The id of the top-level subvolume (the filesystem tree) of every btrfs filesystem."""
 
@@ -15,10 +17,11 @@ class Subvolume:
 
     ``path`` is relative to the filesystem's top level (``<FS_TREE>/`` prefixes removed; ``""`` is the top level
     itself). ``parent_id`` is the ``parent`` column (``-p``), ``top_level`` the ``top level`` column; optional
-    columns the command was not asked for are None, as are ``-`` uuids. ``readonly`` is None when not known.
+    columns the command was not asked for are None, as are ``-`` uuids. ``readonly`` is None when not known. In a
+    dry run, a subvolume only a planned step made has placeholders for its id and UUID (``<id of subvolume P>``).
     """
 
-    id: int
+    id: int | Placeholder
     path: str
     gen: int | None = None
     cgen: int | None = None
@@ -38,11 +41,12 @@ class Subvolume:
 
 @dataclass(frozen=True, slots=True)
 class SubvolumeDetails:
-    """``btrfs subvolume show``: one subvolume's full record, with its snapshots' paths."""
+    """``btrfs subvolume show``: one subvolume's full record, with its snapshots' paths (in a dry run, one only a
+    planned step made has placeholders for its id and UUID)."""
 
     path: str
     name: str
-    id: int
+    id: int | Placeholder
     uuid: str | None = None
     parent_uuid: str | None = None
     received_uuid: str | None = None
@@ -320,7 +324,8 @@ class MountEntry:
 @dataclass(frozen=True, slots=True)
 class CreatedSubvolume:
     """What ``create_subvolume``/``snapshot``/``receive`` made: the new subvolume's path on the host, and its UUID
-    (read back with ``btrfs subvolume show``; None in a dry run), which its undo checks before deleting it."""
+    (read back with ``btrfs subvolume show``; in a dry run the placeholder ``<uuid of subvolume PATH>``), which its
+    undo checks before deleting it."""
 
     path: str
     source: str | None = None
@@ -334,11 +339,12 @@ class CreatedSubvolume:
 
 @dataclass(frozen=True, slots=True)
 class DefaultChange:
-    """What ``set_default_subvolume`` did: the default subvolume id before and after (None: unknown in a dry run)."""
+    """What ``set_default_subvolume`` did: the default subvolume id before and after (in a dry run, the placeholder
+    ``<id of subvolume PATH>`` of a subvolume only a planned step made)."""
 
     mountpoint: str
-    previous_id: int
-    new_id: int | None
+    previous_id: int | Placeholder
+    new_id: int | Placeholder
 
 
 @dataclass(frozen=True, slots=True)

@@ -334,10 +334,13 @@ def test_atomic_block_undoes_in_reverse_order(fake_runner: FakeRunner, mnt: dict
 
 def test_dry_run_plans_commands_and_undos(fake_runner: FakeRunner, mnt: dict[str, Any], rec: Any,
                                           registry: OperationRegistry) -> None:
-    """In a dry run nothing exists yet, so later steps on planned paths must still plan (existence not checked)."""
+    """In a dry run nothing exists yet: later steps plan on what earlier ones made (the planning model), and the id
+    of a subvolume only planned is a placeholder, in the same command the run will execute."""
     root = mnt["root"]
     a, b = f"{root}/a", f"{root}/b"
     fake_runner.expect(["btrfs", "subvolume", "get-default", root], stdout=rec.out("subvolume_get-default_fs-tree"))
+    fake_runner.expect(["findmnt", "-J", "-t", "btrfs", "-o", "TARGET,SOURCE,FSROOT,MAJ:MIN"],
+                       stdout=rec.out("findmnt_btrfs"))  # (the filesystem whose default a planned step sets)
     with Atomic(registry=registry, dry_run=True) as atomic:
         atomic.btrfs.create_subvolume(a)
         atomic.btrfs.snapshot(a, b, readonly=True)
@@ -345,10 +348,10 @@ def test_dry_run_plans_commands_and_undos(fake_runner: FakeRunner, mnt: dict[str
     plan = atomic.plan
     assert [p["commands"] for p in plan] == [
         [f"btrfs subvolume create -- {a}"], [f"btrfs subvolume snapshot -r -- {a} {b}"],
-        [f"btrfs subvolume set-default -- {b}"]]
+        [f"btrfs subvolume set-default -- <id of subvolume {b}> {root}"]]
     assert plan[0]["undo_commands"] == [f"btrfs subvolume delete -- {a}"]
     assert plan[2]["undo_commands"] == [f"btrfs subvolume set-default -- 5 {root}"]
-    assert all(c[2] == "get-default" for c in fake_runner.calls)  # only reads ran
+    assert all(c[2] in ("get-default", "-t") for c in fake_runner.calls)  # only reads ran
 
 
 def test_rotation_deletions_need_permission_inside_atomic(fake_runner: FakeRunner, mnt: dict[str, Any], rec: Any,
