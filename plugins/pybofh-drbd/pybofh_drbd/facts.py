@@ -1,4 +1,9 @@
-"""Readers of DRBD state: each runs one read-only command through the core runner and hands it to a pure parser."""
+"""Readers of DRBD state: each runs one read-only command through the core runner and hands it to a pure parser.
+
+In a dry run ``status``/``is_up`` and ``device_size`` answer with the planning model laid over the system
+(``pybofh_drbd.effects`` writes it): a resource a planned step brought up is up with the state it planned, one a
+planned step took down is down, and a /dev/drbdN only a planned step made has the size it planned.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pybofh_core.errors import CommandError, ValidationError
+from pybofh_core.errors import CommandError, NotFoundError, ValidationError
+from pybofh_core.model import BLOCK, GONE
 from pybofh_core.runner import device_size as runner_device_size
-from pybofh_core.runner import run
+from pybofh_core.runner import get_runner, run
 from pybofh_core.validate import validate_path
 
 from . import parsers
@@ -26,6 +32,19 @@ from .types import DiskState, DrbdConfig, DrbdResource, ProcDrbd, ResourceConfig
 
 PROC_DRBD = "/proc/drbd"
 _DRBD_DEV = re.compile(r"^/dev/drbd(\d+)$")
+
+#: The planning model's kinds (``pybofh_drbd.effects`` writes them): a resource's status as the planned steps leave
+#: it (key the resource name, value a ``DrbdResource``; ``GONE`` after a planned down), and the DRBD metadata a
+#: planned ``create_md`` wrote (key the backing disk, value an ``effects.PlannedMetadata``).
+RESOURCE = "drbd.resource"
+METADATA = "drbd.md"
+
+
+def planned(kind: str, key: str) -> Any:
+    """The dry run's planned object of ``kind`` (``GONE`` if a planned step removed it), None when no planned step
+    touched it or commands really run."""
+    model = get_runner().model
+    return None if model is None else model.get(kind, key)
 
 
 def drbd_settings() -> DrbdSettings:
@@ -105,9 +124,15 @@ def read_proc_drbd() -> ProcDrbd:
 def status(res: str) -> DrbdResource:
     """The typed status of one resource: ``drbdsetup status --json`` on DRBD 9, /proc/drbd on 8.x.
 
-    Raises ResourceDownError when the resource is configured but not up, ResourceNotFoundError when unknown.
+    Raises ResourceDownError when the resource is configured but not up, ResourceNotFoundError when unknown. In a
+    dry run a resource a planned step changed has the status it planned (down after a planned ``down``).
     """
     name = check_resource_name(res)
+    plan = planned(RESOURCE, name)
+    if plan is GONE:
+        raise ResourceDownError(f"DRBD resource {name!r} is not up (a planned step takes it down)")
+    if isinstance(plan, DrbdResource):
+        return plan
     proc = read_proc_drbd()
     if proc.major is not None and proc.major >= 9:
         argv = ["drbdsetup", "status", "--json", name]
@@ -183,9 +208,12 @@ def wait_synced(
 
     ``on_progress`` gets every status read (a CLI draws its progress bar from ``sync_percent``). Raises
     SyncTimeoutError after ``timeout`` seconds and SyncImpossibleError when the resync cannot finish (StandAlone,
-    or a local disk that is Diskless/Failed). A resource that is still connecting is waited for.
+    or a local disk that is Diskless/Failed). A resource that is still connecting is waited for. In a dry run a
+    resource a planned step changed is not waited for (nothing syncs in a plan): its planned status is returned.
     """
     name = check_resource_name(res)
+    if isinstance(planned(RESOURCE, name), DrbdResource):
+        return status(name)
     if timeout is not None and timeout < 0:
         raise ValidationError(f"timeout {timeout!r} is negative")
     interval = drbd_settings().poll_interval if poll is None else poll
@@ -225,11 +253,18 @@ def device_size(device: str) -> int:
     """Size in bytes of a block device: ``blockdev --getsize64``, or sysfs for /dev/drbdN.
 
     DRBD 8.4 refuses to open a Secondary's device ("Wrong medium type"), so a DRBD device's size is read from
-    ``/sys/block/drbdN/size`` (512-byte sectors), which works in every role.
+    ``/sys/block/drbdN/size`` (512-byte sectors), which works in every role. In a dry run, a device a planned step
+    made or resized has its planned size.
     """
     from pybofh_core.errors import ParseError
 
     path = validate_path(device, what="device")
+    model = get_runner().model
+    if model is not None and model.get(BLOCK, path) is GONE:
+        raise NotFoundError(f"{path} does not exist once the planned steps ran (a planned step removes it)")
+    size = None if model is None else model.device_size(path)
+    if size is not None:
+        return size
     m = _DRBD_DEV.match(path)
     if m:
         argv = ["cat", f"/sys/block/drbd{m.group(1)}/size"]

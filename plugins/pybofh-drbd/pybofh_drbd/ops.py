@@ -9,7 +9,8 @@ reboot — the boot id. Before an undo runs, the resource's state is read: a res
 the undo would leave it (Secondary again, StandAlone again, Diskless again…), counts as undone; one that is up
 with other minors is left alone. Undos known before the command (the previous role, connection, attach state,
 pause, size) are journalled ahead of it. ``create_md`` and ``invalidate`` destroy data: they check first and need
-``force``.
+``force``. Each operation that changes state declares its effect on a dry run's planning model (``effects``), so a
+planned ``primary`` after a planned ``up`` sees the resource up.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pybofh_core.runner import get_runner, run
 from pybofh_core.safety import FORCE_HINT, refuse_if_holds_data
 from pybofh_core.validate import parse_size, size_text, validate_path
 
-from . import facts
+from . import effects, facts
 from .checks import check_resource_name
 from .errors import DrbdUnavailableError, ResourceDownError
 from .types import ConnectionState, DiskState, DrbdResource, ResizeResult, Role, RoleChange
@@ -121,7 +122,8 @@ def _down_undo(name: str) -> Undo:
     return _expect(undo(down, name), name)
 
 
-@operation(inverse=lambda name: _down_undo(name), identify=_identify_up, requires=["drbdadm"])
+@operation(inverse=lambda name: _down_undo(name), identify=_identify_up, effects=effects.brought_up,
+           requires=["drbdadm"])
 def up(res: str) -> str:
     """Bring a resource up: attach its disks and start connecting (``drbdadm up``). Returns the resource name.
 
@@ -135,7 +137,8 @@ def _up_undo(name: str, st: DrbdResource | None = None) -> Undo:
     return _expect(undo(up, name), name, st)
 
 
-@operation(inverse=lambda name: _up_undo(name), identify=_identify_down, requires=["drbdadm"])
+@operation(inverse=lambda name: _up_undo(name), identify=_identify_down, effects=effects.taken_down,
+           requires=["drbdadm"])
 def down(res: str) -> str:
     """Take a resource down: disconnect, detach, remove its devices (``drbdadm down``). Returns the name.
 
@@ -182,7 +185,7 @@ def _identify_secondary(args: Mapping[str, Any], identity: Mapping[str, Any]) ->
                              if st.role is Role.SECONDARY else None)
 
 
-@operation(inverse=_restore_role, identify=_identify_primary, requires=["drbdadm"])
+@operation(inverse=_restore_role, identify=_identify_primary, effects=effects.role_changed, requires=["drbdadm"])
 def primary(res: str, authoritative: bool = False, *, force: bool | None = None) -> RoleChange:
     """Promote this node to Primary (``drbdadm primary [--force]``); returns the previous role for the undo.
 
@@ -201,7 +204,8 @@ def primary(res: str, authoritative: bool = False, *, force: bool | None = None)
     return RoleChange(name, st.role, Role.PRIMARY)
 
 
-@operation(inverse=_restore_role, identify=_identify_secondary, requires=["drbdadm"])
+@operation(inverse=_restore_role, identify=_identify_secondary, effects=effects.role_changed,
+           requires=["drbdadm"])
 def secondary(res: str) -> RoleChange:
     """Demote this node to Secondary (``drbdadm secondary``); returns the previous role for the undo (journalled
     ahead of the command inside an atomic block)."""
@@ -248,8 +252,7 @@ def _reconnect_undo(name: str) -> Any:
     return _expect(undo(disconnect, name), name)
 
 
-@operation(inverse=_reconnect_undo, identify=_identify_connect,
-           requires=["drbdadm"])
+@operation(inverse=_reconnect_undo, identify=_identify_connect, effects=effects.connected, requires=["drbdadm"])
 def connect(res: str) -> str:
     """Connect a resource to its peers (``drbdadm connect``); the undo (disconnect) is journalled ahead."""
     return _resource_command("connect", res, ahead=_ahead_if(
@@ -257,7 +260,7 @@ def connect(res: str) -> str:
 
 
 @operation(inverse=lambda name: _expect(undo(connect, name), name), identify=_identify_disconnect,
-           requires=["drbdadm"])
+           effects=effects.disconnected, requires=["drbdadm"])
 def disconnect(res: str) -> str:
     """Disconnect a resource from its peers; it goes StandAlone (``drbdadm disconnect``). The undo (connect) is
     journalled ahead."""
@@ -280,14 +283,15 @@ def _reattach_undo(name: str) -> Any:
     return _expect(undo(detach, name), name)
 
 
-@operation(inverse=_reattach_undo, identify=_identify_attach, requires=["drbdadm"])
+@operation(inverse=_reattach_undo, identify=_identify_attach, effects=effects.attached, requires=["drbdadm"])
 def attach(res: str) -> str:
     """Attach the backing disks of an up resource (``drbdadm attach``); the undo (detach) is journalled ahead."""
     return _resource_command("attach", res, ahead=_ahead_if(
         _diskless, lambda name, st: _expect(undo(detach, name), name, st)))
 
 
-@operation(inverse=lambda name: _expect(undo(attach, name), name), identify=_identify_detach, requires=["drbdadm"])
+@operation(inverse=lambda name: _expect(undo(attach, name), name), identify=_identify_detach,
+           effects=effects.detached, requires=["drbdadm"])
 def detach(res: str) -> str:
     """Detach the backing disks; the node goes Diskless (``drbdadm detach``). The undo (attach) is journalled
     ahead. A Diskless Primary keeps serving I/O from its peer; without a connected peer its I/O fails."""
@@ -329,7 +333,7 @@ def _check_create_md(args: Mapping[str, Any]) -> None:
 
 
 @operation(irreversible="writes new DRBD metadata over the end of the backing disk", target="disk",
-           check=_check_create_md, requires=["drbdadm", "drbdmeta", "wipefs", "lsblk"])
+           check=_check_create_md, effects=effects.md_created, requires=["drbdadm", "drbdmeta", "wipefs", "lsblk"])
 def create_md(res: str, disk: str | None = None, *, max_peers: int | None = None, force: bool = False) -> str:
     """Write fresh DRBD metadata for a resource (``drbdadm create-md --force``); returns the backing disk.
 
@@ -379,7 +383,7 @@ def _check_invalidate(args: Mapping[str, Any]) -> None:
 
 
 @operation(irreversible="discards this node's data; a full resync from the peer overwrites it",
-           check=_check_invalidate, requires=["drbdadm"])
+           check=_check_invalidate, effects=effects.invalidated, requires=["drbdadm"])
 def invalidate(res: str, force: bool = False) -> str:
     """Mark the local data invalid and resync it from the peer (``drbdadm invalidate``).
 
@@ -409,8 +413,7 @@ def _resume_undo(name: str) -> Any:
     return _expect(undo(resume_sync, name), name)
 
 
-@operation(inverse=_resume_undo, identify=_identify_pause,
-           requires=["drbdadm"])
+@operation(inverse=_resume_undo, identify=_identify_pause, effects=effects.sync_paused, requires=["drbdadm"])
 def pause_sync(res: str) -> str:
     """Pause a running resync (``drbdadm pause-sync``); the undo (resume) is journalled ahead."""
     return _resource_command("pause-sync", res, ahead=_ahead_if(
@@ -418,7 +421,7 @@ def pause_sync(res: str) -> str:
 
 
 @operation(inverse=lambda name: _expect(undo(pause_sync, name), name), identify=_identify_resume,
-           requires=["drbdadm"])
+           effects=effects.sync_resumed, requires=["drbdadm"])
 def resume_sync(res: str) -> str:
     """Resume a paused resync (``drbdadm resume-sync``); the undo (pause) is journalled ahead."""
     return _resource_command("resume-sync", res, ahead=_ahead_if(
@@ -459,7 +462,7 @@ def _identify_resize(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Ve
     return ACT
 
 
-@operation(inverse=_resize_back, identify=_identify_resize, requires=["drbdadm"])
+@operation(inverse=_resize_back, identify=_identify_resize, effects=effects.resized, requires=["drbdadm"])
 def resize(res: str, size: int | str | None = None, *, assume_peer_has_space: bool = False) -> ResizeResult:
     """Resize a resource's device: to its backing disk (``size=None``) or to ``size`` bytes (``--size``).
 
@@ -484,7 +487,10 @@ def resize(res: str, size: int | str | None = None, *, assume_peer_has_space: bo
     if nbytes is not None:
         options.append(f"--size={nbytes // 512}s")
     run(facts.drbdadm("--", *options, "resize", name) if options else facts.drbdadm("resize", name))
-    new = facts.device_size(device) if device else None
+    if get_runner().dry_run:  # nothing changed: the size the plan's resize gives it (its effect plans the same)
+        new = effects.planned_size(name, nbytes) if device else None
+    else:
+        new = facts.device_size(device) if device else None
     if nbytes is not None and new is not None and new != nbytes and not get_runner().dry_run:
         raise DrbdError(f"DRBD resource {name!r} is {size_text(new)} after resizing to {size_text(nbytes)}; "
                         "a disconnected node needs assume_peer_has_space=True to grow")

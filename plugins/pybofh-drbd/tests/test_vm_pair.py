@@ -4,7 +4,9 @@ The host process drives each guest's pybofh operations through that guest's comm
 create-md, up, the initial sync with its progress, invalidate refused without force, a primary/secondary switch,
 disconnect/connect, down; then an ``Atomic()`` block that brings the resource up on both nodes, promotes one,
 fails, and must leave both as they were; the same block again with the resource taken down by hand before the
-failure (every undo counts as already undone); and create-md refused over the metadata now on the LV.
+failure (every undo counts as already undone); and create-md refused over the metadata now on the LV. Then plan
+equals execution (issue 15): create-md → up → primary planned with ``Atomic(dry_run=True)`` on one node, run for
+real and rolled back, the run's and the rollback's commands compared with the plan's.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import pytest
 
 from pybofh_core.atomic import Atomic
 from pybofh_core.errors import DataAtRiskError
-from pybofh_core.runner import use_runner
+from pybofh_core.runner import DryRunRunner, get_runner, use_runner
 from pybofh_core.session import journal as session_journal
+from pybofh_core.testing import planned_undos, same_plan, steps_of, undos_run
 from pybofh_drbd import facts, ops
 from pybofh_drbd.errors import ResourceDownError
 from pybofh_drbd.types import ConnectionState, DiskState, DrbdResource, Role
@@ -154,6 +157,7 @@ def test_drbd_resource_between_two_guests(drbd_vm_pair: tuple[Any, Any]) -> None
         assert [(step.spec.name, outcome.state) for step, outcome in atomic.outcomes] == [
             ("primary", "already"), ("up", "already"), ("up", "already")]
         assert "is not up any more" in atomic.outcomes[0][1].detail
+        assert atomic.journal_id is not None
         assert session_journal().load(atomic.journal_id).status == "rolled-back"
         assert is_down(ra) and is_down(rb)
 
@@ -163,3 +167,66 @@ def test_drbd_resource_between_two_guests(drbd_vm_pair: tuple[Any, Any]) -> None
     finally:
         for g in (a, b):
             vmpair.teardown_node(g, disks[id(g)])
+
+
+def md_up_primary(atomic: Atomic) -> tuple[DrbdResource, int, DrbdResource]:
+    """The job: fresh metadata on the LV, r0 up, promoted as the initial sync's source (``drbdadm primary --force``);
+    what ``facts`` say after up (status, /dev/drbd0's size) and after primary — planned, or read from DRBD."""
+    atomic.drbd.create_md(RES, LV_PATH)
+    atomic.drbd.up(RES)
+    after_up, size = facts.status(RES), facts.device_size("/dev/drbd0")
+    atomic.drbd.primary(RES, authoritative=True)
+    return after_up, size, facts.status(RES)
+
+
+def test_plan_of_create_md_up_primary_is_what_runs_and_rolls_back(drbd_vm_pair: tuple[Any, Any]) -> None:
+    """On node A, r0 down on an empty LV: the dry run of create-md → up → primary plans to the end without
+    changing anything; the same job run for real inside ``Atomic()`` and failed at its end runs the plan's
+    commands, its rollback the planned undos (newest first), DRBD reports what the plan's model said after up and
+    after primary, and r0 is down again."""
+    a, _ = drbd_vm_pair
+    ra = vmpair.GuestRunner(a)
+    disk = vmpair.scratch_disk(a)
+    try:
+        vmpair.setup_node(a, disk)
+        # lvcreate -Z n: the new LV may lie on the extents of an earlier test's LV and its DRBD metadata
+        vmpair.sh(a, f"wipefs -a -q {LV_PATH}")
+        assert is_down(ra)
+
+        # use_runner first: Atomic(dry_run=True) wraps the runner current when it is entered; a use_runner inside
+        # the block would replace the dry-run runner and run the commands for real
+        with use_runner(ra), Atomic(dry_run=True, allow_irreversible=True, label="drbd plan") as plan:
+            current = get_runner()
+            assert isinstance(current, DryRunRunner) and current.inner is ra
+            p_up, p_size, p_primary = md_up_primary(plan)
+        planned, planned_undo = steps_of(plan), planned_undos(plan)
+        assert [op for op, _ in planned] == ["drbd.create_md", "drbd.up", "drbd.primary"]
+        assert planned[0][1] == [f"[{ra.host}] drbdadm create-md --force {RES}"]
+        assert [op for op, _ in planned_undo] == ["drbd.primary", "drbd.up"]
+        assert is_down(ra)  # the dry run changed nothing
+        assert vmpair.sh(a, f"blkid -p -o value -s TYPE {LV_PATH} || true").strip() == ""  # no metadata written
+
+        class Stop(Exception):
+            pass
+
+        ran: list[tuple[str, list[str]]] = []
+        with pytest.raises(Stop), use_runner(ra), Atomic(allow_irreversible=True, label="drbd plan, run") as real:
+            r_up, r_size, r_primary = md_up_primary(real)
+            ran = steps_of(real)  # before the rollback takes the steps
+            raise Stop
+        assert same_plan(planned, ran), (planned, ran)
+        assert same_plan(planned_undo, undos_run(real)), (planned_undo, undos_run(real))
+        assert [(step.spec.name, outcome.state) for step, outcome in real.outcomes] == [
+            ("primary", "undone"), ("up", "undone")]
+        # the model's state is DRBD's: after up Secondary, Inconsistent, /dev/drbd0 as large; after primary UpToDate
+        assert (p_up.role, p_up.minors, [v.disk for v in p_up.volumes]) == (
+            r_up.role, r_up.minors, [v.disk for v in r_up.volumes]) == (Role.SECONDARY, [0], [DiskState.INCONSISTENT])
+        assert p_size == r_size
+        assert p_up.connections[0].state is ConnectionState.WF_CONNECTION  # right after up DRBD may still say
+        assert r_up.connections[0].state in (ConnectionState.WF_CONNECTION, ConnectionState.UNCONNECTED,
+                                             ConnectionState.STANDALONE)  # it is setting up its listener
+        assert (p_primary.role, [v.disk for v in p_primary.volumes]) == (
+            r_primary.role, [v.disk for v in r_primary.volumes]) == (Role.PRIMARY, [DiskState.UPTODATE])
+        assert is_down(ra)
+    finally:
+        vmpair.teardown_node(a, disk)
