@@ -1,8 +1,10 @@
 """Fixtures of the pybofh-xen tests: this project's recordings of the real ``xl`` (``recordings/``, see its README).
 
 ``recordings/xl/`` holds xl 4.17 on a host without a hypervisor, ``recordings/xl-nested/`` xl 4.17.7 in a nested
-Xen (``tiny`` started, listed, destroyed). Outputs of running hypervisors come from the shared corpus (the root
-``corpus`` fixture, read in place); the fake runner is the core's ``fake_runner`` fixture.
+Xen (``tiny`` started, listed, destroyed; two domUs' ``xl list -l``). Outputs of running hypervisors come from the
+shared corpus (the root ``corpus`` fixture, read in place); the fake runner is the core's ``fake_runner`` fixture.
+``xen_dom0``/``nested_xen`` are the nested Xen's fixtures (``tests/xen_vm/pytest_xen.py``) for the ``needs_xen``
+tests, which run the real xl.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pybofh_core.testing import Recording, Recordings
+from tests.xen_vm.pytest_xen import nested_xen, xen_dom0  # noqa: F401 - the nested Xen's fixtures (needs_xen)
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 NESTED_VERSION = "4.17.7"

@@ -16,7 +16,7 @@ def test_every_recording_is_checked() -> None:
     names = {r.stdout_path.name for r in REC.all("xl-nested") if r.version == "4.17.7"}
     assert names == {"info-4.17.7.txt", "list-dom0-4.17.7.txt", "list-long-dom0-4.17.7.txt",
                      "create-tiny-4.17.7.txt", "list-tiny-4.17.7.txt", "list-long-tiny-4.17.7.txt",
-                     "uptime-4.17.7.txt", "destroy-tiny-4.17.7.txt"}
+                     "uptime-4.17.7.txt", "destroy-tiny-4.17.7.txt", "list-long-two-4.17.7.txt"}
 
 
 def test_xl_info_4_17() -> None:
@@ -45,6 +45,22 @@ def test_xl_list_long_json_4_17() -> None:
     assert tiny.uuid == "7d4cdd96-33c2-46c9-bcd4-b8a49ff3c04c"
     assert tiny.memory_bytes == 98304 * 1024
     assert tiny.disks == () and tiny.vifs == ()
+
+
+def test_xl_list_long_json_of_two_domus_and_dom0() -> None:
+    """Two tiny domUs; dom0 set up by ``xen-init-dom0`` (as Debian's xencommons does) is listed too, with a config
+    that has no UUID and its memory only as ``target_memkb``, and nothing on stderr."""
+    rec = REC.get("xl-nested", "list-long-two", "4.17.7")
+    assert rec.returncode == 0 and rec.stderr == b""
+    rows = parse_xl_list_long(rec.stdout)
+    assert [(d.domid, d.name, d.guest_type) for d in rows] == [(0, "Domain-0", "pv"), (2, "alpha", "pv"),
+                                                                (3, "beta", "pv")]
+    dom0, alpha, beta = rows
+    assert dom0.uuid is None and dom0.vcpus is None and dom0.memory_bytes == 1048575 * 1024
+    assert alpha.uuid == "a02976e8-0a8a-43aa-a124-6cb2d810ecd1"
+    assert beta.uuid == "50378bd9-8d8c-4b30-a94e-80ae6939e591"
+    for domu in (alpha, beta):
+        assert (domu.memory_bytes, domu.vcpus, domu.disks, domu.vifs) == (96 * MIB, 1, (), ())
 
 
 def test_xl_uptime_4_17() -> None:

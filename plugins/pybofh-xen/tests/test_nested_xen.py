@@ -1,0 +1,212 @@
+"""pybofh-xen against the real ``xl`` of a nested Xen 4.17 (``tests/xen_vm``): pybofh and ``bofh`` run in dom0,
+where two tiny busybox PV domUs (alpha, beta) are configured; every effect is checked against the real ``xl list``
+and the domUs' own consoles (their init prints a line per boot and one when it powers off).
+
+One dom0 is booted per test session (``xen_dom0``); each test starts with no domU running (``nested_xen``).
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from tests.xen_vm.dom0 import DOMU_KERNEL, domu_config
+from tests.xen_vm.pytest_xen import CONFIG_DIR, Dom0
+
+pytestmark = [pytest.mark.needs_xen, pytest.mark.slow]
+
+DOWN = "pybofh-tiny-domu-down"  # busybox init's shutdown action in the tiny domU (tests/xen_vm/dom0.py)
+
+SEED_EXAMPLE = textwrap.dedent("""\
+    from pybofh import xen
+    for domu in xen.allDomus():
+        if not xen.isDomuRunning(domu):
+            xen.startDomu(domu)
+""")
+
+
+def test_the_seeds_example_starts_exactly_the_stopped_domu(nested_xen: Dom0) -> None:
+    """The seed README's first example, verbatim, in dom0: alpha runs already, only beta is started."""
+    alpha = nested_xen.create("alpha")
+    assert set(nested_xen.xl_list()) == {"alpha"}
+    res = nested_xen.python(SEED_EXAMPLE)
+    assert res.returncode == 0, res.out + res.err
+    after = nested_xen.xl_list()
+    assert set(after) == {"alpha", "beta"}
+    assert after["alpha"].domid == alpha.domid  # untouched: not destroyed and started again
+    assert after["beta"].domid > alpha.domid
+    nested_xen.wait_up("beta")
+    assert len(nested_xen.boots("alpha")) == 1
+    # run again: both run, nothing is started
+    res = nested_xen.python(SEED_EXAMPLE)
+    assert res.returncode == 0, res.out + res.err
+    assert {n: d.domid for n, d in nested_xen.xl_list().items()} == {n: d.domid for n, d in after.items()}
+
+
+def test_bofh_xen_list_shows_both_domus_with_their_state(nested_xen: Dom0) -> None:
+    """``bofh xen list`` and ``--json``: configured domUs, running or not, with xl's state and domid."""
+    nested_xen.create("alpha", wait_up=False)
+    xl = nested_xen.xl_list()
+    rows = {r["name"]: r for r in nested_xen.bofh_json("xen", "list")}
+    assert set(rows) == {"alpha", "beta"}
+    assert rows["alpha"]["running"] is True and rows["alpha"]["domid"] == xl["alpha"].domid
+    assert rows["alpha"]["state"] is not None and set(rows["alpha"]["state"]) <= set("rbpscd-")
+    assert rows["alpha"]["config_path"] == f"{CONFIG_DIR}/alpha.cfg"
+    assert (rows["beta"]["running"], rows["beta"]["domid"], rows["beta"]["state"]) == (False, None, None)
+    nested_xen.sh("xl pause alpha")
+    assert "p" in nested_xen.xl_list()["alpha"].state
+    assert "p" in {r["name"]: r for r in nested_xen.bofh_json("xen", "list")}["alpha"]["state"]
+    table = nested_xen.bofh("xen", "list")
+    assert table.returncode == 0, table.err
+    lines = {line.split()[0]: line for line in table.out.splitlines() if line.split()}
+    assert "alpha" in lines and "beta" in lines
+    assert str(xl["alpha"].domid) in lines["alpha"].split()
+
+
+def test_shutdown_waits_until_the_domu_is_gone(nested_xen: Dom0) -> None:
+    """``bofh xen shutdown`` (waits by default): the domU's init powers it off, and the command returns only
+    after xl no longer lists it."""
+    nested_xen.create("alpha")
+    res = nested_xen.bofh("xen", "shutdown", "alpha")
+    assert res.returncode == 0, res.out + res.err
+    assert "alpha" not in nested_xen.xl_list()  # right after the command: it waited
+    assert DOWN in nested_xen.console("alpha")  # a clean power-off through init, not a destroy
+
+
+def test_shutdown_wait_times_out_on_a_domu_that_does_not_stop(nested_xen: Dom0) -> None:
+    """A domU whose init ignores the request: ``--timeout 3`` fails (exit 1) after 3 s, and leaves it running."""
+    nested_xen.write_config("deaf", domu_config("deaf", deaf=True))
+    deaf = nested_xen.create("deaf")
+    res = nested_xen.bofh("xen", "shutdown", "deaf", "--timeout", "3")
+    assert res.returncode == 1, res.out + res.err
+    assert "domain deaf still exists 3s after shutdown" in res.err
+    assert nested_xen.xl_list()["deaf"].domid == deaf.domid  # neither destroyed nor started again by the rollback
+    assert "pybofh-tiny-domu-ignores-poweroff" in nested_xen.console("deaf")
+    assert DOWN not in nested_xen.console("deaf")
+
+
+def test_destroy_pulls_the_plug(nested_xen: Dom0) -> None:
+    """``bofh xen destroy``: gone at once, without its init shutting down."""
+    nested_xen.create("alpha")
+    res = nested_xen.bofh("xen", "destroy", "alpha")
+    assert res.returncode == 0, res.out + res.err
+    assert "alpha" not in nested_xen.xl_list()
+    assert DOWN not in nested_xen.console("alpha")
+
+
+def test_pause_and_unpause(nested_xen: Dom0) -> None:
+    """``bofh xen pause`` / ``unpause`` flip xl's ``p`` flag; a rolled-back pause is unpaused again."""
+    nested_xen.create("alpha")
+    assert nested_xen.bofh("xen", "pause", "alpha").returncode == 0
+    assert "p" in nested_xen.xl_list()["alpha"].state
+    assert nested_xen.bofh("xen", "unpause", "alpha").returncode == 0
+    assert "p" not in nested_xen.xl_list()["alpha"].state
+    res = nested_xen.python(textwrap.dedent("""\
+        import subprocess
+        from pybofh import Atomic, xen
+        try:
+            with Atomic() as atomic:
+                atomic.xen.pause_domu("alpha")
+                print(subprocess.run(["xl", "list", "alpha"], capture_output=True, text=True).stdout)
+                raise RuntimeError("boom")
+        except RuntimeError:
+            pass
+    """))
+    assert res.returncode == 0, res.out + res.err
+    assert res.out.split("\n")[1].split()[4].count("p") == 1  # paused inside the block
+    assert "p" not in nested_xen.xl_list()["alpha"].state  # unpaused by the rollback
+
+
+def test_save_and_restore_keep_the_running_domu(nested_xen: Dom0) -> None:
+    """``bofh xen save`` stops the domU into a state file; ``restore`` brings that same boot back (no new boot)."""
+    nested_xen.create("alpha")
+    uuid = _uuid(nested_xen, "alpha")
+    state = "/var/lib/xen/save/alpha.state"
+    res = nested_xen.bofh("xen", "save", "alpha", state)
+    assert res.returncode == 0, res.out + res.err
+    assert "alpha" not in nested_xen.xl_list()
+    assert int(nested_xen.sh(f"stat -c %s {state}").out) > 0
+    res = nested_xen.bofh("--json", "xen", "restore", state)
+    assert res.returncode == 0, res.out + res.err
+    assert json.loads(res.stdout)["name"] == "alpha"
+    assert "alpha" in nested_xen.xl_list()
+    assert _uuid(nested_xen, "alpha") == uuid
+    assert len(nested_xen.boots("alpha")) == 1 and DOWN not in nested_xen.console("alpha")
+
+
+def test_reboot_boots_the_domu_again(nested_xen: Dom0) -> None:
+    """``bofh xen reboot``: init stops, the domain is rebuilt (new domid) and boots again (second boot id)."""
+    before = nested_xen.create("alpha")
+    res = nested_xen.bofh("xen", "reboot", "alpha")
+    assert res.returncode == 0, res.out + res.err
+    boots = nested_xen.wait_up("alpha", boots=2)
+    assert boots[0] != boots[1]
+    assert nested_xen.xl_list()["alpha"].domid != before.domid
+
+
+def _uuid(dom0: Dom0, name: str) -> str:
+    """The domain's UUID from the real ``xl list -l`` JSON."""
+    for dom in json.loads(dom0.sh("xl list -l").out):
+        if dom["config"]["c_info"]["name"] == name:
+            return str(dom["config"]["c_info"]["uuid"])
+    raise AssertionError(f"{name} not in xl list -l")
+
+
+
+def test_start_all_is_one_atomic_block(nested_xen: Dom0) -> None:
+    """``bofh xen start-all`` with a third config whose kernel is missing (it parses; ``xl create`` fails on it):
+    alpha and beta, started first, are destroyed again, exit 1, and the journal records each undo."""
+    broken = domu_config("zulu").replace(DOMU_KERNEL, f"{DOMU_KERNEL}-missing")
+    nested_xen.write_config("zulu", broken)
+    res = nested_xen.bofh("xen", "start-all")
+    assert res.returncode == 1, res.out + res.err
+    assert "rolled back 2 step(s) of xen.start_all" in res.err
+    assert nested_xen.xl_list() == {}
+    (entry,) = nested_xen.bofh_json("journal", "list")
+    assert (entry["status"], entry["label"]) == ("rolled-back", "bofh xen start-all")
+    steps = nested_xen.bofh_json("journal", "show", entry["id"])["steps"]
+    rows = [(s["op"], s["args"].get("domu", {}).get("name"), s["state"], s["undo_commands"]) for s in steps]
+    assert rows == [
+        ("xen.start_all", None, "failed", []),
+        ("xen.start_domu", "alpha", "undone", ["xl destroy -- alpha"]),
+        ("xen.start_domu", "beta", "undone", ["xl destroy -- beta"]),
+        ("xen.start_domu", "zulu", "failed", []),
+    ]
+    # the same with every config sound: all three start, nothing is undone
+    nested_xen.write_config("zulu", domu_config("zulu"))
+    res = nested_xen.bofh("--json", "xen", "start-all")
+    assert res.returncode == 0, res.out + res.err
+    assert sorted(r["name"] for r in json.loads(res.stdout)) == ["alpha", "beta", "zulu"]
+    assert set(nested_xen.xl_list()) == {"alpha", "beta", "zulu"}
+
+
+KILL_MID_START_ALL = """\
+bofh xen start-all >/tmp/start-all.out 2>&1 &
+pid=$!
+i=0
+until grep -qs '"type":"done","step":2' /var/lib/pybofh/journal/*.jsonl && xl list beta >/dev/null 2>&1; do
+    i=$((i+1)); [ $i -lt 1200 ] || { echo "start-all never reached beta"; kill -9 $pid; exit 7; }; sleep 0.1
+done
+kill -9 $pid
+wait $pid || echo "bofh killed: exit $?"
+"""
+
+
+def test_start_all_killed_mid_way_then_journal_rollback(nested_xen: Dom0) -> None:
+    """``kill -9`` of ``bofh xen start-all`` while beta is being created (alpha's start journalled done):
+    ``bofh journal rollback`` destroys alpha, and leaves beta — whose start was in flight, with no undo known
+    before ``xl create`` — running, and says so (exit 3, journal needs-attention) instead of guessing."""
+    out = nested_xen.sh(KILL_MID_START_ALL, timeout=300).out
+    assert "bofh killed: exit 137" in out
+    (entry,) = nested_xen.bofh_json("journal", "list")
+    assert entry["status"] == "interrupted"
+    assert set(nested_xen.xl_list()) == {"alpha", "beta"}
+    res = nested_xen.bofh("journal", "rollback", entry["id"])
+    assert res.returncode == 3, res.out + res.err
+    assert "undone: xen.start_domu" in res.out + res.err
+    assert "xen.start_domu was running when the process died" in res.out + res.err
+    assert set(nested_xen.xl_list()) == {"beta"}
+    (entry,) = nested_xen.bofh_json("journal", "list")
+    assert entry["status"] == "needs-attention"
