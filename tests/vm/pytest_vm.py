@@ -39,6 +39,8 @@ MARKERS = (
     "vm_udev(on=True): a needs_dm test that also runs in a second guest with udev running, as on a production host "
     "(vm_udev(False) on one parameter opts it out)",
 )
+#: fixtures of host tests that wait for the plain batch's guest or boot the two networked guests
+USES_GUESTS = frozenset({"vm_guest", "vm_pair", "drbd_vm_pair"})
 #: suffix of the udev stand-ins' names: ``test_x`` -> ``test_x[udev]``, ``test_x[a]`` -> ``test_x[a-udev]``
 UDEV_ID = "udev"
 SKIP_HINT = "set PYBOFH_VM=skip to skip needs_dm tests instead"
@@ -305,8 +307,9 @@ class VmTestBed:
     ) -> None:
         """Replace each selected needs_dm item by a VmItem with the same node id (after -k/-m deselection).
 
-        The stand-ins go after the host's own tests (their batches run in the background meanwhile). A ``vm_udev``
-        test also gets a second stand-in, ``name[udev]``, run in a guest with udev running.
+        The stand-ins go after the host's own tests (their batches run in the background meanwhile), and the host
+        tests using the ``vm_guest`` or a pair of guests go just before them. A ``vm_udev`` test also gets a
+        second stand-in, ``name[udev]``, run in a guest with udev running.
         """
         if self.runs_locally():
             return
@@ -323,7 +326,11 @@ class VmTestBed:
                     self.with_udev.items.append(twin)
             else:
                 host_items.append(item)
-        items[:] = [*host_items, *self.plain.items, *self.with_udev.items]
+        # Host tests driving the session's guest wait for the plain batch (vm_guest) or boot two more (vm_pair): run
+        # them after the other host tests (the nested Xen's among them), so that those run while the batches do.
+        waits = [item for item in host_items if USES_GUESTS & set(getattr(item, "fixturenames", ()))]
+        rest = [item for item in host_items if item not in waits]
+        items[:] = [*rest, *waits, *self.plain.items, *self.with_udev.items]
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
