@@ -27,7 +27,7 @@ NAMES: list[Any] = [
     "\udcff\udcfe", b"\xff\xfe", "x" * 300, "",
 ]
 #: operations whose size may be relative to the current one: there "-1" and "-1G" are shrinks, not hostile input
-RELATIVE_SIZES = {"blockdev.resize_stack", "lvm.resize_lv"}
+RELATIVE_SIZES = {"blockdev.resize_stack", "blockdev.grow_device", "lvm.resize_lv"}
 RELATIVE = ("-1", "-1G")
 SIZES: list[Any] = [
     "-1", -1, "-1G", "0.5", "1.5b", "0.3K", "1e9", "1Q", "10 XB", 2**70, "9E", "", "NaN", "inf", True, 1.5,
@@ -44,7 +44,8 @@ SIZE_PARAMS = {"size", "extent_size"}
 PATH_PARAMS = {"file", "device", "path", "mountpoint", "target", "src", "dst", "snapshot", "stream_file", "dest_dir",
                "target_dir", "devices", "disk", "parent"}
 # Zero is hostile where something is created or resized to it; elsewhere "0" may mean "default".
-ZERO_REFUSED = {"create_lv", "create_thin_pool", "create_thin_lv", "resize_lv", "resize_loop", "resize_stack"}
+ZERO_REFUSED = {"create_lv", "create_thin_pool", "create_thin_lv", "resize_lv", "resize_loop", "resize_stack",
+                "grow_device"}
 
 
 @pytest.fixture(scope="module")

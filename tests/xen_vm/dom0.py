@@ -66,6 +66,8 @@ CONSOLE_LOGS = "/var/log/xen/console"
 #: where domU state files go: a tmpfs of its own (the initramfs root has little room left)
 SAVE_DIR = "/var/lib/xen/save"
 UP_MARKER = "pybofh-tiny-domu-up"
+#: ``DISK_MARKER SECTORS``: the size of the domU's xvda (512-byte sectors) as its kernel sees it
+DISK_MARKER = "pybofh-tiny-domu-xvda-sectors"
 DEAF = "pybofh.deaf"
 #: PATH in dom0: the project's console scripts (bofh) first, Debian's xl wrapper in /usr/sbin
 DOM0_PATH = f"{GUEST_SITE}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -80,9 +82,22 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 for m in /lib/modules/*.ko; do insmod "$m"; done
 echo "{UP_MARKER} boot=$(cat /proc/sys/kernel/random/boot_id) blkfront=$(test -d /sys/module/xen_blkfront && echo yes)"
+# a domU with a disk says its size in sectors on the console whenever it changes; the read after dropping the
+# page cache is I/O that makes dom0's blkback notice a grown backing device and tell blkfront
+mount -t devtmpfs dev /dev 2>/dev/null
+(last=; while :; do
+    if test -e /sys/block/xvda/size; then
+        now=$(cat /sys/block/xvda/size)
+        test "$now" = "$last" || echo "{DISK_MARKER} $now"
+        last=$now
+        echo 1 > /proc/sys/vm/drop_caches
+        dd if=/dev/xvda of=/dev/null bs=4096 count=1 2>/dev/null
+    fi
+    sleep 1
+done) &
 """
 #: busybox applets the tiny domU uses, linked in /bin; /sbin gets the ones the kernel's orderly_* helpers run
-TINY_APPLETS = ("sh", "mount", "insmod", "echo", "cat", "test", "sleep", "ls", "grep")
+TINY_APPLETS = ("sh", "mount", "insmod", "echo", "cat", "test", "sleep", "ls", "grep", "dd")
 TINY_SBIN = ("init", "reboot", "halt")
 #: the kernel's orderly_poweroff runs this; a domU booted with ``pybofh.deaf`` on its command line ignores it (a
 #: guest that does not stop when asked, for the timeout of ``shutdown --wait``)

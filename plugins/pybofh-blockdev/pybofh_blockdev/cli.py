@@ -269,6 +269,7 @@ COMPLETERS = {"device": _devices, "target": _mounted}  # "device" also completes
 #: Operations without a command of their own, and why
 NOT_IN_CLI = {
     "xfs_stays_grown": "undo-only: the rollback of an xfs grow, which reports that the filesystem keeps its size",
+    "grow_device": "inner step of 'bofh xen resize-disk' of a running domU (the guest grows its own content)",
 }
 
 FACTS_NOT_IN_CLI = {

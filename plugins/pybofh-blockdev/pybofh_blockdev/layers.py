@@ -236,6 +236,16 @@ class BlockDeviceStack:
         finally:
             stack.close()
 
+    @classmethod
+    def outer_only(cls, device: str) -> BlockDeviceStack:
+        """The stack of ``device`` itself and nothing inside it: its content is neither probed nor opened (a disk a
+        running guest owns: what it holds is the guest's business)."""
+        from .checks import check_device
+
+        stack = cls(check_device(device))
+        stack.layers.append(_hook().pybofh_probe_device(device=stack.device) or FixedDeviceLayer(stack.device))
+        return stack
+
     def _build(self) -> None:
         hook = _hook()
         outer = hook.pybofh_probe_device(device=self.device) or FixedDeviceLayer(self.device)

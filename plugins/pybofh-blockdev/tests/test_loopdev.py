@@ -389,6 +389,25 @@ def test_stack_resize_in_atomic_block_rolls_back(area: Path) -> None:
     assert os.path.getsize(img) == 64 * MiB and int(facts.ext_info(loop)["size"]) == 64 * MiB
 
 
+def test_grow_device_grows_the_loop_and_leaves_what_it_holds_alone(area: Path) -> None:
+    """grow_device (a disk a running guest owns): the loop grows, its ext4 keeps its size and is never opened or
+    probed; a smaller size is refused and changes nothing; in an atomic block the grow is undone."""
+    img = image(area, "g.img", 64 * MiB)
+    loop = ops.attach_loop(img).path
+    ops.create_filesystem(loop)
+    res = ops.grow_device(loop, "+32M")
+    assert (res.direction, res.size, res.layers) == ("grow", 96 * MiB, (("loop", loop, 96 * MiB),))
+    assert os.path.getsize(img) == 96 * MiB and int(facts.ext_info(loop)["size"]) == 64 * MiB
+    with pytest.raises(ValidationError, match="only a grow leaves its content alone"):
+        ops.grow_device(loop, "64M")
+    assert os.path.getsize(img) == 96 * MiB
+    with pytest.raises(RuntimeError), Atomic(journal=False) as atomic:
+        atomic.blockdev.grow_device(loop, "128M")
+        assert [s.spec.name for s in atomic.steps] == ["resize_loop", "grow_device"]
+        raise RuntimeError("later step failed")
+    assert os.path.getsize(img) == 96 * MiB and int(facts.ext_info(loop)["size"]) == 64 * MiB
+
+
 # --- a real multi-step Atomic job failing at every step -------------------------------------------------------------
 
 STEPS = ["attach_loop", "create_filesystem", "mount", "write_file", "set_label", "resize_stack"]

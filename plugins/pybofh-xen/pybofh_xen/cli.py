@@ -112,7 +112,8 @@ def migrate_cmd(name: Annotated[str, typer.Argument(metavar="NAME")],
 def resize_disk_cmd(name: Annotated[str, typer.Argument(metavar="NAME")],
                     vdev: Annotated[str, typer.Argument(metavar="VDEV", help="The guest's disk: xvda, xvdb…")],
                     size: Annotated[str, typer.Argument(metavar="SIZE", help="New size (10G, +5G, bytes).")]) -> None:
-    """Resize the device behind a stopped domain's disk VDEV and every layer on it (LV, LUKS, filesystem)."""
+    """Resize the device behind a stopped domain's disk VDEV and every layer on it (LV, LUKS, filesystem); of a
+    running domain, only grow the device (its guest sees the new size and grows what is inside)."""
     from . import ops
 
     output(ops.resize_domu_disk(name, vdev, size))

@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 import re
 import time
+import uuid as uuid_mod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pybofh_core.errors import NotFoundError, ToolUnavailableError, ValidationError
 from pybofh_core.identity import ACT, Verdict, already, ephemeral, other, same_boot
+from pybofh_core.model import placeholder
 from pybofh_core.operations import Undo, operation, undo, undo_ahead
 from pybofh_core.runner import get_runner, run
 from pybofh_core.validate import PathArg, validate_path
@@ -76,8 +78,13 @@ def _same_domain(args: Mapping[str, Any], identity: Mapping[str, Any]) -> tuple[
 
 
 def _identify_destroy(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Verdict:
-    """Destroying (the undo of a start or a restore): only the domain with the UUID the step read back."""
-    _, found = _same_domain(args, identity)
+    """Destroying (the undo of a start or a restore): only the domain with the step's UUID. Where xl cannot run
+    (not installed, no hypervisor) no domain runs: the start failed before it made one (its undo is journalled
+    before ``xl create``)."""
+    try:
+        _, found = _same_domain(args, identity)
+    except ToolUnavailableError as exc:
+        return already(f"no domain runs here: {exc}")
     return found if isinstance(found, Verdict) else ACT
 
 
@@ -123,8 +130,27 @@ def _identify_start(args: Mapping[str, Any], identity: Mapping[str, Any]) -> Ver
 
 
 def _destroy_started(res: StartedDomu) -> Any:
-    """The undo of a start: destroy the domain it started (a def, not a lambda: mypy types it late)."""
-    return _domain_undo(undo(destroy_domu, res.name), res.name)
+    """The undo of a start: destroy the domain it started, by the UUID the start gave it (a def, not a lambda:
+    mypy types it late)."""
+    return _destroy_uuid(res.name, res.uuid)
+
+
+def _destroy_uuid(name: str, uuid: str | None) -> Undo:
+    """Destroy the domain called ``name`` with ``uuid`` in this boot of dom0 (read back when ``uuid`` is None)."""
+    u = undo(destroy_domu, name)
+    if _dry_run():
+        return u
+    return u.expecting(**ephemeral(name=name, uuid=uuid)) if uuid else _domain_undo(u, name)
+
+
+def _start_uuid(d: DomU) -> tuple[str, list[str]]:
+    """The UUID the domain will have and the ``xl create`` arguments giving it: the config's own ``uuid``, else one
+    pybofh picks (``uuid="…"`` after the config file), so the undo names the domain before it exists."""
+    own = d.config.get("uuid")
+    if isinstance(own, str) and own.strip():
+        return own.strip().lower(), []
+    new = str(placeholder(f"uuid of domU {d.name}")) if _dry_run() else str(uuid_mod.uuid4())
+    return new, [f'uuid="{new}"']
 
 
 @operation(inverse=_destroy_started, creates=lambda res: [res.name],
@@ -132,14 +158,18 @@ def _destroy_started(res: StartedDomu) -> Any:
 def start_domu(domu: DomU | str | Path) -> StartedDomu:
     """Create (boot) a domU from its config file: ``xl create PATH``. Takes a DomU, a name or a config path.
 
-    Its undo destroys the domain by the UUID read back from ``xl list -l``: a domain of that name started by
-    someone else since is left alone.
+    Its undo destroys the domain by its UUID: the config's own, else one pybofh gives it on the command line
+    (``xl create -- PATH uuid="…"``). That undo is journalled before ``xl create`` runs, so a rollback after a
+    ``kill -9`` during the create destroys the domain if it came up; a domain of that name started by someone else
+    since is left alone.
     """
     d = resolve_domu(domu)
     if d.config_path is None:
         raise ValidationError(f"domU {d.name} was not read from a file; xl create needs its config file")
-    xl("create", "--", str(d.config_path))
-    return StartedDomu(name=d.name, config_path=str(d.config_path))
+    uuid, extra = _start_uuid(d)
+    undo_ahead(lambda: _destroy_uuid(d.name, uuid))
+    xl("create", "--", str(d.config_path), *extra)
+    return StartedDomu(name=d.name, config_path=str(d.config_path), uuid=uuid)
 
 
 @operation(irreversible="destroys the running domain at once; its memory state is lost", target="domu",
@@ -347,7 +377,9 @@ def resize_domu_disk(domu: DomU | str | Path, vdev: str, size: int | str) -> Any
     """Resize the block device behind a stopped domU's disk ``vdev`` and everything stacked on it (LV, LUKS,
     filesystem…) through pybofh-blockdev's layer stack; each layer's resize is its own undoable step.
 
-    Refused while the domain runs (its guest has the filesystem mounted); a host without a hypervisor runs none.
+    While the domain runs its guest owns what is inside: only the device itself (an LV) is grown, which the guest's
+    blkfront sees on its next I/O (the guest grows its own filesystem); a shrink is refused. A host without a
+    hypervisor runs no domain.
     """
     d = resolve_domu(domu)
     backing = {b.vdev: b for b in domu_disks(d)}
@@ -361,11 +393,10 @@ def resize_domu_disk(domu: DomU | str | Path, vdev: str, size: int | str) -> Any
     operations = get_plugins().operations  # another plugin's operation, found by name: xen does not import blockdev
     if not operations.has("blockdev.resize_stack"):
         raise ToolUnavailableError("pybofh-blockdev", "install it to resize through the block-device stack")
-    resize_stack = operations.get("blockdev.resize_stack")
     try:
         running = is_domu_running(d)
     except ToolUnavailableError:
         running = False  # no hypervisor on this host: nothing runs here
     if running:
-        raise ValidationError(f"domU {d.name} is running; shut it down before resizing its disk {vdev}")
-    return resize_stack(backing[vdev].path, size)
+        return operations.get("blockdev.grow_device")(backing[vdev].path, size)
+    return operations.get("blockdev.resize_stack")(backing[vdev].path, size)

@@ -237,10 +237,12 @@ class Uptime:
 
 @dataclass(frozen=True, slots=True)
 class StartedDomu:
-    """What ``start_domu`` did: which domain it created from which file (the undo destroys it by name)."""
+    """What ``start_domu`` did: which domain it created from which file, with which UUID (the undo destroys the
+    domain of that name only while it has that UUID)."""
 
     name: str
     config_path: str
+    uuid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

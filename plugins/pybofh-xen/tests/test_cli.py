@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from pybofh_core.testing import Recordings
 
 LIST_WITH_FREEBSD = "xl_list_xen-4.17_armhf_real-tabs-in-header_xen-devel-ml.txt"
 REC = Recordings(Path(__file__).resolve().parent / "recordings")
+TINY_UUID = "7d4cdd96-33c2-46c9-bcd4-b8a49ff3c04c"  # in list-long-tiny-4.17.7.txt
 
 
 @pytest.fixture
@@ -52,16 +54,17 @@ def test_list_shows_configured_and_running(fake_runner: FakeRunner, confdir: Pat
 def test_start_and_start_all(fake_runner: FakeRunner, confdir: Path, corpus: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
     fake_runner.expect(["xl", "list"], (corpus / "xen" / LIST_WITH_FREEBSD).read_bytes())
-    # each start is a step of the command's atomic block: its undo reads the domain's UUID (recorded: only dom0)
-    fake_runner.expect(["xl", "list", "-l"], REC.output("xl-nested", "list-long-dom0-4.17.7.txt"))
     fake_runner.expect(["xl", "create", ...])
     assert bofh("--json", "xen", "start", "web") == 0
-    assert json.loads(capsys.readouterr().out) == {"name": "web", "config_path": str(confdir / "web.cfg")}
+    started = json.loads(capsys.readouterr().out)
+    # web.cfg has no uuid: pybofh gives the domain one, which its undo (journalled before xl create) names
+    assert started == {"name": "web", "config_path": str(confdir / "web.cfg"), "uuid": started["uuid"]}
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", started["uuid"])
     assert bofh("xen", "start-all") == 0
     assert "web" in capsys.readouterr().out
-    assert [c for c in fake_runner.calls if c != ("xl", "list", "-l")] == [
-        ("xl", "create", "--", str(confdir / "web.cfg")), ("xl", "list"),
-        ("xl", "create", "--", str(confdir / "web.cfg"))]
+    first, listing, second = fake_runner.calls
+    assert first == ("xl", "create", "--", str(confdir / "web.cfg"), f'uuid="{started["uuid"]}"')
+    assert listing == ("xl", "list") and second[:4] == first[:4] and second[4] != first[4]  # a fresh UUID each start
 
 
 def test_start_all_is_one_atomic_block(fake_runner: FakeRunner, confdir: Path,
@@ -69,16 +72,17 @@ def test_start_all_is_one_atomic_block(fake_runner: FakeRunner, confdir: Path,
     """``bofh xen start-all``: when a start fails, the domains it already started are destroyed again (exit 1). The
     nested-Xen recordings: ``tiny`` is started (``xl list -l`` then shows it with its UUID), ``web`` fails."""
     (confdir / "freebsd.cfg").unlink()
-    (confdir / "tiny.cfg").write_text('name = "tiny"\nmemory = 32\n')
+    # the config names the UUID the recording shows, so the undo finds its domain (xl create gets no uuid=)
+    (confdir / "tiny.cfg").write_text(f'name = "tiny"\nmemory = 32\nuuid = "{TINY_UUID.upper()}"\n')
     fake_runner.expect(["xl", "list"], REC.output("xl-nested", "list-dom0-4.17.7.txt"))
     fake_runner.expect(["xl", "create", "--", str(confdir / "tiny.cfg")], effect=lambda argv, data: (
         fake_runner.expect(["xl", "list", "-l"], REC.output("xl-nested", "list-long-tiny-4.17.7.txt"))))
-    fake_runner.expect(["xl", "create", "--", str(confdir / "web.cfg")], stderr=b"boom", returncode=3)
+    fake_runner.expect(["xl", "create", "--", str(confdir / "web.cfg"), ...], stderr=b"boom", returncode=3)
     fake_runner.expect(["xl", "destroy", ...])
     assert bofh("xen", "start-all") == 1
     err = capsys.readouterr().err
-    assert "boom" in err and "rolled back 1 step(s)" in err, err
-    changes = [c for c in fake_runner.calls if c[:2] in (("xl", "create"), ("xl", "destroy"))]
+    assert "boom" in err and "rolled back 2 step(s)" in err, err  # web: its write-ahead undo finds no domain
+    changes = [c[:4] for c in fake_runner.calls if c[:2] in (("xl", "create"), ("xl", "destroy"))]
     assert changes == [("xl", "create", "--", str(confdir / "tiny.cfg")),
                        ("xl", "create", "--", str(confdir / "web.cfg")), ("xl", "destroy", "--", "tiny")]
 
@@ -104,7 +108,7 @@ def test_bad_input_exit_2_without_commands(fake_runner: FakeRunner, confdir: Pat
 
 def test_dry_run_prints_plan(fake_runner: FakeRunner, confdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert bofh("--dry-run", "xen", "start", "web") == 0
-    assert f"xl create -- {confdir / 'web.cfg'}" in capsys.readouterr().err
+    assert f'xl create -- {confdir / "web.cfg"} uuid="<uuid of domU web>"' in capsys.readouterr().err
     assert fake_runner.calls == []
 
 

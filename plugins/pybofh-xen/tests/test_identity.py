@@ -7,6 +7,7 @@ field, and say so: another UUID under the same name, the paused state flag ``p``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,34 @@ def test_start_undo_carries_the_uuid_read_back(fake_runner: FakeRunner, xl: Any,
     assert (u.func, u.args, u.identity) == (ops.destroy_domu, ("tiny",), dom(fake_runner))
     assert undo_of(ops.restore_domu, RestoredDomu("/srv/tiny.save", "tiny"), "/srv/tiny.save").identity == \
         dom(fake_runner)
+
+
+def test_start_journals_its_undo_before_xl_create_with_the_uuid_it_gives(fake_runner: FakeRunner, xl: Any,
+                                                                        confdir: Path, journal_dir: Path) -> None:
+    """While ``xl create`` runs (where a ``kill -9`` would cut the step), the journal already holds the undo:
+    destroy tiny, this boot, with the UUID the command line gives the domain; a config's own uuid is used as is."""
+    seen: list[tuple[tuple[str, ...], list[dict[str, Any]]]] = []
+
+    def journalled(argv: tuple[str, ...], data: bytes | None) -> None:
+        lines = [json.loads(ln) for p in journal_dir.glob("*.jsonl") for ln in p.read_text().splitlines()]
+        seen.append((argv, [e for e in lines if e.get("type") == "ahead"]))
+
+    fake_runner.expect(["xl", "create", ...], effect=journalled)
+    with Atomic() as atomic:
+        started = atomic.xen.start_domu("tiny")
+    (argv, ahead), = seen
+    assert argv == ("xl", "create", "--", str(confdir / "tiny.cfg"), f'uuid="{started.uuid}"')
+    assert [(e["undo"]["op"], e["undo"]["args"], e["undo"]["identity"]) for e in ahead] == [
+        ("xen.destroy_domu", ["tiny"], dom(fake_runner, started.uuid))]
+    (confdir / "tiny.cfg").write_text(f"name = 'tiny'\nuuid = '{TINY_UUID.upper()}'\n")
+    seen.clear()
+    for done in journal_dir.glob("*.jsonl"):  # the first block's, committed
+        done.unlink()
+    with Atomic() as atomic:
+        assert atomic.xen.start_domu("tiny").uuid == TINY_UUID
+    (argv, ahead), = seen
+    assert argv == ("xl", "create", "--", str(confdir / "tiny.cfg"))
+    assert ahead[0]["undo"]["identity"] == dom(fake_runner)
 
 
 def test_destroy_undo_verdicts(fake_runner: FakeRunner, xl: Any) -> None:

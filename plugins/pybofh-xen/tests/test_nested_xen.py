@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 
 import pytest
 
-from tests.xen_vm.dom0 import DOMU_KERNEL, domu_config
+from tests.xen_vm.dom0 import DISK_MARKER, DOMU_KERNEL, domu_config
 from tests.xen_vm.pytest_xen import CONFIG_DIR, Dom0
 
 pytestmark = [pytest.mark.needs_xen, pytest.mark.slow]
 
+MIB = 1024**2
 DOWN = "pybofh-tiny-domu-down"  # busybox init's shutdown action in the tiny domU (tests/xen_vm/dom0.py)
 
 SEED_EXAMPLE = textwrap.dedent("""\
@@ -157,12 +159,13 @@ def _uuid(dom0: Dom0, name: str) -> str:
 
 def test_start_all_is_one_atomic_block(nested_xen: Dom0) -> None:
     """``bofh xen start-all`` with a third config whose kernel is missing (it parses; ``xl create`` fails on it):
-    alpha and beta, started first, are destroyed again, exit 1, and the journal records each undo."""
+    alpha and beta, started first, are destroyed again, exit 1, and the journal records each undo (zulu's, journalled
+    before its ``xl create``, finds no domain: already undone)."""
     broken = domu_config("zulu").replace(DOMU_KERNEL, f"{DOMU_KERNEL}-missing")
     nested_xen.write_config("zulu", broken)
     res = nested_xen.bofh("xen", "start-all")
     assert res.returncode == 1, res.out + res.err
-    assert "rolled back 2 step(s) of xen.start_all" in res.err
+    assert "rolled back 3 step(s) of xen.start_all" in res.err
     assert nested_xen.xl_list() == {}
     (entry,) = nested_xen.bofh_json("journal", "list")
     assert (entry["status"], entry["label"]) == ("rolled-back", "bofh xen start-all")
@@ -172,7 +175,7 @@ def test_start_all_is_one_atomic_block(nested_xen: Dom0) -> None:
         ("xen.start_all", None, "failed", []),
         ("xen.start_domu", "alpha", "undone", ["xl destroy -- alpha"]),
         ("xen.start_domu", "beta", "undone", ["xl destroy -- beta"]),
-        ("xen.start_domu", "zulu", "failed", []),
+        ("xen.start_domu", "zulu", "already", []),
     ]
     # the same with every config sound: all three start, nothing is undone
     nested_xen.write_config("zulu", domu_config("zulu"))
@@ -196,17 +199,105 @@ wait $pid || echo "bofh killed: exit $?"
 
 def test_start_all_killed_mid_way_then_journal_rollback(nested_xen: Dom0) -> None:
     """``kill -9`` of ``bofh xen start-all`` while beta is being created (alpha's start journalled done):
-    ``bofh journal rollback`` destroys alpha, and leaves beta — whose start was in flight, with no undo known
-    before ``xl create`` — running, and says so (exit 3, journal needs-attention) instead of guessing."""
+    ``bofh journal rollback`` destroys alpha, and beta too — its start was in flight, but its undo, naming the UUID
+    the command line gave beta, was journalled before ``xl create`` (exit 0, journal rolled-back)."""
     out = nested_xen.sh(KILL_MID_START_ALL, timeout=300).out
     assert "bofh killed: exit 137" in out
     (entry,) = nested_xen.bofh_json("journal", "list")
     assert entry["status"] == "interrupted"
     assert set(nested_xen.xl_list()) == {"alpha", "beta"}
     res = nested_xen.bofh("journal", "rollback", entry["id"])
-    assert res.returncode == 3, res.out + res.err
-    assert "undone: xen.start_domu" in res.out + res.err
-    assert "xen.start_domu was running when the process died" in res.out + res.err
-    assert set(nested_xen.xl_list()) == {"beta"}
+    assert res.returncode == 0, res.out + res.err
+    assert (res.out + res.err).count("undone: xen.start_domu") == 2, res.out + res.err
+    assert nested_xen.xl_list() == {}
     (entry,) = nested_xen.bofh_json("journal", "list")
-    assert entry["status"] == "needs-attention"
+    assert entry["status"] == "rolled-back"
+
+
+LV_DISK = """\
+truncate -s 192M /tmp/pbxen-pv.img
+loop=$(losetup --find --show /tmp/pbxen-pv.img)
+pvcreate -q "$loop"
+vgcreate -q pbxen "$loop"
+lvcreate -q -y -L 64M -n disk pbxen
+mkfs.ext4 -q /dev/pbxen/disk
+"""
+LV_DISK_GONE = """\
+vgremove -q -f pbxen 2>/dev/null || true
+for loop in $(losetup -j /tmp/pbxen-pv.img -O NAME -n); do pvremove -q -ff -y "$loop" || true; losetup -d "$loop"; done
+rm -f /tmp/pbxen-pv.img
+"""
+
+
+PLAN_THEN_RUN = """\
+import json
+from pybofh_core.atomic import Atomic
+from pybofh_core.testing import planned_undos, same_plan, steps_of, undos_run
+
+class Stop(Exception):
+    pass
+
+with Atomic(dry_run=True) as plan:
+    plan.xen.resize_domu_disk("gamma", "xvda", "96M")
+try:
+    with Atomic(journal=False) as real:
+        real.xen.resize_domu_disk("gamma", "xvda", "96M")
+        ran = steps_of(real)
+        raise Stop
+except Stop:
+    pass
+print(json.dumps({"plan": steps_of(plan), "ran": ran, "same": same_plan(steps_of(plan), ran),
+                  "undo_plan": planned_undos(plan), "undo_ran": undos_run(real),
+                  "same_undo": same_plan(planned_undos(plan), undos_run(real)),
+                  "outcomes": [o.state for _, o in real.outcomes]}))
+"""
+
+
+def _sizes(dom0: Dom0) -> tuple[int, int]:
+    """(the LV's size, its ext4's size) in bytes, read in dom0."""
+    lv = int(dom0.sh("blockdev --getsize64 /dev/pbxen/disk").out)
+    fields = dict(ln.split(":", 1) for ln in dom0.sh("dumpe2fs -h /dev/pbxen/disk 2>/dev/null").out.splitlines()
+                  if ":" in ln)
+    return lv, int(fields["Block count"]) * int(fields["Block size"])
+
+
+def _guest_sees(dom0: Dom0, name: str, size: int, timeout: float = 120.0) -> None:
+    """Wait until domU ``name`` reports on its console that its xvda has ``size`` bytes."""
+    deadline = time.monotonic() + timeout
+    want = f"{DISK_MARKER} {size // 512}"
+    while want not in dom0.console(name).splitlines():
+        assert time.monotonic() < deadline, f"{name} never saw {size} bytes; console:\n{dom0.console(name)}"
+        time.sleep(0.5)
+
+
+def test_an_lv_backed_disk_grows_with_the_domu_stopped_and_running(nested_xen: Dom0) -> None:
+    """A domU whose xvda is an LV in dom0 (``phy:``): stopped, ``bofh xen resize-disk`` grows the LV and the ext4
+    on it (planned first: the plan's commands and undo commands are what the run and its rollback ran); running,
+    it grows only the LV, the guest's blkfront sees the new size, and the ext4 (the guest's) is left alone; a
+    shrink of the running domU's disk is refused (exit 2) and changes nothing."""
+    nested_xen.sh(LV_DISK)
+    try:
+        nested_xen.write_config("gamma", domu_config("gamma", more="disk = [ 'phy:/dev/pbxen/disk,xvda,w' ]\n"))
+        # plan equals execution: the dry run's commands are the run's, its undo commands the rollback's
+        checked = json.loads(nested_xen.python(PLAN_THEN_RUN).out)
+        assert [op for op, _ in checked["plan"]] == ["lvm.resize_lv", "blockdev.resize_filesystem",
+                                                     "blockdev.resize_stack", "xen.resize_domu_disk"], checked
+        assert checked["same"] and checked["same_undo"], checked
+        assert checked["outcomes"] == ["undone", "undone"], checked
+        assert _sizes(nested_xen) == (64 * MIB, 64 * MIB)
+        res = nested_xen.bofh("xen", "resize-disk", "gamma", "xvda", "96M")
+        assert res.returncode == 0, res.out + res.err
+        assert _sizes(nested_xen) == (96 * MIB, 96 * MIB)
+        nested_xen.create("gamma")
+        _guest_sees(nested_xen, "gamma", 96 * MIB)
+        res = nested_xen.bofh("xen", "resize-disk", "gamma", "xvda", "+32M")
+        assert res.returncode == 0, res.out + res.err
+        assert _sizes(nested_xen) == (128 * MIB, 96 * MIB)
+        _guest_sees(nested_xen, "gamma", 128 * MIB)
+        res = nested_xen.bofh("xen", "resize-disk", "gamma", "xvda", "64M")
+        assert res.returncode == 2 and "only a grow" in res.err, res.out + res.err
+        assert _sizes(nested_xen) == (128 * MIB, 96 * MIB)
+        assert "gamma" in nested_xen.xl_list()
+    finally:
+        nested_xen.sh("xl destroy gamma 2>/dev/null || true")
+        nested_xen.sh(LV_DISK_GONE)

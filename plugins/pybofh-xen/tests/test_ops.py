@@ -10,6 +10,7 @@ those reads are left out of the argv comparisons (:func:`mutating`), which pin t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,9 +71,38 @@ UUIDS = {"web": "2e0b3c1a-5f43-4c38-9a8e-4d1f0b8a7c11", "mail": "8b7f0c1e-2d3a-4
          "db": "c4f1a2b3-6d7e-4f80-9a1b-2c3d4e5f6071", "freebsd": "0c6a4b8e-1f2d-4e3c-b5a6-978877665544"}
 
 
+GIVEN_UUID = re.compile(r'uuid="([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12})"')
+
+
+def plain(calls: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """``calls`` with the ``uuid="…"`` pybofh adds to ``xl create`` of a config without a uuid taken off (after
+    checking it is a fresh random UUID)."""
+    out = []
+    for c in calls:
+        if c[:2] == ("xl", "create") and len(c) == 5:
+            assert GIVEN_UUID.fullmatch(c[4]), c
+            c = c[:4]
+        out.append(c)
+    return out
+
+
+def xl_creates_with_the_given_uuid(fake_runner: FakeRunner) -> None:
+    """``xl create`` as Xen does it: the domain (named as its config file) gets the UUID on the command line, and
+    ``xl list -l`` shows every domain created so far."""
+    made: list[tuple[str, str]] = []
+
+    def effect(argv: tuple[str, ...], data: bytes | None) -> None:
+        found = GIVEN_UUID.fullmatch(argv[-1])
+        assert found, argv
+        made.append((Path(argv[3]).stem, found.group(1)))
+        fake_runner.expect(["xl", "list", "-l"], list_long(*made))
+
+    fake_runner.expect(["xl", "create", ...], effect=effect)
+
+
 def mutating(calls: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
-    """The calls without the identity reads (``xl list -l``, ``stat``)."""
-    return [c for c in calls if c != ("xl", "list", "-l") and c[0] != "stat"]
+    """The calls without the identity reads (``xl list -l``, ``stat``), ``uuid="…"`` taken off (``plain``)."""
+    return plain([c for c in calls if c != ("xl", "list", "-l") and c[0] != "stat"])
 
 
 def test_seed_example_runs_as_written(fake_runner: FakeRunner, confdir: Path, corpus: Path) -> None:
@@ -83,17 +113,18 @@ def test_seed_example_runs_as_written(fake_runner: FakeRunner, confdir: Path, co
     for domu in xen.allDomus():
         if not xen.isDomuRunning(domu):
             xen.startDomu(domu)
-    assert fake_runner.calls == [("xl", "list"), ("xl", "list"), ("xl", "create", "--", str(confdir / "web.cfg"))]
+    assert plain(fake_runner.calls) == [("xl", "list"), ("xl", "list"),
+                                        ("xl", "create", "--", str(confdir / "web.cfg"))]
     assert [d.name for d in xen.all_domus()] == ["freebsd", "web"]
 
 
 def test_start_domu_undo_destroys(fake_runner: FakeRunner, confdir: Path) -> None:
     fake_runner.expect(["xl", ...])
-    fake_runner.expect(["xl", "list", "-l"], list_long(("web", UUIDS["web"])))
+    xl_creates_with_the_given_uuid(fake_runner)
     with pytest.raises(Boom), Atomic() as atomic:
         started = atomic.xen.start_domu("web")
         assert (started.name, started.config_path) == ("web", str(confdir / "web.cfg"))
-        assert atomic.steps[-1].undo.identity == {"name": "web", "uuid": UUIDS["web"],
+        assert atomic.steps[-1].undo.identity == {"name": "web", "uuid": started.uuid,
                                                   "boot_id": fake_runner.fake_boot_id}
         raise Boom
     assert mutating(fake_runner.calls) == [("xl", "create", "--", str(confdir / "web.cfg")),
@@ -104,8 +135,8 @@ def test_start_domu_by_config_path_and_dom_object(fake_runner: FakeRunner, confd
     fake_runner.expect(["xl", "create", ...])
     ops.start_domu(confdir / "freebsd.cfg")
     ops.start_domu(facts.get_domu("web"))
-    assert fake_runner.calls == [("xl", "create", "--", str(confdir / "freebsd.cfg")),
-                                 ("xl", "create", "--", str(confdir / "web.cfg"))]
+    assert plain(fake_runner.calls) == [("xl", "create", "--", str(confdir / "freebsd.cfg")),
+                                        ("xl", "create", "--", str(confdir / "web.cfg"))]
 
 
 def test_shutdown_waits_then_undo_starts_again(fake_runner: FakeRunner, confdir: Path, corpus: Path) -> None:
@@ -119,8 +150,8 @@ def test_shutdown_waits_then_undo_starts_again(fake_runner: FakeRunner, confdir:
         raise Boom
     assert fake_runner.calls[:4] == [("xl", "shutdown", "--", "freebsd"), ("xl", "list"), ("xl", "list"),
                                      ("xl", "list")]  # the wait polls until it is gone
-    assert fake_runner.calls[4:] == [("xl", "list"),  # the undo's check: not running (it would be already undone)
-                                     ("xl", "create", "--", str(confdir / "freebsd.cfg"))]
+    assert plain(fake_runner.calls[4:]) == [("xl", "list"),  # the undo's check: not running (already undone if so)
+                                            ("xl", "create", "--", str(confdir / "freebsd.cfg"))]
 
 
 def test_shutdown_times_out_with_a_typed_error(fake_runner: FakeRunner, confdir: Path, corpus: Path) -> None:
@@ -219,9 +250,8 @@ def test_destroy_allowed_on_a_domain_started_in_the_same_block(fake_runner: Fake
 def test_start_all_is_composite_and_rolls_back(fake_runner: FakeRunner, confdir: Path, corpus: Path) -> None:
     (confdir / "mail.cfg").write_text("name = 'mail'\n")
     fake_runner.expect(["xl", "list"], corpus_list(corpus, LIST_WITH_FREEBSD))
-    fake_runner.expect(["xl", "create", ...])
+    xl_creates_with_the_given_uuid(fake_runner)
     fake_runner.expect(["xl", "destroy", ...])
-    fake_runner.expect(["xl", "list", "-l"], list_long(("mail", UUIDS["mail"]), ("web", UUIDS["web"])))
     with pytest.raises(Boom), Atomic() as atomic:
         started = atomic.xen.start_all()
         assert [s.name for s in started] == ["mail", "web"]
@@ -238,7 +268,8 @@ def test_dry_run_plans_without_waiting(fake_runner: FakeRunner, confdir: Path) -
     with use_runner(dry):
         ops.shutdown_domu("freebsd", wait=True)
         ops.start_domu("web")
-    assert [str(c) for c in dry.plan] == ["xl shutdown -- freebsd", f"xl create -- {confdir / 'web.cfg'}"]
+    assert [str(c) for c in dry.plan] == ["xl shutdown -- freebsd",
+                                          f'xl create -- {confdir / "web.cfg"} uuid="<uuid of domU web>"']
     assert fake_runner.calls == []
 
 
