@@ -17,8 +17,6 @@ powers off; it prints :data:`UP_MARKER` on its console (logged by xenconsoled) o
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import gzip
 import hashlib
 import json
@@ -29,7 +27,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,18 +156,6 @@ def _busybox() -> Path:
     return path.resolve()
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive flock on ``path``: concurrent sessions build the layer once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _load(path: Path) -> Dom0Image:
     """The Dom0Image stored in ``path``."""
     manifest = json.loads((path / "manifest.json").read_text())
@@ -185,7 +171,7 @@ def ensure_dom0(image: build.Image | None = None) -> Dom0Image:
     if (final / "manifest.json").is_file():
         os.utime(final)
         return _load(final)
-    with _locked(cache_dir() / "build.lock"):
+    with build._locked(cache_dir() / "build.lock"):  # concurrent sessions build the layer once
         if (final / "manifest.json").is_file():
             return _load(final)
         work = root / f"{key}.tmp"

@@ -246,6 +246,16 @@ class BlockDeviceStack:
         stack.layers.append(_hook().pybofh_probe_device(device=stack.device) or FixedDeviceLayer(stack.device))
         return stack
 
+    def grow(self, size: int | str, round: str | None = None) -> StackResized:  # noqa: A002
+        """Resize to ``size`` (see ``plan()``) only when that is a grow (or no change): a stack of the outer device
+        alone (``outer_only``) leaves its content as it is, which a shrink would cut off."""
+        rounded = self.plan(size, round)[0]
+        current = facts.get_size(self.device)
+        if rounded < current:
+            raise ValidationError(f"{self.device}: {size_text(rounded)} is below its {size_text(current)}; only a "
+                                  "grow leaves its content alone (shrink it with what is inside through resize_stack)")
+        return self.resize(size, round)
+
     def _build(self) -> None:
         hook = _hook()
         outer = hook.pybofh_probe_device(device=self.device) or FixedDeviceLayer(self.device)

@@ -892,18 +892,8 @@ def resize_stack(device: PathArg, size: int | str, *, round: str | None = None) 
 
 @operation(composite=True, requires=["losetup|lvresize"])
 def grow_device(device: PathArg, size: int | str, *, round: str | None = None) -> StackResized:  # noqa: A002
-    """Grow ``device`` itself (an LV, a loop device) and nothing inside it; its resize is an undoable step.
-
-    For a disk a running guest owns: the guest's kernel sees the new size (Xen's blkfront, virtio) and its
-    administrator grows what is inside. Its content is neither probed nor opened; a size below the current one is
-    refused, as it would cut off the end of the guest's data. ``size`` as for ``resize_stack``.
-    """
+    """Grow ``device`` itself (an LV, a loop device) and nothing inside it, never probed or opened: a disk a running
+    guest owns, whose kernel sees the new size. A shrink is refused. ``size`` as for ``resize_stack``."""
     size_spec(size, what="device size")
     check_round(round)
-    stack = BlockDeviceStack.outer_only(os.fspath(device))
-    rounded, _step, _targets = stack.plan(size, round)
-    current = facts.get_size(stack.device)
-    if rounded < current:
-        raise ValidationError(f"{stack.device}: {size_text(rounded)} is below its {size_text(current)}; only a grow "
-                              "leaves its content alone (shrink it with what is inside through resize_stack)")
-    return stack.resize(size, round)
+    return BlockDeviceStack.outer_only(os.fspath(device)).grow(size, round)

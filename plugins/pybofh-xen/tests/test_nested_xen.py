@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.xen_vm.dom0 import DISK_MARKER, DOMU_KERNEL, domu_config
+from tests.xen_vm.dom0 import DISK_MARKER, DOMU_KERNEL, SAVE_DIR, domu_config
 from tests.xen_vm.pytest_xen import CONFIG_DIR, Dom0
 
 pytestmark = [pytest.mark.needs_xen, pytest.mark.slow]
@@ -136,6 +136,41 @@ def test_save_and_restore_keep_the_running_domu(nested_xen: Dom0) -> None:
     assert "alpha" in nested_xen.xl_list()
     assert _uuid(nested_xen, "alpha") == uuid
     assert len(nested_xen.boots("alpha")) == 1 and DOWN not in nested_xen.console("alpha")
+
+
+ROLLED_BACK = """\
+from pybofh import Atomic
+try:
+    with Atomic() as atomic:
+{body}
+        raise RuntimeError("boom")
+except RuntimeError:
+    print("rolled back")
+"""
+
+
+def _rolled_back(dom0: Dom0, *steps: str) -> None:
+    """Run ``steps`` (pybofh calls on ``atomic``) in dom0 in one atomic block that then fails: rolled back."""
+    res = dom0.python(ROLLED_BACK.format(body="\n".join(f"        {step}" for step in steps)))
+    assert res.returncode == 0 and "rolled back" in res.out, res.out + res.err
+
+
+def test_shutdown_save_and_restore_are_undone_against_the_real_xl(nested_xen: Dom0) -> None:
+    """One atomic block shuts alpha down and saves beta to a state file, then fails: the rollback restores beta
+    (the same domain: its UUID, no new boot) and starts alpha again (a second boot). A restore rolled back: the
+    restored domain is destroyed."""
+    nested_xen.create("alpha")
+    nested_xen.create("beta")
+    beta = _uuid(nested_xen, "beta")
+    state = f"{SAVE_DIR}/beta.state"
+    _rolled_back(nested_xen, 'atomic.xen.shutdown_domu("alpha")', f'atomic.xen.save_domu("beta", "{state}")')
+    assert set(nested_xen.xl_list()) == {"alpha", "beta"}
+    assert _uuid(nested_xen, "beta") == beta and len(nested_xen.boots("beta")) == 1
+    assert len(nested_xen.wait_up("alpha", boots=2)) == 2 and DOWN in nested_xen.console("alpha")
+    nested_xen.sh(f"xl save beta {state}")  # the real xl, not pybofh
+    assert "beta" not in nested_xen.xl_list()
+    _rolled_back(nested_xen, f'atomic.xen.restore_domu("{state}")')
+    assert set(nested_xen.xl_list()) == {"alpha"}
 
 
 def test_reboot_boots_the_domu_again(nested_xen: Dom0) -> None:
